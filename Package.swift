@@ -1,0 +1,129 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Pure targets (SchedModel, SchedWire, Placement, AgentCore) depend on no I/O package:
+// the build itself keeps the core free of sockets, files and clocks.
+let package = Package(
+  name: "Turnout",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "schedd", targets: ["schedd"]),
+    .executable(name: "sched-agent", targets: ["sched-agent"]),
+    .executable(name: "schedctl", targets: ["schedctl"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+  ],
+  targets: [
+    // MARK: pure core
+    .target(name: "SchedModel"),
+    .target(name: "SchedWire", dependencies: ["SchedModel"]),
+    .target(name: "Placement", dependencies: ["SchedModel"]),
+    .target(name: "AgentCore", dependencies: ["SchedModel", "SchedWire"]),
+
+    // MARK: I/O
+    .target(
+      name: "SchedStore",
+      dependencies: [
+        "SchedModel",
+        .product(name: "GRDB", package: "GRDB.swift"),
+      ]
+    ),
+    .target(
+      name: "WireTransport",
+      dependencies: [
+        "SchedWire",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .target(
+      name: "SchedulerDaemon",
+      dependencies: [
+        "SchedModel", "SchedWire", "Placement", "SchedStore", "WireTransport",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .target(
+      name: "AgentDaemon",
+      dependencies: [
+        "SchedModel", "SchedWire", "AgentCore", "WireTransport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .target(
+      name: "SchedClient",
+      dependencies: [
+        "SchedModel", "SchedWire",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+      ]
+    ),
+    .target(
+      name: "SchedCtlCommands",
+      dependencies: [
+        "SchedModel", "SchedWire", "SchedClient",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+
+    // MARK: executables
+    .executableTarget(
+      name: "schedd",
+      dependencies: [
+        "SchedulerDaemon", "SchedStore", "SchedModel",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(
+      name: "sched-agent",
+      dependencies: [
+        "AgentDaemon", "AgentCore", "SchedModel",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(name: "schedctl", dependencies: ["SchedCtlCommands"]),
+
+    // MARK: tests
+    .target(
+      name: "SchedTestSupport",
+      dependencies: [
+        "SchedModel", "SchedWire", "AgentCore", "SchedStore",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Tests/SchedTestSupport"
+    ),
+    .testTarget(
+      name: "TurnoutTests",
+      dependencies: [
+        "SchedModel", "SchedWire", "Placement", "AgentCore", "SchedStore", "WireTransport",
+        "SchedulerDaemon", "AgentDaemon", "SchedClient", "SchedCtlCommands", "SchedTestSupport",
+        .product(name: "PropertyBased", package: "swift-property-based"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOTestUtils", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

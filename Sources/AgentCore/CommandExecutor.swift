@@ -1,0 +1,18 @@
+import SchedWire
+
+/// Carries out scheduler commands on this host. The container runtime plugs in here.
+public protocol CommandExecutor: Sendable {
+  func execute(_ action: CommandAction) async -> CommandAck
+}
+
+/// The executor of an agent started without a container runtime: it refuses every command and
+/// says why, so the scheduler reports it instead of waiting.
+public struct NoRuntimeExecutor: CommandExecutor {
+  public init() {}
+
+  public func execute(_ action: CommandAction) async -> CommandAck {
+    CommandAck(
+      ok: false,
+      message: "\(action.kind.rawValue) refused: this agent has no container runtime configured")
+  }
+}

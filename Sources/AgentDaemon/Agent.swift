@@ -1,0 +1,70 @@
+import AgentCore
+import Logging
+import NIOCore
+import SchedModel
+import SchedWire
+import ServiceLifecycle
+import Synchronization
+import WireTransport
+
+/// The node agent: dials the scheduler, registers, heartbeats, answers commands, and dials again
+/// with jittered backoff whenever the connection is lost.
+public final class Agent: Service {
+  let config: AgentConfig
+  let probe: any HostProbe
+  let executor: any CommandExecutor
+  let logger: Logger
+
+  public init(
+    config: AgentConfig, probe: any HostProbe, executor: any CommandExecutor = NoRuntimeExecutor(),
+    logger: Logger
+  ) {
+    self.config = config
+    self.probe = probe
+    self.executor = executor
+    self.logger = logger
+  }
+
+  /// Runs until cancelled or shut down; throws only when the scheduler refuses this agent.
+  public func run() async throws {
+    try await cancelWhenGracefulShutdown { try await self.loop() }
+  }
+
+  private func loop() async throws {
+    var backoff = config.backoff
+    var rng = SystemRandomNumberGenerator()
+    var gate = CommandGate(generation: 0)
+    while !Task.isCancelled {
+      let registered = Flag()
+      do {
+        gate = try await LineClient.withConnection(
+          host: config.schedulerHost, port: config.schedulerPort, maxLineBytes: config.maxLineBytes
+        ) { [gate] connection in
+          try await AgentSession(agent: self, connection: connection, gate: gate).run(
+            onRegistered: registered.set)
+        }
+        logger.warning("scheduler closed the connection; reconnecting")
+      } catch let error as AgentError where error.code == .refused {
+        throw error
+      } catch is CancellationError {
+        return
+      } catch {
+        logger.warning(
+          "scheduler unreachable; retrying",
+          metadata: [
+            "scheduler": "\(config.schedulerHost):\(config.schedulerPort)", "error": "\(error)",
+          ])
+      }
+      // A session that got as far as registering starts the next outage from the base delay.
+      if registered.isSet { backoff.reset() }
+      try? await Task.sleep(for: backoff.next(using: &rng))
+    }
+  }
+}
+
+/// A one-way switch shared between tasks.
+final class Flag: Sendable {
+  private let value = Atomic<Bool>(false)
+  func set() { value.store(true, ordering: .releasing) }
+  var isSet: Bool { value.load(ordering: .acquiring) }
+}

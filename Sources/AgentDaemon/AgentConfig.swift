@@ -1,0 +1,56 @@
+import AgentCore
+import SchedModel
+import SchedWire
+
+/// Everything `sched-agent` is told at start.
+public struct AgentConfig: Sendable {
+  public var schedulerHost: String
+  public var schedulerPort: Int
+  public var joinToken: String
+  public var node: NodeID
+  public var name: String
+  /// Address routers use to reach this node's slots.
+  public var advertiseAddress: String
+  public var ports: PortRange
+  public var labels: [String: String]
+  public var backoff: Backoff
+  public var maxLineBytes: Int
+
+  public init(
+    schedulerHost: String, schedulerPort: Int, joinToken: String, node: NodeID, name: String,
+    advertiseAddress: String, ports: PortRange, labels: [String: String] = [:],
+    backoff: Backoff = Backoff(), maxLineBytes: Int = WireLimits.maxLineBytes
+  ) {
+    self.schedulerHost = schedulerHost
+    self.schedulerPort = schedulerPort
+    self.joinToken = joinToken
+    self.node = node
+    self.name = name
+    self.advertiseAddress = advertiseAddress
+    self.ports = ports
+    self.labels = labels
+    self.backoff = backoff
+    self.maxLineBytes = maxLineBytes
+  }
+}
+
+/// The error of the agent daemon.
+public struct AgentError: Error, Hashable, Sendable, CustomStringConvertible {
+  public enum Code: String, Sendable {
+    /// The scheduler refused this agent; retrying will not help until the config changes.
+    case refused
+    /// The session broke; the agent reconnects.
+    case session
+    case probe
+  }
+
+  public let code: Code
+  public let message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+}

@@ -1,0 +1,132 @@
+import AgentCore
+import Logging
+import NIOCore
+import SchedModel
+import SchedWire
+import WireTransport
+
+/// One connection's life on the agent side: hello, register, then heartbeats and commands.
+struct AgentSession {
+  let agent: Agent
+  let connection: LineConnection
+  var gate: CommandGate
+
+  /// Returns the command gate (with its generation) when the scheduler closes the connection.
+  func run(onRegistered: @Sendable () -> Void) async throws -> CommandGate {
+    var lines = connection.inbound.makeAsyncIterator()
+    let config = agent.config
+    try await connection.send(
+      Frame(
+        id: "hello",
+        .hello(
+          Hello(
+            role: .agent, versions: ProtocolVersion.supported, node: config.node,
+            token: config.joinToken))))
+    guard case .welcome(let welcome) = try await next(&lines, expecting: "welcome") else {
+      throw AgentError(.session, "expected welcome")
+    }
+    let capacity = try await agent.probe.capacity()
+    let spec = NodeSpec(
+      id: config.node, name: config.name, address: config.advertiseAddress, capacity: capacity,
+      ports: config.ports, labels: config.labels)
+    try await connection.send(Frame(id: "register", .register(Register(node: spec))))
+    guard case .registered(let registered) = try await next(&lines, expecting: "registered") else {
+      throw AgentError(.session, "expected registered")
+    }
+    var gate = self.gate
+    gate.registered(generation: registered.generation)
+    onRegistered()
+    agent.logger.info(
+      "registered with scheduler",
+      metadata: [
+        "node.id": "\(config.node)", "node.generation": "\(registered.generation)",
+        "cpu.millis": "\(capacity.cpuMillis)", "memory.bytes": "\(capacity.memoryBytes)",
+        "heartbeat.ms": "\(welcome.heartbeatMillis)",
+      ])
+
+    let interval = Duration.milliseconds(max(welcome.heartbeatMillis, 50))
+    let heartbeats = Task { try await heartbeatLoop(every: interval) }
+    defer { heartbeats.cancel() }
+    while let frame = try await lines.next() {
+      guard case .line(let bytes) = frame else {
+        throw AgentError(.session, "scheduler sent an oversized line")
+      }
+      switch LineCodec.decode(bytes.readableBytesView) {
+      case .failure(let error):
+        agent.logger.warning(
+          "bad line from scheduler", metadata: ["error": "\(error.reply.message)"])
+      case .success(let frame):
+        try await handle(frame, gate: &gate)
+      }
+    }
+    return gate
+  }
+
+  private func handle(_ frame: Frame, gate: inout CommandGate) async throws {
+    switch frame.message {
+    case .command(let command):
+      guard let id = frame.id else {
+        agent.logger.warning("command without id ignored")
+        return
+      }
+      let ack: CommandAck
+      switch gate.decide(id: id, command: command) {
+      case .execute:
+        ack = await agent.executor.execute(command.action)
+        gate.record(id: id, ack: ack)
+      case .replay(let previous):
+        ack = previous
+      case .stale(let refusal):
+        ack = refusal
+      }
+      try await connection.send(Frame(id: id, .commandAck(ack)))
+    case .error(let reply):
+      agent.logger.warning(
+        "scheduler reported an error",
+        metadata: ["code": "\(reply.code.rawValue)", "error": "\(reply.message)"])
+    case .hello, .welcome, .register, .registered, .heartbeat, .commandAck:
+      agent.logger.debug("ignored unexpected \(frame.message.type.rawValue)")
+    }
+  }
+
+  private func heartbeatLoop(every interval: Duration) async throws {
+    var sequence = 0
+    while !Task.isCancelled {
+      do {
+        let usage = try await agent.probe.usage()
+        sequence += 1
+        try await connection.send(Frame(id: "hb\(sequence)", .heartbeat(Heartbeat(usage: usage))))
+      } catch let error as ProbeError {
+        agent.logger.error("cannot read host usage", metadata: ["error": "\(error)"])
+      }
+      try await Task.sleep(for: interval)
+    }
+  }
+
+  /// Reads the next frame; an `error` reply from the scheduler during the handshake ends the
+  /// session, and a refusal (token, version) ends the agent.
+  private func next(
+    _ lines: inout NIOAsyncChannelInboundStream<LineFrame>.AsyncIterator, expecting: String
+  ) async throws -> ClusterMessage {
+    guard let frame = try await lines.next() else {
+      throw AgentError(.session, "scheduler closed the connection before \(expecting)")
+    }
+    guard case .line(let bytes) = frame else {
+      throw AgentError(.session, "scheduler sent an oversized line")
+    }
+    switch LineCodec.decode(bytes.readableBytesView) {
+    case .failure(let error):
+      throw AgentError(.session, "cannot read scheduler's \(expecting): \(error.reply.message)")
+    case .success(let frame):
+      if case .error(let reply) = frame.message {
+        switch reply.code {
+        case .unauthorized, .unsupportedVersion, .badField:
+          throw AgentError(.refused, "scheduler refused this agent: \(reply.message)")
+        case .badJSON, .unknownType, .lineTooLong, .helloTimeout, .unexpected, .internal:
+          throw AgentError(.session, "scheduler answered \(reply.code.rawValue): \(reply.message)")
+        }
+      }
+      return frame.message
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import SchedModel
+
+/// N identical slots to place together, all or nothing.
+public struct SetRequest: Sendable, Hashable {
+  public var count: Int
+  /// CPU and memory of one slot.
+  public var demand: Resources
+  /// Labels a node must carry, all of them, with these values.
+  public var requiredLabels: [String: String]
+  /// At most this many slots of the set on one node; nil for no limit.
+  public var maxPerNode: Int?
+
+  public init(
+    count: Int, demand: Resources, requiredLabels: [String: String] = [:], maxPerNode: Int? = nil
+  ) {
+    self.count = count
+    self.demand = demand
+    self.requiredLabels = requiredLabels
+    self.maxPerNode = maxPerNode
+  }
+
+  func validate() throws(PlacementError) {
+    guard count > 0 else {
+      throw PlacementError(.invalidRequest, "a set needs at least 1 slot, got \(count)")
+    }
+    guard demand.cpuMillis > 0, demand.memoryBytes > 0 else {
+      throw PlacementError(
+        .invalidRequest,
+        "each slot must ask for some CPU and memory (got \(demand.cpuMillis)m CPU, \(demand.memoryBytes) bytes)"
+      )
+    }
+    if let maxPerNode, maxPerNode < 1 {
+      throw PlacementError(.invalidRequest, "max per node must be at least 1, got \(maxPerNode)")
+    }
+  }
+}

@@ -1,0 +1,131 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SchedModel
+import SchedWire
+
+/// Typed client of the scheduler's operator API, for `schedctl` and tests.
+public struct APIClient: Sendable {
+  public let baseURL: String
+  let token: String
+  let timeout: Duration
+
+  public init(baseURL: String, token: String, timeout: Duration = .seconds(10)) {
+    self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    self.token = token
+    self.timeout = timeout
+  }
+
+  public func nodes() async throws(ClientError) -> [NodeView] {
+    try await get("/v1/nodes", as: NodesResponse.self).nodes
+  }
+
+  public func placement() async throws(ClientError) -> PlacementResponse {
+    try await get("/v1/placement", as: PlacementResponse.self)
+  }
+
+  public func plan(_ request: PlanRequest) async throws(ClientError) -> PlanResponse {
+    try await send(.POST, "/v1/plan", body: request, as: PlanResponse.self)
+  }
+
+  public func events(after: Int64 = 0, limit: Int = 100) async throws(ClientError) -> [ClusterEvent]
+  {
+    try await get("/v1/events?after=\(after)&limit=\(limit)", as: EventsResponse.self).events
+  }
+
+  // MARK: plumbing
+
+  private func get<T: Decodable>(_ path: String, as: T.Type) async throws(ClientError) -> T {
+    try await send(.GET, path, body: Optional<String>.none, as: T.self)
+  }
+
+  private func send<T: Decodable>(
+    _ method: HTTPMethod, _ path: String, body: (some Encodable)?, as: T.Type
+  ) async throws(ClientError) -> T {
+    var request = HTTPClientRequest(url: baseURL + path)
+    request.method = method
+    request.headers.add(name: "Authorization", value: "Bearer \(token)")
+    request.headers.add(name: "Accept", value: "application/json")
+    if let body {
+      do {
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        request.headers.add(name: "Content-Type", value: "application/json")
+      } catch {
+        throw ClientError(.badRequest, "cannot encode request: \(error)")
+      }
+    }
+    let status: HTTPResponseStatus
+    let bytes: ByteBuffer
+    do {
+      let response = try await Self.http.execute(
+        request, timeout: .milliseconds(timeout.components.seconds * 1000))
+      status = response.status
+      bytes = try await response.body.collect(upTo: 64 << 20)
+    } catch {
+      throw ClientError(
+        .unreachable,
+        "cannot reach the scheduler at \(baseURL): \(Self.describe(error)). Is schedd running? Point schedctl at it with --scheduler or TURNOUT_API."
+      )
+    }
+    let data = Data(bytes.readableBytesView)
+    guard status == .ok else {
+      let body = try? JSONDecoder().decode(APIErrorBody.self, from: data)
+      let message =
+        body?.error ?? "HTTP \(status.code) \(String(decoding: data.prefix(200), as: UTF8.self))"
+      switch status {
+      case .unauthorized: throw ClientError(.unauthorized, message)
+      case .badRequest, .notFound, .conflict, .unprocessableEntity:
+        throw ClientError(.badRequest, message)
+      default: throw ClientError(.server, "scheduler failed: \(message)")
+      }
+    }
+    do {
+      return try JSONDecoder().decode(T.self, from: data)
+    } catch {
+      throw ClientError(
+        .badResponse,
+        "the scheduler's answer could not be read (\(error)); are schedctl and schedd the same version?"
+      )
+    }
+  }
+
+  /// One client for the process, like `HTTPClient.shared`, but a refused connection fails at once
+  /// instead of being retried until the request's deadline.
+  private static let http: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(3)
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+  }()
+
+  private static func describe(_ error: any Error) -> String {
+    let text = "\(error)"
+    if text.contains("connectionRefused") || text.contains("Connection refused") {
+      return "connection refused"
+    }
+    if text.contains("Timeout") || text.contains("timeout") { return "timed out" }
+    return text
+  }
+}
+
+/// The error of the API client. `code` tells scripts (and exit codes) what kind of failure it was.
+public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
+  public enum Code: String, Sendable {
+    case unreachable
+    case unauthorized
+    case badRequest = "bad_request"
+    case server
+    case badResponse = "bad_response"
+  }
+
+  public let code: Code
+  public let message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+}

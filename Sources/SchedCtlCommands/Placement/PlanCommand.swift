@@ -1,0 +1,79 @@
+import ArgumentParser
+import SchedModel
+import SchedWire
+
+/// `schedctl plan`: where a set would go on the live cluster, or why it would not fit.
+struct PlanCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "plan",
+    abstract:
+      "Show where a set of slots would be placed now, or why it would not fit. Changes nothing.",
+    discussion: """
+      Example: schedctl plan --slots 4 --cpu 250m --memory 128Mi
+      Exits 0 when the set fits and 2 when it does not.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+
+  @Option(help: "Number of slots in the set.")
+  var slots: Int
+
+  @Option(help: "CPU per slot: millicores like 250m, or cores like 0.5.")
+  var cpu: String
+
+  @Option(help: "Memory per slot: 128Mi, 1Gi, 512M, or bytes.")
+  var memory: String
+
+  @Option(name: .customLong("label"), help: "Required node label key=value; repeat for more.")
+  var labels: [String] = []
+
+  @Option(help: "At most this many slots of the set on one node.")
+  var maxPerNode: Int?
+
+  func validate() throws {
+    guard slots > 0 else { throw ValidationError("--slots must be at least 1") }
+    if let maxPerNode, maxPerNode < 1 { throw ValidationError("--max-per-node must be at least 1") }
+    _ = try request()
+  }
+
+  func request() throws -> PlanRequest {
+    do {
+      var required: [String: String] = [:]
+      for label in labels { required.merge(try LabelParser.parse(label)) { $1 } }
+      return PlanRequest(
+        slots: slots, cpuMillis: try Quantity.parseCPU(cpu),
+        memoryBytes: try Quantity.parseMemory(memory), labels: required.isEmpty ? nil : required,
+        maxPerNode: maxPerNode)
+    } catch {
+      throw ValidationError(error.message)
+    }
+  }
+
+  func run() async throws {
+    let client = try global.client()
+    let request = try request()
+    let plan = try await Exit.guarding { try await client.plan(request) }
+    switch global.output {
+    case .json:
+      try printJSON(plan)
+    case .table:
+      print(Self.render(plan, request: request))
+    }
+    if !plan.fits { throw ExitCode(Exit.doesNotFit) }
+  }
+
+  static func render(_ plan: PlanResponse, request: PlanRequest) -> String {
+    let shape =
+      "\(request.slots) x (\(Quantity.formatCPU(request.cpuMillis)) CPU, \(Quantity.formatMemory(request.memoryBytes)))"
+    if plan.fits {
+      var table = Table("SLOT", "NODE", "HOST PORT")
+      for slot in plan.placed {
+        table.add(String(slot.index), slot.node.rawValue, String(slot.hostPort))
+      }
+      return "Fits: \(shape)\n" + table.render()
+    }
+    var table = Table("SLOT", "WHY NOT")
+    for slot in plan.unplaced { table.add(String(slot.index), slot.reason) }
+    return "Does not fit: \(shape). Nothing would be placed.\n" + table.render()
+  }
+}

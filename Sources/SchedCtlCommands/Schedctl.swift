@@ -1,0 +1,23 @@
+import ArgumentParser
+
+/// The root command: `schedctl <noun/verb>`.
+public struct Schedctl: AsyncParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "schedctl",
+    abstract: "Operate a Turnout cluster: nodes, placement, and (soon) blue-green deployments.",
+    discussion: """
+      schedctl talks to schedd's HTTP API. Point it at the scheduler and give it the API token:
+
+        export TURNOUT_API=http://127.0.0.1:7070
+        export TURNOUT_API_TOKEN=...        # the token schedd was started with
+        schedctl nodes
+
+      Exit codes: 0 success; 1 the scheduler failed the request; 2 a plan does not fit;
+      64 bad command line; 65 the scheduler rejected the input; 69 scheduler unreachable;
+      77 token refused.
+      """,
+    subcommands: [NodesCommand.self, PlacementCommand.self, PlanCommand.self, EventsCommand.self]
+  )
+
+  public init() {}
+}

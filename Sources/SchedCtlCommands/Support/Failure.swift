@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import SchedClient
+
+/// Exit codes scripts can rely on (sysexits where one fits).
+enum Exit {
+  static let failed: Int32 = 1
+  static let doesNotFit: Int32 = 2
+  static let dataError: Int32 = 65
+  static let unavailable: Int32 = 69
+  static let noPermission: Int32 = 77
+
+  /// Runs `body`, turning client errors into a message on stderr and the matching exit code.
+  static func guarding<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+      return try await body()
+    } catch let error as ClientError {
+      FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+      switch error.code {
+      case .unreachable: throw ExitCode(unavailable)
+      case .unauthorized: throw ExitCode(noPermission)
+      case .badRequest: throw ExitCode(dataError)
+      case .server, .badResponse: throw ExitCode(failed)
+      }
+    }
+  }
+}
+
+/// Writes JSON for scripts: sorted keys, pretty-printed.
+func printJSON(_ value: some Encodable) throws {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+  print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// When a node counts as down: it missed `missedBeats` heartbeat intervals.
+/// A pure rule; the scheduler feeds it the time.
+public struct LivenessPolicy: Sendable, Hashable {
+  public var heartbeatInterval: Duration
+  public var missedBeats: Int
+
+  public init(heartbeatInterval: Duration, missedBeats: Int = 3) {
+    self.heartbeatInterval = heartbeatInterval
+    self.missedBeats = missedBeats
+  }
+
+  /// How long a node may stay silent before it is down.
+  public var ttl: Duration { heartbeatInterval * missedBeats }
+
+  public var ttlSeconds: Double { ttl.seconds }
+
+  /// True when a node last heard from at `lastSeen` is down at `now`.
+  public func isExpired(lastSeen: Date, now: Date) -> Bool {
+    now.timeIntervalSince(lastSeen) > ttlSeconds
+  }
+}
+
+extension Duration {
+  /// The duration as fractional seconds.
+  public var seconds: Double {
+    let (s, attos) = components
+    return Double(s) + Double(attos) / 1e18
+  }
+
+  /// The duration in whole milliseconds.
+  public var milliseconds: Int64 {
+    let (s, attos) = components
+    return s * 1000 + attos / 1_000_000_000_000_000
+  }
+}

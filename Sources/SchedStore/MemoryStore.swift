@@ -1,0 +1,72 @@
+import Foundation
+import SchedModel
+
+/// An in-memory `StateStore` with the same rules as the SQLite one; for tests and simulation.
+public actor MemoryStore: StateStore {
+  private var nodeRows: [NodeID: Node] = [:]
+  private var allocationRows: [SlotID: Allocation] = [:]
+  private var eventRows: [ClusterEvent] = []
+
+  public init() {}
+
+  public func nodes() -> [Node] {
+    nodeRows.values.sorted { $0.id < $1.id }
+  }
+
+  public func saveNode(_ node: Node, events: [ClusterEvent]) {
+    nodeRows[node.id] = node
+    append(events)
+  }
+
+  public func recordHeartbeat(node: NodeID, usage: HostUsage, at: Date) throws(StoreError) {
+    guard nodeRows[node] != nil else {
+      throw StoreError(.conflict, "heartbeat for unknown node '\(node)'")
+    }
+    nodeRows[node]!.usage = usage
+    nodeRows[node]!.lastHeartbeatAt = at
+  }
+
+  public func allocations() -> [Allocation] {
+    allocationRows.values.sorted { $0.slot < $1.slot }
+  }
+
+  public func replaceAllocations(
+    app: String, color: Color, with allocations: [Allocation], events: [ClusterEvent]
+  ) throws(StoreError) {
+    var next = allocationRows.filter { $0.key.app != app || $0.key.color != color }
+    for allocation in allocations {
+      guard allocation.slot.app == app, allocation.slot.color == color else {
+        throw StoreError(.conflict, "allocation \(allocation.slot) is not of set \(app)/\(color)")
+      }
+      guard nodeRows[allocation.node] != nil else {
+        throw StoreError(
+          .conflict, "allocation \(allocation.slot) names unknown node '\(allocation.node)'")
+      }
+      if next.values.contains(where: {
+        $0.node == allocation.node && $0.hostPort == allocation.hostPort
+      }) {
+        throw StoreError(
+          .conflict,
+          "host port \(allocation.hostPort) on node '\(allocation.node)' is already allocated")
+      }
+      next[allocation.slot] = allocation
+    }
+    allocationRows = next
+    append(events)
+  }
+
+  public func appendEvents(_ events: [ClusterEvent]) {
+    append(events)
+  }
+
+  public func events(after: Int64, limit: Int) -> [ClusterEvent] {
+    Array(eventRows.filter { $0.seq! > after }.prefix(max(0, limit)))
+  }
+
+  private func append(_ events: [ClusterEvent]) {
+    for var event in events {
+      event.seq = Int64(eventRows.count + 1)
+      eventRows.append(event)
+    }
+  }
+}

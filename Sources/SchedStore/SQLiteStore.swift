@@ -1,0 +1,224 @@
+import Foundation
+import GRDB
+import SchedModel
+
+/// The production `StateStore`: SQLite through GRDB, in WAL mode with `synchronous=FULL`, so a
+/// committed change survives a crash of the process or the host.
+public final class SQLiteStore: StateStore {
+  private let pool: DatabasePool
+
+  /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+  public init(path: String) throws(StoreError) {
+    var configuration = Configuration()
+    configuration.prepareDatabase { db in
+      try db.execute(sql: "PRAGMA synchronous = FULL")
+      try db.execute(sql: "PRAGMA foreign_keys = ON")
+    }
+    configuration.busyMode = .timeout(5)
+    do {
+      let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      pool = try DatabasePool(path: path, configuration: configuration)
+      try Schema.migrator.migrate(pool)
+    } catch {
+      throw StoreError(
+        .open,
+        "cannot open the state database at \(path): \(error). Check that the directory is writable and the file is a Turnout database."
+      )
+    }
+  }
+
+  /// The journal mode and synchronous setting in force, for tests and `--help`-level diagnostics.
+  public func pragmas() async throws(StoreError) -> (journalMode: String, synchronous: Int) {
+    try await read { db in
+      let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "?"
+      let sync = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+      return (mode, sync)
+    }
+  }
+
+  public func nodes() async throws(StoreError) -> [Node] {
+    try await read { db in
+      try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY id").map(Self.node(from:))
+    }
+  }
+
+  public func saveNode(_ node: Node, events: [ClusterEvent]) async throws(StoreError) {
+    let labels = String(decoding: try encodeLabels(node.spec.labels), as: UTF8.self)
+    try await write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO nodes (id, name, address, cpu_millis, memory_bytes, port_low, port_high,
+            labels, state, generation, registered_at, last_heartbeat_at,
+            cpu_used_millis, memory_used_bytes, memory_available_bytes)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT(id) DO UPDATE SET name = excluded.name, address = excluded.address,
+            cpu_millis = excluded.cpu_millis, memory_bytes = excluded.memory_bytes,
+            port_low = excluded.port_low, port_high = excluded.port_high, labels = excluded.labels,
+            state = excluded.state, generation = excluded.generation,
+            registered_at = excluded.registered_at, last_heartbeat_at = excluded.last_heartbeat_at,
+            cpu_used_millis = excluded.cpu_used_millis,
+            memory_used_bytes = excluded.memory_used_bytes,
+            memory_available_bytes = excluded.memory_available_bytes
+          """,
+        arguments: [
+          node.id.rawValue, node.spec.name, node.spec.address, node.spec.capacity.cpuMillis,
+          node.spec.capacity.memoryBytes, node.spec.ports.low, node.spec.ports.high, labels,
+          node.state.rawValue, node.generation, node.registeredAt.timeIntervalSince1970,
+          node.lastHeartbeatAt?.timeIntervalSince1970, node.usage?.cpuUsedMillis,
+          node.usage?.memoryUsedBytes, node.usage?.memoryAvailableBytes,
+        ])
+      try Self.insert(events, db)
+    }
+  }
+
+  public func recordHeartbeat(node: NodeID, usage: HostUsage, at: Date) async throws(StoreError) {
+    try await write { db in
+      try db.execute(
+        sql: """
+          UPDATE nodes SET last_heartbeat_at = ?, cpu_used_millis = ?, memory_used_bytes = ?,
+            memory_available_bytes = ? WHERE id = ?
+          """,
+        arguments: [
+          at.timeIntervalSince1970, usage.cpuUsedMillis, usage.memoryUsedBytes,
+          usage.memoryAvailableBytes, node.rawValue,
+        ])
+      if db.changesCount == 0 {
+        throw StoreError(.conflict, "heartbeat for unknown node '\(node)'")
+      }
+    }
+  }
+
+  public func allocations() async throws(StoreError) -> [Allocation] {
+    try await read { db in
+      try Row.fetchAll(db, sql: "SELECT * FROM allocations ORDER BY app, color, slot_index")
+        .map { row in
+          Allocation(
+            slot: SlotID(
+              app: row["app"], color: Color(rawValue: row["color"]) ?? .blue,
+              index: row["slot_index"]),
+            node: NodeID(row["node_id"] as String), hostPort: row["host_port"],
+            resources: Resources(cpuMillis: row["cpu_millis"], memoryBytes: row["memory_bytes"]))
+        }
+    }
+  }
+
+  public func replaceAllocations(
+    app: String, color: Color, with allocations: [Allocation], events: [ClusterEvent]
+  ) async throws(StoreError) {
+    try await write { db in
+      try db.execute(
+        sql: "DELETE FROM allocations WHERE app = ? AND color = ?",
+        arguments: [app, color.rawValue])
+      for allocation in allocations {
+        guard allocation.slot.app == app, allocation.slot.color == color else {
+          throw StoreError(.conflict, "allocation \(allocation.slot) is not of set \(app)/\(color)")
+        }
+        try db.execute(
+          sql: """
+            INSERT INTO allocations (app, color, slot_index, node_id, host_port, cpu_millis, memory_bytes)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+          arguments: [
+            app, color.rawValue, allocation.slot.index, allocation.node.rawValue,
+            allocation.hostPort, allocation.resources.cpuMillis, allocation.resources.memoryBytes,
+          ])
+      }
+      try Self.insert(events, db)
+    }
+  }
+
+  public func appendEvents(_ events: [ClusterEvent]) async throws(StoreError) {
+    try await write { db in try Self.insert(events, db) }
+  }
+
+  public func events(after: Int64, limit: Int) async throws(StoreError) -> [ClusterEvent] {
+    try await read { db in
+      try Row.fetchAll(
+        db, sql: "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        arguments: [after, max(0, limit)]
+      ).map { row in
+        ClusterEvent(
+          seq: row["seq"], at: Date(timeIntervalSince1970: row["at"]), actor: row["actor"],
+          kind: row["kind"], subject: row["subject"], detail: row["detail"])
+      }
+    }
+  }
+
+  // MARK: plumbing
+
+  private static func insert(_ events: [ClusterEvent], _ db: Database) throws {
+    for event in events {
+      try db.execute(
+        sql: "INSERT INTO events (at, actor, kind, subject, detail) VALUES (?, ?, ?, ?, ?)",
+        arguments: [
+          event.at.timeIntervalSince1970, event.actor, event.kind, event.subject, event.detail,
+        ])
+    }
+  }
+
+  private static func node(from row: Row) throws -> Node {
+    let labels = try JSONDecoder().decode(
+      [String: String].self, from: Data((row["labels"] as String).utf8))
+    let usage: HostUsage? =
+      if let cpu = row["cpu_used_millis"] as Int64? {
+        HostUsage(
+          cpuUsedMillis: cpu, memoryUsedBytes: row["memory_used_bytes"] ?? 0,
+          memoryAvailableBytes: row["memory_available_bytes"] ?? 0)
+      } else {
+        nil
+      }
+    let spec = NodeSpec(
+      id: NodeID(row["id"] as String), name: row["name"], address: row["address"],
+      capacity: Resources(cpuMillis: row["cpu_millis"], memoryBytes: row["memory_bytes"]),
+      ports: try PortRange(low: row["port_low"], high: row["port_high"]), labels: labels)
+    return Node(
+      spec: spec, state: NodeState(rawValue: row["state"]) ?? .down,
+      generation: row["generation"],
+      registeredAt: Date(timeIntervalSince1970: row["registered_at"]),
+      lastHeartbeatAt: (row["last_heartbeat_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+      usage: usage)
+  }
+
+  private func encodeLabels(_ labels: [String: String]) throws(StoreError) -> Data {
+    do {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = .sortedKeys
+      return try encoder.encode(labels)
+    } catch {
+      throw StoreError(.io, "cannot encode labels: \(error)")
+    }
+  }
+
+  private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T)
+    async throws(StoreError) -> T
+  {
+    do {
+      return try await pool.read(body)
+    } catch {
+      throw Self.wrap(error)
+    }
+  }
+
+  private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T)
+    async throws(StoreError) -> T
+  {
+    do {
+      return try await pool.write(body)
+    } catch {
+      throw Self.wrap(error)
+    }
+  }
+
+  private static func wrap(_ error: any Error) -> StoreError {
+    if let error = error as? StoreError { return error }
+    if let error = error as? DatabaseError {
+      if error.resultCode == .SQLITE_CONSTRAINT {
+        return StoreError(
+          .conflict, "the change breaks a constraint: \(error.message ?? "\(error)")")
+      }
+      return StoreError(.io, "database error: \(error.message ?? "\(error)")")
+    }
+    return StoreError(.io, "\(error)")
+  }
+}

@@ -1,0 +1,54 @@
+import GRDB
+
+/// The database schema, as an ordered list of migrations. Never edit a shipped migration; add one.
+enum Schema {
+  static var migrator: DatabaseMigrator {
+    var migrator = DatabaseMigrator()
+    migrator.registerMigration("v1: nodes, allocations, events") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE nodes (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            address TEXT NOT NULL,
+            cpu_millis INTEGER NOT NULL,
+            memory_bytes INTEGER NOT NULL,
+            port_low INTEGER NOT NULL,
+            port_high INTEGER NOT NULL,
+            labels TEXT NOT NULL,
+            state TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            registered_at REAL NOT NULL,
+            last_heartbeat_at REAL,
+            cpu_used_millis INTEGER,
+            memory_used_bytes INTEGER,
+            memory_available_bytes INTEGER
+          );
+          CREATE TABLE allocations (
+            app TEXT NOT NULL,
+            color TEXT NOT NULL CHECK (color IN ('blue', 'green')),
+            slot_index INTEGER NOT NULL,
+            node_id TEXT NOT NULL REFERENCES nodes(id),
+            host_port INTEGER NOT NULL,
+            cpu_millis INTEGER NOT NULL,
+            memory_bytes INTEGER NOT NULL,
+            PRIMARY KEY (app, color, slot_index),
+            UNIQUE (node_id, host_port)
+          );
+          CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL
+          );
+          CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+            BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+          CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+            BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+          """)
+    }
+    return migrator
+  }
+}

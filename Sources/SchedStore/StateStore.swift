@@ -1,0 +1,45 @@
+import Foundation
+import SchedModel
+
+/// Durable cluster state. The scheduler owns this seam; SQLite in production, memory in tests.
+/// Every method is one transaction: an operator's change is acknowledged only after it commits,
+/// and a state change commits together with the events that describe it.
+public protocol StateStore: Sendable {
+  func nodes() async throws(StoreError) -> [Node]
+  /// Inserts or replaces a node, and appends `events` in the same transaction.
+  func saveNode(_ node: Node, events: [ClusterEvent]) async throws(StoreError)
+  /// Records a heartbeat's report for a known node.
+  func recordHeartbeat(node: NodeID, usage: HostUsage, at: Date) async throws(StoreError)
+
+  func allocations() async throws(StoreError) -> [Allocation]
+  /// Replaces the allocations of one set (app and color) and appends `events`.
+  func replaceAllocations(
+    app: String, color: Color, with allocations: [Allocation], events: [ClusterEvent]
+  ) async throws(StoreError)
+
+  func appendEvents(_ events: [ClusterEvent]) async throws(StoreError)
+  /// Events with `seq` greater than `after`, oldest first, at most `limit`.
+  func events(after: Int64, limit: Int) async throws(StoreError) -> [ClusterEvent]
+}
+
+/// The error of the store module.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+  public enum Code: String, Sendable {
+    /// The database could not be opened or migrated.
+    case open
+    /// A read or write failed.
+    case io
+    /// The change refers to something that does not exist, or breaks a constraint.
+    case conflict
+  }
+
+  public let code: Code
+  public let message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+}

@@ -1,0 +1,140 @@
+import SchedModel
+
+// The operator API's JSON bodies, shared by `schedd` and `schedctl`.
+
+/// A node as `GET /v1/nodes` shows it.
+public struct NodeView: Codable, Sendable, Equatable {
+  public var id: NodeID
+  public var name: String
+  public var address: String
+  public var state: NodeState
+  public var generation: Int64
+  public var capacity: Resources
+  /// Reserved by placed slots.
+  public var allocated: Resources
+  /// Capacity less allocations: what placement can still hand out.
+  public var free: Resources
+  /// Measured on the host by the agent, from its last heartbeat.
+  public var usage: HostUsage?
+  public var ports: PortRange
+  public var labels: [String: String]
+  /// Milliseconds since the last heartbeat, at the time of the response.
+  public var heartbeatAgeMillis: Int64?
+
+  public init(
+    id: NodeID, name: String, address: String, state: NodeState, generation: Int64,
+    capacity: Resources, allocated: Resources, free: Resources, usage: HostUsage?,
+    ports: PortRange, labels: [String: String], heartbeatAgeMillis: Int64?
+  ) {
+    self.id = id
+    self.name = name
+    self.address = address
+    self.state = state
+    self.generation = generation
+    self.capacity = capacity
+    self.allocated = allocated
+    self.free = free
+    self.usage = usage
+    self.ports = ports
+    self.labels = labels
+    self.heartbeatAgeMillis = heartbeatAgeMillis
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case id, name, address, state, generation, capacity, allocated, free, usage, ports, labels
+    case heartbeatAgeMillis = "heartbeat_age_ms"
+  }
+}
+
+public struct NodesResponse: Codable, Sendable, Equatable {
+  public var nodes: [NodeView]
+  public init(nodes: [NodeView]) { self.nodes = nodes }
+}
+
+/// `GET /v1/placement`: every slot and its node, and what each node has left.
+public struct PlacementResponse: Codable, Sendable, Equatable {
+  public var slots: [Allocation]
+  public var nodes: [NodeView]
+  public init(slots: [Allocation], nodes: [NodeView]) {
+    self.slots = slots
+    self.nodes = nodes
+  }
+}
+
+/// `POST /v1/plan`: where a set of this shape would go. Changes nothing.
+public struct PlanRequest: Codable, Sendable, Equatable {
+  public var slots: Int
+  public var cpuMillis: Int64
+  public var memoryBytes: Int64
+  public var labels: [String: String]?
+  public var maxPerNode: Int?
+
+  public init(
+    slots: Int, cpuMillis: Int64, memoryBytes: Int64, labels: [String: String]? = nil,
+    maxPerNode: Int? = nil
+  ) {
+    self.slots = slots
+    self.cpuMillis = cpuMillis
+    self.memoryBytes = memoryBytes
+    self.labels = labels
+    self.maxPerNode = maxPerNode
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case slots, labels
+    case cpuMillis = "cpu_millis"
+    case memoryBytes = "memory_bytes"
+    case maxPerNode = "max_per_node"
+  }
+}
+
+public struct PlanResponse: Codable, Sendable, Equatable {
+  public struct Placed: Codable, Sendable, Equatable {
+    public var index: Int
+    public var node: NodeID
+    public var hostPort: Int
+    public init(index: Int, node: NodeID, hostPort: Int) {
+      self.index = index
+      self.node = node
+      self.hostPort = hostPort
+    }
+    enum CodingKeys: String, CodingKey {
+      case index, node
+      case hostPort = "host_port"
+    }
+  }
+
+  public struct Unplaced: Codable, Sendable, Equatable {
+    public var index: Int
+    public var reason: String
+    public init(index: Int, reason: String) {
+      self.index = index
+      self.reason = reason
+    }
+  }
+
+  public var fits: Bool
+  public var placed: [Placed]
+  public var unplaced: [Unplaced]
+
+  public init(fits: Bool, placed: [Placed], unplaced: [Unplaced]) {
+    self.fits = fits
+    self.placed = placed
+    self.unplaced = unplaced
+  }
+}
+
+public struct EventsResponse: Codable, Sendable, Equatable {
+  public var events: [ClusterEvent]
+  public init(events: [ClusterEvent]) { self.events = events }
+}
+
+/// The body of every API error: what went wrong and a stable code for scripts.
+public struct APIErrorBody: Codable, Sendable, Equatable {
+  public var error: String
+  public var code: String
+  public init(error: String, code: String) {
+    self.error = error
+    self.code = code
+  }
+}

@@ -1,0 +1,52 @@
+/// Decides whether a `hello` is let in: the role is served, the token matches, a version is
+/// shared. Pure: the scheduler hands in its settings and sends what comes out.
+public struct Admission: Sendable {
+  /// Join token per role; a role with no token is not served.
+  public var tokens: [PeerRole: String]
+  public var heartbeatMillis: Int64
+  public var ttlMillis: Int64
+
+  public init(tokens: [PeerRole: String], heartbeatMillis: Int64, ttlMillis: Int64) {
+    self.tokens = tokens
+    self.heartbeatMillis = heartbeatMillis
+    self.ttlMillis = ttlMillis
+  }
+
+  /// `welcome` for a good hello; otherwise the `error` to send before closing.
+  public func admit(_ hello: Hello) -> Result<Welcome, ErrorReply> {
+    guard let expected = tokens[hello.role] else {
+      return .failure(
+        ErrorReply(
+          code: .unauthorized, message: "this scheduler does not accept \(hello.role.rawValue)s"))
+    }
+    guard Self.constantTimeEqual(expected, hello.token) else {
+      return .failure(
+        ErrorReply(
+          code: .unauthorized,
+          message:
+            "join token refused for \(hello.role.rawValue) '\(hello.node)'; give the \(hello.role.rawValue) the scheduler's join token (--token or TURNOUT_JOIN_TOKEN)"
+        ))
+    }
+    guard let version = ProtocolVersion.negotiate(offered: hello.versions) else {
+      return .failure(
+        ErrorReply(
+          code: .unsupportedVersion,
+          message:
+            "no shared protocol version: peer speaks \(hello.versions), scheduler speaks \(ProtocolVersion.supported); upgrade the older side"
+        ))
+    }
+    return .success(
+      Welcome(version: version, heartbeatMillis: heartbeatMillis, ttlMillis: ttlMillis))
+  }
+
+  /// Compares without stopping at the first difference, so timing does not leak the token.
+  static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8)
+    let y = Array(b.utf8)
+    var difference = UInt8(x.count == y.count ? 0 : 1)
+    for i in 0..<max(x.count, y.count) {
+      difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+    }
+    return difference == 0
+  }
+}

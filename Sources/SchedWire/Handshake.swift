@@ -1,0 +1,63 @@
+import SchedModel
+
+/// The dialer's first line: who it is, which versions it speaks, and its join token.
+public struct Hello: WireBody {
+  public static let type = MessageType.hello
+  public var role: PeerRole
+  public var versions: [Int]
+  /// The node id for an agent, the router's name for a router.
+  public var node: NodeID
+  public var token: String
+
+  public init(role: PeerRole, versions: [Int], node: NodeID, token: String) {
+    self.role = role
+    self.versions = versions
+    self.node = node
+    self.token = token
+  }
+}
+
+/// The scheduler's answer to a good `hello`: the version chosen and the heartbeat contract.
+public struct Welcome: WireBody {
+  public static let type = MessageType.welcome
+  public var version: Int
+  public var heartbeatMillis: Int64
+  /// Silence longer than this marks the node down.
+  public var ttlMillis: Int64
+
+  public init(version: Int, heartbeatMillis: Int64, ttlMillis: Int64) {
+    self.version = version
+    self.heartbeatMillis = heartbeatMillis
+    self.ttlMillis = ttlMillis
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case version
+    case heartbeatMillis = "heartbeat_ms"
+    case ttlMillis = "ttl_ms"
+  }
+}
+
+/// An agent's registration: the node and its capacity.
+public struct Register: WireBody {
+  public static let type = MessageType.register
+  public var node: NodeSpec
+
+  public init(node: NodeSpec) { self.node = node }
+}
+
+/// The scheduler accepted a registration; commands to this node carry `generation`.
+public struct Registered: WireBody {
+  public static let type = MessageType.registered
+  public var generation: Int64
+
+  public init(generation: Int64) { self.generation = generation }
+}
+
+/// Periodic proof of life with the host's usage. The scheduler does not reply.
+public struct Heartbeat: WireBody {
+  public static let type = MessageType.heartbeat
+  public var usage: HostUsage
+
+  public init(usage: HostUsage) { self.usage = usage }
+}

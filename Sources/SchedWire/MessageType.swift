@@ -1,0 +1,22 @@
+/// The `type` field of a line.
+public enum MessageType: String, Sendable, CaseIterable, Codable {
+  case hello
+  case welcome
+  case register
+  case registered
+  case heartbeat
+  case error
+  case command
+  case commandAck = "command_ack"
+}
+
+/// Who dialled the scheduler.
+public enum PeerRole: String, Sendable, Codable, CaseIterable {
+  case agent
+  case router
+}
+
+/// A message body: its own fields, without the `v`/`type`/`id` head.
+public protocol WireBody: Codable, Sendable, Equatable {
+  static var type: MessageType { get }
+}

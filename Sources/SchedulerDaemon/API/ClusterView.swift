@@ -1,0 +1,47 @@
+import Foundation
+import Placement
+import SchedModel
+import SchedWire
+
+/// One consistent read of nodes and allocations, and the views built from it.
+struct ClusterView {
+  var nodes: [Node]
+  var allocations: [Allocation]
+  var at: Date
+
+  static func make(_ cluster: Cluster) async throws -> ClusterView {
+    let nodes = await cluster.snapshot()
+    let allocations = try await cluster.store.allocations()
+    return ClusterView(nodes: nodes, allocations: allocations, at: cluster.now())
+  }
+
+  func allocated(on node: NodeID) -> Resources {
+    allocations.filter { $0.node == node }.reduce(Resources.zero) { $0 + $1.resources }
+  }
+
+  var nodeViews: [NodeView] {
+    nodes.map { node in
+      let allocated = allocated(on: node.id)
+      return NodeView(
+        id: node.id, name: node.spec.name, address: node.spec.address, state: node.state,
+        generation: node.generation, capacity: node.spec.capacity, allocated: allocated,
+        free: node.spec.capacity - allocated, usage: node.usage, ports: node.spec.ports,
+        labels: node.spec.labels,
+        heartbeatAgeMillis: node.lastHeartbeatAt.map { Int64(at.timeIntervalSince($0) * 1000) })
+    }
+  }
+
+  /// Placement's input; `set` counts slots of that set already on each node.
+  func placementNodes(forSet set: (app: String, color: Color)?) -> [PlacementNode] {
+    nodes.map { node in
+      let here = allocations.filter { $0.node == node.id }
+      return PlacementNode(
+        id: node.id, state: node.state, capacity: node.spec.capacity,
+        allocated: here.reduce(Resources.zero) { $0 + $1.resources }, ports: node.spec.ports,
+        usedPorts: Set(here.map(\.hostPort)), labels: node.spec.labels,
+        sameSetSlots: set.map { set in
+          here.filter { $0.slot.app == set.app && $0.slot.color == set.color }.count
+        } ?? 0)
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Logging
+import SchedModel
+import SchedStore
+import SchedWire
+
+/// The scheduler's live view of its nodes: one actor owns it, the store keeps it.
+///
+/// Every change is made in memory first and then committed with its event, so readers never see
+/// a state the store would not have.
+public actor Cluster {
+  let store: any StateStore
+  let policy: LivenessPolicy
+  let logger: Logger
+  let now: @Sendable () -> Date
+
+  private(set) var nodes: [NodeID: Node] = [:]
+  /// When each node was last heard from. In memory only: after a restart every node gets a
+  /// full TTL from boot to reconnect before it is marked down.
+  private var lastSeen: [NodeID: Date] = [:]
+  var sessions: [NodeID: AgentSession] = [:]
+  var pendingAcks: [String: CheckedContinuation<CommandAck, any Error>] = [:]
+  var commandCounter = 0
+
+  init(
+    store: any StateStore, policy: LivenessPolicy, logger: Logger,
+    now: @escaping @Sendable () -> Date
+  ) async throws(StoreError) {
+    self.store = store
+    self.policy = policy
+    self.logger = logger
+    self.now = now
+    let boot = now()
+    for node in try await store.nodes() {
+      nodes[node.id] = node
+      lastSeen[node.id] = boot
+    }
+  }
+
+  /// All nodes, sorted by id.
+  public func snapshot() -> [Node] {
+    nodes.values.sorted { $0.id < $1.id }
+  }
+
+  /// Records a registration and returns the node's new generation once it is committed.
+  func register(_ spec: NodeSpec, session: AgentSession) async throws(StoreError) -> Int64 {
+    let at = now()
+    let previous = nodes[spec.id]
+    let generation = (previous?.generation ?? 0) + 1
+    let node = Node(
+      spec: spec, state: .ready, generation: generation, registeredAt: at,
+      lastHeartbeatAt: previous?.lastHeartbeatAt, usage: previous?.usage)
+    var events = [
+      ClusterEvent(
+        at: at, actor: "node:\(spec.id)", kind: "node.registered", subject: spec.id.rawValue,
+        detail:
+          "generation \(generation) from \(session.peer): \(Quantity.formatCPU(spec.capacity.cpuMillis)) CPU, \(Quantity.formatMemory(spec.capacity.memoryBytes)) memory, ports \(spec.ports)"
+      )
+    ]
+    if previous?.state == .down {
+      events.append(
+        ClusterEvent(
+          at: at, actor: "node:\(spec.id)", kind: "node.up", subject: spec.id.rawValue,
+          detail: "registered again after being down"))
+    }
+    nodes[spec.id] = node
+    lastSeen[spec.id] = at
+    sessions[spec.id]?.replaced()
+    sessions[spec.id] = session
+    try await store.saveNode(node, events: events)
+    logger.info(
+      "node registered", metadata: ["node.id": "\(spec.id)", "node.generation": "\(generation)"])
+    return generation
+  }
+
+  /// Whether `session` is the node's current connection (a newer registration replaces it).
+  func isCurrent(_ session: AgentSession, for node: NodeID) -> Bool {
+    sessions[node] === session
+  }
+
+  func heartbeat(node id: NodeID, usage: HostUsage) async throws(StoreError) {
+    guard var node = nodes[id] else { return }
+    let at = now()
+    lastSeen[id] = at
+    node.usage = usage
+    node.lastHeartbeatAt = at
+    if node.state == .down {
+      node.state = .ready
+      nodes[id] = node
+      logger.info("node is back up", metadata: ["node.id": "\(id)"])
+      try await store.saveNode(
+        node,
+        events: [
+          ClusterEvent(
+            at: at, actor: "node:\(id)", kind: "node.up", subject: id.rawValue,
+            detail: "heartbeat received after being down")
+        ])
+    } else {
+      nodes[id] = node
+      try await store.recordHeartbeat(node: id, usage: usage, at: at)
+    }
+  }
+
+  func disconnected(node id: NodeID, session: AgentSession) {
+    guard sessions[id] === session else { return }
+    sessions[id] = nil
+    logger.info("node disconnected", metadata: ["node.id": "\(id)"])
+  }
+
+  /// Marks down every ready node silent for longer than the TTL. Returns the ids marked down.
+  @discardableResult
+  func sweep() async -> [NodeID] {
+    let at = now()
+    var marked: [NodeID] = []
+    for (id, node) in nodes.sorted(by: { $0.key < $1.key }) where node.state == .ready {
+      guard let seen = lastSeen[id], policy.isExpired(lastSeen: seen, now: at) else { continue }
+      var down = node
+      down.state = .down
+      nodes[id] = down
+      marked.append(id)
+      let silence = String(format: "%.1f", at.timeIntervalSince(seen))
+      logger.warning("node marked down", metadata: ["node.id": "\(id)", "silence.s": "\(silence)"])
+      do {
+        try await store.saveNode(
+          down,
+          events: [
+            ClusterEvent(
+              at: at, actor: "scheduler", kind: "node.down", subject: id.rawValue,
+              detail:
+                "no heartbeat for \(silence)s (\(policy.missedBeats) intervals of \(policy.heartbeatInterval))"
+            )
+          ])
+      } catch {
+        logger.error(
+          "cannot persist node down", metadata: ["node.id": "\(id)", "error": "\(error)"])
+      }
+    }
+    return marked
+  }
+}

@@ -1,0 +1,162 @@
+import Logging
+import NIOCore
+import SchedModel
+import SchedWire
+import Synchronization
+import WireTransport
+
+/// Serves one connection on the cluster port: hello, register, then heartbeats and acks.
+///
+/// Bad lines are answered with an `error` line and the connection stays; only an oversized
+/// line, a missing hello, a refused hello, or a replaced registration closes it.
+struct ClusterSession {
+  let cluster: Cluster
+  let admission: Admission
+  let helloTimeout: Duration
+  let logger: Logger
+
+  private enum Phase {
+    case awaitingHello
+    case awaitingRegister(Hello)
+    case registered(NodeID, AgentSession)
+  }
+
+  func run(_ connection: LineConnection) async {
+    let helloSeen = HelloFlag()
+    let timer = Task {
+      try await Task.sleep(for: helloTimeout)
+      if !helloSeen.isSet {
+        logger.notice("no hello in time; closing", metadata: ["peer": "\(connection.peer)"])
+        await connection.sendAndClose(
+          Frame(
+            .error(
+              ErrorReply(
+                code: .helloTimeout,
+                message: "no hello within \(helloTimeout); send hello as the first line"))))
+      }
+    }
+    defer { timer.cancel() }
+
+    var phase = Phase.awaitingHello
+    do {
+      lines: for try await frame in connection.inbound {
+        switch frame {
+        case .tooLong:
+          await connection.sendAndClose(
+            Frame(
+              .error(
+                ErrorReply(
+                  code: .lineTooLong,
+                  message: "line longer than \(WireLimits.maxLineBytes) bytes; closing"))))
+          break lines
+        case .line(let bytes):
+          switch LineCodec.decode(bytes.readableBytesView) {
+          case .failure(let error):
+            logger.debug(
+              "bad line",
+              metadata: ["peer": "\(connection.peer)", "error": "\(error.reply.message)"])
+            try await connection.send(error.frame)
+          case .success(let frame):
+            guard let next = try await handle(frame, in: phase, connection, helloSeen) else {
+              break lines
+            }
+            phase = next
+          }
+        }
+      }
+    } catch {
+      logger.debug(
+        "connection error", metadata: ["peer": "\(connection.peer)", "error": "\(error)"])
+    }
+    if case .registered(let node, let session) = phase {
+      await cluster.disconnected(node: node, session: session)
+    }
+  }
+
+  /// Returns the next phase, or nil when the connection must close.
+  private func handle(
+    _ frame: Frame, in phase: Phase, _ connection: LineConnection, _ helloSeen: HelloFlag
+  ) async throws -> Phase? {
+    switch (phase, frame.message) {
+    case (.awaitingHello, .hello(let hello)):
+      helloSeen.set()
+      switch admission.admit(hello) {
+      case .success(let welcome):
+        try await connection.send(Frame(id: frame.id, .welcome(welcome)))
+        return .awaitingRegister(hello)
+      case .failure(let reply):
+        logger.notice(
+          "hello refused",
+          metadata: [
+            "peer": "\(connection.peer)", "node.id": "\(hello.node)", "reason": "\(reply.code)",
+          ])
+        await connection.sendAndClose(Frame(id: frame.id, .error(reply)))
+        return nil
+      }
+
+    case (.awaitingRegister(let hello), .register(let register)):
+      guard register.node.id == hello.node else {
+        try await connection.send(
+          reply(
+            frame, .badField,
+            "register names node '\(register.node.id)' but hello named '\(hello.node)'"))
+        return phase
+      }
+      let session = AgentSession(connection: connection)
+      do {
+        let generation = try await cluster.register(register.node, session: session)
+        try await connection.send(
+          Frame(id: frame.id, .registered(Registered(generation: generation))))
+        return .registered(register.node.id, session)
+      } catch {
+        try await connection.send(reply(frame, .internal, "registration not saved: \(error)"))
+        return phase
+      }
+
+    case (.registered(let node, let session), .heartbeat(let heartbeat)):
+      guard await cluster.isCurrent(session, for: node) else {
+        await connection.sendAndClose(
+          reply(
+            frame, .unexpected,
+            "node '\(node)' registered again on another connection; closing this one"))
+        return nil
+      }
+      do {
+        try await cluster.heartbeat(node: node, usage: heartbeat.usage)
+      } catch {
+        logger.error(
+          "cannot persist heartbeat", metadata: ["node.id": "\(node)", "error": "\(error)"])
+      }
+      return phase
+
+    case (.registered, .commandAck(let ack)):
+      if let id = frame.id { await cluster.acknowledge(id, ack) }
+      return phase
+
+    case (.awaitingHello, _):
+      try await connection.send(
+        reply(frame, .unexpected, "send hello first, not \(frame.message.type.rawValue)"))
+      return phase
+    case (.awaitingRegister, _):
+      try await connection.send(
+        reply(frame, .unexpected, "send register after welcome, not \(frame.message.type.rawValue)")
+      )
+      return phase
+    case (.registered, _):
+      try await connection.send(
+        reply(frame, .unexpected, "\(frame.message.type.rawValue) is not accepted after register"))
+      return phase
+    }
+  }
+
+  private func reply(_ frame: Frame, _ code: WireErrorCode, _ message: String) -> Frame {
+    Frame(id: frame.id, .error(ErrorReply(code: code, message: message)))
+  }
+}
+
+/// Set once the connection said hello; read by the hello timer.
+final class HelloFlag: Sendable {
+  private let value = Atomic<Bool>(false)
+  func set() { value.store(true, ordering: .releasing) }
+  var isSet: Bool { value.load(ordering: .acquiring) }
+}

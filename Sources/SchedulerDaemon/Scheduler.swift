@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import SchedModel
+import SchedStore
+import SchedWire
+import ServiceLifecycle
+import WireTransport
+
+/// The scheduler: the cluster port for agents, the API port for operators, and the liveness
+/// sweep, all stopped together when `run` is cancelled or a graceful shutdown arrives.
+public final class Scheduler: Service {
+  public let cluster: Cluster
+  public let config: SchedulerConfig
+  private let lineServer: LineServer
+  private let apiPortPromise: EventLoopPromise<Int>
+  private let logger: Logger
+
+  /// The cluster port actually bound.
+  public var clusterPort: Int { lineServer.port }
+
+  /// The API port actually bound; waits until the HTTP server is listening.
+  public func apiPort() async throws -> Int { try await apiPortPromise.futureResult.get() }
+
+  private init(
+    cluster: Cluster, config: SchedulerConfig, lineServer: LineServer, logger: Logger
+  ) {
+    self.cluster = cluster
+    self.config = config
+    self.lineServer = lineServer
+    self.logger = logger
+    self.apiPortPromise = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Int.self)
+  }
+
+  /// Opens the state, loads the cluster and binds the cluster port. Nothing is served until `run`.
+  public static func start(
+    config: SchedulerConfig, store: any StateStore, logger: Logger,
+    now: @escaping @Sendable () -> Date = Date.init
+  ) async throws -> Scheduler {
+    let policy = LivenessPolicy(
+      heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats)
+    let cluster = try await Cluster(store: store, policy: policy, logger: logger, now: now)
+    let server = try await LineServer.bind(
+      host: config.clusterHost, port: config.clusterPort, maxLineBytes: config.maxLineBytes)
+    let loaded = await cluster.snapshot().count
+    logger.info(
+      "cluster port listening",
+      metadata: ["address": "\(config.clusterHost):\(server.port)", "nodes.loaded": "\(loaded)"])
+    return Scheduler(cluster: cluster, config: config, lineServer: server, logger: logger)
+  }
+
+  /// Serves until cancelled or told to shut down gracefully: on graceful shutdown the API
+  /// finishes the requests in flight, the cluster port and the sweep stop.
+  public func run() async throws {
+    let policy = LivenessPolicy(
+      heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats)
+    let session = ClusterSession(
+      cluster: cluster,
+      admission: Admission(
+        tokens: [.agent: config.joinToken], heartbeatMillis: config.heartbeatInterval.milliseconds,
+        ttlMillis: policy.ttl.milliseconds),
+      helloTimeout: config.helloTimeout, logger: logger)
+    let routes = APIRoutes(cluster: cluster, apiToken: config.apiToken)
+    let promise = apiPortPromise
+    let logger = self.logger
+    let app = Application(
+      router: routes.router(),
+      configuration: .init(
+        address: .hostname(config.apiHost, port: config.apiPort), serverName: "schedd"),
+      onServerRunning: { channel in
+        let port = channel.localAddress?.port ?? 0
+        logger.info(
+          "API listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+        promise.succeed(port)
+      },
+      logger: logger)
+    let cluster = self.cluster
+    let sweepEvery = config.heartbeatInterval / 4
+    defer { promise.fail(CancellationError()) }
+    try await withThrowingDiscardingTaskGroup { group in
+      group.addTask {
+        do {
+          try await cancelWhenGracefulShutdown {
+            try await self.lineServer.run(logger: logger) { connection in
+              await session.run(connection)
+            }
+          }
+        } catch  where Task.isShuttingDownGracefully {
+          // Closing the port is how a graceful shutdown ends it; the API drains on its own.
+        }
+      }
+      group.addTask { try await app.run() }
+      group.addTask {
+        try? await cancelWhenGracefulShutdown {
+          while !Task.isCancelled {
+            try await Task.sleep(for: sweepEvery)
+            await cluster.sweep()
+          }
+        }
+      }
+    }
+  }
+}

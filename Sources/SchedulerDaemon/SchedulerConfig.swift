@@ -1,0 +1,44 @@
+import SchedWire
+
+/// Everything `schedd` is told at start.
+public struct SchedulerConfig: Sendable {
+  public var clusterHost: String
+  /// Port for agents and routers (0 picks a free one).
+  public var clusterPort: Int
+  public var apiHost: String
+  /// Port for operators (0 picks a free one).
+  public var apiPort: Int
+  /// The SQLite database file.
+  public var databasePath: String
+  /// Token agents present in `hello`.
+  public var joinToken: String
+  /// Bearer token for the operator API.
+  public var apiToken: String
+  public var heartbeatInterval: Duration
+  public var missedBeats: Int
+  public var helloTimeout: Duration
+  public var maxLineBytes: Int
+  /// How long a command waits for its ack.
+  public var commandTimeout: Duration
+
+  public init(
+    clusterHost: String = "127.0.0.1", clusterPort: Int = 7100, apiHost: String = "127.0.0.1",
+    apiPort: Int = 7070, databasePath: String, joinToken: String, apiToken: String,
+    heartbeatInterval: Duration = .seconds(2), missedBeats: Int = 3,
+    helloTimeout: Duration = WireLimits.helloTimeout, maxLineBytes: Int = WireLimits.maxLineBytes,
+    commandTimeout: Duration = .seconds(30)
+  ) {
+    self.clusterHost = clusterHost
+    self.clusterPort = clusterPort
+    self.apiHost = apiHost
+    self.apiPort = apiPort
+    self.databasePath = databasePath
+    self.joinToken = joinToken
+    self.apiToken = apiToken
+    self.heartbeatInterval = heartbeatInterval
+    self.missedBeats = missedBeats
+    self.helloTimeout = helloTimeout
+    self.maxLineBytes = maxLineBytes
+    self.commandTimeout = commandTimeout
+  }
+}

@@ -1,0 +1,57 @@
+import NIOCore
+import SchedWire
+
+/// One open connection carrying JSON lines, on either side.
+public struct LineConnection: Sendable {
+  /// Decoded lines as they arrive; ends when the peer closes.
+  public let inbound: NIOAsyncChannelInboundStream<LineFrame>
+  let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+  let channel: any Channel
+
+  init(
+    channel: any Channel, inbound: NIOAsyncChannelInboundStream<LineFrame>,
+    outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+  ) {
+    self.channel = channel
+    self.inbound = inbound
+    self.outbound = outbound
+  }
+
+  /// The peer's address, for logs.
+  public var peer: String {
+    guard let address = channel.remoteAddress else { return "unknown peer" }
+    guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+    return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+  }
+
+  /// Sends one frame as a line.
+  public func send(_ frame: Frame) async throws {
+    try await outbound.write(ByteBuffer(bytes: LineCodec.encodeLine(frame)))
+  }
+
+  /// Sends bytes as they are: for tools and tests that speak the protocol badly on purpose.
+  public func sendRaw(_ bytes: [UInt8]) async throws {
+    try await outbound.write(ByteBuffer(bytes: bytes))
+  }
+
+  /// Sends a last frame, waits until it is on the wire, and closes.
+  public func sendAndClose(_ frame: Frame) async {
+    let buffer = ByteBuffer(bytes: LineCodec.encodeLine(frame))
+    try? await channel.writeAndFlush(buffer).get()
+    close()
+  }
+
+  /// Closes the connection; `inbound` ends on both sides.
+  public func close() {
+    channel.close(promise: nil)
+  }
+}
+
+extension Channel {
+  /// The pipeline every line connection uses: bounded line framing under an async channel.
+  func addLineHandlers(maxLineBytes: Int) throws -> NIOAsyncChannel<LineFrame, ByteBuffer> {
+    try pipeline.syncOperations.addHandler(
+      ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes)))
+    return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: self)
+  }
+}

@@ -1,0 +1,26 @@
+/// The error of the transport module.
+public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible {
+  public enum Code: String, Sendable {
+    case bind
+    case connect
+  }
+
+  public let code: Code
+  public let message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+
+  /// A short reason from NIO's nested connection errors: "connection refused", "timed out".
+  static func reason(_ error: any Error) -> String {
+    let text = "\(error)"
+    if text.contains("Connection refused") { return "connection refused" }
+    if text.contains("connectTimeout") || text.contains("timed out") { return "timed out" }
+    if text.contains("No route to host") { return "no route to host" }
+    return text
+  }
+}

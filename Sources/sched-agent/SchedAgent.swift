@@ -1,0 +1,94 @@
+import AgentCore
+import AgentDaemon
+import ArgumentParser
+import Foundation
+import Logging
+import SchedModel
+import ServiceLifecycle
+
+@main
+struct SchedAgent: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sched-agent",
+    abstract: "The Turnout node agent: reports this host's capacity and usage to the scheduler.",
+    discussion: """
+      The agent always dials the scheduler (it works behind NAT), registers this host's CPUs and
+      memory from /proc, heartbeats, and reconnects with jittered backoff when the scheduler is
+      away.
+
+      Every flag can also come from the environment: TURNOUT_SCHEDULER, TURNOUT_JOIN_TOKEN,
+      TURNOUT_NODE_NAME, TURNOUT_NODE_ID, TURNOUT_ADVERTISE, TURNOUT_PORTS, TURNOUT_LABELS.
+
+      Example:
+        sched-agent --scheduler 10.0.0.2:7100 --token "$(cat /etc/turnout/join-token)" \\
+                    --name web-1 --advertise 10.0.0.5 --ports 20000-20999 --labels zone=home
+      """)
+
+  @Option(help: "Scheduler cluster address HOST:PORT (default 127.0.0.1:7100).")
+  var scheduler: String?
+
+  @Option(help: "The scheduler's join token.")
+  var token: String?
+
+  @Option(help: "Node name (default: the host name).")
+  var name: String?
+
+  @Option(help: "Stable node id (default: the name).")
+  var nodeID: String?
+
+  @Option(help: "Address routers use to reach this node's slots (default 127.0.0.1).")
+  var advertise: String?
+
+  @Option(help: "Host ports lent to slots, LOW-HIGH (default 20000-20999).")
+  var ports: String?
+
+  @Option(help: "Node labels key=value[,key=value].")
+  var labels: String?
+
+  @Option(help: "Longest reconnect delay.")
+  var maxBackoff: String = "5s"
+
+  @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: Logger.Level = .info
+
+  func run() async throws {
+    let config = try makeConfig(ProcessInfo.processInfo.environment)
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = logLevel
+      return handler
+    }
+    var logger = Logger(label: "sched-agent")
+    logger[metadataKey: "node.id"] = "\(config.node)"
+    let agent = Agent(config: config, probe: ProcHostProbe(), logger: logger)
+    let group = ServiceGroup(
+      services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    do {
+      try await group.run()
+    } catch let error as AgentError where error.code == .refused {
+      FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+      throw ExitCode(77)
+    }
+  }
+
+  func makeConfig(_ env: [String: String]) throws -> AgentConfig {
+    do {
+      let address = try Parsing.hostPort(scheduler ?? env["TURNOUT_SCHEDULER"] ?? "127.0.0.1:7100")
+      guard let token = token ?? env["TURNOUT_JOIN_TOKEN"], !token.isEmpty else {
+        throw ValidationError("no join token: pass --token or set TURNOUT_JOIN_TOKEN")
+      }
+      let name = name ?? env["TURNOUT_NODE_NAME"] ?? ProcessInfo.processInfo.hostName
+      let id = try NodeID.validate(nodeID ?? env["TURNOUT_NODE_ID"] ?? name)
+      return AgentConfig(
+        schedulerHost: address.host, schedulerPort: address.port, joinToken: token, node: id,
+        name: name, advertiseAddress: advertise ?? env["TURNOUT_ADVERTISE"] ?? "127.0.0.1",
+        ports: try PortRange.parse(ports ?? env["TURNOUT_PORTS"] ?? "20000-20999"),
+        labels: try LabelParser.parse(labels ?? env["TURNOUT_LABELS"] ?? ""),
+        backoff: Backoff(base: .milliseconds(200), cap: try Parsing.duration(maxBackoff)))
+    } catch let error as ModelError {
+      throw ValidationError(error.message)
+    }
+  }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

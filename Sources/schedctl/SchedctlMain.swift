@@ -1,0 +1,8 @@
+import SchedCtlCommands
+
+@main
+enum SchedctlMain {
+  static func main() async {
+    await Schedctl.main()
+  }
+}

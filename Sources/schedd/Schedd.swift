@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SchedModel
+import SchedStore
+import SchedulerDaemon
+import ServiceLifecycle
+
+@main
+struct Schedd: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "schedd",
+    abstract: "The Turnout scheduler: tracks nodes, places slots, serves the operator API.",
+    discussion: """
+      Agents dial the cluster port with the join token; operators use the API port with the API
+      token. State lives in one SQLite file (WAL, synchronous=FULL): back it up, keep it on disk
+      that survives a reboot.
+
+      Every flag can also come from the environment: TURNOUT_JOIN_TOKEN, TURNOUT_API_TOKEN,
+      TURNOUT_DB, TURNOUT_CLUSTER_LISTEN, TURNOUT_API_LISTEN.
+
+      Example:
+        schedd --join-token "$(cat /etc/turnout/join-token)" \\
+               --api-token "$(cat /etc/turnout/api-token)" --db /var/lib/turnout/turnout.db
+      """)
+
+  @Option(help: "Cluster port address for agents and routers (default 127.0.0.1:7100).")
+  var clusterListen: String?
+
+  @Option(help: "Operator API address (default 127.0.0.1:7070).")
+  var apiListen: String?
+
+  @Option(help: "SQLite state file (default /var/lib/turnout/turnout.db).")
+  var db: String?
+
+  @Option(help: "Token agents must present to join.")
+  var joinToken: String?
+
+  @Option(help: "Bearer token for the operator API.")
+  var apiToken: String?
+
+  @Option(help: "Heartbeat interval handed to agents; a node is down after 3 missed beats.")
+  var heartbeatInterval: String = "2s"
+
+  @Option(help: "How long a new connection has to send hello.")
+  var helloTimeout: String = "10s"
+
+  @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: Logger.Level = .info
+
+  func run() async throws {
+    let env = ProcessInfo.processInfo.environment
+    let config = try makeConfig(env)
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = logLevel
+      return handler
+    }
+    let logger = Logger(label: "schedd")
+    let store = try SQLiteStore(path: config.databasePath)
+    let scheduler = try await Scheduler.start(config: config, store: store, logger: logger)
+    let group = ServiceGroup(
+      services: [scheduler], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    try await group.run()
+  }
+
+  func makeConfig(_ env: [String: String]) throws -> SchedulerConfig {
+    do {
+      let cluster = try Parsing.hostPort(
+        clusterListen ?? env["TURNOUT_CLUSTER_LISTEN"] ?? "127.0.0.1:7100")
+      let api = try Parsing.hostPort(apiListen ?? env["TURNOUT_API_LISTEN"] ?? "127.0.0.1:7070")
+      guard let join = joinToken ?? env["TURNOUT_JOIN_TOKEN"], !join.isEmpty else {
+        throw ValidationError("no join token: pass --join-token or set TURNOUT_JOIN_TOKEN")
+      }
+      guard let apiToken = apiToken ?? env["TURNOUT_API_TOKEN"], !apiToken.isEmpty else {
+        throw ValidationError("no API token: pass --api-token or set TURNOUT_API_TOKEN")
+      }
+      let interval = try Parsing.duration(heartbeatInterval)
+      guard interval >= .milliseconds(50) else {
+        throw ValidationError("--heartbeat-interval must be at least 50ms")
+      }
+      return SchedulerConfig(
+        clusterHost: cluster.host, clusterPort: cluster.port, apiHost: api.host, apiPort: api.port,
+        databasePath: db ?? env["TURNOUT_DB"] ?? "/var/lib/turnout/turnout.db", joinToken: join,
+        apiToken: apiToken, heartbeatInterval: interval,
+        helloTimeout: try Parsing.duration(helloTimeout))
+    } catch let error as ModelError {
+      throw ValidationError(error.message)
+    }
+  }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

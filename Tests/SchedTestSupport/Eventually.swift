@@ -1,0 +1,40 @@
+import Foundation
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+public func eventually(
+  timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(50),
+  _ condition: () async throws -> Bool
+) async rethrows -> Bool {
+  let deadline = ContinuousClock.now + timeout
+  while ContinuousClock.now < deadline {
+    if try await condition() { return true }
+    try? await Task.sleep(for: interval)
+  }
+  return try await condition()
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+public func freePort() -> Int {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  address.sin_port = 0
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  _ = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+  }
+  _ = withUnsafeMutablePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+  }
+  return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A fresh directory under the system temp dir, for one test.
+public func temporaryDirectory(_ name: String = "turnout") -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "\(name)-\(UUID().uuidString.prefix(8))")
+  try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}

@@ -1,0 +1,45 @@
+import Foundation
+import SchedModel
+import Synchronization
+
+/// Test fixtures, after Nomad's `mock.Node()`: a valid value with every field set.
+public enum Fixtures {
+  public static func nodeSpec(
+    _ id: String = "n1", cpu: Int64 = 4000, memory: Int64 = 8 << 30,
+    ports: (Int, Int) = (20000, 20099),
+    labels: [String: String] = [:]
+  ) -> NodeSpec {
+    NodeSpec(
+      id: NodeID(id), name: id, address: "127.0.0.1",
+      capacity: Resources(cpuMillis: cpu, memoryBytes: memory),
+      ports: try! PortRange(low: ports.0, high: ports.1), labels: labels)
+  }
+
+  public static func node(
+    _ id: String = "n1", state: NodeState = .ready, generation: Int64 = 1,
+    at: Date = Date(timeIntervalSince1970: 1_800_000_000)
+  ) -> Node {
+    Node(
+      spec: nodeSpec(id), state: state, generation: generation, registeredAt: at,
+      lastHeartbeatAt: at,
+      usage: HostUsage(cpuUsedMillis: 250, memoryUsedBytes: 1 << 30, memoryAvailableBytes: 7 << 30))
+  }
+
+  public static func event(
+    _ kind: String, subject: String = "n1", at: Date = Date(timeIntervalSince1970: 1_800_000_000)
+  ) -> ClusterEvent {
+    ClusterEvent(at: at, actor: "test", kind: kind, subject: subject, detail: "detail of \(kind)")
+  }
+}
+
+/// A clock tests move by hand.
+public final class ManualClock: Sendable {
+  private let current: Mutex<Date>
+
+  public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+    current = .init(start)
+  }
+
+  public func now() -> Date { current.withLock { $0 } }
+  public func advance(by seconds: Double) { current.withLock { $0 += seconds } }
+}

@@ -1,0 +1,92 @@
+import Foundation
+
+/// Runs the built executables as real processes, for tests that kill and restart them.
+/// Not Sendable: each test drives its processes from its own task.
+public final class ManagedProcess {
+  public let name: String
+  public let arguments: [String]
+  public let logURL: URL
+  private var process: Process?
+  private let environment: [String: String]
+
+  public init(
+    _ name: String, _ arguments: [String], logDirectory: URL, environment: [String: String] = [:]
+  ) {
+    self.name = name
+    self.arguments = arguments
+    self.environment = environment
+    self.logURL = logDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(6)).log")
+  }
+
+  /// The folder holding `schedd`, `sched-agent` and `schedctl`: $TURNOUT_BIN_DIR, or the build
+  /// folder next to the test bundle.
+  public static func binDirectory() throws -> URL {
+    if let dir = ProcessInfo.processInfo.environment["TURNOUT_BIN_DIR"] {
+      return URL(fileURLWithPath: dir)
+    }
+    var candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+    var root = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { root.deleteLastPathComponent() }
+    candidates.append(root.appendingPathComponent(".build/debug"))
+    for candidate in candidates
+    where FileManager.default.isExecutableFile(
+      atPath: candidate.appendingPathComponent("schedd").path)
+    {
+      return candidate
+    }
+    throw HarnessError(
+      "cannot find the schedd executable near \(candidates.map(\.path)); run `swift build` first or set TURNOUT_BIN_DIR"
+    )
+  }
+
+  public func start() throws {
+    let process = Process()
+    process.executableURL = try Self.binDirectory().appendingPathComponent(executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.merge(environment) { $1 }
+    process.environment = env
+    FileManager.default.createFile(atPath: logURL.path, contents: nil)
+    let log = try FileHandle(forWritingTo: logURL)
+    log.seekToEndOfFile()
+    process.standardOutput = log
+    process.standardError = log
+    try process.run()
+    self.process = process
+  }
+
+  private var executable: String {
+    if name.hasPrefix("schedd") { return "schedd" }
+    if name.hasPrefix("agent") { return "sched-agent" }
+    return name
+  }
+
+  public var pid: Int32? { process?.processIdentifier }
+  public var isRunning: Bool { process?.isRunning ?? false }
+
+  /// Sends `signal` and waits for the process to exit.
+  public func kill(_ signal: Int32 = SIGKILL) {
+    guard let process, process.isRunning else { return }
+    Foundation.kill(process.processIdentifier, signal)
+    process.waitUntilExit()
+  }
+
+  /// Waits for the process to exit on its own, up to `timeout`; returns its exit code.
+  public func waitForExit(timeout: Duration) async -> Int32? {
+    guard let process else { return nil }
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(20))
+    }
+    return process.isRunning ? nil : process.terminationStatus
+  }
+
+  public var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+  deinit { kill() }
+}
+
+public struct HarnessError: Error, CustomStringConvertible {
+  public let description: String
+  public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,223 @@
+import AgentCore
+import Foundation
+import SchedModel
+import SchedStore
+import SchedTestSupport
+import SchedWire
+import Testing
+
+@Suite("Cluster port: bad input", .timeLimit(.minutes(1)))
+struct ClusterProtocolTests {
+  @Test func garbageGetsAnErrorAndTheConnectionStays() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    try await scheduler.withRawConnection { raw in
+      try await raw.send("this is not json")
+      #expect(try await raw.nextError()?.code == .badJSON)
+      try await raw.send(#"{"v":1,"type":"gossip","id":"g1"}"#)
+      let unknown = try await raw.next()
+      #expect(unknown?.id == "g1")
+      guard case .error(let reply) = unknown?.message else {
+        Issue.record("expected error, got \(String(describing: unknown))")
+        return
+      }
+      #expect(reply.code == .unknownType)
+      try await raw.send(
+        #"{"v":1,"type":"hello","id":"h","role":"agent","versions":"1","node":"n","token":"t"}"#)
+      #expect(try await raw.nextError()?.message == "hello: field 'versions' must be an array")
+      // Still open: a good hello is welcomed.
+      guard case .welcome(let welcome) = try await raw.hello()?.message else {
+        Issue.record("expected welcome")
+        return
+      }
+      #expect(welcome.heartbeatMillis == 200)
+      #expect(welcome.ttlMillis == 600)
+    }
+    await scheduler.stop()
+  }
+
+  @Test func oversizedLineGetsAnErrorAndIsClosed() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    try await scheduler.withRawConnection { raw in
+      try await raw.send(String(repeating: "x", count: WireLimits.maxLineBytes + 1))
+      #expect(try await raw.nextError()?.code == .lineTooLong)
+      #expect(try await raw.next() == nil)
+    }
+    // A line of exactly the limit is read (and answered as bad JSON), not cut off.
+    try await scheduler.withRawConnection { raw in
+      try await raw.send(String(repeating: "y", count: WireLimits.maxLineBytes))
+      #expect(try await raw.nextError()?.code == .badJSON)
+    }
+    await scheduler.stop()
+  }
+
+  @Test func noHelloInTimeIsClosed() async throws {
+    #expect(WireLimits.helloTimeout == .seconds(10))
+    let scheduler = try await InProcessScheduler.start(helloTimeout: .milliseconds(300))
+    try await scheduler.withRawConnection { raw in
+      let started = ContinuousClock.now
+      let reply = try await raw.nextError()
+      #expect(reply?.code == .helloTimeout)
+      #expect(ContinuousClock.now - started >= .milliseconds(250))
+      #expect(try await raw.next() == nil)
+    }
+    await scheduler.stop()
+  }
+
+  @Test func wrongTokenIsRefusedAndWritesNothing() async throws {
+    let store = MemoryStore()
+    let scheduler = try await InProcessScheduler.start(store: store)
+    try await scheduler.withRawConnection { raw in
+      guard case .error(let reply) = try await raw.hello(token: "guess")?.message else {
+        Issue.record("expected error")
+        return
+      }
+      #expect(reply.code == .unauthorized)
+      #expect(try await raw.next() == nil)
+    }
+    #expect(await store.nodes().isEmpty)
+    #expect(await store.events(after: 0, limit: 10).isEmpty)
+    await scheduler.stop()
+  }
+
+  @Test func messagesOutOfOrderAreNamed() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    try await scheduler.withRawConnection { raw in
+      try await raw.send(
+        Frame(
+          id: "x",
+          .heartbeat(
+            Heartbeat(
+              usage: HostUsage(cpuUsedMillis: 1, memoryUsedBytes: 1, memoryAvailableBytes: 1)))))
+      let reply = try await raw.nextError()
+      #expect(reply?.code == .unexpected)
+      #expect(reply?.message == "send hello first, not heartbeat")
+      _ = try await raw.hello(node: "n9")
+      try await raw.send(Frame(id: "r", .register(Register(node: Fixtures.nodeSpec("other")))))
+      #expect(
+        try await raw.nextError()?.message == "register names node 'other' but hello named 'n9'")
+    }
+    await scheduler.stop()
+  }
+
+  @Test func unknownFieldsAreIgnoredOnTheWire() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    try await scheduler.withRawConnection { raw in
+      try await raw.send(
+        #"{"v":1,"type":"hello","id":"h","role":"agent","versions":[1],"node":"n1","token":"join-secret","color":"teal"}"#
+      )
+      guard case .welcome = try await raw.next()?.message else {
+        Issue.record("expected welcome")
+        return
+      }
+    }
+    await scheduler.stop()
+  }
+}
+
+@Suite("Cluster: agents in-process", .timeLimit(.minutes(1)))
+struct ClusterAgentTests {
+  @Test func oneBadClientNeverDisturbsTheOthers() async throws {
+    let scheduler = try await InProcessScheduler.start(heartbeat: .milliseconds(100))
+    let agent = scheduler.startAgent("steady")
+    #expect(
+      await eventually { await scheduler.scheduler.cluster.snapshot().first?.state == .ready })
+    let before = await scheduler.scheduler.cluster.snapshot()[0].lastHeartbeatAt!
+
+    // Five clients misbehave at once for about a second.
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for client in 0..<5 {
+        group.addTask {
+          try await scheduler.withRawConnection { raw in
+            for round in 0..<20 {
+              try await raw.send(round % 2 == 0 ? "{{{{ \(client)" : #"{"v":1,"type":"nope"}"#)
+              _ = try await raw.next()
+              try await Task.sleep(for: .milliseconds(50))
+            }
+            try await raw.send(String(repeating: "z", count: WireLimits.maxLineBytes + 10))
+            #expect(try await raw.nextError()?.code == .lineTooLong)
+          }
+        }
+      }
+      try await group.waitForAll()
+    }
+    let after = await scheduler.scheduler.cluster.snapshot()[0]
+    #expect(after.state == .ready)
+    #expect(after.lastHeartbeatAt! > before)
+    #expect(Date().timeIntervalSince(after.lastHeartbeatAt!) < 0.5)
+    agent.cancel()
+    await scheduler.stop()
+  }
+
+  @Test func commandsReachTheAgentAndAreAcknowledged() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    let executor = RecordingExecutor()
+    let agent = scheduler.startAgent("worker", executor: executor)
+    #expect(await eventually { await scheduler.scheduler.cluster.snapshot().count == 1 })
+    let action = CommandAction.stopSlot(
+      StopSlot(slot: SlotID(app: "web", color: .blue, index: 1), timeoutSeconds: 3))
+    let ack = try await scheduler.scheduler.cluster.send(action, to: "worker", timeout: .seconds(5))
+    #expect(ack == CommandAck(ok: true, message: "done"))
+    // The same command id again is answered from memory, not executed twice.
+    let again = try await scheduler.scheduler.cluster.send(
+      action, to: "worker", id: "fixed", timeout: .seconds(5))
+    let replay = try await scheduler.scheduler.cluster.send(
+      action, to: "worker", id: "fixed", timeout: .seconds(5))
+    #expect(again == replay)
+    #expect(executor.executed == [action, action])
+    agent.cancel()
+    await scheduler.stop()
+  }
+
+  @Test func commandToAMissingNodeSaysSo() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    await #expect(throws: (any Error).self) {
+      try await scheduler.scheduler.cluster.send(
+        .stopSlot(StopSlot(slot: SlotID(app: "a", color: .blue, index: 0), timeoutSeconds: 1)),
+        to: "ghost", timeout: .seconds(1))
+    }
+    await scheduler.stop()
+  }
+
+  @Test func silentNodeGoesDownAndComesBack() async throws {
+    let store = MemoryStore()
+    let scheduler = try await InProcessScheduler.start(heartbeat: .milliseconds(100), store: store)
+    let agent = scheduler.startAgent("flaky")
+    #expect(
+      await eventually { await scheduler.scheduler.cluster.snapshot().first?.state == .ready })
+    agent.cancel()
+    _ = await agent.result
+    let stopped = ContinuousClock.now
+    #expect(
+      await eventually(timeout: .seconds(3)) {
+        await scheduler.scheduler.cluster.snapshot().first?.state == .down
+      })
+    // 3 intervals of 100ms, plus one sweep (25ms) and polling slack.
+    #expect(ContinuousClock.now - stopped < .milliseconds(450))
+    let again = scheduler.startAgent("flaky")
+    #expect(
+      await eventually { await scheduler.scheduler.cluster.snapshot().first?.state == .ready })
+    let kinds = await store.events(after: 0, limit: 20).map(\.kind)
+    #expect(kinds.filter { $0 == "node.registered" }.count == 2)
+    #expect(kinds.contains("node.down"))
+    #expect(kinds.contains("node.up"))
+    again.cancel()
+    await scheduler.stop()
+  }
+
+  @Test func heartbeatsCarryUsageToTheAPI() async throws {
+    let scheduler = try await InProcessScheduler.start(heartbeat: .milliseconds(100))
+    let probe = FixedProbe(capacity: Resources(cpuMillis: 6000, memoryBytes: 12 << 30))
+    let agent = scheduler.startAgent("busy", probe: probe)
+    probe.set(
+      usage: HostUsage(cpuUsedMillis: 1234, memoryUsedBytes: 5 << 30, memoryAvailableBytes: 7 << 30)
+    )
+    #expect(
+      await eventually { (try? await scheduler.api.nodes().first?.usage?.cpuUsedMillis) == 1234 })
+    let node = try await scheduler.api.nodes()[0]
+    #expect(node.capacity == Resources(cpuMillis: 6000, memoryBytes: 12 << 30))
+    #expect(node.free == node.capacity)
+    #expect(node.heartbeatAgeMillis! < 1000)
+    agent.cancel()
+    await scheduler.stop()
+  }
+}

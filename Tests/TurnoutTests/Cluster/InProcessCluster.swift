@@ -1,0 +1,138 @@
+import AgentCore
+import AgentDaemon
+import Foundation
+import Logging
+import NIOCore
+import SchedClient
+import SchedModel
+import SchedStore
+import SchedTestSupport
+import SchedWire
+import SchedulerDaemon
+import ServiceLifecycle
+import WireTransport
+
+/// A scheduler on 127.0.0.1 with ephemeral ports, run in-process for one test.
+struct InProcessScheduler {
+  let scheduler: Scheduler
+  let store: any StateStore
+  let task: Task<Void, any Error>
+  let group: ServiceGroup
+  let apiPort: Int
+
+  static let joinToken = "join-secret"
+  static let apiToken = "api-secret"
+
+  static func start(
+    heartbeat: Duration = .milliseconds(200), helloTimeout: Duration = .seconds(10),
+    store: (any StateStore)? = nil
+  ) async throws -> InProcessScheduler {
+    let store = store ?? MemoryStore()
+    var logger = Logger(label: "test.schedd")
+    logger.logLevel = .warning
+    let config = SchedulerConfig(
+      clusterPort: 0, apiPort: 0, databasePath: ":memory:", joinToken: joinToken,
+      apiToken: apiToken, heartbeatInterval: heartbeat, helloTimeout: helloTimeout,
+      commandTimeout: .seconds(5))
+    let scheduler = try await Scheduler.start(config: config, store: store, logger: logger)
+    let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [], logger: logger)
+    let task = Task { try await group.run() }
+    let apiPort = try await scheduler.apiPort()
+    return InProcessScheduler(
+      scheduler: scheduler, store: store, task: task, group: group, apiPort: apiPort)
+  }
+
+  var clusterPort: Int { scheduler.clusterPort }
+
+  var api: APIClient {
+    APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: Self.apiToken)
+  }
+
+  /// Shuts down as SIGTERM would.
+  func stop() async {
+    await group.triggerGracefulShutdown()
+    _ = await task.result
+  }
+
+  /// Starts an in-process agent with a fake probe; cancel the returned task to stop it.
+  func startAgent(
+    _ id: String, probe: FixedProbe = FixedProbe(),
+    executor: any CommandExecutor = NoRuntimeExecutor(),
+    token: String = joinToken
+  ) -> Task<Void, any Error> {
+    var logger = Logger(label: "test.agent.\(id)")
+    logger.logLevel = .warning
+    let config = AgentConfig(
+      schedulerHost: "127.0.0.1", schedulerPort: clusterPort, joinToken: token, node: NodeID(id),
+      name: id, advertiseAddress: "127.0.0.1", ports: try! PortRange(low: 20000, high: 20099),
+      backoff: Backoff(base: .milliseconds(50), cap: .milliseconds(300)))
+    let agent = Agent(config: config, probe: probe, executor: executor, logger: logger)
+    return Task { try await agent.run() }
+  }
+
+  /// Opens a raw connection for a test that speaks the protocol by hand.
+  func withRawConnection<T: Sendable>(_ body: @Sendable (RawConnection) async throws -> T)
+    async throws -> T
+  {
+    try await LineClient.withConnection(
+      host: "127.0.0.1", port: clusterPort, maxLineBytes: 4 << 20
+    ) { connection in
+      try await body(RawConnection(connection: connection))
+    }
+  }
+}
+
+/// A hand-driven client connection: send any bytes, read the next line back.
+final class RawConnection: Sendable {
+  let connection: LineConnection
+  private let reader: AsyncThrowingStream<Frame?, any Error>
+  private let task: Task<Void, Never>
+
+  init(connection: LineConnection) {
+    self.connection = connection
+    let (stream, continuation) = AsyncThrowingStream<Frame?, any Error>.makeStream()
+    reader = stream
+    task = Task {
+      do {
+        for try await frame in connection.inbound {
+          guard case .line(let bytes) = frame else { continue }
+          continuation.yield(try LineCodec.decode(bytes.readableBytesView).get())
+        }
+        continuation.yield(nil)  // closed by the scheduler
+        continuation.finish()
+      } catch {
+        continuation.yield(nil)
+        continuation.finish()
+      }
+    }
+  }
+
+  deinit { task.cancel() }
+
+  func send(_ text: String) async throws {
+    try await connection.sendRaw(Array((text + "\n").utf8))
+  }
+
+  func send(_ frame: Frame) async throws {
+    try await connection.send(frame)
+  }
+
+  /// The next frame, or nil when the scheduler closed the connection.
+  func next() async throws -> Frame? {
+    var iterator = reader.makeAsyncIterator()
+    return try await iterator.next() ?? nil
+  }
+
+  func nextError() async throws -> ErrorReply? {
+    guard let frame = try await next(), case .error(let reply) = frame.message else { return nil }
+    return reply
+  }
+
+  func hello(token: String = InProcessScheduler.joinToken, node: String = "raw") async throws
+    -> Frame?
+  {
+    try await send(
+      Frame(id: "h", .hello(Hello(role: .agent, versions: [1], node: NodeID(node), token: token))))
+    return try await next()
+  }
+}

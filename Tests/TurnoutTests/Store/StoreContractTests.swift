@@ -1,0 +1,174 @@
+import Foundation
+import SchedModel
+import SchedStore
+import SchedTestSupport
+import Testing
+
+/// The kinds of store every contract test runs over.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
+  case memory
+  case sqlite
+
+  var testDescription: String { rawValue }
+
+  func make() throws -> any StateStore {
+    switch self {
+    case .memory: MemoryStore()
+    case .sqlite:
+      try SQLiteStore(path: temporaryDirectory("store").appendingPathComponent("state.db").path)
+    }
+  }
+}
+
+@Suite("StateStore contract")
+struct StoreContractTests {
+  @Test(arguments: StoreKind.allCases)
+  func savesAndReloadsNodes(kind: StoreKind) async throws {
+    let store = try kind.make()
+    let node = Fixtures.node("n2", generation: 3)
+    try await store.saveNode(Fixtures.node("n1"), events: [])
+    try await store.saveNode(node, events: [Fixtures.event("node.registered", subject: "n2")])
+    let nodes = try await store.nodes()
+    #expect(nodes.map(\.id) == ["n1", "n2"])
+    #expect(nodes[1] == node)
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func saveReplacesTheNode(kind: StoreKind) async throws {
+    let store = try kind.make()
+    var node = Fixtures.node("n1")
+    try await store.saveNode(node, events: [])
+    node.state = .down
+    node.generation = 2
+    node.spec.labels = ["zone": "rack"]
+    try await store.saveNode(node, events: [])
+    #expect(try await store.nodes() == [node])
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func heartbeatsUpdateTheLastReport(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.saveNode(Fixtures.node("n1"), events: [])
+    let usage = HostUsage(cpuUsedMillis: 999, memoryUsedBytes: 5, memoryAvailableBytes: 6)
+    let at = Date(timeIntervalSince1970: 1_800_000_100)
+    try await store.recordHeartbeat(node: "n1", usage: usage, at: at)
+    let node = try await store.nodes()[0]
+    #expect(node.usage == usage)
+    #expect(node.lastHeartbeatAt == at)
+    await #expect(throws: StoreError.self) {
+      try await store.recordHeartbeat(node: "ghost", usage: usage, at: at)
+    }
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func eventsAreNumberedInOrder(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.appendEvents([Fixtures.event("a"), Fixtures.event("b")])
+    try await store.saveNode(Fixtures.node("n1"), events: [Fixtures.event("c")])
+    let all = try await store.events(after: 0, limit: 10)
+    #expect(all.map(\.kind) == ["a", "b", "c"])
+    #expect(all.map(\.seq) == [1, 2, 3])
+    #expect(try await store.events(after: 1, limit: 1).map(\.kind) == ["b"])
+    #expect(all[0].detail == "detail of a")
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func allocationsReplaceOneSet(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.saveNode(Fixtures.node("n1"), events: [])
+    let resources = Resources(cpuMillis: 250, memoryBytes: 128 << 20)
+    func allocation(_ color: Color, _ index: Int, port: Int) -> Allocation {
+      Allocation(
+        slot: SlotID(app: "web", color: color, index: index), node: "n1", hostPort: port,
+        resources: resources)
+    }
+    try await store.replaceAllocations(
+      app: "web", color: .blue,
+      with: [allocation(.blue, 0, port: 20000), allocation(.blue, 1, port: 20001)],
+      events: [Fixtures.event("set.placed")])
+    try await store.replaceAllocations(
+      app: "web", color: .green, with: [allocation(.green, 0, port: 20002)], events: [])
+    #expect(try await store.allocations().count == 3)
+    try await store.replaceAllocations(app: "web", color: .blue, with: [], events: [])
+    #expect(try await store.allocations() == [allocation(.green, 0, port: 20002)])
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func allocationsRefuseSharedPortsAndUnknownNodes(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.saveNode(Fixtures.node("n1"), events: [])
+    let resources = Resources(cpuMillis: 1, memoryBytes: 1)
+    let taken = Allocation(
+      slot: SlotID(app: "a", color: .blue, index: 0), node: "n1", hostPort: 20000,
+      resources: resources)
+    try await store.replaceAllocations(app: "a", color: .blue, with: [taken], events: [])
+    let clash = Allocation(
+      slot: SlotID(app: "b", color: .blue, index: 0), node: "n1", hostPort: 20000,
+      resources: resources)
+    await #expect(throws: StoreError.self) {
+      try await store.replaceAllocations(
+        app: "b", color: .blue, with: [clash], events: [Fixtures.event("x")])
+    }
+    let ghost = Allocation(
+      slot: SlotID(app: "c", color: .blue, index: 0), node: "ghost", hostPort: 1,
+      resources: resources)
+    await #expect(throws: StoreError.self) {
+      try await store.replaceAllocations(app: "c", color: .blue, with: [ghost], events: [])
+    }
+    // A refused change leaves nothing behind, not even its event.
+    #expect(try await store.allocations() == [taken])
+    #expect(try await store.events(after: 0, limit: 10).isEmpty)
+  }
+}
+
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+  @Test func walAndFullSync() async throws {
+    let store = try SQLiteStore(path: temporaryDirectory("wal").appendingPathComponent("s.db").path)
+    let pragmas = try await store.pragmas()
+    #expect(pragmas.journalMode == "wal")
+    #expect(pragmas.synchronous == 2)  // FULL
+  }
+
+  @Test func survivesReopening() async throws {
+    let path = temporaryDirectory("reopen").appendingPathComponent("s.db").path
+    do {
+      let store = try SQLiteStore(path: path)
+      try await store.saveNode(Fixtures.node("n1"), events: [Fixtures.event("node.registered")])
+    }
+    let again = try SQLiteStore(path: path)
+    #expect(try await again.nodes().map(\.id) == ["n1"])
+    #expect(try await again.events(after: 0, limit: 5).count == 1)
+  }
+
+  @Test func theEventLogIsAppendOnly() async throws {
+    let path = temporaryDirectory("append").appendingPathComponent("s.db").path
+    let store = try SQLiteStore(path: path)
+    try await store.appendEvents([Fixtures.event("a")])
+    // Go around the store, as a careless script would.
+    let sqlite = Process()
+    sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    sqlite.arguments = [
+      "python3", "-c",
+      """
+      import sqlite3, sys
+      db = sqlite3.connect(sys.argv[1])
+      try:
+          db.execute("DELETE FROM events"); db.commit(); print("deleted")
+      except sqlite3.DatabaseError as e:
+          print("refused:", e)
+      """, path,
+    ]
+    let pipe = Pipe()
+    sqlite.standardOutput = pipe
+    try sqlite.run()
+    sqlite.waitUntilExit()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(output.contains("refused: the event log is append-only"))
+    #expect(try await store.events(after: 0, limit: 5).count == 1)
+  }
+
+  @Test func unopenableDatabaseSaysWhy() {
+    #expect(throws: StoreError.self) { try SQLiteStore(path: "/proc/turnout/state.db") }
+  }
+}

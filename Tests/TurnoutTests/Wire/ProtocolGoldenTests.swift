@@ -1,0 +1,49 @@
+import Foundation
+import SchedModel
+import SchedWire
+import Testing
+
+@Suite("Protocol golden lines")
+struct ProtocolGoldenTests {
+  /// The exact lines of docs/PROTOCOL.md, in the order of `GoldenFrames.all`.
+  static let lines = [
+    #"{"v":1,"type":"hello","id":"1","node":"web-1","role":"agent","token":"s3cret","versions":[1]}"#,
+    #"{"v":1,"type":"welcome","id":"1","heartbeat_ms":2000,"ttl_ms":6000,"version":1}"#,
+    #"{"v":1,"type":"register","id":"2","node":{"address":"10.0.0.5","capacity":{"cpu_millis":4000,"memory_bytes":8589934592},"id":"web-1","labels":{"zone":"home"},"name":"web-1","ports":{"high":20999,"low":20000}}}"#,
+    #"{"v":1,"type":"registered","id":"2","generation":3}"#,
+    #"{"v":1,"type":"heartbeat","id":"hb17","usage":{"cpu_used_millis":730,"memory_available_bytes":6442450944,"memory_used_bytes":2147483648}}"#,
+    #"{"v":1,"type":"error","id":"7","code":"bad_field","message":"heartbeat: field 'usage.cpu_used_millis' must be an integer"}"#,
+    #"{"v":1,"type":"command","id":"c41-3","action":{"host_port":20004,"image":"sample-app:2","kind":"start_slot","resources":{"cpu_millis":250,"memory_bytes":134217728},"slot":{"app":"web","color":"green","index":2}},"generation":3}"#,
+    #"{"v":1,"type":"command","id":"c42-3","action":{"kind":"stop_slot","slot":{"app":"web","color":"green","index":2},"timeout_s":10},"generation":3}"#,
+    #"{"v":1,"type":"command_ack","id":"c41-3","message":"started","ok":true}"#,
+  ]
+
+  static var cases: [(String, Frame)] {
+    zip(lines, GoldenFrames.all.map(\.1)).map { ($0, $1) }
+  }
+
+  static func protocolDoc() throws -> String {
+    var root = URL(fileURLWithPath: #filePath)
+    for _ in 0..<4 { root.deleteLastPathComponent() }
+    return try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+  }
+
+  @Test("every example encodes to its exact line", arguments: cases)
+  func encodesExactly(line: String, frame: Frame) {
+    #expect(LineCodec.encode(frame) == line)
+  }
+
+  @Test("every example line decodes to its value", arguments: cases)
+  func decodesExactly(line: String, frame: Frame) throws {
+    #expect(try LineCodec.decode(Array(line.utf8)).get() == frame)
+  }
+
+  @Test("docs/PROTOCOL.md shows exactly these lines, one for every message type")
+  func documentMatches() throws {
+    let docLines = try Self.protocolDoc().split(separator: "\n").map(String.init)
+      .filter { $0.hasPrefix(#"{"v":"#) }
+    #expect(docLines == Self.lines)
+    let types = Set(GoldenFrames.all.map(\.0))
+    #expect(types == Set(MessageType.allCases))
+  }
+}

@@ -48,6 +48,8 @@ public final class Agent: Service {
         throw error
       } catch is CancellationError {
         return
+      } catch let error as AgentError {
+        logger.warning("session with the scheduler ended; retrying", metadata: ["error": "\(error)"])
       } catch {
         logger.warning(
           "scheduler unreachable; retrying",

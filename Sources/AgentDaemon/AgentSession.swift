@@ -122,7 +122,8 @@ struct AgentSession {
         switch reply.code {
         case .unauthorized, .unsupportedVersion, .badField:
           throw AgentError(.refused, "scheduler refused this agent: \(reply.message)")
-        case .badJSON, .unknownType, .lineTooLong, .helloTimeout, .unexpected, .internal:
+        case .badJSON, .unknownType, .lineTooLong, .helloTimeout, .unexpected, .internal,
+          .conflict:
           throw AgentError(.session, "scheduler answered \(reply.code.rawValue): \(reply.message)")
         }
       }

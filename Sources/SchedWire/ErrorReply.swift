@@ -14,6 +14,8 @@ public enum WireErrorCode: String, Sendable, Codable, CaseIterable {
   case unauthorized
   /// A valid message that does not belong here, e.g. a heartbeat before register.
   case unexpected
+  /// The node id is held by another live connection; the connection is closed.
+  case conflict
   /// Something failed on the scheduler's side.
   case `internal`
 }

@@ -43,8 +43,20 @@ public actor Cluster {
   }
 
   /// Records a registration and returns the node's new generation once it is committed.
-  func register(_ spec: NodeSpec, session: AgentSession) async throws(StoreError) -> Int64 {
+  ///
+  /// A node id held by a connection that is still heartbeating is refused: two hosts with the
+  /// same name would otherwise take turns evicting each other. A silent holder (a half-open
+  /// connection) loses the id once its TTL has passed.
+  func register(_ spec: NodeSpec, session: AgentSession) async throws(SchedulerError) -> Int64 {
     let at = now()
+    if let holder = sessions[spec.id], !holder.isReplaced, let seen = lastSeen[spec.id],
+      !policy.isExpired(lastSeen: seen, now: at)
+    {
+      throw SchedulerError(
+        .duplicateNode,
+        "node id '\(spec.id)' is already connected from \(holder.peer); give each agent its own --name or --node-id"
+      )
+    }
     let previous = nodes[spec.id]
     let generation = (previous?.generation ?? 0) + 1
     let node = Node(
@@ -67,7 +79,11 @@ public actor Cluster {
     lastSeen[spec.id] = at
     sessions[spec.id]?.replaced()
     sessions[spec.id] = session
-    try await store.saveNode(node, events: events)
+    do {
+      try await store.saveNode(node, events: events)
+    } catch {
+      throw SchedulerError(.store, "registration not saved: \(error)")
+    }
     logger.info(
       "node registered", metadata: ["node.id": "\(spec.id)", "node.generation": "\(generation)"])
     return generation

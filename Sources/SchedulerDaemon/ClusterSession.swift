@@ -103,15 +103,22 @@ struct ClusterSession {
         return phase
       }
       let session = AgentSession(connection: connection)
+      let generation: Int64
       do {
-        let generation = try await cluster.register(register.node, session: session)
-        try await connection.send(
-          Frame(id: frame.id, .registered(Registered(generation: generation))))
-        return .registered(register.node.id, session)
+        generation = try await cluster.register(register.node, session: session)
+      } catch  where error.code == .duplicateNode {
+        logger.warning(
+          "duplicate node id refused",
+          metadata: ["node.id": "\(register.node.id)", "peer": "\(connection.peer)"])
+        await connection.sendAndClose(reply(frame, .conflict, error.message))
+        return nil
       } catch {
-        try await connection.send(reply(frame, .internal, "registration not saved: \(error)"))
+        try await connection.send(reply(frame, .internal, error.message))
         return phase
       }
+      try await connection.send(
+        Frame(id: frame.id, .registered(Registered(generation: generation))))
+      return .registered(register.node.id, session)
 
     case (.registered(let node, let session), .heartbeat(let heartbeat)):
       guard await cluster.isCurrent(session, for: node) else {

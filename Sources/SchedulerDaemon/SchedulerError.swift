@@ -6,6 +6,7 @@ public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible
     case commandTimeout = "command_timeout"
     case commandFailed = "command_failed"
     case store
+    case duplicateNode = "duplicate_node"
   }
 
   public let code: Code

@@ -108,7 +108,7 @@ struct ClusterProcessTests {
     try await Task.sleep(for: .seconds(interval * 2))
     #expect(
       await nodes().allSatisfy {
-        $0.state == .ready && $0.heartbeatAgeMillis! < Int64(interval * 2000)
+        $0.state == .ready && ($0.heartbeatAgeMillis ?? .max) < Int64(interval * 2000)
       })
 
     // 3. An agent killed with SIGKILL is marked down within 3 intervals.
@@ -142,8 +142,8 @@ struct ClusterProcessTests {
       let nodes = await nodes()
       return ["n1", "n2"].allSatisfy { name in
         guard let node = nodes.first(where: { $0.name == name }) else { return false }
-        return node.state == .ready && node.generation > generations[name]!
-          && node.heartbeatAgeMillis! < Int64(interval * 1000)
+        return node.state == .ready && node.generation > (generations[name] ?? .max)
+          && (node.heartbeatAgeMillis ?? .max) < Int64(interval * 1000)
       }
     }
     #expect(back, "agents not back; agent log:\n\(agents[0].log)")
@@ -166,6 +166,29 @@ struct ClusterProcessTests {
     #expect(intruder.log.contains("join token refused for agent 'intruder'"))
     #expect(await nodes().isEmpty)
     #expect(try await api.events().isEmpty)
+  }
+
+  @Test("a connection that never says hello is closed after the default 10 s")
+  func defaultHelloTimeout() async throws {
+    let scheduler = schedd()
+    try scheduler.start()
+    defer { scheduler.kill(SIGTERM) }
+    #expect(await eventually { (try? await api.nodes()) != nil })
+    let started = ContinuousClock.now
+    try await LineClient.withConnection(host: "127.0.0.1", port: clusterPort, maxLineBytes: 1 << 16)
+    { connection in
+      var lines = connection.inbound.makeAsyncIterator()
+      guard case .line(let bytes) = try await lines.next(),
+        case .error(let reply) = try LineCodec.decode(bytes.readableBytesView).get().message
+      else {
+        Issue.record("expected an error line")
+        return
+      }
+      #expect(reply.code == .helloTimeout)
+      #expect(try await lines.next() == nil)
+    }
+    let waited = ContinuousClock.now - started
+    #expect(waited >= .milliseconds(9900) && waited < .seconds(12), "closed after \(waited)")
   }
 
   @Test("schedctl prints tables, JSON, and exit codes scripts can rely on")

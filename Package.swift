@@ -66,6 +66,13 @@ let package = Package(
       ]
     ),
     .target(
+      name: "DockerRuntime",
+      dependencies: [
+        "AgentCore",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+      ]
+    ),
+    .target(
       name: "SchedClient",
       dependencies: [
         "SchedModel", "SchedWire",
@@ -115,6 +122,7 @@ let package = Package(
       dependencies: [
         "SchedModel", "SchedWire", "Placement", "AgentCore", "SchedStore", "WireTransport",
         "SchedulerDaemon", "AgentDaemon", "SchedClient", "SchedCtlCommands", "SchedTestSupport",
+        "DockerRuntime",
         .product(name: "PropertyBased", package: "swift-property-based"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -49,7 +49,8 @@ public final class Agent: Service {
       } catch is CancellationError {
         return
       } catch let error as AgentError {
-        logger.warning("session with the scheduler ended; retrying", metadata: ["error": "\(error)"])
+        logger.warning(
+          "session with the scheduler ended; retrying", metadata: ["error": "\(error)"])
       } catch {
         logger.warning(
           "scheduler unreachable; retrying",

@@ -25,3 +25,32 @@ ensure_packages() {
 require_swift() {
   command -v swift >/dev/null 2>&1 || die "no swift on PATH: install Swift 6 (https://swift.org/install) or add it to PATH"
 }
+
+# ensure_docker: installs docker.io when missing and starts dockerd when it is not running.
+# Sets TURNOUT_STARTED_DOCKERD to dockerd's pid when it started it (see stop_started_docker).
+TURNOUT_STARTED_DOCKERD=""
+ensure_docker() {
+  ensure_packages docker.io
+  if docker_up; then return 0; fi
+  say "starting dockerd (log: /var/log/turnout-dockerd.log)"
+  dockerd >/var/log/turnout-dockerd.log 2>&1 &
+  TURNOUT_STARTED_DOCKERD=$!
+  for _ in $(seq 1 60); do
+    docker_up && return 0
+    sleep 0.5
+  done
+  tail -20 /var/log/turnout-dockerd.log >&2
+  die "dockerd did not start; see /var/log/turnout-dockerd.log"
+}
+
+docker_up() {
+  [ -S /var/run/docker.sock ] && docker info >/dev/null 2>&1
+}
+
+# stop_started_docker: stops dockerd if ensure_docker started it.
+stop_started_docker() {
+  [ -n "$TURNOUT_STARTED_DOCKERD" ] || return 0
+  say "stopping the dockerd this script started"
+  kill "$TURNOUT_STARTED_DOCKERD" 2>/dev/null || true
+  wait "$TURNOUT_STARTED_DOCKERD" 2>/dev/null || true
+}

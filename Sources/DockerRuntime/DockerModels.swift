@@ -1,0 +1,207 @@
+import AgentCore
+import Foundation
+
+// The Docker Engine API's JSON, as far as Turnout reads and writes it. Field names are the
+// engine's own (PascalCase), so these types stay private to this module.
+
+struct VersionResponse: Decodable {
+  var ApiVersion: String
+  var MinAPIVersion: String?
+  var Version: String?
+}
+
+struct CreateRequest: Encodable {
+  struct PortBinding: Encodable {
+    var HostIp: String
+    var HostPort: String
+  }
+  struct RestartPolicyPart: Encodable {
+    var Name: String
+  }
+  struct Device: Encodable {
+    var PathOnHost: String
+    var PathInContainer: String
+    var CgroupPermissions: String
+  }
+  struct HostConfigPart: Encodable {
+    var PortBindings: [String: [PortBinding]]
+    var RestartPolicy: RestartPolicyPart
+    var NanoCpus: Int64
+    var Memory: Int64
+    var NetworkMode: String
+    var Privileged: Bool
+    var Binds: [String]
+    var CapAdd: [String]
+    var PidMode: String
+    var IpcMode: String
+    var Devices: [Device]
+  }
+  struct Empty: Encodable {}
+
+  var Image: String
+  var Env: [String]
+  var Labels: [String: String]
+  var ExposedPorts: [String: Empty]
+  var Cmd: [String]?
+  var HostConfig: HostConfigPart
+
+  init(_ spec: ContainerSpec) {
+    let port = "\(spec.containerPort)/tcp"
+    var environment = spec.environment
+    if spec.networkMode == .host { environment["PORT"] = String(spec.hostPort) }
+    Image = spec.image
+    Env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    Labels = spec.labels
+    ExposedPorts = spec.networkMode == .bridge ? [port: Empty()] : [:]
+    Cmd = spec.command
+    HostConfig = .init(
+      PortBindings: spec.networkMode == .bridge
+        ? [port: [PortBinding(HostIp: spec.hostIP, HostPort: String(spec.hostPort))]] : [:],
+      RestartPolicy: .init(Name: spec.restartUnlessStopped ? "unless-stopped" : "no"),
+      NanoCpus: spec.cpuMillis * 1_000_000, Memory: spec.memoryBytes,
+      NetworkMode: spec.networkMode.rawValue, Privileged: spec.privileged, Binds: spec.binds,
+      CapAdd: spec.capAdd, PidMode: spec.hostPID ? "host" : "", IpcMode: spec.hostIPC ? "host" : "",
+      Devices: spec.devices.map {
+        Device(PathOnHost: $0, PathInContainer: $0, CgroupPermissions: "rwm")
+      })
+  }
+}
+
+struct CreateResponse: Decodable {
+  var Id: String
+}
+
+struct ErrorResponse: Decodable {
+  var message: String
+}
+
+struct ListedContainer: Decodable {
+  var Id: String
+  var Names: [String]?
+  var Image: String
+  var Labels: [String: String]?
+  var State: String
+}
+
+struct InspectResponse: Decodable {
+  struct ConfigPart: Decodable {
+    var Image: String
+    var Labels: [String: String]?
+  }
+  struct StatePart: Decodable {
+    var Status: String
+    var StartedAt: String?
+    var ExitCode: Int?
+  }
+  struct Binding: Decodable {
+    var HostIp: String?
+    var HostPort: String?
+  }
+  struct HostConfigPart: Decodable {
+    var NanoCpus: Int64?
+    var Memory: Int64?
+    var RestartPolicy: RestartPolicyName?
+    var PortBindings: [String: [Binding]?]?
+  }
+  struct RestartPolicyName: Decodable {
+    var Name: String?
+  }
+
+  var Id: String
+  var Name: String
+  var Config: ConfigPart
+  var State: StatePart
+  var HostConfig: HostConfigPart
+
+  var info: ContainerInfo {
+    let state = ContainerInfo.State(rawValue: self.State.Status) ?? .dead
+    let started = self.State.StartedAt.flatMap(DockerTime.parse)
+    let ports = (self.HostConfig.PortBindings ?? [:]).values.compactMap { $0 }.flatMap { $0 }
+      .map { "\($0.HostIp ?? ""):\($0.HostPort ?? "")" }.sorted()
+    return ContainerInfo(
+      id: Id, name: Name.hasPrefix("/") ? String(Name.dropFirst()) : Name, image: self.Config.Image,
+      labels: self.Config.Labels ?? [:], state: state,
+      startedAt: state == .created ? nil : started,
+      exitCode: state == .running ? nil : self.State.ExitCode,
+      cpuMillis: (self.HostConfig.NanoCpus ?? 0) / 1_000_000,
+      memoryBytes: self.HostConfig.Memory ?? 0,
+      publishedPorts: ports, restartPolicy: self.HostConfig.RestartPolicy?.Name ?? "")
+  }
+}
+
+struct StatsResponse: Decodable {
+  struct CPUUsage: Decodable {
+    var total_usage: UInt64
+  }
+  struct CPUStats: Decodable {
+    var cpu_usage: CPUUsage
+    var system_cpu_usage: UInt64?
+    var online_cpus: Int?
+  }
+  struct MemoryStats: Decodable {
+    var usage: Int64?
+    var stats: [String: Int64]?
+  }
+
+  var cpu_stats: CPUStats
+  var precpu_stats: CPUStats
+  var memory_stats: MemoryStats
+
+  var stats: ContainerStats {
+    let cpuDelta =
+      Double(cpu_stats.cpu_usage.total_usage) - Double(precpu_stats.cpu_usage.total_usage)
+    let systemDelta =
+      Double(cpu_stats.system_cpu_usage ?? 0) - Double(precpu_stats.system_cpu_usage ?? 0)
+    let cpus = Double(cpu_stats.online_cpus ?? 1)
+    let millis = systemDelta > 0 && cpuDelta > 0 ? cpuDelta / systemDelta * cpus * 1000 : 0
+    // Like `docker stats`: page cache the kernel can drop does not count as used.
+    let cache =
+      memory_stats.stats?["inactive_file"] ?? memory_stats.stats?["total_inactive_file"] ?? 0
+    return ContainerStats(
+      cpuMillis: Int64(millis.rounded()), memoryBytes: max(0, (memory_stats.usage ?? 0) - cache))
+  }
+}
+
+/// Docker's timestamps: RFC 3339 with nanoseconds, e.g. `2026-11-27T03:56:29.731630271Z`.
+enum DockerTime {
+  static func parse(_ text: String) -> Date? {
+    guard !text.hasPrefix("0001-") else { return nil }
+    // Keep milliseconds: ISO8601DateFormatter reads at most that many fractional digits.
+    var trimmed = text
+    if let dot = text.firstIndex(of: "."),
+      let end = text.lastIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }), end > dot
+    {
+      let fraction = text[text.index(after: dot)..<end].prefix(3)
+      trimmed = String(text[..<dot]) + "." + fraction + String(text[end...])
+    }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: trimmed) { return date }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text)
+  }
+}
+
+/// An engine API version such as `1.41`, ordered numerically.
+struct APIVersion: Comparable, CustomStringConvertible {
+  var major: Int
+  var minor: Int
+
+  init?(_ text: String) {
+    let parts = text.split(separator: ".")
+    guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]) else { return nil }
+    self.major = major
+    self.minor = minor
+  }
+
+  init(major: Int, minor: Int) {
+    self.major = major
+    self.minor = minor
+  }
+
+  static func < (lhs: APIVersion, rhs: APIVersion) -> Bool {
+    (lhs.major, lhs.minor) < (rhs.major, rhs.minor)
+  }
+
+  var description: String { "\(major).\(minor)" }
+}

@@ -61,6 +61,7 @@ let package = Package(
       dependencies: [
         "SchedModel", "SchedWire", "AgentCore", "WireTransport",
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),
       ]
@@ -100,7 +101,7 @@ let package = Package(
     .executableTarget(
       name: "sched-agent",
       dependencies: [
-        "AgentDaemon", "AgentCore", "SchedModel",
+        "AgentDaemon", "AgentCore", "SchedModel", "DockerRuntime",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

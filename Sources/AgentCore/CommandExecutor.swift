@@ -1,8 +1,11 @@
+import SchedModel
 import SchedWire
 
 /// Carries out scheduler commands on this host. The container runtime plugs in here.
 public protocol CommandExecutor: Sendable {
   func execute(_ action: CommandAction) async -> CommandAck
+  /// The state of every managed slot, for the next heartbeat.
+  func slotStatuses() async -> [SlotStatus]
 }
 
 /// The executor of an agent started without a container runtime: it refuses every command and
@@ -15,4 +18,6 @@ public struct NoRuntimeExecutor: CommandExecutor {
       ok: false,
       message: "\(action.kind.rawValue) refused: this agent has no container runtime configured")
   }
+
+  public func slotStatuses() async -> [SlotStatus] { [] }
 }

@@ -94,8 +94,10 @@ struct AgentSession {
     while !Task.isCancelled {
       do {
         let usage = try await agent.probe.usage()
+        let slots = await agent.executor.slotStatuses()
         sequence += 1
-        try await connection.send(Frame(id: "hb\(sequence)", .heartbeat(Heartbeat(usage: usage))))
+        try await connection.send(
+          Frame(id: "hb\(sequence)", .heartbeat(Heartbeat(usage: usage, slots: slots))))
       } catch let error as ProbeError {
         agent.logger.error("cannot read host usage", metadata: ["error": "\(error)"])
       }

@@ -49,7 +49,9 @@ public struct APIClient: Sendable {
     request.headers.add(name: "Accept", value: "application/json")
     if let body {
       do {
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        request.body = .bytes(ByteBuffer(bytes: try encoder.encode(body)))
         request.headers.add(name: "Content-Type", value: "application/json")
       } catch {
         throw ClientError(.badRequest, "cannot encode request: \(error)")
@@ -81,7 +83,9 @@ public struct APIClient: Sendable {
       }
     }
     do {
-      return try JSONDecoder().decode(T.self, from: data)
+      let decoder = JSONDecoder()
+      decoder.dateDecodingStrategy = .secondsSince1970
+      return try decoder.decode(T.self, from: data)
     } catch {
       throw ClientError(
         .badResponse,

@@ -8,6 +8,7 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidResources
     case invalidDuration
     case invalidAddress
+    case invalidApp
   }
 
   public let code: Code

@@ -27,28 +27,26 @@ public struct CommandAck: WireBody {
 
 /// What a command asks for. Encoded flat with a `kind` field.
 public enum CommandAction: Sendable, Equatable, Codable {
-  case startSlot(StartSlot)
-  case stopSlot(StopSlot)
+  /// The complete list of slots the scheduler wants on the node. Declarative and idempotent: the
+  /// agent starts what is missing, replaces what differs, and stops managed containers not listed.
+  case assign(AssignSlots)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
-    case startSlot = "start_slot"
-    case stopSlot = "stop_slot"
+    case assign
   }
 
   enum KindKey: String, CodingKey { case kind }
 
   public var kind: Kind {
     switch self {
-    case .startSlot: .startSlot
-    case .stopSlot: .stopSlot
+    case .assign: .assign
     }
   }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: KindKey.self)
     switch try container.decode(Kind.self, forKey: .kind) {
-    case .startSlot: self = .startSlot(try StartSlot(from: decoder))
-    case .stopSlot: self = .stopSlot(try StopSlot(from: decoder))
+    case .assign: self = .assign(try AssignSlots(from: decoder))
     }
   }
 
@@ -56,44 +54,14 @@ public enum CommandAction: Sendable, Equatable, Codable {
     var container = encoder.container(keyedBy: KindKey.self)
     try container.encode(kind, forKey: .kind)
     switch self {
-    case .startSlot(let body): try body.encode(to: encoder)
-    case .stopSlot(let body): try body.encode(to: encoder)
+    case .assign(let body): try body.encode(to: encoder)
     }
   }
 }
 
-/// Start one slot's container (idempotent: the container name derives from the slot).
-public struct StartSlot: Codable, Sendable, Equatable {
-  public var slot: SlotID
-  public var image: String
-  public var resources: Resources
-  public var hostPort: Int
+/// Every slot the node should run, nothing else.
+public struct AssignSlots: Codable, Sendable, Equatable {
+  public var slots: [SlotAssignment]
 
-  public init(slot: SlotID, image: String, resources: Resources, hostPort: Int) {
-    self.slot = slot
-    self.image = image
-    self.resources = resources
-    self.hostPort = hostPort
-  }
-
-  enum CodingKeys: String, CodingKey {
-    case slot, image, resources
-    case hostPort = "host_port"
-  }
-}
-
-/// Stop and remove one slot's container, giving it `timeoutSeconds` to exit.
-public struct StopSlot: Codable, Sendable, Equatable {
-  public var slot: SlotID
-  public var timeoutSeconds: Int
-
-  public init(slot: SlotID, timeoutSeconds: Int) {
-    self.slot = slot
-    self.timeoutSeconds = timeoutSeconds
-  }
-
-  enum CodingKeys: String, CodingKey {
-    case slot
-    case timeoutSeconds = "timeout_s"
-  }
+  public init(slots: [SlotAssignment]) { self.slots = slots }
 }

@@ -54,10 +54,23 @@ public struct Registered: WireBody {
   public init(generation: Int64) { self.generation = generation }
 }
 
-/// Periodic proof of life with the host's usage. The scheduler does not reply.
+/// Periodic proof of life with the host's usage and every managed slot's state.
+/// The scheduler does not reply.
 public struct Heartbeat: WireBody {
   public static let type = MessageType.heartbeat
   public var usage: HostUsage
+  public var slots: [SlotStatus]
 
-  public init(usage: HostUsage) { self.usage = usage }
+  public init(usage: HostUsage, slots: [SlotStatus] = []) {
+    self.usage = usage
+    self.slots = slots
+  }
+
+  enum CodingKeys: String, CodingKey { case usage, slots }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    usage = try container.decode(HostUsage.self, forKey: .usage)
+    slots = try container.decodeIfPresent([SlotStatus].self, forKey: .slots) ?? []
+  }
 }

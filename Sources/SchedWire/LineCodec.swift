@@ -163,10 +163,15 @@ public enum LineCodec {
   private static var encoder: JSONEncoder {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .secondsSince1970
     return encoder
   }
 
-  private static var decoder: JSONDecoder { JSONDecoder() }
+  private static var decoder: JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .secondsSince1970
+    return decoder
+  }
 }
 
 /// A line that could not be decoded: the reply to send, and the request id if one was readable.

@@ -1,5 +1,6 @@
 import AgentCore
 import AgentDaemon
+import DockerRuntime
 import ArgumentParser
 import Foundation
 import Logging
@@ -45,6 +46,30 @@ struct SchedAgent: AsyncParsableCommand {
   @Option(help: "Node labels key=value[,key=value].")
   var labels: String?
 
+  @Option(help: "Container runtime: docker, or none for an agent that only reports the host.")
+  var runtime: RuntimeChoice = .docker
+
+  @Option(help: "Docker Engine socket.")
+  var dockerSocket: String = "/var/run/docker.sock"
+
+  @Option(help: "Address containers' ports are published on (default: the advertise address).")
+  var publishAddress: String?
+
+  @Flag(help: "Let apps run privileged containers on this node.")
+  var allowPrivileged = false
+
+  @Flag(help: "Let apps bind-mount host paths on this node.")
+  var allowHostMounts = false
+
+  @Flag(help: "Let apps add Linux capabilities on this node.")
+  var allowCapabilities = false
+
+  @Flag(help: "Let apps share the host's pid and ipc namespaces on this node.")
+  var allowHostNamespaces = false
+
+  @Flag(help: "Let apps use host devices on this node.")
+  var allowDevices = false
+
   @Option(help: "Longest reconnect delay.")
   var maxBackoff: String = "5s"
 
@@ -60,9 +85,25 @@ struct SchedAgent: AsyncParsableCommand {
     }
     var logger = Logger(label: "sched-agent")
     logger[metadataKey: "node.id"] = "\(config.node)"
-    let agent = Agent(config: config, probe: ProcHostProbe(), logger: logger)
+    var services: [any Service] = []
+    let executor: any CommandExecutor
+    switch runtime {
+    case .docker:
+      let slots = SlotManager(
+        runtime: DockerRuntime(socketPath: dockerSocket), prober: HTTPHealthProber(),
+        permissions: NodePermissions(
+          privileged: allowPrivileged, hostMounts: allowHostMounts, capabilities: allowCapabilities,
+          hostNamespaces: allowHostNamespaces, devices: allowDevices),
+        publishAddress: publishAddress ?? config.advertiseAddress, logger: logger)
+      services.append(slots)
+      executor = slots
+    case .none:
+      executor = NoRuntimeExecutor()
+    }
+    let agent = Agent(config: config, probe: ProcHostProbe(), executor: executor, logger: logger)
+    services.append(agent)
     let group = ServiceGroup(
-      services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+      services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     do {
       try await group.run()
     } catch let error as AgentError where error.code == .refused {
@@ -89,6 +130,12 @@ struct SchedAgent: AsyncParsableCommand {
       throw ValidationError(error.message)
     }
   }
+}
+
+/// Which container runtime the agent drives.
+enum RuntimeChoice: String, ExpressibleByArgument, CaseIterable {
+  case docker
+  case none
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -34,3 +34,21 @@ public final class RecordingExecutor: CommandExecutor {
 
   public var executed: [CommandAction] { log.withLock { $0 } }
 }
+
+extension RecordingExecutor {
+  public func slotStatuses() async -> [SlotStatus] { [] }
+}
+
+/// A health prober whose answers the test sets: healthy unless told otherwise.
+public final class ScriptedProber: HealthProber {
+  private let failing = Mutex<[Int: String]>([:])
+
+  public init() {}
+
+  /// Makes checks of `port` fail with `reason`, or pass again with nil.
+  public func set(port: Int, failure reason: String?) { failing.withLock { $0[port] = reason } }
+
+  public func probe(host: String, port: Int, path: String, timeout: Duration) async -> String? {
+    failing.withLock { $0[port] }
+  }
+}

@@ -30,5 +30,6 @@ enum Exit {
 func printJSON(_ value: some Encodable) throws {
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+  encoder.dateEncodingStrategy = .secondsSince1970
   print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }

@@ -7,6 +7,7 @@ enum JSONResponse {
   static func ok(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .secondsSince1970
     do {
       let data = try encoder.encode(value)
       return Response(

@@ -157,8 +157,7 @@ struct ClusterAgentTests {
     let executor = RecordingExecutor()
     let agent = scheduler.startAgent("worker", executor: executor)
     #expect(await eventually { await scheduler.scheduler.cluster.snapshot().count == 1 })
-    let action = CommandAction.stopSlot(
-      StopSlot(slot: SlotID(app: "web", color: .blue, index: 1), timeoutSeconds: 3))
+    let action = CommandAction.assign(AssignSlots(slots: [GoldenFrames.assignment]))
     let ack = try await scheduler.scheduler.cluster.send(action, to: "worker", timeout: .seconds(5))
     #expect(ack == CommandAck(ok: true, message: "done"))
     // The same command id again is answered from memory, not executed twice.
@@ -176,7 +175,7 @@ struct ClusterAgentTests {
     let scheduler = try await InProcessScheduler.start()
     await #expect(throws: (any Error).self) {
       try await scheduler.scheduler.cluster.send(
-        .stopSlot(StopSlot(slot: SlotID(app: "a", color: .blue, index: 0), timeoutSeconds: 1)),
+        .assign(AssignSlots(slots: [])),
         to: "ghost", timeout: .seconds(1))
     }
     await scheduler.stop()

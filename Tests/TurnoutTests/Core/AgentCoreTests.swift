@@ -51,8 +51,7 @@ struct BackoffTests {
 
 @Suite("Command gate")
 struct CommandGateTests {
-  let stop = CommandAction.stopSlot(
-    StopSlot(slot: SlotID(app: "web", color: .blue, index: 0), timeoutSeconds: 5))
+  let stop = CommandAction.assign(AssignSlots(slots: []))
 
   @Test func executesOnceAndReplaysTheAck() {
     var gate = CommandGate(generation: 2)

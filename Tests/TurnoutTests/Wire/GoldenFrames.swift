@@ -1,3 +1,4 @@
+import Foundation
 import SchedModel
 import SchedWire
 
@@ -5,6 +6,12 @@ import SchedWire
 /// docs/PROTOCOL.md shows the same lines.
 enum GoldenFrames {
   static let slot = SlotID(app: "web", color: .green, index: 2)
+
+  static let assignment = SlotAssignment(
+    slot: slot, deployment: "d7", image: "turnout-sample:2",
+    resources: Resources(cpuMillis: 250, memoryBytes: 134_217_728), hostPort: 20004,
+    containerPort: 8080, env: ["MODE": "prod"],
+    health: HealthCheck(path: "/healthz", intervalMillis: 1000, timeoutMillis: 500))
 
   static let all: [(MessageType, Frame)] = [
     (
@@ -37,7 +44,12 @@ enum GoldenFrames {
           Heartbeat(
             usage: HostUsage(
               cpuUsedMillis: 730, memoryUsedBytes: 2_147_483_648,
-              memoryAvailableBytes: 6_442_450_944))))
+              memoryAvailableBytes: 6_442_450_944),
+            slots: [
+              SlotStatus(
+                slot: slot, deployment: "d7", containerID: "4f2a9c01b3e8", health: .healthy,
+                startedAt: Date(timeIntervalSince1970: 1_795_750_000))
+            ])))
     ),
     (
       .error,
@@ -52,20 +64,7 @@ enum GoldenFrames {
       .command,
       Frame(
         id: "c41-3",
-        .command(
-          Command(
-            generation: 3,
-            action: .startSlot(
-              StartSlot(
-                slot: slot, image: "sample-app:2",
-                resources: Resources(cpuMillis: 250, memoryBytes: 134_217_728), hostPort: 20004)))))
-    ),
-    (
-      .command,
-      Frame(
-        id: "c42-3",
-        .command(
-          Command(generation: 3, action: .stopSlot(StopSlot(slot: slot, timeoutSeconds: 10)))))
+        .command(Command(generation: 3, action: .assign(AssignSlots(slots: [assignment])))))
     ),
     (.commandAck, Frame(id: "c41-3", .commandAck(CommandAck(ok: true, message: "started")))),
   ]

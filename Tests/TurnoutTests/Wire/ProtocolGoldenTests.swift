@@ -11,10 +11,9 @@ struct ProtocolGoldenTests {
     #"{"v":1,"type":"welcome","id":"1","heartbeat_ms":2000,"ttl_ms":6000,"version":1}"#,
     #"{"v":1,"type":"register","id":"2","node":{"address":"10.0.0.5","capacity":{"cpu_millis":4000,"memory_bytes":8589934592},"id":"web-1","labels":{"zone":"home"},"name":"web-1","ports":{"high":20999,"low":20000}}}"#,
     #"{"v":1,"type":"registered","id":"2","generation":3}"#,
-    #"{"v":1,"type":"heartbeat","id":"hb17","usage":{"cpu_used_millis":730,"memory_available_bytes":6442450944,"memory_used_bytes":2147483648}}"#,
+    #"{"v":1,"type":"heartbeat","id":"hb17","slots":[{"container_id":"4f2a9c01b3e8","deployment":"d7","health":"healthy","slot":{"app":"web","color":"green","index":2},"started_at":1795750000}],"usage":{"cpu_used_millis":730,"memory_available_bytes":6442450944,"memory_used_bytes":2147483648}}"#,
     #"{"v":1,"type":"error","id":"7","code":"bad_field","message":"heartbeat: field 'usage.cpu_used_millis' must be an integer"}"#,
-    #"{"v":1,"type":"command","id":"c41-3","action":{"host_port":20004,"image":"sample-app:2","kind":"start_slot","resources":{"cpu_millis":250,"memory_bytes":134217728},"slot":{"app":"web","color":"green","index":2}},"generation":3}"#,
-    #"{"v":1,"type":"command","id":"c42-3","action":{"kind":"stop_slot","slot":{"app":"web","color":"green","index":2},"timeout_s":10},"generation":3}"#,
+    #"{"v":1,"type":"command","id":"c41-3","action":{"kind":"assign","slots":[{"container_port":8080,"deployment":"d7","env":{"MODE":"prod"},"health":{"healthy_threshold":1,"interval_ms":1000,"path":"/healthz","timeout_ms":500,"unhealthy_threshold":3},"host_port":20004,"image":"turnout-sample:2","network":"bridge","resources":{"cpu_millis":250,"memory_bytes":134217728},"security":{"binds":[],"cap_add":[],"devices":[],"host_ipc":false,"host_pid":false,"privileged":false},"slot":{"app":"web","color":"green","index":2}}]},"generation":3}"#,
     #"{"v":1,"type":"command_ack","id":"c41-3","message":"started","ok":true}"#,
   ]
 

@@ -1,0 +1,253 @@
+import AgentCore
+import Foundation
+import Logging
+import SchedModel
+import SchedWire
+import ServiceLifecycle
+
+/// Runs this node's slots: keeps the containers in line with the scheduler's last `assign`,
+/// checks their health, and reports both in heartbeats.
+///
+/// Nothing is reconciled before the first `assign` of the agent's life, so a restarted agent
+/// adopts the containers it finds instead of stopping them.
+public actor SlotManager: CommandExecutor, Service {
+  let runtime: any ContainerRuntime
+  let prober: any HealthProber
+  let permissions: NodePermissions
+  /// The address published ports bind to, and health checks dial.
+  let publishAddress: String
+  let reconcileInterval: Duration
+  let logger: Logger
+
+  private var desired: [SlotID: SlotAssignment]?
+  private var observed: [SlotID: ContainerInfo] = [:]
+  private var trackers: [SlotID: (container: String, tracker: HealthTracker)] = [:]
+  private var problems: [SlotID: (health: SlotHealth, message: String)] = [:]
+  private var nextCheck: [SlotID: ContinuousClock.Instant] = [:]
+  private let kick: AsyncStream<Void>.Continuation
+  private let kicks: AsyncStream<Void>
+
+  public init(
+    runtime: any ContainerRuntime, prober: any HealthProber, permissions: NodePermissions,
+    publishAddress: String, reconcileInterval: Duration = .seconds(2), logger: Logger
+  ) {
+    self.runtime = runtime
+    self.prober = prober
+    self.permissions = permissions
+    self.publishAddress = publishAddress
+    self.reconcileInterval = reconcileInterval
+    self.logger = logger
+    (kicks, kick) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+  }
+
+  // MARK: CommandExecutor
+
+  public func execute(_ action: CommandAction) async -> CommandAck {
+    switch action {
+    case .assign(let body):
+      desired = Dictionary(body.slots.map { ($0.slot, $0) }) { _, last in last }
+      kick.yield()
+      return CommandAck(ok: true, message: "assigned \(body.slots.count) slot(s)")
+    }
+  }
+
+  public func slotStatuses() -> [SlotStatus] {
+    guard let desired else {
+      // Before the first assign: report what is running, so nothing looks lost.
+      return observed.keys.sorted().compactMap { status(for: $0, deployment: nil) }
+    }
+    return desired.keys.sorted().compactMap { status(for: $0, deployment: desired[$0]!.deployment) }
+  }
+
+  // MARK: Service
+
+  /// Reconciles every interval (and at once after an assign), and runs health checks.
+  public func run() async throws {
+    await refreshObserved()
+    try await cancelWhenGracefulShutdown {
+      try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { await self.reconcileLoop() }
+        group.addTask { await self.healthLoop() }
+      }
+    }
+  }
+
+  private func reconcileLoop() async {
+    var iterator = kicks.makeAsyncIterator()
+    while !Task.isCancelled {
+      await reconcile()
+      // Wake on an assign or at the next interval, whichever is first.
+      let interval = reconcileInterval
+      let tick = Task {
+        try? await Task.sleep(for: interval)
+        self.kick.yield()
+      }
+      _ = await iterator.next()
+      tick.cancel()
+    }
+  }
+
+  private func healthLoop() async {
+    while !Task.isCancelled {
+      await checkDueSlots()
+      try? await Task.sleep(for: .milliseconds(100))
+    }
+  }
+
+  // MARK: reconcile
+
+  /// One pass: list managed containers, plan, act. Returns nothing; problems land in statuses.
+  func reconcile() async {
+    guard await refreshObserved(), let desired else { return }
+    let actions = Reconciler.plan(
+      desired: Array(desired.values), observed: Array(observedContainers), permissions: permissions,
+      publishAddress: publishAddress)
+    for action in actions {
+      await carry(out: action)
+    }
+    if !actions.isEmpty { await refreshObserved() }
+  }
+
+  private var observedContainers: [ContainerInfo] { Array(observed.values) + strays }
+  private var strays: [ContainerInfo] = []
+
+  @discardableResult
+  private func refreshObserved() async -> Bool {
+    do {
+      let found = try await runtime.list(labels: [ManagedLabels.managed: "true"])
+      var bySlot: [SlotID: ContainerInfo] = [:]
+      var extra: [ContainerInfo] = []
+      for container in found {
+        guard let slot = ManagedLabels.slot(from: container.labels) else { continue }
+        let info = (try? await runtime.inspect(container.id)) ?? container
+        if bySlot[slot] == nil { bySlot[slot] = info } else { extra.append(info) }
+      }
+      observed = bySlot
+      strays = extra
+      return true
+    } catch {
+      logger.error("cannot list containers", metadata: ["error": "\(error)"])
+      return false
+    }
+  }
+
+  private func carry(out action: SlotAction) async {
+    switch action {
+    case .create(let assignment):
+      logger.info("drift: slot has no container; creating", metadata: ["slot": "\(assignment.slot)"])
+      await create(assignment)
+    case .start(let id, let assignment):
+      logger.info("drift: slot's container is not running; starting", metadata: ["slot": "\(assignment.slot)", "container.id": "\(id.prefix(12))"])
+      do {
+        try await runtime.start(id)
+        problems[assignment.slot] = nil
+      } catch {
+        problems[assignment.slot] = (.exited, "cannot start container: \(error.message)")
+      }
+    case .replace(let id, let assignment):
+      logger.info("drift: slot's container is from another deployment; replacing", metadata: ["slot": "\(assignment.slot)", "container.id": "\(id.prefix(12))"])
+      do {
+        try await runtime.remove(id)
+      } catch {
+        problems[assignment.slot] = (.exited, "cannot remove old container: \(error.message)")
+        return
+      }
+      trackers[assignment.slot] = nil
+      await create(assignment)
+    case .remove(let id, let name):
+      logger.info("drift: managed container no slot wants; removing", metadata: ["container.name": "\(name)"])
+      do {
+        try await runtime.stop(id, timeout: .seconds(10))
+        try await runtime.remove(id)
+      } catch {
+        logger.error("cannot remove container", metadata: ["container.name": "\(name)", "error": "\(error)"])
+      }
+    case .refuse(let assignment, let reason, let id):
+      if problems[assignment.slot]?.message != reason {
+        logger.warning("slot refused", metadata: ["slot": "\(assignment.slot)", "reason": "\(reason)"])
+      }
+      problems[assignment.slot] = (.refused, reason)
+      if let id { try? await runtime.remove(id) }
+    }
+  }
+
+  private func create(_ assignment: SlotAssignment) async {
+    let spec = Reconciler.containerSpec(for: assignment, publishAddress: publishAddress)
+    do {
+      let id: String
+      do {
+        id = try await runtime.create(spec)
+      } catch where error.code == .notFound {
+        try await runtime.ensureImage(assignment.image)
+        id = try await runtime.create(spec)
+      } catch where error.code == .conflict {
+        // A retried create: the container with this name is already there; adopt it.
+        id = try await runtime.inspect(spec.name).id
+      }
+      try await runtime.start(id)
+      problems[assignment.slot] = nil
+      trackers[assignment.slot] = nil
+    } catch {
+      let health: SlotHealth = error.code == .notFound || error.code == .invalid ? .refused : .exited
+      problems[assignment.slot] = (health, error.message)
+      logger.error("cannot start slot", metadata: ["slot": "\(assignment.slot)", "error": "\(error)"])
+    }
+  }
+
+  // MARK: health
+
+  private func checkDueSlots() async {
+    guard let desired else { return }
+    let now = ContinuousClock.now
+    for (slot, assignment) in desired {
+      guard problems[slot] == nil, let container = observed[slot],
+        container.labels[ManagedLabels.deployment] == assignment.deployment
+      else { continue }
+      if let due = nextCheck[slot], due > now { continue }
+      nextCheck[slot] = now + .milliseconds(assignment.health.intervalMillis)
+      var entry: (container: String, tracker: HealthTracker) =
+        trackers[slot].flatMap { $0.container == container.id ? $0 : nil }
+        ?? (container: container.id, tracker: HealthTracker(
+          healthyThreshold: assignment.health.healthyThreshold,
+          unhealthyThreshold: assignment.health.unhealthyThreshold))
+      guard container.state == .running else {
+        entry.tracker.exited("container \(container.state.rawValue)")
+        trackers[slot] = entry
+        continue
+      }
+      entry.tracker.running()
+      let host = assignment.network == .host ? "127.0.0.1" : publishAddress
+      let failure = await prober.probe(
+        host: host, port: assignment.hostPort, path: assignment.health.path,
+        timeout: .milliseconds(assignment.health.timeoutMillis))
+      if let failure { entry.tracker.failed(failure) } else { entry.tracker.passed() }
+      trackers[slot] = entry
+    }
+  }
+
+  private func status(for slot: SlotID, deployment: String?) -> SlotStatus? {
+    let container = observed[slot]
+    let reportedDeployment = deployment ?? container?.labels[ManagedLabels.deployment] ?? ""
+    if let problem = problems[slot] {
+      return SlotStatus(
+        slot: slot, deployment: reportedDeployment, containerID: container.map { String($0.id.prefix(12)) },
+        health: problem.health, message: problem.message)
+    }
+    guard let container, container.labels[ManagedLabels.deployment] == reportedDeployment else {
+      return SlotStatus(slot: slot, deployment: reportedDeployment, health: .starting, message: "creating container")
+    }
+    let id = String(container.id.prefix(12))
+    guard container.state == .running else {
+      return SlotStatus(
+        slot: slot, deployment: reportedDeployment, containerID: id, health: .exited,
+        startedAt: container.startedAt,
+        message: "container \(container.state.rawValue)\(container.exitCode.map { " with code \($0)" } ?? "")")
+    }
+    let tracker = trackers[slot].flatMap { $0.container == container.id ? $0.tracker : nil }
+    let health = tracker?.health ?? .starting
+    return SlotStatus(
+      slot: slot, deployment: reportedDeployment, containerID: id, health: health,
+      startedAt: container.startedAt,
+      message: health == .healthy ? nil : tracker?.lastError)
+  }
+}

@@ -1,0 +1,200 @@
+/// A web service Turnout runs as blue and green sets of identical slots.
+public struct AppSpec: Codable, Sendable, Hashable {
+  public var name: String
+  public var image: String
+  /// Slots per set: N containers of the same image.
+  public var slots: Int
+  /// CPU and memory reserved (and enforced as limits) per slot.
+  public var resources: Resources
+  /// The port the app listens on inside its container.
+  public var containerPort: Int
+  public var env: [String: String]
+  public var health: HealthCheck
+  public var network: NetworkMode
+  /// Labels a node must carry to run this app's slots.
+  public var constraints: [String: String]
+  /// At most this many slots of one set on a node.
+  public var maxPerNode: Int?
+  /// Host access the app asks for; refused unless the node's own config allows it.
+  public var security: SecurityRequest
+
+  public init(
+    name: String, image: String, slots: Int, resources: Resources, containerPort: Int = 8080,
+    env: [String: String] = [:], health: HealthCheck = HealthCheck(), network: NetworkMode = .bridge,
+    constraints: [String: String] = [:], maxPerNode: Int? = nil,
+    security: SecurityRequest = SecurityRequest()
+  ) {
+    self.name = name
+    self.image = image
+    self.slots = slots
+    self.resources = resources
+    self.containerPort = containerPort
+    self.env = env
+    self.health = health
+    self.network = network
+    self.constraints = constraints
+    self.maxPerNode = maxPerNode
+    self.security = security
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case name, image, slots, resources, env, health, network, constraints, security
+    case containerPort = "container_port"
+    case maxPerNode = "max_per_node"
+  }
+
+  /// App names become container names and URL path parts: a safe alphabet only.
+  public static func validateName(_ name: String) throws(ModelError) {
+    let allowed = name.unicodeScalars.allSatisfy {
+      ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
+    }
+    guard !name.isEmpty, name.count <= 40, allowed, name.first != "-" else {
+      throw ModelError(
+        .invalidApp,
+        "app name '\(name)' is not valid: use 1 to 40 lowercase letters, digits and '-', not starting with '-'"
+      )
+    }
+  }
+
+  /// Every rule a spec must meet, with messages naming the field.
+  public func validate() throws(ModelError) {
+    try Self.validateName(name)
+    func fail(_ field: String, _ message: String) -> ModelError {
+      ModelError(.invalidApp, "\(field): \(message)")
+    }
+    guard !image.isEmpty, !image.contains(" ") else { throw fail("image", "must be an image reference like web:2") }
+    guard (1...1000).contains(slots) else { throw fail("slots", "must be 1 to 1000, got \(slots)") }
+    guard resources.cpuMillis > 0 else { throw fail("cpu", "must be more than 0") }
+    guard resources.memoryBytes >= 6 << 20 else {
+      throw fail("memory", "must be at least 6Mi (Docker's minimum), got \(Quantity.formatMemory(resources.memoryBytes))")
+    }
+    guard (1...65535).contains(containerPort) else { throw fail("container_port", "must be 1 to 65535") }
+    guard health.path.hasPrefix("/") else { throw fail("health.path", "must start with '/'") }
+    guard health.intervalMillis >= 100 else { throw fail("health.interval", "must be at least 100ms") }
+    guard health.timeoutMillis >= 10 else { throw fail("health.timeout", "must be at least 10ms") }
+    guard health.healthyThreshold >= 1, health.unhealthyThreshold >= 1 else {
+      throw fail("health", "thresholds must be at least 1")
+    }
+    if let maxPerNode, maxPerNode < 1 { throw fail("max_per_node", "must be at least 1") }
+    for key in env.keys where key.isEmpty || key.contains("=") {
+      throw fail("env", "'\(key)' is not a valid variable name")
+    }
+  }
+}
+
+/// How the agent decides a slot is healthy: HTTP GET of `path` answering 2xx or 3xx.
+public struct HealthCheck: Codable, Sendable, Hashable {
+  public var path: String
+  public var intervalMillis: Int64
+  public var timeoutMillis: Int64
+  /// Consecutive passes before a starting slot counts as healthy.
+  public var healthyThreshold: Int
+  /// Consecutive failures before a healthy slot counts as unhealthy.
+  public var unhealthyThreshold: Int
+
+  public init(
+    path: String = "/healthz", intervalMillis: Int64 = 1000, timeoutMillis: Int64 = 1000,
+    healthyThreshold: Int = 1, unhealthyThreshold: Int = 3
+  ) {
+    self.path = path
+    self.intervalMillis = intervalMillis
+    self.timeoutMillis = timeoutMillis
+    self.healthyThreshold = healthyThreshold
+    self.unhealthyThreshold = unhealthyThreshold
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case path
+    case intervalMillis = "interval_ms"
+    case timeoutMillis = "timeout_ms"
+    case healthyThreshold = "healthy_threshold"
+    case unhealthyThreshold = "unhealthy_threshold"
+  }
+}
+
+/// Bridge publishes the container port on the node; host shares the node's network.
+public enum NetworkMode: String, Codable, Sendable, Hashable, CaseIterable {
+  case bridge
+  case host
+}
+
+/// Host access an app asks for. Each is refused unless the node allows it.
+public struct SecurityRequest: Codable, Sendable, Hashable {
+  public var privileged: Bool
+  /// Host paths to bind-mount, `HOST:CONTAINER[:ro]`.
+  public var binds: [String]
+  public var capAdd: [String]
+  public var hostPID: Bool
+  public var hostIPC: Bool
+  public var devices: [String]
+
+  public init(
+    privileged: Bool = false, binds: [String] = [], capAdd: [String] = [], hostPID: Bool = false,
+    hostIPC: Bool = false, devices: [String] = []
+  ) {
+    self.privileged = privileged
+    self.binds = binds
+    self.capAdd = capAdd
+    self.hostPID = hostPID
+    self.hostIPC = hostIPC
+    self.devices = devices
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case privileged, binds, devices
+    case capAdd = "cap_add"
+    case hostPID = "host_pid"
+    case hostIPC = "host_ipc"
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    privileged = try c.decodeIfPresent(Bool.self, forKey: .privileged) ?? false
+    binds = try c.decodeIfPresent([String].self, forKey: .binds) ?? []
+    capAdd = try c.decodeIfPresent([String].self, forKey: .capAdd) ?? []
+    hostPID = try c.decodeIfPresent(Bool.self, forKey: .hostPID) ?? false
+    hostIPC = try c.decodeIfPresent(Bool.self, forKey: .hostIPC) ?? false
+    devices = try c.decodeIfPresent([String].self, forKey: .devices) ?? []
+  }
+}
+
+/// What a node's own config lets apps do to its host.
+public struct NodePermissions: Codable, Sendable, Hashable {
+  public var privileged: Bool
+  public var hostMounts: Bool
+  public var capabilities: Bool
+  public var hostNamespaces: Bool
+  public var devices: Bool
+
+  public init(
+    privileged: Bool = false, hostMounts: Bool = false, capabilities: Bool = false,
+    hostNamespaces: Bool = false, devices: Bool = false
+  ) {
+    self.privileged = privileged
+    self.hostMounts = hostMounts
+    self.capabilities = capabilities
+    self.hostNamespaces = hostNamespaces
+    self.devices = devices
+  }
+
+  /// Every part of `request` this node does not allow, each as a sentence naming the flag.
+  public func violations(of request: SecurityRequest) -> [String] {
+    var out: [String] = []
+    if request.privileged && !privileged {
+      out.append("privileged mode is not allowed on this node (sched-agent --allow-privileged)")
+    }
+    if !request.binds.isEmpty && !hostMounts {
+      out.append("host bind mounts \(request.binds) are not allowed on this node (sched-agent --allow-host-mounts)")
+    }
+    if !request.capAdd.isEmpty && !capabilities {
+      out.append("added capabilities \(request.capAdd) are not allowed on this node (sched-agent --allow-capabilities)")
+    }
+    if (request.hostPID || request.hostIPC) && !hostNamespaces {
+      out.append("host pid/ipc namespaces are not allowed on this node (sched-agent --allow-host-namespaces)")
+    }
+    if !request.devices.isEmpty && !devices {
+      out.append("devices \(request.devices) are not allowed on this node (sched-agent --allow-devices)")
+    }
+    return out
+  }
+}

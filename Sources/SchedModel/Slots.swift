@@ -1,0 +1,108 @@
+import Foundation
+
+/// What the scheduler wants running in one slot: everything the agent needs to run it.
+public struct SlotAssignment: Codable, Sendable, Hashable {
+  public var slot: SlotID
+  /// The deployment that placed it; a new deployment of the same slot replaces the container.
+  public var deployment: String
+  public var image: String
+  public var resources: Resources
+  public var hostPort: Int
+  public var containerPort: Int
+  public var env: [String: String]
+  public var health: HealthCheck
+  public var network: NetworkMode
+  public var security: SecurityRequest
+
+  public init(
+    slot: SlotID, deployment: String, image: String, resources: Resources, hostPort: Int,
+    containerPort: Int, env: [String: String] = [:], health: HealthCheck = HealthCheck(),
+    network: NetworkMode = .bridge, security: SecurityRequest = SecurityRequest()
+  ) {
+    self.slot = slot
+    self.deployment = deployment
+    self.image = image
+    self.resources = resources
+    self.hostPort = hostPort
+    self.containerPort = containerPort
+    self.env = env
+    self.health = health
+    self.network = network
+    self.security = security
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case slot, deployment, image, resources, env, health, network, security
+    case hostPort = "host_port"
+    case containerPort = "container_port"
+  }
+
+  /// The deterministic container name: a retried start finds the container it made.
+  public var containerName: String { "turnout-\(slot.app)-\(slot.color.rawValue)-\(slot.index)" }
+}
+
+/// The health of a slot as its agent sees it.
+public enum SlotHealth: String, Codable, Sendable, Hashable, CaseIterable {
+  /// Placed, container not yet running or not yet passing its check.
+  case starting
+  case healthy
+  case unhealthy
+  /// The container is not running.
+  case exited
+  /// The agent will not run it (a safety rule, a missing image); see the message.
+  case refused
+}
+
+/// A slot as its agent last reported it.
+public struct SlotStatus: Codable, Sendable, Hashable {
+  public var slot: SlotID
+  public var deployment: String
+  public var containerID: String?
+  public var health: SlotHealth
+  public var startedAt: Date?
+  public var message: String?
+
+  public init(
+    slot: SlotID, deployment: String, containerID: String? = nil, health: SlotHealth,
+    startedAt: Date? = nil, message: String? = nil
+  ) {
+    self.slot = slot
+    self.deployment = deployment
+    self.containerID = containerID
+    self.health = health
+    self.startedAt = startedAt
+    self.message = message
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case slot, deployment, health, message
+    case containerID = "container_id"
+    case startedAt = "started_at"
+  }
+}
+
+/// The labels every managed container carries. The agent lists and touches only containers with
+/// `turnout.managed=true`.
+public enum ManagedLabels {
+  public static let managed = "turnout.managed"
+  public static let app = "turnout.app"
+  public static let color = "turnout.color"
+  public static let slot = "turnout.slot"
+  public static let deployment = "turnout.deployment"
+
+  public static func of(_ assignment: SlotAssignment) -> [String: String] {
+    [
+      managed: "true", app: assignment.slot.app, color: assignment.slot.color.rawValue,
+      slot: String(assignment.slot.index), deployment: assignment.deployment,
+    ]
+  }
+
+  /// The slot a managed container belongs to, from its labels.
+  public static func slot(from labels: [String: String]) -> SlotID? {
+    guard labels[managed] == "true", let app = labels[app],
+      let color = labels[color].flatMap(Color.init(rawValue:)),
+      let index = labels[slot].flatMap(Int.init)
+    else { return nil }
+    return SlotID(app: app, color: color, index: index)
+  }
+}

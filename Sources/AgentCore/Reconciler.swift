@@ -35,7 +35,11 @@ public enum Reconciler {
       wanted.insert(assignment.slot)
       var found = bySlot[assignment.slot] ?? []
       // The deterministic name allows one container per slot; remove any others.
-      found.sort { ($0.name == assignment.containerName ? 0 : 1, $0.id) < ($1.name == assignment.containerName ? 0 : 1, $1.id) }
+      found.sort {
+        ($0.name == assignment.containerName ? 0 : 1, $0.id) < (
+          $1.name == assignment.containerName ? 0 : 1, $1.id
+        )
+      }
       for extra in found.dropFirst() {
         actions.append(.remove(containerID: extra.id, name: extra.name))
       }
@@ -74,12 +78,12 @@ public enum Reconciler {
   }
 
   /// The container a slot runs as: limits, labels, name, restart policy, the published port.
-  public static func containerSpec(for assignment: SlotAssignment, publishAddress: String)
-    -> ContainerSpec
-  {
+  public static func containerSpec(
+    for assignment: SlotAssignment, node: NodeID, publishAddress: String
+  ) -> ContainerSpec {
     ContainerSpec(
       name: assignment.containerName, image: assignment.image, environment: assignment.env,
-      labels: ManagedLabels.of(assignment), cpuMillis: assignment.resources.cpuMillis,
+      labels: ManagedLabels.of(assignment, node: node), cpuMillis: assignment.resources.cpuMillis,
       memoryBytes: assignment.resources.memoryBytes,
       networkMode: assignment.network == .host ? .host : .bridge,
       containerPort: assignment.containerPort, hostIP: publishAddress,

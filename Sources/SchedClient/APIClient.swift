@@ -34,6 +34,29 @@ public struct APIClient: Sendable {
     try await get("/v1/events?after=\(after)&limit=\(limit)", as: EventsResponse.self).events
   }
 
+  public func apps() async throws(ClientError) -> [AppRecord] {
+    try await get("/v1/apps", as: AppsResponse.self).apps
+  }
+
+  public func apply(_ spec: AppSpec) async throws(ClientError) -> AppRecord {
+    try await send(.PUT, "/v1/apps/\(spec.name)", body: spec, as: AppRecord.self)
+  }
+
+  public func status(_ app: String) async throws(ClientError) -> AppStatusResponse {
+    try await get("/v1/apps/\(app)", as: AppStatusResponse.self)
+  }
+
+  public func deploy(_ app: String, image: String?) async throws(ClientError) -> DeployResponse {
+    try await send(
+      .POST, "/v1/apps/\(app)/deploy", body: DeployRequest(image: image), as: DeployResponse.self)
+  }
+
+  public func stopSet(_ app: String, color: Color) async throws(ClientError) {
+    _ = try await send(
+      .POST, "/v1/apps/\(app)/sets/\(color.rawValue)/stop", body: [String: String](),
+      as: [String: String].self)
+  }
+
   // MARK: plumbing
 
   private func get<T: Decodable>(_ path: String, as: T.Type) async throws(ClientError) -> T {
@@ -47,6 +70,7 @@ public struct APIClient: Sendable {
     request.method = method
     request.headers.add(name: "Authorization", value: "Bearer \(token)")
     request.headers.add(name: "Accept", value: "application/json")
+    request.headers.add(name: "X-Turnout-Actor", value: Self.actor)
     if let body {
       do {
         let encoder = JSONEncoder()
@@ -101,6 +125,13 @@ public struct APIClient: Sendable {
     configuration.connectionPool.retryConnectionEstablishment = false
     configuration.timeout.connect = .seconds(3)
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+  }()
+
+  /// `user@host` of whoever runs this, for the scheduler's event log.
+  static let actor: String = {
+    let env = ProcessInfo.processInfo.environment
+    let user = env["SUDO_USER"] ?? env["USER"] ?? env["LOGNAME"] ?? "unknown"
+    return "\(user)@\(ProcessInfo.processInfo.hostName)"
   }()
 
   private static func describe(_ error: any Error) -> String {

@@ -4,7 +4,7 @@ import ArgumentParser
 public struct Schedctl: AsyncParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "schedctl",
-    abstract: "Operate a Turnout cluster: nodes, placement, and (soon) blue-green deployments.",
+    abstract: "Operate a Turnout cluster: nodes, placement, apps and their blue and green sets.",
     discussion: """
       schedctl talks to schedd's HTTP API. Point it at the scheduler and give it the API token:
 
@@ -16,7 +16,10 @@ public struct Schedctl: AsyncParsableCommand {
       64 bad command line; 65 the scheduler rejected the input; 69 scheduler unreachable;
       77 token refused.
       """,
-    subcommands: [NodesCommand.self, PlacementCommand.self, PlanCommand.self, EventsCommand.self]
+    subcommands: [
+      NodesCommand.self, PlacementCommand.self, PlanCommand.self, AppCommand.self,
+      DeployCommand.self, StatusCommand.self, StopSetCommand.self, EventsCommand.self,
+    ]
   )
 
   public init() {}

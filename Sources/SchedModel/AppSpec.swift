@@ -20,7 +20,8 @@ public struct AppSpec: Codable, Sendable, Hashable {
 
   public init(
     name: String, image: String, slots: Int, resources: Resources, containerPort: Int = 8080,
-    env: [String: String] = [:], health: HealthCheck = HealthCheck(), network: NetworkMode = .bridge,
+    env: [String: String] = [:], health: HealthCheck = HealthCheck(),
+    network: NetworkMode = .bridge,
     constraints: [String: String] = [:], maxPerNode: Int? = nil,
     security: SecurityRequest = SecurityRequest()
   ) {
@@ -62,15 +63,24 @@ public struct AppSpec: Codable, Sendable, Hashable {
     func fail(_ field: String, _ message: String) -> ModelError {
       ModelError(.invalidApp, "\(field): \(message)")
     }
-    guard !image.isEmpty, !image.contains(" ") else { throw fail("image", "must be an image reference like web:2") }
+    guard !image.isEmpty, !image.contains(" ") else {
+      throw fail("image", "must be an image reference like web:2")
+    }
     guard (1...1000).contains(slots) else { throw fail("slots", "must be 1 to 1000, got \(slots)") }
     guard resources.cpuMillis > 0 else { throw fail("cpu", "must be more than 0") }
     guard resources.memoryBytes >= 6 << 20 else {
-      throw fail("memory", "must be at least 6Mi (Docker's minimum), got \(Quantity.formatMemory(resources.memoryBytes))")
+      throw fail(
+        "memory",
+        "must be at least 6Mi (Docker's minimum), got \(Quantity.formatMemory(resources.memoryBytes))"
+      )
     }
-    guard (1...65535).contains(containerPort) else { throw fail("container_port", "must be 1 to 65535") }
+    guard (1...65535).contains(containerPort) else {
+      throw fail("container_port", "must be 1 to 65535")
+    }
     guard health.path.hasPrefix("/") else { throw fail("health.path", "must start with '/'") }
-    guard health.intervalMillis >= 100 else { throw fail("health.interval", "must be at least 100ms") }
+    guard health.intervalMillis >= 100 else {
+      throw fail("health.interval", "must be at least 100ms")
+    }
     guard health.timeoutMillis >= 10 else { throw fail("health.timeout", "must be at least 10ms") }
     guard health.healthyThreshold >= 1, health.unhealthyThreshold >= 1 else {
       throw fail("health", "thresholds must be at least 1")
@@ -184,16 +194,23 @@ public struct NodePermissions: Codable, Sendable, Hashable {
       out.append("privileged mode is not allowed on this node (sched-agent --allow-privileged)")
     }
     if !request.binds.isEmpty && !hostMounts {
-      out.append("host bind mounts \(request.binds) are not allowed on this node (sched-agent --allow-host-mounts)")
+      out.append(
+        "host bind mounts \(request.binds) are not allowed on this node (sched-agent --allow-host-mounts)"
+      )
     }
     if !request.capAdd.isEmpty && !capabilities {
-      out.append("added capabilities \(request.capAdd) are not allowed on this node (sched-agent --allow-capabilities)")
+      out.append(
+        "added capabilities \(request.capAdd) are not allowed on this node (sched-agent --allow-capabilities)"
+      )
     }
     if (request.hostPID || request.hostIPC) && !hostNamespaces {
-      out.append("host pid/ipc namespaces are not allowed on this node (sched-agent --allow-host-namespaces)")
+      out.append(
+        "host pid/ipc namespaces are not allowed on this node (sched-agent --allow-host-namespaces)"
+      )
     }
     if !request.devices.isEmpty && !devices {
-      out.append("devices \(request.devices) are not allowed on this node (sched-agent --allow-devices)")
+      out.append(
+        "devices \(request.devices) are not allowed on this node (sched-agent --allow-devices)")
     }
     return out
   }

@@ -89,12 +89,21 @@ public enum ManagedLabels {
   public static let color = "turnout.color"
   public static let slot = "turnout.slot"
   public static let deployment = "turnout.deployment"
+  /// The node whose agent owns the container: agents sharing one engine never touch each
+  /// other's containers.
+  public static let node = "turnout.node"
 
-  public static func of(_ assignment: SlotAssignment) -> [String: String] {
+  public static func of(_ assignment: SlotAssignment, node: NodeID) -> [String: String] {
     [
       managed: "true", app: assignment.slot.app, color: assignment.slot.color.rawValue,
       slot: String(assignment.slot.index), deployment: assignment.deployment,
+      self.node: node.rawValue,
     ]
+  }
+
+  /// The label filter that finds one node's managed containers.
+  public static func owned(by node: NodeID) -> [String: String] {
+    [managed: "true", self.node: node.rawValue]
   }
 
   /// The slot a managed container belongs to, from its labels.

@@ -6,6 +6,8 @@ public actor MemoryStore: StateStore {
   private var nodeRows: [NodeID: Node] = [:]
   private var allocationRows: [SlotID: Allocation] = [:]
   private var eventRows: [ClusterEvent] = []
+  private var appRows: [String: AppRecord] = [:]
+  private var setRows: [String: SetRecord] = [:]
 
   public init() {}
 
@@ -53,6 +55,40 @@ public actor MemoryStore: StateStore {
     }
     allocationRows = next
     append(events)
+  }
+
+  public func apps() -> [AppRecord] {
+    appRows.values.sorted { $0.name < $1.name }
+  }
+
+  public func saveApp(_ app: AppRecord, events: [ClusterEvent]) {
+    appRows[app.name] = app
+    append(events)
+  }
+
+  public func sets() -> [SetRecord] {
+    setRows.values.sorted { ($0.app, $0.color) < ($1.app, $1.color) }
+  }
+
+  public func commitSet(
+    app: AppRecord, color: Color, set: SetRecord?, allocations: [Allocation],
+    events: [ClusterEvent]
+  ) throws(StoreError) {
+    if let set, set.app != app.name || set.color != color {
+      throw StoreError(
+        .conflict, "set \(set.app)/\(set.color) does not belong to \(app.name)/\(color)")
+    }
+    let savedAllocations = allocationRows
+    let savedEvents = eventRows
+    do {
+      try replaceAllocations(app: app.name, color: color, with: allocations, events: events)
+    } catch {
+      allocationRows = savedAllocations
+      eventRows = savedEvents
+      throw error
+    }
+    appRows[app.name] = app
+    setRows["\(app.name)/\(color.rawValue)"] = set
   }
 
   public func appendEvents(_ events: [ClusterEvent]) {

@@ -107,23 +107,108 @@ public final class SQLiteStore: StateStore {
     app: String, color: Color, with allocations: [Allocation], events: [ClusterEvent]
   ) async throws(StoreError) {
     try await write { db in
+      try Self.replace(allocations, app: app, color: color, db)
+      try Self.insert(events, db)
+    }
+  }
+
+  private static func replace(
+    _ allocations: [Allocation], app: String, color: Color, _ db: Database
+  ) throws {
+    try db.execute(
+      sql: "DELETE FROM allocations WHERE app = ? AND color = ?",
+      arguments: [app, color.rawValue])
+    for allocation in allocations {
+      guard allocation.slot.app == app, allocation.slot.color == color else {
+        throw StoreError(.conflict, "allocation \(allocation.slot) is not of set \(app)/\(color)")
+      }
       try db.execute(
-        sql: "DELETE FROM allocations WHERE app = ? AND color = ?",
-        arguments: [app, color.rawValue])
-      for allocation in allocations {
-        guard allocation.slot.app == app, allocation.slot.color == color else {
-          throw StoreError(.conflict, "allocation \(allocation.slot) is not of set \(app)/\(color)")
-        }
+        sql: """
+          INSERT INTO allocations (app, color, slot_index, node_id, host_port, cpu_millis, memory_bytes)
+          VALUES (?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          app, color.rawValue, allocation.slot.index, allocation.node.rawValue,
+          allocation.hostPort, allocation.resources.cpuMillis, allocation.resources.memoryBytes,
+        ])
+    }
+  }
+
+  private static func upsert(_ app: AppRecord, spec: String, _ db: Database) throws {
+    try db.execute(
+      sql: """
+        INSERT INTO apps (name, spec, live_color, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, live_color = excluded.live_color,
+          updated_at = excluded.updated_at
+        """,
+      arguments: [app.name, spec, app.live?.rawValue, app.updatedAt.timeIntervalSince1970])
+  }
+
+  private static var json: JSONDecoder { JSONDecoder() }
+
+  private func encodeJSON(_ value: some Encodable) throws(StoreError) -> String {
+    do {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = .sortedKeys
+      return String(decoding: try encoder.encode(value), as: UTF8.self)
+    } catch {
+      throw StoreError(.io, "cannot encode \(type(of: value)): \(error)")
+    }
+  }
+
+  public func apps() async throws(StoreError) -> [AppRecord] {
+    try await read { db in
+      try Row.fetchAll(db, sql: "SELECT * FROM apps ORDER BY name").map { row in
+        AppRecord(
+          spec: try Self.json.decode(AppSpec.self, from: Data((row["spec"] as String).utf8)),
+          live: (row["live_color"] as String?).flatMap(Color.init(rawValue:)),
+          updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+      }
+    }
+  }
+
+  public func saveApp(_ app: AppRecord, events: [ClusterEvent]) async throws(StoreError) {
+    let spec = try encodeJSON(app.spec)
+    try await write { db in
+      try Self.upsert(app, spec: spec, db)
+      try Self.insert(events, db)
+    }
+  }
+
+  public func sets() async throws(StoreError) -> [SetRecord] {
+    try await read { db in
+      try Row.fetchAll(db, sql: "SELECT * FROM sets ORDER BY app, color").map { row in
+        SetRecord(
+          app: row["app"], color: Color(rawValue: row["color"]) ?? .blue,
+          deployment: row["deployment"], image: row["image"],
+          createdAt: Date(timeIntervalSince1970: row["created_at"]))
+      }
+    }
+  }
+
+  public func commitSet(
+    app: AppRecord, color: Color, set: SetRecord?, allocations: [Allocation],
+    events: [ClusterEvent]
+  ) async throws(StoreError) {
+    if let set, set.app != app.name || set.color != color {
+      throw StoreError(
+        .conflict, "set \(set.app)/\(set.color) does not belong to \(app.name)/\(color)")
+    }
+    let spec = try encodeJSON(app.spec)
+    try await write { db in
+      try Self.upsert(app, spec: spec, db)
+      try db.execute(
+        sql: "DELETE FROM sets WHERE app = ? AND color = ?", arguments: [app.name, color.rawValue])
+      if let set {
         try db.execute(
-          sql: """
-            INSERT INTO allocations (app, color, slot_index, node_id, host_port, cpu_millis, memory_bytes)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """,
+          sql:
+            "INSERT INTO sets (app, color, deployment, image, created_at) VALUES (?, ?, ?, ?, ?)",
           arguments: [
-            app, color.rawValue, allocation.slot.index, allocation.node.rawValue,
-            allocation.hostPort, allocation.resources.cpuMillis, allocation.resources.memoryBytes,
+            set.app, set.color.rawValue, set.deployment, set.image,
+            set.createdAt.timeIntervalSince1970,
           ])
       }
+      try Self.replace(allocations, app: app.name, color: color, db)
       try Self.insert(events, db)
     }
   }

@@ -49,6 +49,25 @@ enum Schema {
             BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
           """)
     }
+    migrator.registerMigration("v2: apps and sets") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE apps (
+            name TEXT PRIMARY KEY NOT NULL,
+            spec TEXT NOT NULL,
+            live_color TEXT CHECK (live_color IN ('blue', 'green')),
+            updated_at REAL NOT NULL
+          );
+          CREATE TABLE sets (
+            app TEXT NOT NULL REFERENCES apps(name),
+            color TEXT NOT NULL CHECK (color IN ('blue', 'green')),
+            deployment TEXT NOT NULL,
+            image TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (app, color)
+          );
+          """)
+    }
     return migrator
   }
 }

@@ -17,6 +17,17 @@ public protocol StateStore: Sendable {
     app: String, color: Color, with allocations: [Allocation], events: [ClusterEvent]
   ) async throws(StoreError)
 
+  func apps() async throws(StoreError) -> [AppRecord]
+  /// Inserts or replaces an app's record, and appends `events`.
+  func saveApp(_ app: AppRecord, events: [ClusterEvent]) async throws(StoreError)
+  func sets() async throws(StoreError) -> [SetRecord]
+  /// In one transaction: saves the app record, puts `set` in place of the app's set of `color`
+  /// (removes it when nil), replaces that set's allocations, and appends `events`.
+  func commitSet(
+    app: AppRecord, color: Color, set: SetRecord?, allocations: [Allocation],
+    events: [ClusterEvent]
+  ) async throws(StoreError)
+
   func appendEvents(_ events: [ClusterEvent]) async throws(StoreError)
   /// Events with `seq` greater than `after`, oldest first, at most `limit`.
   func events(after: Int64, limit: Int) async throws(StoreError) -> [ClusterEvent]

@@ -19,6 +19,8 @@ public actor Cluster {
   /// full TTL from boot to reconnect before it is marked down.
   private var lastSeen: [NodeID: Date] = [:]
   var sessions: [NodeID: AgentSession] = [:]
+  /// Each node's slots as its agent last reported them.
+  private(set) var slotReports: [NodeID: [SlotStatus]] = [:]
   var pendingAcks: [String: CheckedContinuation<CommandAck, any Error>] = [:]
   var commandCounter = 0
 
@@ -35,6 +37,15 @@ public actor Cluster {
       nodes[node.id] = node
       lastSeen[node.id] = boot
     }
+  }
+
+  /// The last reported status of every slot, by slot.
+  public func slotStatuses() -> [SlotID: (node: NodeID, status: SlotStatus)] {
+    var out: [SlotID: (node: NodeID, status: SlotStatus)] = [:]
+    for (node, statuses) in slotReports {
+      for status in statuses { out[status.slot] = (node, status) }
+    }
+    return out
   }
 
   /// All nodes, sorted by id.
@@ -94,9 +105,12 @@ public actor Cluster {
     sessions[node] === session
   }
 
-  func heartbeat(node id: NodeID, usage: HostUsage) async throws(StoreError) {
+  func heartbeat(node id: NodeID, usage: HostUsage, slots: [SlotStatus] = [])
+    async throws(StoreError)
+  {
     guard var node = nodes[id] else { return }
     let at = now()
+    slotReports[id] = slots
     lastSeen[id] = at
     node.usage = usage
     node.lastHeartbeatAt = at

@@ -14,6 +14,9 @@ struct ClusterSession {
   let admission: Admission
   let helloTimeout: Duration
   let logger: Logger
+  /// Called after a node registered, off the connection's read loop (it sends commands whose
+  /// acks this loop must read).
+  let onRegistered: @Sendable (NodeID) async -> Void
 
   private enum Phase {
     case awaitingHello
@@ -129,7 +132,7 @@ struct ClusterSession {
         return nil
       }
       do {
-        try await cluster.heartbeat(node: node, usage: heartbeat.usage)
+        try await cluster.heartbeat(node: node, usage: heartbeat.usage, slots: heartbeat.slots)
       } catch {
         logger.error(
           "cannot persist heartbeat", metadata: ["node.id": "\(node)", "error": "\(error)"])

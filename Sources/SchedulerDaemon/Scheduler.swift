@@ -13,6 +13,7 @@ import WireTransport
 /// sweep, all stopped together when `run` is cancelled or a graceful shutdown arrives.
 public final class Scheduler: Service {
   public let cluster: Cluster
+  public let apps: AppService
   public let config: SchedulerConfig
   private let lineServer: LineServer
   private let apiPortPromise: EventLoopPromise<Int>
@@ -28,6 +29,7 @@ public final class Scheduler: Service {
     cluster: Cluster, config: SchedulerConfig, lineServer: LineServer, logger: Logger
   ) {
     self.cluster = cluster
+    self.apps = AppService(cluster: cluster, commandTimeout: config.commandTimeout, logger: logger)
     self.config = config
     self.lineServer = lineServer
     self.logger = logger
@@ -61,8 +63,9 @@ public final class Scheduler: Service {
       admission: Admission(
         tokens: [.agent: config.joinToken], heartbeatMillis: config.heartbeatInterval.milliseconds,
         ttlMillis: policy.ttl.milliseconds),
-      helloTimeout: config.helloTimeout, logger: logger)
-    let routes = APIRoutes(cluster: cluster, apiToken: config.apiToken)
+      helloTimeout: config.helloTimeout, logger: logger,
+      onRegistered: { [apps] node in await apps.push(to: node) })
+    let routes = APIRoutes(cluster: cluster, apps: apps, apiToken: config.apiToken)
     let promise = apiPortPromise
     let logger = self.logger
     let app = Application(

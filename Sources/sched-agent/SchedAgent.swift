@@ -1,7 +1,7 @@
 import AgentCore
 import AgentDaemon
-import DockerRuntime
 import ArgumentParser
+import DockerRuntime
 import Foundation
 import Logging
 import SchedModel
@@ -90,7 +90,8 @@ struct SchedAgent: AsyncParsableCommand {
     switch runtime {
     case .docker:
       let slots = SlotManager(
-        runtime: DockerRuntime(socketPath: dockerSocket), prober: HTTPHealthProber(),
+        node: config.node, runtime: DockerRuntime(socketPath: dockerSocket),
+        prober: HTTPHealthProber(),
         permissions: NodePermissions(
           privileged: allowPrivileged, hostMounts: allowHostMounts, capabilities: allowCapabilities,
           hostNamespaces: allowHostNamespaces, devices: allowDevices),

@@ -20,13 +20,22 @@ public final class HTTPHealthProber: HealthProber {
     var request = HTTPClientRequest(url: "http://\(hostPart):\(port)\(path)")
     request.headers.add(name: "User-Agent", value: "turnout-health")
     do {
-      let response = try await http.execute(request, timeout: .milliseconds(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+      let response = try await http.execute(
+        request,
+        timeout: .milliseconds(
+          timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        ))
       _ = try? await response.body.collect(upTo: 1 << 16)
-      return (200..<400).contains(Int(response.status.code)) ? nil : "HTTP \(response.status.code) from \(path)"
+      return (200..<400).contains(Int(response.status.code))
+        ? nil : "HTTP \(response.status.code) from \(path)"
     } catch {
       let text = "\(error)"
-      if text.contains("Connection refused") || text.contains("connectionRefused") { return "connection refused" }
-      if text.contains("eadline") || text.contains("imeout") { return "no answer within \(timeout)" }
+      if text.contains("Connection refused") || text.contains("connectionRefused") {
+        return "connection refused"
+      }
+      if text.contains("eadline") || text.contains("imeout") {
+        return "no answer within \(timeout)"
+      }
       return text
     }
   }

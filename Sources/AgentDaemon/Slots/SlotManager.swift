@@ -11,6 +11,7 @@ import ServiceLifecycle
 /// Nothing is reconciled before the first `assign` of the agent's life, so a restarted agent
 /// adopts the containers it finds instead of stopping them.
 public actor SlotManager: CommandExecutor, Service {
+  let node: NodeID
   let runtime: any ContainerRuntime
   let prober: any HealthProber
   let permissions: NodePermissions
@@ -28,9 +29,11 @@ public actor SlotManager: CommandExecutor, Service {
   private let kicks: AsyncStream<Void>
 
   public init(
-    runtime: any ContainerRuntime, prober: any HealthProber, permissions: NodePermissions,
+    node: NodeID, runtime: any ContainerRuntime, prober: any HealthProber,
+    permissions: NodePermissions,
     publishAddress: String, reconcileInterval: Duration = .seconds(2), logger: Logger
   ) {
+    self.node = node
     self.runtime = runtime
     self.prober = prober
     self.permissions = permissions
@@ -114,7 +117,7 @@ public actor SlotManager: CommandExecutor, Service {
   @discardableResult
   private func refreshObserved() async -> Bool {
     do {
-      let found = try await runtime.list(labels: [ManagedLabels.managed: "true"])
+      let found = try await runtime.list(labels: ManagedLabels.owned(by: node))
       var bySlot: [SlotID: ContainerInfo] = [:]
       var extra: [ContainerInfo] = []
       for container in found {
@@ -134,10 +137,13 @@ public actor SlotManager: CommandExecutor, Service {
   private func carry(out action: SlotAction) async {
     switch action {
     case .create(let assignment):
-      logger.info("drift: slot has no container; creating", metadata: ["slot": "\(assignment.slot)"])
+      logger.info(
+        "drift: slot has no container; creating", metadata: ["slot": "\(assignment.slot)"])
       await create(assignment)
     case .start(let id, let assignment):
-      logger.info("drift: slot's container is not running; starting", metadata: ["slot": "\(assignment.slot)", "container.id": "\(id.prefix(12))"])
+      logger.info(
+        "drift: slot's container is not running; starting",
+        metadata: ["slot": "\(assignment.slot)", "container.id": "\(id.prefix(12))"])
       do {
         try await runtime.start(id)
         problems[assignment.slot] = nil
@@ -145,7 +151,9 @@ public actor SlotManager: CommandExecutor, Service {
         problems[assignment.slot] = (.exited, "cannot start container: \(error.message)")
       }
     case .replace(let id, let assignment):
-      logger.info("drift: slot's container is from another deployment; replacing", metadata: ["slot": "\(assignment.slot)", "container.id": "\(id.prefix(12))"])
+      logger.info(
+        "drift: slot's container is from another deployment; replacing",
+        metadata: ["slot": "\(assignment.slot)", "container.id": "\(id.prefix(12))"])
       do {
         try await runtime.remove(id)
       } catch {
@@ -155,16 +163,19 @@ public actor SlotManager: CommandExecutor, Service {
       trackers[assignment.slot] = nil
       await create(assignment)
     case .remove(let id, let name):
-      logger.info("drift: managed container no slot wants; removing", metadata: ["container.name": "\(name)"])
+      logger.info(
+        "drift: managed container no slot wants; removing", metadata: ["container.name": "\(name)"])
       do {
         try await runtime.stop(id, timeout: .seconds(10))
         try await runtime.remove(id)
       } catch {
-        logger.error("cannot remove container", metadata: ["container.name": "\(name)", "error": "\(error)"])
+        logger.error(
+          "cannot remove container", metadata: ["container.name": "\(name)", "error": "\(error)"])
       }
     case .refuse(let assignment, let reason, let id):
       if problems[assignment.slot]?.message != reason {
-        logger.warning("slot refused", metadata: ["slot": "\(assignment.slot)", "reason": "\(reason)"])
+        logger.warning(
+          "slot refused", metadata: ["slot": "\(assignment.slot)", "reason": "\(reason)"])
       }
       problems[assignment.slot] = (.refused, reason)
       if let id { try? await runtime.remove(id) }
@@ -172,15 +183,16 @@ public actor SlotManager: CommandExecutor, Service {
   }
 
   private func create(_ assignment: SlotAssignment) async {
-    let spec = Reconciler.containerSpec(for: assignment, publishAddress: publishAddress)
+    let spec = Reconciler.containerSpec(
+      for: assignment, node: node, publishAddress: publishAddress)
     do {
       let id: String
       do {
         id = try await runtime.create(spec)
-      } catch where error.code == .notFound {
+      } catch  where error.code == .notFound {
         try await runtime.ensureImage(assignment.image)
         id = try await runtime.create(spec)
-      } catch where error.code == .conflict {
+      } catch  where error.code == .conflict {
         // A retried create: the container with this name is already there; adopt it.
         id = try await runtime.inspect(spec.name).id
       }
@@ -188,9 +200,11 @@ public actor SlotManager: CommandExecutor, Service {
       problems[assignment.slot] = nil
       trackers[assignment.slot] = nil
     } catch {
-      let health: SlotHealth = error.code == .notFound || error.code == .invalid ? .refused : .exited
+      let health: SlotHealth =
+        error.code == .notFound || error.code == .invalid ? .refused : .exited
       problems[assignment.slot] = (health, error.message)
-      logger.error("cannot start slot", metadata: ["slot": "\(assignment.slot)", "error": "\(error)"])
+      logger.error(
+        "cannot start slot", metadata: ["slot": "\(assignment.slot)", "error": "\(error)"])
     }
   }
 
@@ -207,9 +221,12 @@ public actor SlotManager: CommandExecutor, Service {
       nextCheck[slot] = now + .milliseconds(assignment.health.intervalMillis)
       var entry: (container: String, tracker: HealthTracker) =
         trackers[slot].flatMap { $0.container == container.id ? $0 : nil }
-        ?? (container: container.id, tracker: HealthTracker(
-          healthyThreshold: assignment.health.healthyThreshold,
-          unhealthyThreshold: assignment.health.unhealthyThreshold))
+        ?? (
+          container: container.id,
+          tracker: HealthTracker(
+            healthyThreshold: assignment.health.healthyThreshold,
+            unhealthyThreshold: assignment.health.unhealthyThreshold)
+        )
       guard container.state == .running else {
         entry.tracker.exited("container \(container.state.rawValue)")
         trackers[slot] = entry
@@ -230,18 +247,23 @@ public actor SlotManager: CommandExecutor, Service {
     let reportedDeployment = deployment ?? container?.labels[ManagedLabels.deployment] ?? ""
     if let problem = problems[slot] {
       return SlotStatus(
-        slot: slot, deployment: reportedDeployment, containerID: container.map { String($0.id.prefix(12)) },
+        slot: slot, deployment: reportedDeployment,
+        containerID: container.map { String($0.id.prefix(12)) },
         health: problem.health, message: problem.message)
     }
     guard let container, container.labels[ManagedLabels.deployment] == reportedDeployment else {
-      return SlotStatus(slot: slot, deployment: reportedDeployment, health: .starting, message: "creating container")
+      return SlotStatus(
+        slot: slot, deployment: reportedDeployment, health: .starting, message: "creating container"
+      )
     }
     let id = String(container.id.prefix(12))
     guard container.state == .running else {
       return SlotStatus(
         slot: slot, deployment: reportedDeployment, containerID: id, health: .exited,
         startedAt: container.startedAt,
-        message: "container \(container.state.rawValue)\(container.exitCode.map { " with code \($0)" } ?? "")")
+        message:
+          "container \(container.state.rawValue)\(container.exitCode.map { " with code \($0)" } ?? "")"
+      )
     }
     let tracker = trackers[slot].flatMap { $0.container == container.id ? $0.tracker : nil }
     let health = tracker?.health ?? .starting

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Placement
 import SchedModel
@@ -7,6 +8,7 @@ import SchedWire
 /// The operator API: `/v1/...` behind the bearer token, `/healthz` open.
 struct APIRoutes {
   let cluster: Cluster
+  let apps: AppService
   let apiToken: String
 
   func router() -> Router<BasicRequestContext> {
@@ -17,6 +19,32 @@ struct APIRoutes {
     v1.get("placement") { _, _ in try await placement() }
     v1.post("plan") { request, _ in try await plan(request) }
     v1.get("events") { request, _ in try await events(request) }
+    v1.get("apps") { _, _ in
+      JSONResponse.ok(AppsResponse(apps: try await run { try await apps.apps() }))
+    }
+    v1.put("apps/:name") { request, context in try await applyApp(request, context) }
+    v1.get("apps/:name") { _, context in
+      let name = try context.parameters.require("name")
+      return JSONResponse.ok(try await run { try await apps.status(name) })
+    }
+    v1.post("apps/:name/deploy") { request, context in
+      let name = try context.parameters.require("name")
+      let body = try await JSONResponse.decode(DeployRequest.self, from: request)
+      let actor = Self.actor(request)
+      return JSONResponse.ok(
+        try await run { try await apps.deploy(name, image: body.image, actor: actor) })
+    }
+    v1.post("apps/:name/sets/:color/stop") { request, context in
+      let name = try context.parameters.require("name")
+      let raw = try context.parameters.require("color")
+      guard let color = Color(rawValue: raw) else {
+        throw APIError(
+          .badRequest, code: "bad_request", "color must be blue or green, not '\(raw)'")
+      }
+      let actor = Self.actor(request)
+      try await run { try await apps.stopSet(name, color: color, actor: actor) }
+      return JSONResponse.ok(["stopped": "\(name)/\(color.rawValue)"])
+    }
     return router
   }
 
@@ -53,6 +81,41 @@ struct APIRoutes {
       }
     } catch {
       return JSONResponse.error(.badRequest, code: "bad_request", error.message)
+    }
+  }
+
+  private func applyApp(_ request: Request, _ context: BasicRequestContext) async throws -> Response
+  {
+    let name = try context.parameters.require("name")
+    let spec = try await JSONResponse.decode(AppSpec.self, from: request)
+    guard spec.name == name else {
+      throw APIError(
+        .badRequest, code: "bad_request",
+        "the spec names app '\(spec.name)' but the URL names '\(name)'")
+    }
+    let actor = Self.actor(request)
+    return JSONResponse.ok(try await run { try await apps.apply(spec, actor: actor) })
+  }
+
+  /// Who is asking, for the event log: `operator` plus what schedctl says of its user.
+  static func actor(_ request: Request) -> String {
+    guard let who = request.headers[HTTPTypes.HTTPField.Name("X-Turnout-Actor")!], !who.isEmpty,
+      who.count < 100
+    else { return "operator" }
+    return "operator:\(who)"
+  }
+
+  /// Runs an app operation, turning its failure into the matching HTTP answer.
+  private func run<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+      return try await body()
+    } catch let error as APIFailure {
+      switch error.code {
+      case .badRequest: throw APIError(.badRequest, code: "bad_request", error.message)
+      case .notFound: throw APIError(.notFound, code: "not_found", error.message)
+      case .conflict: throw APIError(.conflict, code: "conflict", error.message)
+      case .internalError: throw APIError(.internalServerError, code: "internal", error.message)
+      }
     }
   }
 

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import SchedModel
+import SchedWire
+
+/// `schedctl app`: create and list apps.
+struct AppCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "app", abstract: "Create, update and list apps.",
+    subcommands: [AppApplyCommand.self, AppListCommand.self])
+}
+
+/// `schedctl app apply FILE`: create or update an app from a YAML spec.
+struct AppApplyCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "apply", abstract: "Create or update an app from a YAML spec file.",
+    discussion: """
+      A spec file (every field but the first five is optional):
+
+        name: web                   # lowercase letters, digits, '-'
+        image: turnout-sample:1     # the default image of `schedctl deploy`
+        slots: 4                    # containers per color
+        cpu: 250m                   # per slot: 250m, 0.5, 2
+        memory: 64Mi                # per slot: 64Mi, 1Gi
+        port: 8080                  # the port the app listens on in its container
+        network: bridge             # bridge (published host port) or host (PORT is set)
+        env: { MODE: prod }
+        health: { path: /healthz, interval: 1s, timeout: 500ms, healthy_threshold: 1, unhealthy_threshold: 3 }
+        constraints: { zone: home } # node labels required
+        max_per_node: 2
+        security: { privileged: false, binds: [], cap_add: [], host_pid: false, host_ipc: false, devices: [] }
+
+      Errors name the line and the field. Applying changes no running container; the next
+      deploy uses the new spec.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+
+  @Argument(help: "The YAML spec file.")
+  var file: String
+
+  func run() async throws {
+    guard let data = FileManager.default.contents(atPath: file) else {
+      throw ValidationError("cannot read \(file)")
+    }
+    let spec: AppSpec
+    do {
+      spec = try AppSpecFile.parse(String(decoding: data, as: UTF8.self), file: file)
+    } catch {
+      FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+      throw ExitCode(Exit.dataError)
+    }
+    let client = try global.client()
+    let record = try await Exit.guarding { try await client.apply(spec) }
+    switch global.output {
+    case .json: try printJSON(record)
+    case .table:
+      print(
+        "applied \(spec.name): \(spec.slots) x \(spec.image), \(Quantity.formatCPU(spec.resources.cpuMillis)) CPU and \(Quantity.formatMemory(spec.resources.memoryBytes)) per slot"
+      )
+    }
+  }
+}
+
+/// `schedctl app list`.
+struct AppListCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "list", abstract: "List the apps.")
+
+  @OptionGroup var global: GlobalOptions
+
+  func run() async throws {
+    let client = try global.client()
+    let apps = try await Exit.guarding { try await client.apps() }
+    switch global.output {
+    case .json: try printJSON(AppsResponse(apps: apps))
+    case .table:
+      var table = Table("APP", "IMAGE", "SLOTS", "CPU", "MEMORY", "LIVE")
+      for app in apps {
+        table.add(
+          app.name, app.spec.image, String(app.spec.slots),
+          Quantity.formatCPU(app.spec.resources.cpuMillis),
+          Quantity.formatMemory(app.spec.resources.memoryBytes), app.live?.rawValue ?? "-")
+      }
+      print(apps.isEmpty ? "No apps yet. Create one with schedctl app apply FILE." : table.render())
+    }
+  }
+}

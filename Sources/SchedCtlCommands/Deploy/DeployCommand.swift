@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import SchedModel
+import SchedWire
+
+/// `schedctl deploy APP --image IMAGE`: build the idle color and wait until it is ready.
+struct DeployCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "deploy",
+    abstract:
+      "Build the app's idle color (blue or green) from an image and wait until it is healthy.",
+    discussion: """
+      All or nothing: if the set does not fit, nothing is placed and each slot says why.
+      Progress is printed as slots come up. Exits 0 when every slot is healthy, 1 when a slot is
+      refused or the set is not ready before --timeout.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+
+  @Argument(help: "The app.")
+  var app: String
+
+  @Option(help: "The image to run (default: the spec's image).")
+  var image: String?
+
+  @Option(help: "How long to wait for every slot to be healthy.")
+  var timeout: String = "120s"
+
+  @Flag(help: "Return once the plan is committed, without waiting.")
+  var noWait = false
+
+  func run() async throws {
+    let wait: Duration
+    do { wait = try Parsing.duration(timeout) } catch { throw ValidationError(error.message) }
+    let client = try global.client()
+    let started = ContinuousClock.now
+    let deployed = try await Exit.guarding { try await client.deploy(app, image: image) }
+    if global.output == .table {
+      print(
+        "placed \(deployed.placed.count) slot(s) of \(app) \(deployed.color.rawValue) (deployment \(deployed.deployment), \(deployed.image))"
+      )
+    }
+    if noWait {
+      if global.output == .json { try printJSON(deployed) }
+      return
+    }
+    var seen: [Int: SlotHealth] = [:]
+    while true {
+      let status = try await Exit.guarding { try await client.status(app) }
+      guard
+        let set = status.sets.first(where: {
+          $0.color == deployed.color && $0.deployment == deployed.deployment
+        })
+      else {
+        FileHandle.standardError.write(
+          Data(
+            "error: the \(deployed.color.rawValue) set was replaced or stopped while deploying\n"
+              .utf8))
+        throw ExitCode(Exit.failed)
+      }
+      for slot in set.slots where seen[slot.index] != slot.health {
+        seen[slot.index] = slot.health
+        if global.output == .table {
+          let detail = slot.message.map { " (\($0))" } ?? ""
+          print(
+            "  slot \(slot.index) on \(slot.node) \(slot.address):\(slot.hostPort): \(slot.health.rawValue)\(detail)"
+          )
+        }
+      }
+      let elapsed = ContinuousClock.now - started
+      if set.state == .ready {
+        if global.output == .json {
+          try printJSON(set)
+        } else {
+          print(
+            "ready: \(set.healthy)/\(set.slots.count) healthy in \(String(format: "%.1f", elapsed.seconds))s"
+          )
+        }
+        return
+      }
+      if let refused = set.slots.first(where: { $0.health == .refused }) {
+        FileHandle.standardError.write(
+          Data(
+            "error: slot \(refused.index) on \(refused.node) was refused: \(refused.message ?? "no reason given")\n"
+              .utf8))
+        throw ExitCode(Exit.failed)
+      }
+      if elapsed > wait {
+        let waiting = set.slots.filter { $0.health != .healthy }
+          .map { "slot \($0.index) \($0.health.rawValue)\($0.message.map { ": \($0)" } ?? "")" }
+        FileHandle.standardError.write(
+          Data("error: not ready after \(timeout): \(waiting.joined(separator: "; "))\n".utf8))
+        throw ExitCode(Exit.failed)
+      }
+      try await Task.sleep(for: .milliseconds(200))
+    }
+  }
+}
+
+/// `schedctl status APP`: both colors, each slot's node, address, container and health.
+struct StatusCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "status", abstract: "Show an app's blue and green sets and every slot's state.")
+
+  @OptionGroup var global: GlobalOptions
+
+  @Argument(help: "The app.")
+  var app: String
+
+  func run() async throws {
+    let client = try global.client()
+    let status = try await Exit.guarding { try await client.status(app) }
+    switch global.output {
+    case .json: try printJSON(status)
+    case .table: print(Self.render(status))
+    }
+  }
+
+  static func render(_ status: AppStatusResponse) -> String {
+    var out =
+      "\(status.app.name): \(status.app.spec.slots) x \(Quantity.formatCPU(status.app.spec.resources.cpuMillis)) CPU, \(Quantity.formatMemory(status.app.spec.resources.memoryBytes)); live: \(status.app.live?.rawValue ?? "none")\n"
+    if status.sets.isEmpty {
+      return out + "No sets. Build one with schedctl deploy \(status.app.name)."
+    }
+    for set in status.sets {
+      out +=
+        "\n\(set.color.rawValue)\(set.live ? " (live)" : "")  \(set.image)  deployment \(set.deployment)  \(set.state.rawValue) \(set.healthy)/\(set.slots.count)\n"
+      var table = Table("SLOT", "NODE", "ADDRESS", "CONTAINER", "HEALTH", "DETAIL")
+      for slot in set.slots {
+        table.add(
+          String(slot.index), slot.node.rawValue, "\(slot.address):\(slot.hostPort)",
+          slot.containerID ?? "-",
+          slot.health.rawValue, slot.message ?? "")
+      }
+      out += table.render() + "\n"
+    }
+    return out
+  }
+}
+
+/// `schedctl stop-set APP COLOR`: stop and remove one color's containers.
+struct StopSetCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "stop-set",
+    abstract: "Stop and remove one color's containers and free their reservations.")
+
+  @OptionGroup var global: GlobalOptions
+
+  @Argument(help: "The app.")
+  var app: String
+
+  @Argument(help: "blue or green.")
+  var color: Color
+
+  func run() async throws {
+    let client = try global.client()
+    try await Exit.guarding { try await client.stopSet(app, color: color) }
+    if global.output == .table {
+      print("stopping \(app) \(color.rawValue): its containers are being removed")
+    }
+  }
+}
+
+extension Color: ExpressibleByArgument {}

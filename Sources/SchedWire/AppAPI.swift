@@ -1,0 +1,107 @@
+import Foundation
+import SchedModel
+
+// The operator API's bodies for apps, sets and deployments.
+
+public struct AppsResponse: Codable, Sendable, Equatable {
+  public var apps: [AppRecord]
+  public init(apps: [AppRecord]) { self.apps = apps }
+}
+
+/// `POST /v1/apps/NAME/deploy`: build the idle color from `image` (default: the spec's image).
+public struct DeployRequest: Codable, Sendable, Equatable {
+  public var image: String?
+  public init(image: String? = nil) { self.image = image }
+}
+
+public struct DeployResponse: Codable, Sendable, Equatable {
+  public var app: String
+  public var color: Color
+  public var deployment: String
+  public var image: String
+  public var placed: [PlanResponse.Placed]
+
+  public init(
+    app: String, color: Color, deployment: String, image: String, placed: [PlanResponse.Placed]
+  ) {
+    self.app = app
+    self.color = color
+    self.deployment = deployment
+    self.image = image
+    self.placed = placed
+  }
+}
+
+/// `GET /v1/apps/NAME`: both colors, each slot where it runs and how it is.
+public struct AppStatusResponse: Codable, Sendable, Equatable {
+  public var app: AppRecord
+  public var sets: [SetView]
+
+  public init(app: AppRecord, sets: [SetView]) {
+    self.app = app
+    self.sets = sets
+  }
+}
+
+public struct SetView: Codable, Sendable, Equatable {
+  public enum State: String, Codable, Sendable {
+    /// Every slot healthy.
+    case ready
+    /// Slots still starting, none failed.
+    case starting
+    /// A slot is unhealthy, exited, refused, or on a down node.
+    case degraded
+  }
+
+  public var color: Color
+  public var deployment: String
+  public var image: String
+  public var state: State
+  public var live: Bool
+  public var slots: [SlotView]
+
+  public init(
+    color: Color, deployment: String, image: String, state: State, live: Bool, slots: [SlotView]
+  ) {
+    self.color = color
+    self.deployment = deployment
+    self.image = image
+    self.state = state
+    self.live = live
+    self.slots = slots
+  }
+
+  public var healthy: Int { slots.filter { $0.health == .healthy }.count }
+}
+
+public struct SlotView: Codable, Sendable, Equatable {
+  public var index: Int
+  public var node: NodeID
+  public var address: String
+  public var hostPort: Int
+  public var containerID: String?
+  public var health: SlotHealth
+  public var startedAt: Date?
+  public var message: String?
+
+  public init(
+    index: Int, node: NodeID, address: String, hostPort: Int, containerID: String?,
+    health: SlotHealth, startedAt: Date?, message: String?
+  ) {
+    self.index = index
+    self.node = node
+    self.address = address
+    self.hostPort = hostPort
+    self.containerID = containerID
+    self.health = health
+    self.startedAt = startedAt
+    self.message = message
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case index, node, address, health, message
+    case hostPort = "host_port"
+    case containerID = "container_id"
+    case startedAt = "started_at"
+  }
+}

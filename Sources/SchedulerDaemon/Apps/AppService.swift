@@ -1,0 +1,305 @@
+import Foundation
+import Logging
+import Placement
+import SchedModel
+import SchedStore
+import SchedWire
+
+/// Apps, their blue and green sets, and deployments: the scheduler's decisions about slots.
+///
+/// Placement is pure; this actor gathers its input, commits the result in one transaction, and
+/// tells every node involved its complete list of slots (`assign`).
+public actor AppService {
+  let cluster: Cluster
+  let store: any StateStore
+  let logger: Logger
+  let commandTimeout: Duration
+  /// Apps with a deploy or stop in progress; a second one is refused rather than interleaved.
+  private var busy: Set<String> = []
+
+  init(cluster: Cluster, commandTimeout: Duration, logger: Logger) {
+    self.cluster = cluster
+    self.store = cluster.store
+    self.commandTimeout = commandTimeout
+    self.logger = logger
+  }
+
+  // MARK: apps
+
+  public func apply(_ spec: AppSpec, actor: String) async throws(APIFailure) -> AppRecord {
+    do { try spec.validate() } catch { throw APIFailure(.badRequest, error.message) }
+    let existing = try await app(spec.name, required: false)
+    let record = AppRecord(spec: spec, live: existing?.live, updatedAt: cluster.now())
+    let detail =
+      existing == nil
+      ? "created: \(spec.slots) x \(spec.image)" : "updated: \(spec.slots) x \(spec.image)"
+    try await wrap {
+      try await store.saveApp(
+        record,
+        events: [
+          ClusterEvent(
+            at: record.updatedAt, actor: actor, kind: "app.applied", subject: spec.name,
+            detail: detail)
+        ])
+    }
+    return record
+  }
+
+  public func apps() async throws(APIFailure) -> [AppRecord] {
+    try await wrap { try await store.apps() }
+  }
+
+  // MARK: deploy
+
+  /// Places the idle color of `name` from `image`, all or nothing, commits it, and sends the
+  /// nodes their slots. Returns once the plan is committed; the set comes up after.
+  public func deploy(_ name: String, image: String?, actor: String) async throws(APIFailure)
+    -> DeployResponse
+  {
+    guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
+    guard busy.insert(name).inserted else {
+      throw APIFailure(.conflict, "a deploy or stop of \(name) is already in progress; wait for it")
+    }
+    defer { busy.remove(name) }
+    let image = image ?? app.spec.image
+    guard !image.isEmpty, !image.contains(" ") else {
+      throw APIFailure(.badRequest, "image '\(image)' is not a valid image reference")
+    }
+    // The first deploy goes live at once; later ones build the color that is not live.
+    let color = app.live?.other ?? .blue
+    let allocations = try await wrap { try await store.allocations() }
+      .filter { !($0.slot.app == name && $0.slot.color == color) }
+    let nodes = await cluster.snapshot()
+    let request = SetRequest(
+      count: app.spec.slots, demand: app.spec.resources, requiredLabels: app.spec.constraints,
+      maxPerNode: app.spec.maxPerNode)
+    let view = ClusterView(nodes: nodes, allocations: allocations, at: cluster.now())
+    let result: PlacementResult
+    do {
+      result = try Placer.place(request, on: view.placementNodes(forSet: nil))
+    } catch {
+      throw APIFailure(.badRequest, error.message)
+    }
+    guard case .placed(let planned) = result else {
+      if case .unplaced(let slots) = result {
+        let reasons = slots.map { "slot \($0.index): \($0.reason)" }.joined(separator: "; ")
+        throw APIFailure(
+          .conflict,
+          "\(name) does not fit (\(app.spec.slots) x \(Quantity.formatCPU(app.spec.resources.cpuMillis)) CPU, \(Quantity.formatMemory(app.spec.resources.memoryBytes))); nothing was placed: \(reasons)"
+        )
+      }
+      throw APIFailure(.conflict, "\(name) does not fit")
+    }
+    let at = cluster.now()
+    let deployment = Self.deploymentID(at)
+    let previous = try await wrap { try await store.allocations() }.filter {
+      $0.slot.app == name && $0.slot.color == color
+    }
+    let newAllocations = planned.map {
+      Allocation(
+        slot: SlotID(app: name, color: color, index: $0.index), node: $0.node,
+        hostPort: $0.hostPort, resources: app.spec.resources)
+    }
+    var record = app
+    if record.live == nil { record.live = color }
+    record.updatedAt = at
+    let set = SetRecord(
+      app: name, color: color, deployment: deployment, image: image, createdAt: at)
+    let spread = Dictionary(grouping: planned) { (slot: PlannedSlot) in slot.node }
+      .map { (node: NodeID, slots: [PlannedSlot]) in "\(node): \(slots.count)" }
+      .sorted().joined(separator: ", ")
+    try await wrap {
+      try await store.commitSet(
+        app: record, color: color, set: set, allocations: newAllocations,
+        events: [
+          ClusterEvent(
+            at: at, actor: actor, kind: "set.deployed", subject: "\(name)/\(color.rawValue)",
+            detail: "deployment \(deployment): \(planned.count) x \(image) on \(spread)")
+        ])
+    }
+    logger.info(
+      "deployed",
+      metadata: [
+        "app.name": "\(name)", "set.color": "\(color.rawValue)", "deployment": "\(deployment)",
+      ])
+    await push(to: Set(newAllocations.map(\.node) + previous.map(\.node)))
+    return DeployResponse(
+      app: name, color: color, deployment: deployment, image: image,
+      placed: planned.map { .init(index: $0.index, node: $0.node, hostPort: $0.hostPort) })
+  }
+
+  /// Stops and removes one color's containers and frees its reservations.
+  public func stopSet(_ name: String, color: Color, actor: String) async throws(APIFailure) {
+    guard var app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
+    guard busy.insert(name).inserted else {
+      throw APIFailure(.conflict, "a deploy or stop of \(name) is already in progress; wait for it")
+    }
+    defer { busy.remove(name) }
+    let sets = try await wrap { try await store.sets() }
+    guard sets.contains(where: { $0.app == name && $0.color == color }) else {
+      throw APIFailure(.notFound, "\(name) has no \(color.rawValue) set")
+    }
+    let previous = try await wrap { try await store.allocations() }.filter {
+      $0.slot.app == name && $0.slot.color == color
+    }
+    let at = cluster.now()
+    if app.live == color { app.live = nil }
+    app.updatedAt = at
+    try await wrap {
+      try await store.commitSet(
+        app: app, color: color, set: nil, allocations: [],
+        events: [
+          ClusterEvent(
+            at: at, actor: actor, kind: "set.stopped", subject: "\(name)/\(color.rawValue)",
+            detail: "\(previous.count) slot(s) released")
+        ])
+    }
+    await push(to: Set(previous.map(\.node)))
+  }
+
+  // MARK: status
+
+  public func status(_ name: String) async throws(APIFailure) -> AppStatusResponse {
+    guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
+    let sets = try await wrap { try await store.sets() }.filter { $0.app == name }
+    let allocations = try await wrap { try await store.allocations() }.filter {
+      $0.slot.app == name
+    }
+    let reports = await cluster.slotStatuses()
+    let nodes = Dictionary(uniqueKeysWithValues: await cluster.snapshot().map { ($0.id, $0) })
+    let views = sets.map { set in
+      let slots = allocations.filter { $0.slot.color == set.color }
+        .sorted { $0.slot.index < $1.slot.index }
+        .map { Self.slotView($0, set: set, node: nodes[$0.node], report: reports[$0.slot]) }
+      return SetView(
+        color: set.color, deployment: set.deployment, image: set.image,
+        state: Self.state(of: slots),
+        live: app.live == set.color, slots: slots)
+    }
+    return AppStatusResponse(app: app, sets: views)
+  }
+
+  static func slotView(
+    _ allocation: Allocation, set: SetRecord, node: Node?,
+    report: (node: NodeID, status: SlotStatus)?
+  ) -> SlotView {
+    var status: SlotStatus? = nil
+    if let report, report.node == allocation.node, report.status.deployment == set.deployment {
+      status = report.status
+    }
+    if node?.state == .down {
+      status = SlotStatus(
+        slot: allocation.slot, deployment: set.deployment, containerID: status?.containerID,
+        health: .unhealthy, startedAt: status?.startedAt,
+        message: "node \(allocation.node) is down")
+    }
+    return SlotView(
+      index: allocation.slot.index, node: allocation.node, address: node?.spec.address ?? "?",
+      hostPort: allocation.hostPort, containerID: status?.containerID,
+      health: status?.health ?? .starting, startedAt: status?.startedAt,
+      message: status == nil ? "waiting for the agent's report" : status?.message)
+  }
+
+  static func state(of slots: [SlotView]) -> SetView.State {
+    if slots.allSatisfy({ $0.health == .healthy }) { return .ready }
+    let failed: Set<SlotHealth> = [.unhealthy, .exited, .refused]
+    return slots.contains { failed.contains($0.health) } ? .degraded : .starting
+  }
+
+  // MARK: assignments
+
+  /// Every slot `node` should run, built from the committed sets.
+  func assignments(for node: NodeID) async throws(APIFailure) -> [SlotAssignment] {
+    var specs: [String: AppSpec] = [:]
+    for app in try await wrap({ try await store.apps() }) { specs[app.name] = app.spec }
+    var sets: [SlotKey: SetRecord] = [:]
+    for set in try await wrap({ try await store.sets() }) {
+      sets[SlotKey(app: set.app, color: set.color)] = set
+    }
+    let mine = try await wrap { try await store.allocations() }.filter { $0.node == node }
+    return mine.compactMap { (allocation: Allocation) -> SlotAssignment? in
+      guard let spec = specs[allocation.slot.app],
+        let set = sets[SlotKey(app: allocation.slot.app, color: allocation.slot.color)]
+      else { return nil }
+      return SlotAssignment(
+        slot: allocation.slot, deployment: set.deployment, image: set.image,
+        resources: allocation.resources, hostPort: allocation.hostPort,
+        containerPort: spec.containerPort, env: spec.env, health: spec.health,
+        network: spec.network, security: spec.security)
+    }
+  }
+
+  private struct SlotKey: Hashable {
+    var app: String
+    var color: Color
+  }
+
+  /// Sends each node its complete slot list. A node that is not connected gets it when it
+  /// registers again.
+  func push(to nodes: Set<NodeID>) async {
+    await withTaskGroup(of: Void.self) { group in
+      for node in nodes {
+        group.addTask { await self.push(to: node) }
+      }
+    }
+  }
+
+  func push(to node: NodeID) async {
+    do {
+      let slots = try await assignments(for: node)
+      let ack = try await cluster.send(
+        .assign(AssignSlots(slots: slots)), to: node, timeout: commandTimeout)
+      if !ack.ok {
+        logger.warning(
+          "node refused its slots",
+          metadata: ["node.id": "\(node)", "reason": "\(ack.message ?? "")"])
+      }
+    } catch let error as SchedulerError where error.code == .nodeNotConnected {
+      logger.debug(
+        "node not connected; it gets its slots when it registers", metadata: ["node.id": "\(node)"])
+    } catch {
+      logger.warning(
+        "cannot send slots to node", metadata: ["node.id": "\(node)", "error": "\(error)"])
+    }
+  }
+
+  // MARK: plumbing
+
+  static func deploymentID(_ at: Date) -> String {
+    let millis = Int64(at.timeIntervalSince1970 * 1000)
+    return "d" + String(millis, radix: 36) + String(UInt16.random(in: 0...UInt16.max), radix: 36)
+  }
+
+  private func app(_ name: String, required: Bool) async throws(APIFailure) -> AppRecord? {
+    let found = try await wrap { try await store.apps() }.first { $0.name == name }
+    if found == nil && required {
+      throw APIFailure(.notFound, "no app named '\(name)'; create it with schedctl app apply FILE")
+    }
+    return found
+  }
+
+  private func wrap<T>(_ body: () async throws -> T) async throws(APIFailure) -> T {
+    do { return try await body() } catch let error as APIFailure {
+      throw error
+    } catch {
+      throw APIFailure(.internalError, "state store: \(error)")
+    }
+  }
+}
+
+/// A failure the API turns into a status code and a message.
+public struct APIFailure: Error, Sendable, CustomStringConvertible {
+  public enum Code: Sendable {
+    case badRequest, notFound, conflict, internalError
+  }
+
+  public let code: Code
+  public let message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+}

@@ -59,10 +59,10 @@ public struct AppSpec: Codable, Sendable, Hashable {
 
   /// Every rule a spec must meet, with messages naming the field.
   public func validate() throws(ModelError) {
-    try Self.validateName(name)
     func fail(_ field: String, _ message: String) -> ModelError {
       ModelError(.invalidApp, "\(field): \(message)")
     }
+    do { try Self.validateName(name) } catch { throw fail("name", error.message) }
     guard !image.isEmpty, !image.contains(" ") else {
       throw fail("image", "must be an image reference like web:2")
     }

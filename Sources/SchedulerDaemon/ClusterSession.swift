@@ -121,7 +121,10 @@ struct ClusterSession {
       }
       try await connection.send(
         Frame(id: frame.id, .registered(Registered(generation: generation))))
-      return .registered(register.node.id, session)
+      let node = register.node.id
+      let onRegistered = self.onRegistered
+      Task { await onRegistered(node) }
+      return .registered(node, session)
 
     case (.registered(let node, let session), .heartbeat(let heartbeat)):
       guard await cluster.isCurrent(session, for: node) else {

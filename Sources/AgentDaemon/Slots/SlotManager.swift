@@ -49,6 +49,7 @@ public actor SlotManager: CommandExecutor, Service {
     switch action {
     case .assign(let body):
       desired = Dictionary(body.slots.map { ($0.slot, $0) }) { _, last in last }
+      logger.debug("slots assigned", metadata: ["slots": "\(body.slots.count)"])
       kick.yield()
       return CommandAck(ok: true, message: "assigned \(body.slots.count) slot(s)")
     }

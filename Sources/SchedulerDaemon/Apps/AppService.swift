@@ -249,6 +249,9 @@ public actor AppService {
       let slots = try await assignments(for: node)
       let ack = try await cluster.send(
         .assign(AssignSlots(slots: slots)), to: node, timeout: commandTimeout)
+      logger.debug(
+        "slots sent",
+        metadata: ["node.id": "\(node)", "slots": "\(slots.count)", "ack": "\(ack.message ?? "")"])
       if !ack.ok {
         logger.warning(
           "node refused its slots",

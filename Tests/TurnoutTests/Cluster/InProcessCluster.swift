@@ -29,7 +29,8 @@ struct InProcessScheduler {
   ) async throws -> InProcessScheduler {
     let store = store ?? MemoryStore()
     var logger = Logger(label: "test.schedd")
-    logger.logLevel = .warning
+    logger.logLevel =
+      ProcessInfo.processInfo.environment["TURNOUT_TEST_DEBUG"] != nil ? .debug : .warning
     let config = SchedulerConfig(
       clusterPort: 0, apiPort: 0, databasePath: ":memory:", joinToken: joinToken,
       apiToken: apiToken, heartbeatInterval: heartbeat, helloTimeout: helloTimeout,
@@ -68,6 +69,33 @@ struct InProcessScheduler {
       backoff: Backoff(base: .milliseconds(50), cap: .milliseconds(300)))
     let agent = Agent(config: config, probe: probe, executor: executor, logger: logger)
     return Task { try await agent.run() }
+  }
+
+  /// Starts an in-process agent whose slots run on `runtime`; cancel the task to stop both.
+  func startRuntimeAgent(
+    _ id: String, runtime: any ContainerRuntime, prober: any HealthProber = ScriptedProber(),
+    permissions: NodePermissions = NodePermissions(),
+    capacity: Resources = Resources(cpuMillis: 2000, memoryBytes: 4 << 30)
+  ) -> Task<Void, any Error> {
+    var logger = Logger(label: "test.agent.\(id)")
+    logger.logLevel =
+      ProcessInfo.processInfo.environment["TURNOUT_TEST_DEBUG"] != nil ? .debug : .warning
+    let slots = SlotManager(
+      node: NodeID(id), runtime: runtime, prober: prober, permissions: permissions,
+      publishAddress: "127.0.0.1", reconcileInterval: .milliseconds(200), logger: logger)
+    let config = AgentConfig(
+      schedulerHost: "127.0.0.1", schedulerPort: clusterPort, joinToken: Self.joinToken,
+      node: NodeID(id), name: id, advertiseAddress: "127.0.0.1",
+      ports: try! PortRange(low: 20000, high: 20099),
+      backoff: Backoff(base: .milliseconds(50), cap: .milliseconds(300)))
+    let agent = Agent(
+      config: config, probe: FixedProbe(capacity: capacity), executor: slots, logger: logger)
+    return Task {
+      try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await slots.run() }
+        group.addTask { try await agent.run() }
+      }
+    }
   }
 
   /// Opens a raw connection for a test that speaks the protocol by hand.

@@ -50,151 +50,153 @@ struct RuntimeFixture {
   }
 }
 
-@Suite("ContainerRuntime contract", .serialized, .timeLimit(.minutes(2)))
-struct RuntimeContractTests {
-  @Test(arguments: RuntimeKind.available)
-  func createStartInspect(kind: RuntimeKind) async throws {
-    let fixture = RuntimeFixture(runtime: kind.make())
-    let port = freePort()
-    let id = try await fixture.runtime.create(
-      fixture.spec("web", port: port, labels: ["turnout.app": "web"]))
-    try await fixture.runtime.start(id)
-    try await fixture.runtime.start(id)  // starting twice is fine
-    let info = try await fixture.runtime.inspect(id)
-    #expect(info.id == id)
-    #expect(info.name == "\(fixture.run)-web")
-    #expect(info.state == .running)
-    #expect(info.labels["turnout.app"] == "web")
-    #expect(info.cpuMillis == 250)
-    #expect(info.memoryBytes == 64 << 20)
-    #expect(info.publishedPorts == ["127.0.0.1:\(port)"])
-    #expect(info.restartPolicy == "unless-stopped")
-    #expect(info.startedAt != nil)
-    #expect(try await fixture.runtime.inspect(info.name).id == id)
-    await fixture.cleanUp()
-  }
+extension ProcessSuites {
+  @Suite("ContainerRuntime contract", .serialized, .timeLimit(.minutes(2)))
+  struct RuntimeContractTests {
+    @Test(arguments: RuntimeKind.available)
+    func createStartInspect(kind: RuntimeKind) async throws {
+      let fixture = RuntimeFixture(runtime: kind.make())
+      let port = freePort()
+      let id = try await fixture.runtime.create(
+        fixture.spec("web", port: port, labels: ["turnout.app": "web"]))
+      try await fixture.runtime.start(id)
+      try await fixture.runtime.start(id)  // starting twice is fine
+      let info = try await fixture.runtime.inspect(id)
+      #expect(info.id == id)
+      #expect(info.name == "\(fixture.run)-web")
+      #expect(info.state == .running)
+      #expect(info.labels["turnout.app"] == "web")
+      #expect(info.cpuMillis == 250)
+      #expect(info.memoryBytes == 64 << 20)
+      #expect(info.publishedPorts == ["127.0.0.1:\(port)"])
+      #expect(info.restartPolicy == "unless-stopped")
+      #expect(info.startedAt != nil)
+      #expect(try await fixture.runtime.inspect(info.name).id == id)
+      await fixture.cleanUp()
+    }
 
-  @Test(arguments: RuntimeKind.available)
-  func sameNameTwiceIsAConflict(kind: RuntimeKind) async throws {
-    let fixture = RuntimeFixture(runtime: kind.make())
-    _ = try await fixture.runtime.create(fixture.spec("one"))
-    do {
+    @Test(arguments: RuntimeKind.available)
+    func sameNameTwiceIsAConflict(kind: RuntimeKind) async throws {
+      let fixture = RuntimeFixture(runtime: kind.make())
       _ = try await fixture.runtime.create(fixture.spec("one"))
-      Issue.record("expected a conflict")
-    } catch {
-      #expect(error.code == .conflict)
+      do {
+        _ = try await fixture.runtime.create(fixture.spec("one"))
+        Issue.record("expected a conflict")
+      } catch {
+        #expect(error.code == .conflict)
+      }
+      #expect(try await fixture.runtime.list(labels: fixture.labels).count == 1)
+      await fixture.cleanUp()
     }
-    #expect(try await fixture.runtime.list(labels: fixture.labels).count == 1)
-    await fixture.cleanUp()
-  }
 
-  @Test(arguments: RuntimeKind.available)
-  func listFindsOnlyLabelledContainers(kind: RuntimeKind) async throws {
-    let fixture = RuntimeFixture(runtime: kind.make())
-    let other = RuntimeFixture(runtime: fixture.runtime)
-    _ = try await fixture.runtime.create(fixture.spec("a", labels: ["turnout.color": "blue"]))
-    _ = try await fixture.runtime.create(fixture.spec("b", labels: ["turnout.color": "green"]))
-    _ = try await other.runtime.create(other.spec("c"))
-    #expect(
-      try await fixture.runtime.list(labels: fixture.labels).map(\.name) == [
-        "\(fixture.run)-a", "\(fixture.run)-b",
-      ])
-    let blue = try await fixture.runtime.list(
-      labels: fixture.labels.merging(["turnout.color": "blue"]) { $1 })
-    #expect(blue.map(\.name) == ["\(fixture.run)-a"])
-    #expect(blue.first?.state == .created)
-    await fixture.cleanUp()
-    await other.cleanUp()
-    #expect(try await fixture.runtime.list(labels: fixture.labels).isEmpty)
-  }
-
-  @Test(arguments: RuntimeKind.available)
-  func stopAndRemoveAreIdempotent(kind: RuntimeKind) async throws {
-    let fixture = RuntimeFixture(runtime: kind.make())
-    let id = try await fixture.runtime.create(fixture.spec("s"))
-    try await fixture.runtime.start(id)
-    try await fixture.runtime.stop(id, timeout: .seconds(2))
-    try await fixture.runtime.stop(id, timeout: .seconds(2))
-    #expect(try await fixture.runtime.inspect(id).state == .exited)
-    try await fixture.runtime.remove(id)
-    try await fixture.runtime.remove(id)
-    do {
-      _ = try await fixture.runtime.inspect(id)
-      Issue.record("expected not found")
-    } catch {
-      #expect(error.code == .notFound)
+    @Test(arguments: RuntimeKind.available)
+    func listFindsOnlyLabelledContainers(kind: RuntimeKind) async throws {
+      let fixture = RuntimeFixture(runtime: kind.make())
+      let other = RuntimeFixture(runtime: fixture.runtime)
+      _ = try await fixture.runtime.create(fixture.spec("a", labels: ["turnout.color": "blue"]))
+      _ = try await fixture.runtime.create(fixture.spec("b", labels: ["turnout.color": "green"]))
+      _ = try await other.runtime.create(other.spec("c"))
+      #expect(
+        try await fixture.runtime.list(labels: fixture.labels).map(\.name) == [
+          "\(fixture.run)-a", "\(fixture.run)-b",
+        ])
+      let blue = try await fixture.runtime.list(
+        labels: fixture.labels.merging(["turnout.color": "blue"]) { $1 })
+      #expect(blue.map(\.name) == ["\(fixture.run)-a"])
+      #expect(blue.first?.state == .created)
+      await fixture.cleanUp()
+      await other.cleanUp()
+      #expect(try await fixture.runtime.list(labels: fixture.labels).isEmpty)
     }
-  }
 
-  @Test(arguments: RuntimeKind.available)
-  func missingImagesAreNamed(kind: RuntimeKind) async throws {
-    let fixture = RuntimeFixture(runtime: kind.make())
-    var spec = fixture.spec("x")
-    spec.image = "turnout-no-such-image:1"
-    do {
-      _ = try await fixture.runtime.create(spec)
-      Issue.record("expected not found")
-    } catch {
-      #expect(error.code == .notFound)
+    @Test(arguments: RuntimeKind.available)
+    func stopAndRemoveAreIdempotent(kind: RuntimeKind) async throws {
+      let fixture = RuntimeFixture(runtime: kind.make())
+      let id = try await fixture.runtime.create(fixture.spec("s"))
+      try await fixture.runtime.start(id)
+      try await fixture.runtime.stop(id, timeout: .seconds(2))
+      try await fixture.runtime.stop(id, timeout: .seconds(2))
+      #expect(try await fixture.runtime.inspect(id).state == .exited)
+      try await fixture.runtime.remove(id)
+      try await fixture.runtime.remove(id)
+      do {
+        _ = try await fixture.runtime.inspect(id)
+        Issue.record("expected not found")
+      } catch {
+        #expect(error.code == .notFound)
+      }
     }
-    do {
-      try await fixture.runtime.ensureImage("turnout-no-such-image:1")
-      Issue.record("expected the pull to fail")
-    } catch {
-      #expect(error.code == .notFound)
-      #expect(error.message.contains("turnout-no-such-image:1"))
+
+    @Test(arguments: RuntimeKind.available)
+    func missingImagesAreNamed(kind: RuntimeKind) async throws {
+      let fixture = RuntimeFixture(runtime: kind.make())
+      var spec = fixture.spec("x")
+      spec.image = "turnout-no-such-image:1"
+      do {
+        _ = try await fixture.runtime.create(spec)
+        Issue.record("expected not found")
+      } catch {
+        #expect(error.code == .notFound)
+      }
+      do {
+        try await fixture.runtime.ensureImage("turnout-no-such-image:1")
+        Issue.record("expected the pull to fail")
+      } catch {
+        #expect(error.code == .notFound)
+        #expect(error.message.contains("turnout-no-such-image:1"))
+      }
+      try await fixture.runtime.ensureImage(sampleImage)
     }
-    try await fixture.runtime.ensureImage(sampleImage)
-  }
 
-  @Test(arguments: RuntimeKind.available)
-  func statsOfARunningContainer(kind: RuntimeKind) async throws {
-    let fixture = RuntimeFixture(runtime: kind.make())
-    let id = try await fixture.runtime.create(fixture.spec("stats"))
-    try await fixture.runtime.start(id)
-    let stats = try await fixture.runtime.stats(id)
-    #expect(stats.memoryBytes > 0)
-    #expect(stats.cpuMillis >= 0)
-    await fixture.cleanUp()
-  }
-}
-
-@Suite(
-  "Docker Engine specifics", .enabled(if: RuntimeKind.dockerAvailable, "no Docker Engine here"))
-struct DockerRuntimeTests {
-  @Test func negotiatesTheEnginesVersion() async throws {
-    let version = try await DockerRuntime().apiVersion()
-    let parts = version.split(separator: ".").compactMap { Int($0) }
-    #expect(parts.count == 2)
-    #expect(parts[0] == 1 && parts[1] >= 41)
-  }
-
-  @Test func aMissingSocketSaysWhatToDo() async {
-    do {
-      _ = try await DockerRuntime(socketPath: "/tmp/no-docker-here.sock").list(labels: [:])
-      Issue.record("expected unavailable")
-    } catch {
-      #expect(error.code == .unavailable)
-      #expect(error.message.contains("Is dockerd running"))
+    @Test(arguments: RuntimeKind.available)
+    func statsOfARunningContainer(kind: RuntimeKind) async throws {
+      let fixture = RuntimeFixture(runtime: kind.make())
+      let id = try await fixture.runtime.create(fixture.spec("stats"))
+      try await fixture.runtime.start(id)
+      let stats = try await fixture.runtime.stats(id)
+      #expect(stats.memoryBytes > 0)
+      #expect(stats.cpuMillis >= 0)
+      await fixture.cleanUp()
     }
   }
 
-  @Test func theContainerAnswersOnItsPublishedPort() async throws {
-    let fixture = RuntimeFixture(runtime: DockerRuntime())
-    let port = freePort()
-    let id = try await fixture.runtime.create(fixture.spec("http", port: port))
-    try await fixture.runtime.start(id)
-    var body = ""
-    _ = await eventually(timeout: .seconds(10)) {
-      guard let answer = await httpGet("http://127.0.0.1:\(port)/version") else { return false }
-      body = answer.body
-      return true
+  @Suite(
+    "Docker Engine specifics", .enabled(if: RuntimeKind.dockerAvailable, "no Docker Engine here"))
+  struct DockerRuntimeTests {
+    @Test func negotiatesTheEnginesVersion() async throws {
+      let version = try await DockerRuntime().apiVersion()
+      let parts = version.split(separator: ".").compactMap { Int($0) }
+      #expect(parts.count == 2)
+      #expect(parts[0] == 1 && parts[1] >= 41)
     }
-    #expect(body == "1\n")
-    // The sample app exits on SIGTERM, so a stop is quick rather than waiting for the kill.
-    let started = ContinuousClock.now
-    try await fixture.runtime.stop(id, timeout: .seconds(10))
-    #expect(ContinuousClock.now - started < .seconds(3))
-    await fixture.cleanUp()
+
+    @Test func aMissingSocketSaysWhatToDo() async {
+      do {
+        _ = try await DockerRuntime(socketPath: "/tmp/no-docker-here.sock").list(labels: [:])
+        Issue.record("expected unavailable")
+      } catch {
+        #expect(error.code == .unavailable)
+        #expect(error.message.contains("Is dockerd running"))
+      }
+    }
+
+    @Test func theContainerAnswersOnItsPublishedPort() async throws {
+      let fixture = RuntimeFixture(runtime: DockerRuntime())
+      let port = freePort()
+      let id = try await fixture.runtime.create(fixture.spec("http", port: port))
+      try await fixture.runtime.start(id)
+      var body = ""
+      _ = await eventually(timeout: .seconds(10)) {
+        guard let answer = await httpGet("http://127.0.0.1:\(port)/version") else { return false }
+        body = answer.body
+        return true
+      }
+      #expect(body == "1\n")
+      // The sample app exits on SIGTERM, so a stop is quick rather than waiting for the kill.
+      let started = ContinuousClock.now
+      try await fixture.runtime.stop(id, timeout: .seconds(10))
+      #expect(ContinuousClock.now - started < .seconds(3))
+      await fixture.cleanUp()
+    }
   }
 }

@@ -1,0 +1,195 @@
+import AgentCore
+import DockerRuntime
+import Foundation
+import SchedClient
+import SchedModel
+import SchedTestSupport
+import SchedWire
+import Testing
+
+extension ProcessSuites {
+  /// schedd and two sched-agent processes driving the real Docker Engine.
+  @Suite(
+    "Deploys on the real Docker Engine", .serialized, .timeLimit(.minutes(5)),
+    .enabled(if: RuntimeKind.dockerAvailable, "no Docker Engine at /var/run/docker.sock"))
+  struct DockerDeployTests {
+    let workDir = temporaryDirectory("docker-e2e")
+    let clusterPort = freePort()
+    let apiPort = freePort()
+    let app = "e2e\(UUID().uuidString.prefix(6).lowercased())"
+    let docker = DockerRuntime()
+
+    func schedd() -> ManagedProcess {
+      ManagedProcess(
+        "schedd",
+        [
+          "--db", workDir.appendingPathComponent("state.db").path,
+          "--cluster-listen", "127.0.0.1:\(clusterPort)", "--api-listen", "127.0.0.1:\(apiPort)",
+          "--heartbeat-interval", "300ms",
+        ],
+        logDirectory: workDir, environment: ["TURNOUT_JOIN_TOKEN": "jt", "TURNOUT_API_TOKEN": "at"])
+    }
+
+    func agent(_ name: String, ports: String) -> ManagedProcess {
+      ManagedProcess(
+        "agent-\(name)",
+        [
+          "--scheduler", "127.0.0.1:\(clusterPort)", "--token", "jt", "--name", name, "--ports",
+          ports, "--max-backoff", "1s",
+        ],
+        logDirectory: workDir)
+    }
+
+    var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: "at") }
+
+    func spec(_ name: String, slots: Int = 4, security: SecurityRequest = SecurityRequest())
+      -> AppSpec
+    {
+      AppSpec(
+        name: name, image: "turnout-sample:1", slots: slots,
+        resources: Resources(cpuMillis: 250, memoryBytes: 32 << 20),
+        health: HealthCheck(path: "/healthz", intervalMillis: 250, timeoutMillis: 500),
+        maxPerNode: 2,
+        security: security)
+    }
+
+    func containers(_ app: String) async throws -> [ContainerInfo] {
+      var out: [ContainerInfo] = []
+      for listed in try await docker.list(labels: ["turnout.managed": "true", "turnout.app": app]) {
+        out.append(try await docker.inspect(listed.id))
+      }
+      return out.sorted { $0.name < $1.name }
+    }
+
+    func ready(_ color: Color = .blue) async -> Bool {
+      (try? await api.status(app))?.sets.first { $0.color == color }?.state == .ready
+    }
+
+    func cleanUp(_ apps: [String]) async {
+      for app in apps {
+        for container in (try? await docker.list(labels: ["turnout.app": app])) ?? [] {
+          try? await docker.remove(container.id)
+        }
+      }
+    }
+
+    func schedctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
+      let process = Process()
+      process.executableURL = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
+      process.arguments = arguments
+      process.environment = ProcessInfo.processInfo.environment.merging([
+        "TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": "at",
+      ]) { $1 }
+      let pipe = Pipe()
+      process.standardOutput = pipe
+      process.standardError = pipe
+      try process.run()
+      let data = pipe.fileHandleForReading.readDataToEndOfFile()
+      process.waitUntilExit()
+      return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test(
+      "deploy 4 slots, survive agent and scheduler restarts, replace a lost container, stop the set"
+    )
+    func lifecycle() async throws {
+      var scheduler = schedd()
+      try scheduler.start()
+      var agents = [agent("dk1", ports: "26000-26099"), agent("dk2", ports: "27000-27099")]
+      for agent in agents { try agent.start() }
+      defer {
+        for agent in agents { agent.kill(SIGTERM) }
+        scheduler.kill(SIGTERM)
+      }
+      #expect(await eventually(timeout: .seconds(15)) { (try? await api.nodes().count) == 2 })
+      _ = try await api.apply(spec(app))
+
+      // 1. Deploy: 4 healthy slots, spread 2 and 2, printed as they come up.
+      let deploy = try schedctl(["deploy", app, "--timeout", "60s"])
+      #expect(deploy.status == 0, "\(deploy.output)")
+      #expect(deploy.output.contains("ready: 4/4 healthy"))
+      let placed = try await containers(app)
+      #expect(placed.map(\.name) == (0..<4).map { "turnout-\(app)-blue-\($0)" })
+      let status = try await api.status(app)
+      let blue = try #require(status.sets.first)
+      #expect(Set(blue.slots.map(\.node)) == ["dk1", "dk2"])
+      for container in placed {
+        #expect(container.state == .running)
+        #expect(container.cpuMillis == 250)
+        #expect(container.memoryBytes == 32 << 20)
+        #expect(container.restartPolicy == "unless-stopped")
+        #expect(container.labels["turnout.app"] == app)
+        #expect(container.labels["turnout.color"] == "blue")
+        #expect(container.labels["turnout.deployment"] == blue.deployment)
+        #expect(
+          container.publishedPorts.count == 1 && container.publishedPorts[0].hasPrefix("127.0.0.1:")
+        )
+      }
+      for slot in blue.slots {
+        let answer = await httpGet("http://127.0.0.1:\(slot.hostPort)/version")
+        #expect(answer?.status == 200 && answer?.body == "1\n", "slot \(slot.index)")
+      }
+      let identity = placed.map { "\($0.id) \($0.startedAt!.timeIntervalSince1970)" }
+
+      // 2. Kill an agent with SIGKILL and restart it: no container restarted.
+      agents[0].kill(SIGKILL)
+      agents[0] = agent("dk1", ports: "26000-26099")
+      try agents[0].start()
+      #expect(
+        await eventually { (try? await api.nodes().first { $0.name == "dk1" }?.generation) == 2 })
+      #expect(await eventually { await ready() })
+      #expect(
+        try await containers(app).map { "\($0.id) \($0.startedAt!.timeIntervalSince1970)" }
+          == identity)
+
+      // 3. Kill the scheduler with SIGKILL and restart it: the same.
+      scheduler.kill(SIGKILL)
+      scheduler = schedd()
+      try scheduler.start()
+      #expect(await eventually(timeout: .seconds(15)) { await ready() })
+      #expect(
+        try await containers(app).map { "\($0.id) \($0.startedAt!.timeIntervalSince1970)" }
+          == identity)
+
+      // 4. A container removed by hand is replaced.
+      let victim = placed[1]
+      try await docker.remove(victim.id)
+      #expect(
+        await eventually(timeout: .seconds(15)) {
+          let now = (try? await containers(app)) ?? []
+          return now.count == 4
+            && now.contains { $0.name == victim.name && $0.id != victim.id && $0.state == .running }
+        })
+      #expect(await eventually { await ready() })
+
+      // 5. stop-set leaves no managed container behind.
+      let stop = try schedctl(["stop-set", app, "blue"])
+      #expect(stop.status == 0, "\(stop.output)")
+      #expect(
+        await eventually(timeout: .seconds(30)) { (try? await containers(app).isEmpty) == true })
+      await cleanUp([app])
+    }
+
+    @Test("a spec asking for privileged mode is refused with the reason and creates nothing")
+    func privilegedIsRefused() async throws {
+      let scheduler = schedd()
+      try scheduler.start()
+      let worker = agent("dk3", ports: "28000-28099")
+      try worker.start()
+      defer {
+        worker.kill(SIGTERM)
+        scheduler.kill(SIGTERM)
+      }
+      #expect(await eventually(timeout: .seconds(15)) { (try? await api.nodes().count) == 1 })
+      let risky = "\(app)-priv"
+      _ = try await api.apply(spec(risky, slots: 1, security: SecurityRequest(privileged: true)))
+      let deploy = try schedctl(["deploy", risky, "--timeout", "30s"])
+      #expect(deploy.status == 1)
+      #expect(
+        deploy.output.contains(
+          "privileged mode is not allowed on this node (sched-agent --allow-privileged)"))
+      #expect(try await containers(risky).isEmpty)
+      await cleanUp([risky])
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import SchedModel
+import Testing
+
+@testable import SchedCtlCommands
+
+@Suite("App spec files")
+struct AppSpecFileTests {
+  @Test func aFullSpec() throws {
+    let spec = try AppSpecFile.parse(
+      """
+      name: web
+      image: turnout-sample:1
+      slots: 4
+      cpu: 250m
+      memory: 64Mi
+      port: 9090
+      network: host
+      env: { MODE: prod }
+      health: { path: /up, interval: 2s, timeout: 300ms, healthy_threshold: 2 }
+      constraints: { zone: home }
+      max_per_node: 2
+      security: { privileged: true }
+      """, file: "web.yaml")
+    #expect(spec.name == "web")
+    #expect(spec.slots == 4)
+    #expect(spec.resources == Resources(cpuMillis: 250, memoryBytes: 64 << 20))
+    #expect(spec.containerPort == 9090)
+    #expect(spec.network == .host)
+    #expect(spec.env == ["MODE": "prod"])
+    #expect(
+      spec.health
+        == HealthCheck(path: "/up", intervalMillis: 2000, timeoutMillis: 300, healthyThreshold: 2))
+    #expect(spec.constraints == ["zone": "home"])
+    #expect(spec.maxPerNode == 2)
+    #expect(spec.security.privileged)
+  }
+
+  func problem(_ text: String) -> String? {
+    do {
+      _ = try AppSpecFile.parse(text, file: "app.yaml")
+      return nil
+    } catch {
+      return error.description
+    }
+  }
+
+  @Test func errorsNameTheLineAndTheField() {
+    let base = "name: web\nimage: x:1\nslots: 2\ncpu: 100m\nmemory: 32Mi\n"
+    #expect(
+      problem(base + "health:\n  interval: soon\n")
+        == "app.yaml:7: health.interval: duration 'soon' is not valid: write it like 500ms, 2s or 1m"
+    )
+    #expect(
+      problem(base + "colour: blue\n")
+        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security"
+    )
+    #expect(
+      problem("name: web\nimage: x:1\nslots: many\ncpu: 1\nmemory: 1Gi\n")
+        == "app.yaml:3: slots: must be a whole number")
+    #expect(
+      problem("name: web\nimage: x:1\nslots: 2\ncpu: lots\nmemory: 1Gi\n")?.hasPrefix(
+        "app.yaml:4: cpu: CPU 'lots' is not valid") == true)
+    #expect(
+      problem("name: Web!\nimage: x:1\nslots: 2\ncpu: 1\nmemory: 1Gi\n")?.hasPrefix(
+        "app.yaml:1: name: app name 'Web!' is not valid") == true)
+    #expect(
+      problem("name: web\nimage: x:1\nslots: 2\ncpu: 1\nmemory: 1Mi\n")?.hasPrefix(
+        "app.yaml:5: memory: must be at least 6Mi") == true)
+    #expect(problem("image: x:1\n")?.contains("name: missing") == true)
+    #expect(problem("- just\n- a list\n")?.contains("must be a mapping") == true)
+    #expect(problem("name: [unclosed\n")?.contains("not valid YAML") == true)
+  }
+}

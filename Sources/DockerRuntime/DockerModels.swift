@@ -48,7 +48,11 @@ struct CreateRequest: Encodable {
   init(_ spec: ContainerSpec) {
     let port = "\(spec.containerPort)/tcp"
     var environment = spec.environment
-    if spec.networkMode == .host { environment["PORT"] = String(spec.hostPort) }
+    if spec.networkMode == .host {
+      // Sharing the host's network: the app listens where the slot was placed.
+      environment["PORT"] = String(spec.hostPort)
+      environment["HOST"] = spec.hostIP
+    }
     Image = spec.image
     Env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     Labels = spec.labels

@@ -130,7 +130,7 @@ public struct APIClient: Sendable {
   /// `user@host` of whoever runs this, for the scheduler's event log.
   static let actor: String = {
     let env = ProcessInfo.processInfo.environment
-    let user = env["SUDO_USER"] ?? env["USER"] ?? env["LOGNAME"] ?? "unknown"
+    let user = env["SUDO_USER"] ?? env["USER"] ?? env["LOGNAME"] ?? ProcessInfo.processInfo.userName
     return "\(user)@\(ProcessInfo.processInfo.hostName)"
   }()
 

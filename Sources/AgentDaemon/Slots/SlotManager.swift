@@ -20,6 +20,8 @@ public actor SlotManager: CommandExecutor, Service {
   let reconcileInterval: Duration
   let logger: Logger
 
+  static let parallelActions = 8
+
   private var desired: [SlotID: SlotAssignment]?
   private var observed: [SlotID: ContainerInfo] = [:]
   private var trackers: [SlotID: (container: String, tracker: HealthTracker)] = [:]
@@ -106,8 +108,17 @@ public actor SlotManager: CommandExecutor, Service {
     let actions = Reconciler.plan(
       desired: Array(desired.values), observed: Array(observedContainers), permissions: permissions,
       publishAddress: publishAddress)
-    for action in actions {
-      await carry(out: action)
+    // Slots are independent: carry out up to `parallelActions` at once, which is what makes
+    // a set of N come up in about the time of one.
+    await withTaskGroup(of: Void.self) { group in
+      var pending = actions[...]
+      for _ in 0..<min(Self.parallelActions, pending.count) {
+        let action = pending.removeFirst()
+        group.addTask { await self.carry(out: action) }
+      }
+      while await group.next() != nil, let action = pending.popFirst() {
+        group.addTask { await self.carry(out: action) }
+      }
     }
     if !actions.isEmpty { await refreshObserved() }
   }
@@ -200,6 +211,8 @@ public actor SlotManager: CommandExecutor, Service {
       try await runtime.start(id)
       problems[assignment.slot] = nil
       trackers[assignment.slot] = nil
+      // Health checks of this slot can begin now, not after the whole batch.
+      if let info = try? await runtime.inspect(id) { observed[assignment.slot] = info }
     } catch {
       let health: SlotHealth =
         error.code == .notFound || error.code == .invalid ? .refused : .exited
@@ -234,7 +247,7 @@ public actor SlotManager: CommandExecutor, Service {
         continue
       }
       entry.tracker.running()
-      let host = assignment.network == .host ? "127.0.0.1" : publishAddress
+      let host = publishAddress
       let failure = await prober.probe(
         host: host, port: assignment.hostPort, path: assignment.health.path,
         timeout: .milliseconds(assignment.health.timeoutMillis))

@@ -73,6 +73,17 @@ extension ProcessSuites {
       }
     }
 
+    func runDocker(_ arguments: [String]) throws {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/docker")
+      process.arguments = arguments
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      process.waitUntilExit()
+      #expect(process.terminationStatus == 0, "docker \(arguments)")
+    }
+
     func schedctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
       let process = Process()
       process.executableURL = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
@@ -126,8 +137,12 @@ extension ProcessSuites {
         )
       }
       for slot in blue.slots {
-        let answer = await httpGet("http://127.0.0.1:\(slot.hostPort)/version")
-        #expect(answer?.status == 200 && answer?.body == "1\n", "slot \(slot.index)")
+        var body: String?
+        _ = await eventually(timeout: .seconds(5)) {
+          body = await httpGet("http://127.0.0.1:\(slot.hostPort)/version", timeout: 3)?.body
+          return body != nil
+        }
+        #expect(body == "1\n", "slot \(slot.index) on port \(slot.hostPort)")
       }
       let identity = placed.map { "\($0.id) \($0.startedAt!.timeIntervalSince1970)" }
 
@@ -162,12 +177,45 @@ extension ProcessSuites {
         })
       #expect(await eventually { await ready() })
 
-      // 5. stop-set leaves no managed container behind.
+      // 5. A container killed by hand runs again.
+      let killed = try await containers(app)[2]
+      try runDocker(["kill", killed.name])
+      #expect(
+        await eventually(timeout: .seconds(15)) {
+          guard let now = try? await docker.inspect(killed.name) else { return false }
+          return now.state == .running && now.startedAt != killed.startedAt
+        })
+      #expect(await eventually { await ready() })
+
+      // 6. stop-set leaves no managed container behind.
       let stop = try schedctl(["stop-set", app, "blue"])
       #expect(stop.status == 0, "\(stop.output)")
       #expect(
         await eventually(timeout: .seconds(30)) { (try? await containers(app).isEmpty) == true })
       await cleanUp([app])
+    }
+
+    @Test("host network mode: the slot listens on its host port, told by PORT and HOST")
+    func hostNetwork() async throws {
+      let scheduler = schedd()
+      try scheduler.start()
+      let worker = agent("dk4", ports: "28100-28199")
+      try worker.start()
+      defer {
+        worker.kill(SIGTERM)
+        scheduler.kill(SIGTERM)
+      }
+      #expect(await eventually(timeout: .seconds(15)) { (try? await api.nodes().count) == 1 })
+      let hosted = "\(app)-host"
+      var hostSpec = spec(hosted, slots: 1)
+      hostSpec.network = .host
+      _ = try await api.apply(hostSpec)
+      let deploy = try schedctl(["deploy", hosted, "--timeout", "30s"])
+      #expect(deploy.status == 0, "\(deploy.output)")
+      let slot = try #require(try await api.status(hosted).sets.first?.slots.first)
+      #expect(await httpGet("http://127.0.0.1:\(slot.hostPort)/version", timeout: 3)?.body == "1\n")
+      #expect(try await containers(hosted).first?.publishedPorts == [])
+      await cleanUp([hosted])
     }
 
     @Test("a spec asking for privileged mode is refused with the reason and creates nothing")

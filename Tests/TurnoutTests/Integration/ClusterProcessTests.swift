@@ -15,33 +15,14 @@ extension ProcessSuites {
   @Suite("schedd and agents as processes", .serialized, .timeLimit(.minutes(3)))
   struct ClusterProcessTests {
     let interval = 0.3  // seconds between heartbeats
-    let workDir = temporaryDirectory("cluster")
-    let clusterPort = freePort()
-    let apiPort = freePort()
-
-    func schedd() -> ManagedProcess {
-      ManagedProcess(
-        "schedd",
-        [
-          "--db", workDir.appendingPathComponent("state.db").path,
-          "--cluster-listen", "127.0.0.1:\(clusterPort)", "--api-listen", "127.0.0.1:\(apiPort)",
-          "--heartbeat-interval", "\(Int(interval * 1000))ms",
-        ],
-        logDirectory: workDir,
-        environment: ["TURNOUT_JOIN_TOKEN": "jt-proc", "TURNOUT_API_TOKEN": "api-proc"])
-    }
-
-    func agent(_ name: String, token: String = "jt-proc", ports: String) -> ManagedProcess {
-      ManagedProcess(
-        "agent-\(name)",
-        [
-          "--scheduler", "127.0.0.1:\(clusterPort)", "--token", token, "--name", name,
-          "--ports", ports, "--max-backoff", "1s",
-        ],
-        logDirectory: workDir)
-    }
-
-    var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: "api-proc") }
+    let cluster = ProcessCluster("cluster", heartbeat: "300ms")
+    var clusterPort: Int { cluster.clusterPort }
+    var apiPort: Int { cluster.apiPort }
+    var api: APIClient { cluster.api }
+    func schedd() -> ManagedProcess { cluster.schedd() }
+    func agent(_ name: String, token: String = ProcessCluster.joinToken, ports: String)
+      -> ManagedProcess
+    { cluster.agent(name, token: token, ports: ports) }
 
     func nodes() async -> [NodeView] { (try? await api.nodes()) ?? [] }
 
@@ -210,7 +191,9 @@ extension ProcessSuites {
         scheduler.kill(SIGTERM)
       }
       #expect(await eventually { await nodes().count == 1 })
-      let env = ["TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": "api-proc"]
+      let env = [
+        "TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": ProcessCluster.apiToken,
+      ]
 
       let table = try runSchedctl(["nodes"], env: env)
       #expect(table.status == 0)
@@ -246,17 +229,7 @@ extension ProcessSuites {
     func runSchedctl(_ arguments: [String], env: [String: String]) throws -> (
       status: Int32, output: String
     ) {
-      let process = Process()
-      process.executableURL = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
-      process.arguments = arguments
-      process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-      let pipe = Pipe()
-      process.standardOutput = pipe
-      process.standardError = pipe
-      try process.run()
-      let data = pipe.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
-      return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+      try cluster.schedctl(arguments, env: env)
     }
   }
 }

@@ -13,34 +13,17 @@ extension ProcessSuites {
     "Deploys on the real Docker Engine", .serialized, .timeLimit(.minutes(5)),
     .enabled(if: RuntimeKind.dockerAvailable, "no Docker Engine at /var/run/docker.sock"))
   struct DockerDeployTests {
-    let workDir = temporaryDirectory("docker-e2e")
-    let clusterPort = freePort()
-    let apiPort = freePort()
+    let cluster = ProcessCluster("docker-e2e")
     let app = "e2e\(UUID().uuidString.prefix(6).lowercased())"
     let docker = DockerRuntime()
-
-    func schedd() -> ManagedProcess {
-      ManagedProcess(
-        "schedd",
-        [
-          "--db", workDir.appendingPathComponent("state.db").path,
-          "--cluster-listen", "127.0.0.1:\(clusterPort)", "--api-listen", "127.0.0.1:\(apiPort)",
-          "--heartbeat-interval", "300ms",
-        ],
-        logDirectory: workDir, environment: ["TURNOUT_JOIN_TOKEN": "jt", "TURNOUT_API_TOKEN": "at"])
-    }
-
+    var api: APIClient { cluster.api }
+    func schedd() -> ManagedProcess { cluster.schedd() }
     func agent(_ name: String, ports: String) -> ManagedProcess {
-      ManagedProcess(
-        "agent-\(name)",
-        [
-          "--scheduler", "127.0.0.1:\(clusterPort)", "--token", "jt", "--name", name, "--ports",
-          ports, "--max-backoff", "1s",
-        ],
-        logDirectory: workDir)
+      cluster.agent(name, ports: ports)
     }
-
-    var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: "at") }
+    func schedctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
+      try cluster.schedctl(arguments)
+    }
 
     func spec(_ name: String, slots: Int = 4, security: SecurityRequest = SecurityRequest())
       -> AppSpec
@@ -82,22 +65,6 @@ extension ProcessSuites {
       try process.run()
       process.waitUntilExit()
       #expect(process.terminationStatus == 0, "docker \(arguments)")
-    }
-
-    func schedctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-      let process = Process()
-      process.executableURL = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
-      process.arguments = arguments
-      process.environment = ProcessInfo.processInfo.environment.merging([
-        "TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": "at",
-      ]) { $1 }
-      let pipe = Pipe()
-      process.standardOutput = pipe
-      process.standardError = pipe
-      try process.run()
-      let data = pipe.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
-      return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     @Test(

@@ -1,0 +1,62 @@
+import Foundation
+import SchedClient
+import SchedTestSupport
+
+/// Ports, a state folder and tokens for one test's schedd and sched-agents as real processes.
+struct ProcessCluster {
+  static let joinToken = "jt-proc"
+  static let apiToken = "api-proc"
+
+  let heartbeat: String
+  let workDir: URL
+  let clusterPort = freePort()
+  let apiPort = freePort()
+
+  init(_ name: String, heartbeat: String = "300ms") {
+    self.heartbeat = heartbeat
+    self.workDir = temporaryDirectory(name)
+  }
+
+  func schedd() -> ManagedProcess {
+    ManagedProcess(
+      "schedd",
+      [
+        "--db", workDir.appendingPathComponent("state.db").path,
+        "--cluster-listen", "127.0.0.1:\(clusterPort)", "--api-listen", "127.0.0.1:\(apiPort)",
+        "--heartbeat-interval", heartbeat,
+      ],
+      logDirectory: workDir,
+      environment: ["TURNOUT_JOIN_TOKEN": Self.joinToken, "TURNOUT_API_TOKEN": Self.apiToken])
+  }
+
+  func agent(_ name: String, token: String = joinToken, ports: String) -> ManagedProcess {
+    ManagedProcess(
+      "agent-\(name)",
+      [
+        "--scheduler", "127.0.0.1:\(clusterPort)", "--token", token, "--name", name,
+        "--ports", ports, "--max-backoff", "1s",
+      ],
+      logDirectory: workDir)
+  }
+
+  var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: Self.apiToken) }
+
+  /// Runs the built schedctl against this cluster; returns its exit code and all it printed.
+  func schedctl(_ arguments: [String], env: [String: String] = [:]) throws -> (
+    status: Int32, output: String
+  ) {
+    let process = Process()
+    process.executableURL = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging([
+      "TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": Self.apiToken,
+    ]) { $1 }.merging(env) { $1 }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+}

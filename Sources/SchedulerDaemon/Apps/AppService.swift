@@ -16,6 +16,9 @@ public actor AppService {
   let commandTimeout: Duration
   /// Apps with a deploy or stop in progress; a second one is refused rather than interleaved.
   private var busy: Set<String> = []
+  /// Nodes with a push under way, and nodes whose list changed since their push began.
+  private var pushing: Set<NodeID> = []
+  private var dirty: Set<NodeID> = []
 
   init(cluster: Cluster, commandTimeout: Duration, logger: Logger) {
     self.cluster = cluster
@@ -244,7 +247,19 @@ public actor AppService {
     }
   }
 
+  /// Sends `node` its slot list. Pushes to one node never overlap: a push asked for while one
+  /// is under way makes that one go round again with the list as it is then, so the last list a
+  /// node receives is always the newest.
   func push(to node: NodeID) async {
+    dirty.insert(node)
+    guard pushing.insert(node).inserted else { return }
+    defer { pushing.remove(node) }
+    while dirty.remove(node) != nil {
+      await sendAssignments(to: node)
+    }
+  }
+
+  private func sendAssignments(to node: NodeID) async {
     do {
       let slots = try await assignments(for: node)
       let ack = try await cluster.send(

@@ -28,6 +28,7 @@ let package = Package(
     .target(name: "SchedWire", dependencies: ["SchedModel"]),
     .target(name: "Placement", dependencies: ["SchedModel"]),
     .target(name: "AgentCore", dependencies: ["SchedModel", "SchedWire"]),
+    .target(name: "RouteTable", dependencies: ["SchedModel"]),
 
     // MARK: I/O
     .target(
@@ -125,7 +126,7 @@ let package = Package(
       dependencies: [
         "SchedModel", "SchedWire", "Placement", "AgentCore", "SchedStore", "WireTransport",
         "SchedulerDaemon", "AgentDaemon", "SchedClient", "SchedCtlCommands", "SchedTestSupport",
-        "DockerRuntime",
+        "DockerRuntime", "RouteTable",
         .product(name: "PropertyBased", package: "swift-property-based"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),

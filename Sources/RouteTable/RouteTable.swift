@@ -1,0 +1,134 @@
+import SchedModel
+
+/// A slot the router may send traffic to.
+public struct Upstream: Codable, Sendable, Hashable, Comparable {
+  public var slot: SlotID
+  public var address: String
+  public var port: Int
+
+  public init(slot: SlotID, address: String, port: Int) {
+    self.slot = slot
+    self.address = address
+    self.port = port
+  }
+
+  public static func < (lhs: Upstream, rhs: Upstream) -> Bool { lhs.slot < rhs.slot }
+}
+
+/// One color of an app, as the router sees it: its deployment and its healthy slots.
+public struct RouteSet: Codable, Sendable, Hashable {
+  public var color: Color
+  public var deployment: String
+  public var image: String
+  public var upstreams: [Upstream]
+
+  public init(color: Color, deployment: String, image: String, upstreams: [Upstream]) {
+    self.color = color
+    self.deployment = deployment
+    self.image = image
+    self.upstreams = upstreams.sorted()
+  }
+}
+
+/// Where one app's traffic goes: the live set serves production, the candidate the preview.
+public struct AppRoutes: Codable, Sendable, Hashable {
+  public var app: String
+  /// Host headers (without port) routed to this app.
+  public var hosts: [String]
+  public var live: RouteSet?
+  public var candidate: RouteSet?
+
+  public init(app: String, hosts: [String] = [], live: RouteSet? = nil, candidate: RouteSet? = nil)
+  {
+    self.app = app
+    self.hosts = hosts.map { $0.lowercased() }.sorted()
+    self.live = live
+    self.candidate = candidate
+  }
+}
+
+/// Every app's routes at one epoch. Epochs only ever increase; a router never goes back.
+public struct RouteTable: Codable, Sendable, Hashable {
+  public var epoch: Int64
+  public private(set) var apps: [AppRoutes]
+
+  public init(epoch: Int64, apps: [AppRoutes]) {
+    self.epoch = epoch
+    self.apps = apps.sorted { $0.app < $1.app }
+  }
+
+  public static let empty = RouteTable(epoch: 0, apps: [])
+
+  public func app(named name: String) -> AppRoutes? { apps.first { $0.app == name } }
+
+  /// The app a request's Host header names (port and case ignored), else `defaultApp`.
+  public func app(forHost host: String?, defaultApp: String? = nil) -> AppRoutes? {
+    if let host {
+      let bare = Self.stripPort(host).lowercased()
+      if let match = apps.first(where: { $0.hosts.contains(bare) }) { return match }
+    }
+    return defaultApp.flatMap { app(named: $0) }
+  }
+
+  /// The table after making `color` live for `app` at `epoch`: the candidate becomes live and
+  /// the old live set stays as the candidate, warm for a rollback.
+  public func switching(_ app: String, to color: Color, epoch: Int64) throws(RouteError)
+    -> RouteTable
+  {
+    guard epoch > self.epoch else {
+      throw RouteError(.staleEpoch, "epoch \(epoch) is not after the current \(self.epoch)")
+    }
+    guard let index = apps.firstIndex(where: { $0.app == app }) else {
+      throw RouteError(.unknownApp, "no routes for app '\(app)'")
+    }
+    var routes = apps[index]
+    if routes.live?.color == color {
+      throw RouteError(.alreadyLive, "\(color.rawValue) is already live for \(app)")
+    }
+    guard let target = routes.candidate, target.color == color else {
+      throw RouteError(.noCandidate, "\(app) has no \(color.rawValue) set to switch to")
+    }
+    guard !target.upstreams.isEmpty else {
+      throw RouteError(
+        .noHealthyUpstream, "the \(color.rawValue) set of \(app) has no healthy slot")
+    }
+    routes.candidate = routes.live
+    routes.live = target
+    var next = self
+    next.epoch = epoch
+    next.apps[index] = routes
+    return next
+  }
+
+  static func stripPort(_ host: String) -> Substring {
+    if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+      return host[host.index(after: host.startIndex)..<close]
+    }
+    if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
+      return host[..<colon]
+    }
+    return host[...]
+  }
+}
+
+/// The error of the route table module.
+public struct RouteError: Error, Hashable, Sendable, CustomStringConvertible {
+  public enum Code: String, Sendable {
+    case staleEpoch = "stale_epoch"
+    case unknownApp = "unknown_app"
+    case noCandidate = "no_candidate"
+    case alreadyLive = "already_live"
+    case noHealthyUpstream = "no_healthy_upstream"
+    case notPrepared = "not_prepared"
+  }
+
+  public let code: Code
+  public let message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+}

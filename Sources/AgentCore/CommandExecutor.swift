@@ -6,6 +6,8 @@ public protocol CommandExecutor: Sendable {
   func execute(_ action: CommandAction) async -> CommandAck
   /// The state of every managed slot, for the next heartbeat.
   func slotStatuses() async -> [SlotStatus]
+  /// Corrections made since the last call, for the next heartbeat.
+  func takeDrift() async -> [DriftReport]
 }
 
 /// The executor of an agent started without a container runtime: it refuses every command and
@@ -20,4 +22,5 @@ public struct NoRuntimeExecutor: CommandExecutor {
   }
 
   public func slotStatuses() async -> [SlotStatus] { [] }
+  public func takeDrift() async -> [DriftReport] { [] }
 }

@@ -95,9 +95,11 @@ struct AgentSession {
       do {
         let usage = try await agent.probe.usage()
         let slots = await agent.executor.slotStatuses()
+        let drift = await agent.executor.takeDrift()
         sequence += 1
         try await connection.send(
-          Frame(id: "hb\(sequence)", .heartbeat(Heartbeat(usage: usage, slots: slots))))
+          Frame(
+            id: "hb\(sequence)", .heartbeat(Heartbeat(usage: usage, slots: slots, drift: drift))))
       } catch let error as ProbeError {
         agent.logger.error("cannot read host usage", metadata: ["error": "\(error)"])
       }

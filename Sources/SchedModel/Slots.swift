@@ -115,3 +115,16 @@ public enum ManagedLabels {
     return SlotID(app: app, color: color, index: index)
   }
 }
+
+/// Something an agent found different from what it should be, and what it did about it.
+public struct DriftReport: Codable, Sendable, Hashable {
+  public var slot: SlotID?
+  public var container: String
+  public var detail: String
+
+  public init(slot: SlotID?, container: String, detail: String) {
+    self.slot = slot
+    self.container = container
+    self.detail = detail
+  }
+}

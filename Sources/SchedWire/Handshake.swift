@@ -60,17 +60,28 @@ public struct Heartbeat: WireBody {
   public static let type = MessageType.heartbeat
   public var usage: HostUsage
   public var slots: [SlotStatus]
+  /// Corrections the agent made since its last heartbeat; left out when there are none.
+  public var drift: [DriftReport]
 
-  public init(usage: HostUsage, slots: [SlotStatus] = []) {
+  public init(usage: HostUsage, slots: [SlotStatus] = [], drift: [DriftReport] = []) {
     self.usage = usage
     self.slots = slots
+    self.drift = drift
   }
 
-  enum CodingKeys: String, CodingKey { case usage, slots }
+  enum CodingKeys: String, CodingKey { case usage, slots, drift }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     usage = try container.decode(HostUsage.self, forKey: .usage)
     slots = try container.decodeIfPresent([SlotStatus].self, forKey: .slots) ?? []
+    drift = try container.decodeIfPresent([DriftReport].self, forKey: .drift) ?? []
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(usage, forKey: .usage)
+    try container.encode(slots, forKey: .slots)
+    if !drift.isEmpty { try container.encode(drift, forKey: .drift) }
   }
 }

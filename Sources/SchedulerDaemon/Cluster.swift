@@ -105,12 +105,20 @@ public actor Cluster {
     sessions[node] === session
   }
 
-  func heartbeat(node id: NodeID, usage: HostUsage, slots: [SlotStatus] = [])
-    async throws(StoreError)
-  {
+  func heartbeat(
+    node id: NodeID, usage: HostUsage, slots: [SlotStatus] = [], drift: [DriftReport] = []
+  ) async throws(StoreError) {
     guard var node = nodes[id] else { return }
     let at = now()
     slotReports[id] = slots
+    if !drift.isEmpty {
+      try await store.appendEvents(
+        drift.map {
+          ClusterEvent(
+            at: at, actor: "node:\(id)", kind: "slot.drift",
+            subject: $0.slot?.description ?? $0.container, detail: "\($0.container): \($0.detail)")
+        })
+    }
     lastSeen[id] = at
     node.usage = usage
     node.lastHeartbeatAt = at

@@ -135,7 +135,8 @@ struct ClusterSession {
         return nil
       }
       do {
-        try await cluster.heartbeat(node: node, usage: heartbeat.usage, slots: heartbeat.slots)
+        try await cluster.heartbeat(
+          node: node, usage: heartbeat.usage, slots: heartbeat.slots, drift: heartbeat.drift)
       } catch {
         logger.error(
           "cannot persist heartbeat", metadata: ["node.id": "\(node)", "error": "\(error)"])

@@ -37,6 +37,7 @@ public final class RecordingExecutor: CommandExecutor {
 
 extension RecordingExecutor {
   public func slotStatuses() async -> [SlotStatus] { [] }
+  public func takeDrift() async -> [DriftReport] { [] }
 }
 
 /// A health prober whose answers the test sets: healthy unless told otherwise.

@@ -27,6 +27,10 @@ public actor SlotManager: CommandExecutor, Service {
   private var trackers: [SlotID: (container: String, tracker: HealthTracker)] = [:]
   private var problems: [SlotID: (health: SlotHealth, message: String)] = [:]
   private var nextCheck: [SlotID: ContinuousClock.Instant] = [:]
+  /// Deployments whose container this agent has seen running, per slot: a later create for the
+  /// same deployment means the container went missing.
+  private var seenRunning: [SlotID: String] = [:]
+  private var drift: [DriftReport] = []
   private let kick: AsyncStream<Void>.Continuation
   private let kicks: AsyncStream<Void>
 
@@ -63,6 +67,20 @@ public actor SlotManager: CommandExecutor, Service {
       return observed.keys.sorted().compactMap { status(for: $0, deployment: nil) }
     }
     return desired.keys.sorted().compactMap { status(for: $0, deployment: desired[$0]!.deployment) }
+  }
+
+  public func takeDrift() -> [DriftReport] {
+    defer { drift = [] }
+    return drift
+  }
+
+  private func noteDrift(_ slot: SlotID?, _ container: String, _ detail: String) {
+    logger.info(
+      "drift corrected", metadata: ["container.name": "\(container)", "detail": "\(detail)"])
+    // Bounded: heartbeats carry it away, but a disconnected agent must not grow without end.
+    if drift.count < 100 {
+      drift.append(DriftReport(slot: slot, container: container, detail: detail))
+    }
   }
 
   // MARK: Service
@@ -134,7 +152,13 @@ public actor SlotManager: CommandExecutor, Service {
       var extra: [ContainerInfo] = []
       for container in found {
         guard let slot = ManagedLabels.slot(from: container.labels) else { continue }
-        let info = (try? await runtime.inspect(container.id)) ?? container
+        // Inspect (for start time and limits) only what is new or changed since last time.
+        var info = container
+        if let known = observed[slot], known.id == container.id, known.state == container.state {
+          info = known
+        } else if let inspected = try? await runtime.inspect(container.id) {
+          info = inspected
+        }
         if bySlot[slot] == nil { bySlot[slot] = info } else { extra.append(info) }
       }
       observed = bySlot
@@ -149,13 +173,14 @@ public actor SlotManager: CommandExecutor, Service {
   private func carry(out action: SlotAction) async {
     switch action {
     case .create(let assignment):
-      logger.info(
-        "drift: slot has no container; creating", metadata: ["slot": "\(assignment.slot)"])
+      if seenRunning[assignment.slot] == assignment.deployment {
+        noteDrift(assignment.slot, assignment.containerName, "container was gone; created it again")
+      } else {
+        logger.info("slot has no container; creating it", metadata: ["slot": "\(assignment.slot)"])
+      }
       await create(assignment)
     case .start(let id, let assignment):
-      logger.info(
-        "drift: slot's container is not running; starting",
-        metadata: ["slot": "\(assignment.slot)", "container.id": "\(id.prefix(12))"])
+      noteDrift(assignment.slot, assignment.containerName, "container was not running; started it")
       do {
         try await runtime.start(id)
         problems[assignment.slot] = nil
@@ -164,7 +189,7 @@ public actor SlotManager: CommandExecutor, Service {
       }
     case .replace(let id, let assignment):
       logger.info(
-        "drift: slot's container is from another deployment; replacing",
+        "slot has a container of another deployment; replacing it",
         metadata: ["slot": "\(assignment.slot)", "container.id": "\(id.prefix(12))"])
       do {
         try await runtime.remove(id)
@@ -175,8 +200,12 @@ public actor SlotManager: CommandExecutor, Service {
       trackers[assignment.slot] = nil
       await create(assignment)
     case .remove(let id, let name):
-      logger.info(
-        "drift: managed container no slot wants; removing", metadata: ["container.name": "\(name)"])
+      if let slot = ManagedLabels.slot(from: observedLabels(id)), seenRunning[slot] == nil {
+        noteDrift(slot, name, "managed container no slot wants; removed it")
+      } else {
+        logger.info("removing container no slot wants", metadata: ["container.name": "\(name)"])
+      }
+      if let slot = ManagedLabels.slot(from: observedLabels(id)) { seenRunning[slot] = nil }
       do {
         try await runtime.stop(id, timeout: .seconds(10))
         try await runtime.remove(id)
@@ -192,6 +221,10 @@ public actor SlotManager: CommandExecutor, Service {
       problems[assignment.slot] = (.refused, reason)
       if let id { try? await runtime.remove(id) }
     }
+  }
+
+  private func observedLabels(_ id: String) -> [String: String] {
+    (observed.values.first { $0.id == id } ?? strays.first { $0.id == id })?.labels ?? [:]
   }
 
   private func create(_ assignment: SlotAssignment) async {
@@ -247,6 +280,7 @@ public actor SlotManager: CommandExecutor, Service {
         continue
       }
       entry.tracker.running()
+      seenRunning[slot] = assignment.deployment
       let host = publishAddress
       let failure = await prober.probe(
         host: host, port: assignment.hostPort, path: assignment.health.path,

@@ -154,6 +154,11 @@ extension ProcessSuites {
         })
       #expect(await eventually { await ready() })
 
+      let driftEvents = try await api.events(limit: 500).filter { $0.kind == "slot.drift" }
+      #expect(
+        driftEvents.contains { $0.detail == "\(victim.name): container was gone; created it again" }
+      )
+
       // 6. stop-set leaves no managed container behind.
       let stop = try schedctl(["stop-set", app, "blue"])
       #expect(stop.status == 0, "\(stop.output)")

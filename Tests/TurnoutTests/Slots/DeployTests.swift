@@ -119,6 +119,19 @@ struct DeployTests {
     await runtime.remove(victim.id)
     #expect(
       await eventually { await runtime.list(labels: [:]).contains { $0.name == victim.name } })
+    // Both corrections reach the scheduler's event log.
+    let drift = { () async -> [String] in
+      ((try? await cluster.scheduler.api.events(limit: 100)) ?? []).filter {
+        $0.kind == "slot.drift"
+      }
+      .map(\.detail)
+    }
+    #expect(
+      await eventually {
+        let details = await drift()
+        return details.contains("\(victim.name): container was not running; started it")
+          && details.contains("\(victim.name): container was gone; created it again")
+      })
     await cluster.stop()
   }
 

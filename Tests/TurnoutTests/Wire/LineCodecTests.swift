@@ -73,6 +73,17 @@ struct LineCodecTests {
     #expect(badID?.reply.message.contains("node id 'no spaces' is not valid") == true)
   }
 
+  @Test func heartbeatsCarryDriftOnlyWhenThereIsSome() throws {
+    let usage = HostUsage(cpuUsedMillis: 1, memoryUsedBytes: 2, memoryAvailableBytes: 3)
+    let quiet = LineCodec.encode(Frame(id: "h", .heartbeat(Heartbeat(usage: usage))))
+    #expect(!quiet.contains("drift"))
+    let report = DriftReport(
+      slot: SlotID(app: "web", color: .blue, index: 1), container: "turnout-web-blue-1",
+      detail: "container was not running; started it")
+    let frame = Frame(id: "h", .heartbeat(Heartbeat(usage: usage, drift: [report])))
+    #expect(try LineCodec.decode(Array(LineCodec.encode(frame).utf8)).get() == frame)
+  }
+
   @Test func idsWithQuotesRoundTrip() throws {
     let frame = Frame(id: #"a"b\c"#, .registered(Registered(generation: 1)))
     let line = LineCodec.encode(frame)

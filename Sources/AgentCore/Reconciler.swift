@@ -88,8 +88,6 @@ public enum Reconciler {
       networkMode: assignment.network == .host ? .host : .bridge,
       containerPort: assignment.containerPort, hostIP: publishAddress,
       hostPort: assignment.hostPort, restartUnlessStopped: true,
-      privileged: assignment.security.privileged, binds: assignment.security.binds,
-      capAdd: assignment.security.capAdd, hostPID: assignment.security.hostPID,
-      hostIPC: assignment.security.hostIPC, devices: assignment.security.devices)
+      security: assignment.security)
   }
 }

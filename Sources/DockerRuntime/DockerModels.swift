@@ -63,9 +63,11 @@ struct CreateRequest: Encodable {
         ? [port: [PortBinding(HostIp: spec.hostIP, HostPort: String(spec.hostPort))]] : [:],
       RestartPolicy: .init(Name: spec.restartUnlessStopped ? "unless-stopped" : "no"),
       NanoCpus: spec.cpuMillis * 1_000_000, Memory: spec.memoryBytes,
-      NetworkMode: spec.networkMode.rawValue, Privileged: spec.privileged, Binds: spec.binds,
-      CapAdd: spec.capAdd, PidMode: spec.hostPID ? "host" : "", IpcMode: spec.hostIPC ? "host" : "",
-      Devices: spec.devices.map {
+      NetworkMode: spec.networkMode.rawValue, Privileged: spec.security.privileged,
+      Binds: spec.security.binds,
+      CapAdd: spec.security.capAdd, PidMode: spec.security.hostPID ? "host" : "",
+      IpcMode: spec.security.hostIPC ? "host" : "",
+      Devices: spec.security.devices.map {
         Device(PathOnHost: $0, PathInContainer: $0, CgroupPermissions: "rwm")
       })
   }

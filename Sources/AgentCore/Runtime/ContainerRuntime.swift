@@ -1,4 +1,5 @@
 import Foundation
+import SchedModel
 
 /// Runs containers on this host. The agent owns this seam: the Docker Engine API in production,
 /// `FakeRuntime` in tests and simulation. One contract suite runs over both.
@@ -42,22 +43,17 @@ public struct ContainerSpec: Sendable, Hashable {
   public var hostPort: Int
   /// Restart policy `unless-stopped` when true: the engine restarts it after a crash or reboot.
   public var restartUnlessStopped: Bool
-  public var privileged: Bool
-  /// Host paths bind-mounted in, as `HOST:CONTAINER[:ro]`.
-  public var binds: [String]
-  public var capAdd: [String]
-  public var hostPID: Bool
-  public var hostIPC: Bool
-  public var devices: [String]
+  /// Host access: privileged mode, bind mounts, capabilities, namespaces, devices. The agent
+  /// checks it against the node's permissions before a spec gets here.
+  public var security: SecurityRequest
   public var command: [String]?
 
   public init(
     name: String, image: String, environment: [String: String] = [:],
     labels: [String: String] = [:], cpuMillis: Int64, memoryBytes: Int64,
     networkMode: NetworkMode = .bridge, containerPort: Int, hostIP: String = "127.0.0.1",
-    hostPort: Int, restartUnlessStopped: Bool = true, privileged: Bool = false,
-    binds: [String] = [], capAdd: [String] = [], hostPID: Bool = false, hostIPC: Bool = false,
-    devices: [String] = [], command: [String]? = nil
+    hostPort: Int, restartUnlessStopped: Bool = true,
+    security: SecurityRequest = SecurityRequest(), command: [String]? = nil
   ) {
     self.name = name
     self.image = image
@@ -70,12 +66,7 @@ public struct ContainerSpec: Sendable, Hashable {
     self.hostIP = hostIP
     self.hostPort = hostPort
     self.restartUnlessStopped = restartUnlessStopped
-    self.privileged = privileged
-    self.binds = binds
-    self.capAdd = capAdd
-    self.hostPID = hostPID
-    self.hostIPC = hostIPC
-    self.devices = devices
+    self.security = security
     self.command = command
   }
 }

@@ -78,15 +78,9 @@ public actor MemoryStore: StateStore {
       throw StoreError(
         .conflict, "set \(set.app)/\(set.color) does not belong to \(app.name)/\(color)")
     }
-    let savedAllocations = allocationRows
-    let savedEvents = eventRows
-    do {
-      try replaceAllocations(app: app.name, color: color, with: allocations, events: events)
-    } catch {
-      allocationRows = savedAllocations
-      eventRows = savedEvents
-      throw error
-    }
+    // replaceAllocations checks everything before it changes anything, so a refusal here
+    // leaves the store as it was, like the SQLite transaction.
+    try replaceAllocations(app: app.name, color: color, with: allocations, events: events)
     appRows[app.name] = app
     setRows["\(app.name)/\(color.rawValue)"] = set
   }

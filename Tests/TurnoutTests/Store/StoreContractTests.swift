@@ -121,6 +121,71 @@ struct StoreContractTests {
   }
 }
 
+@Suite("StateStore contract: apps and sets")
+struct StoreAppContractTests {
+  let at = Date(timeIntervalSince1970: 1_800_000_000)
+
+  func app(live: Color? = nil) -> AppRecord {
+    AppRecord(
+      spec: AppSpec(
+        name: "web", image: "web:1", slots: 2,
+        resources: Resources(cpuMillis: 100, memoryBytes: 8 << 20),
+        env: ["MODE": "prod"], health: HealthCheck(path: "/up"), constraints: ["zone": "home"],
+        maxPerNode: 1, security: SecurityRequest(capAdd: ["NET_ADMIN"])),
+      live: live, updatedAt: at)
+  }
+
+  func allocation(_ index: Int, port: Int) -> Allocation {
+    Allocation(
+      slot: SlotID(app: "web", color: .blue, index: index), node: "n1", hostPort: port,
+      resources: Resources(cpuMillis: 100, memoryBytes: 8 << 20))
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func appsRoundTrip(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.saveApp(app(), events: [Fixtures.event("app.applied")])
+    #expect(try await store.apps() == [app()])
+    try await store.saveApp(app(live: .green), events: [])
+    #expect(try await store.apps().map(\.live) == [.green])
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func commitSetPutsAndRemovesASetWithItsAllocations(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.saveNode(Fixtures.node("n1"), events: [])
+    let set = SetRecord(app: "web", color: .blue, deployment: "d1", image: "web:1", createdAt: at)
+    try await store.commitSet(
+      app: app(live: .blue), color: .blue, set: set,
+      allocations: [allocation(0, port: 20000), allocation(1, port: 20001)],
+      events: [Fixtures.event("set.deployed")])
+    #expect(try await store.sets() == [set])
+    #expect(try await store.allocations().count == 2)
+    #expect(try await store.apps().first?.live == .blue)
+    try await store.commitSet(app: app(), color: .blue, set: nil, allocations: [], events: [])
+    #expect(try await store.sets().isEmpty)
+    #expect(try await store.allocations().isEmpty)
+    #expect(try await store.events(after: 0, limit: 10).map(\.kind) == ["set.deployed"])
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func aRefusedCommitChangesNothing(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.saveNode(Fixtures.node("n1"), events: [])
+    let set = SetRecord(app: "web", color: .blue, deployment: "d1", image: "web:1", createdAt: at)
+    await #expect(throws: StoreError.self) {
+      try await store.commitSet(
+        app: app(live: .blue), color: .blue, set: set,
+        allocations: [allocation(0, port: 20000), allocation(1, port: 20000)],
+        events: [Fixtures.event("set.deployed")])
+    }
+    #expect(try await store.apps().isEmpty)
+    #expect(try await store.sets().isEmpty)
+    #expect(try await store.allocations().isEmpty)
+    #expect(try await store.events(after: 0, limit: 10).isEmpty)
+  }
+}
+
 @Suite("SQLite store")
 struct SQLiteStoreTests {
   @Test func walAndFullSync() async throws {

@@ -40,7 +40,8 @@ public struct Admission: Sendable {
   }
 
   /// Compares without stopping at the first difference, so timing does not leak the token.
-  static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+  /// Used for join tokens here and for the API's bearer token.
+  public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
     let x = Array(a.utf8)
     let y = Array(b.utf8)
     var difference = UInt8(x.count == y.count ? 0 : 1)

@@ -1,4 +1,5 @@
 import Hummingbird
+import SchedWire
 
 /// Lets a request through only with `Authorization: Bearer <api token>`.
 struct BearerAuth<Context: RequestContext>: RouterMiddleware {
@@ -13,22 +14,12 @@ struct BearerAuth<Context: RequestContext>: RouterMiddleware {
         "missing bearer token; pass --token or set TURNOUT_API_TOKEN to the scheduler's API token")
     }
     let presented = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
-    guard Self.equal(presented, token) else {
+    guard Admission.constantTimeEqual(presented, token) else {
       return JSONResponse.error(
         .unauthorized, code: "unauthorized",
         "bearer token refused; use the scheduler's API token (schedd --api-token / TURNOUT_API_TOKEN)"
       )
     }
     return try await next(request, context)
-  }
-
-  private static func equal(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8)
-    let y = Array(b.utf8)
-    var difference = x.count == y.count ? 0 : 1
-    for i in 0..<max(x.count, y.count) {
-      difference |= Int((i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0))
-    }
-    return difference == 0
   }
 }

@@ -10,6 +10,7 @@ let package = Package(
     .executable(name: "schedd", targets: ["schedd"]),
     .executable(name: "sched-agent", targets: ["sched-agent"]),
     .executable(name: "schedctl", targets: ["schedctl"]),
+    .executable(name: "sched-router", targets: ["sched-router"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -25,7 +26,7 @@ let package = Package(
   targets: [
     // MARK: pure core
     .target(name: "SchedModel"),
-    .target(name: "SchedWire", dependencies: ["SchedModel"]),
+    .target(name: "SchedWire", dependencies: ["SchedModel", "RouteTable"]),
     .target(name: "Placement", dependencies: ["SchedModel"]),
     .target(name: "AgentCore", dependencies: ["SchedModel", "SchedWire"]),
     .target(name: "RouteTable", dependencies: ["SchedModel"]),
@@ -69,6 +70,17 @@ let package = Package(
       ]
     ),
     .target(
+      name: "RouterDaemon",
+      dependencies: [
+        "SchedModel", "SchedWire", "RouteTable", "AgentCore", "WireTransport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+    .target(
       name: "DockerRuntime",
       dependencies: [
         "AgentCore",
@@ -85,7 +97,7 @@ let package = Package(
     .target(
       name: "SchedCtlCommands",
       dependencies: [
-        "SchedModel", "SchedWire", "SchedClient",
+        "SchedModel", "SchedWire", "SchedClient", "RouteTable",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ]
@@ -111,6 +123,16 @@ let package = Package(
       ]
     ),
     .executableTarget(name: "schedctl", dependencies: ["SchedCtlCommands"]),
+    .executableTarget(
+      name: "sched-router",
+      dependencies: [
+        "RouterDaemon",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "NIOCore", package: "swift-nio"),
+      ]
+    ),
 
     // MARK: tests
     .target(
@@ -126,7 +148,7 @@ let package = Package(
       dependencies: [
         "SchedModel", "SchedWire", "Placement", "AgentCore", "SchedStore", "WireTransport",
         "SchedulerDaemon", "AgentDaemon", "SchedClient", "SchedCtlCommands", "SchedTestSupport",
-        "DockerRuntime", "RouteTable",
+        "DockerRuntime", "RouteTable", "RouterDaemon",
         .product(name: "PropertyBased", package: "swift-property-based"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -134,6 +156,8 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
       ]
     ),
   ],

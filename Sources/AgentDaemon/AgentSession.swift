@@ -84,7 +84,7 @@ struct AgentSession {
       agent.logger.warning(
         "scheduler reported an error",
         metadata: ["code": "\(reply.code.rawValue)", "error": "\(reply.message)"])
-    case .hello, .welcome, .register, .registered, .heartbeat, .commandAck:
+    default:
       agent.logger.debug("ignored unexpected \(frame.message.type.rawValue)")
     }
   }

@@ -57,6 +57,28 @@ public struct APIClient: Sendable {
       as: [String: String].self)
   }
 
+  public func switchLive(_ app: String) async throws(ClientError) -> SwitchResponse {
+    try await send(
+      .POST, "/v1/apps/\(app)/switch", body: [String: String](), as: SwitchResponse.self)
+  }
+
+  public func rollback(_ app: String) async throws(ClientError) -> SwitchResponse {
+    try await send(
+      .POST, "/v1/apps/\(app)/rollback", body: [String: String](), as: SwitchResponse.self)
+  }
+
+  public func retire(_ app: String, drainTimeoutMillis: Int64?) async throws(ClientError)
+    -> RetireResponse
+  {
+    try await send(
+      .POST, "/v1/apps/\(app)/retire", body: RetireRequest(drainTimeoutMillis: drainTimeoutMillis),
+      as: RetireResponse.self)
+  }
+
+  public func routers() async throws(ClientError) -> RoutersResponse {
+    try await get("/v1/routers", as: RoutersResponse.self)
+  }
+
   // MARK: plumbing
 
   private func get<T: Decodable>(_ path: String, as: T.Type) async throws(ClientError) -> T {
@@ -101,8 +123,10 @@ public struct APIClient: Sendable {
         body?.error ?? "HTTP \(status.code) \(String(decoding: data.prefix(200), as: UTF8.self))"
       switch status {
       case .unauthorized: throw ClientError(.unauthorized, message)
-      case .badRequest, .notFound, .conflict, .unprocessableEntity:
+      case .badRequest, .notFound, .unprocessableEntity:
         throw ClientError(.badRequest, message)
+      case .conflict, .serviceUnavailable:
+        throw ClientError(.refused, message)
       default: throw ClientError(.server, "scheduler failed: \(message)")
       }
     }
@@ -150,6 +174,8 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
     case unreachable
     case unauthorized
     case badRequest = "bad_request"
+    /// The scheduler understood and said no: a switch refused or aborted, a busy app.
+    case refused
     case server
     case badResponse = "bad_response"
   }

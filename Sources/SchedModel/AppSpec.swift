@@ -17,13 +17,21 @@ public struct AppSpec: Codable, Sendable, Hashable {
   public var maxPerNode: Int?
   /// Host access the app asks for; refused unless the node's own config allows it.
   public var security: SecurityRequest
+  /// Host names (Host header, no port) routers send to this app.
+  public var hosts: [String]
+  /// After a switch, retire the old set on its own once this long has passed. nil: keep it
+  /// warm until `schedctl retire`.
+  public var keepWarmMillis: Int64?
+  /// How long a retire waits for requests in flight to the old set before stopping it.
+  public var drainTimeoutMillis: Int64
 
   public init(
     name: String, image: String, slots: Int, resources: Resources, containerPort: Int = 8080,
     env: [String: String] = [:], health: HealthCheck = HealthCheck(),
     network: NetworkMode = .bridge,
     constraints: [String: String] = [:], maxPerNode: Int? = nil,
-    security: SecurityRequest = SecurityRequest()
+    security: SecurityRequest = SecurityRequest(), hosts: [String] = [],
+    keepWarmMillis: Int64? = nil, drainTimeoutMillis: Int64 = 30_000
   ) {
     self.name = name
     self.image = image
@@ -36,12 +44,36 @@ public struct AppSpec: Codable, Sendable, Hashable {
     self.constraints = constraints
     self.maxPerNode = maxPerNode
     self.security = security
+    self.hosts = hosts.map { $0.lowercased() }
+    self.keepWarmMillis = keepWarmMillis
+    self.drainTimeoutMillis = drainTimeoutMillis
   }
 
   enum CodingKeys: String, CodingKey {
-    case name, image, slots, resources, env, health, network, constraints, security
+    case name, image, slots, resources, env, health, network, constraints, security, hosts
     case containerPort = "container_port"
     case maxPerNode = "max_per_node"
+    case keepWarmMillis = "keep_warm_ms"
+    case drainTimeoutMillis = "drain_timeout_ms"
+  }
+
+  /// Specs saved before a field existed decode with its default.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    name = try c.decode(String.self, forKey: .name)
+    image = try c.decode(String.self, forKey: .image)
+    slots = try c.decode(Int.self, forKey: .slots)
+    resources = try c.decode(Resources.self, forKey: .resources)
+    containerPort = try c.decodeIfPresent(Int.self, forKey: .containerPort) ?? 8080
+    env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+    health = try c.decodeIfPresent(HealthCheck.self, forKey: .health) ?? HealthCheck()
+    network = try c.decodeIfPresent(NetworkMode.self, forKey: .network) ?? .bridge
+    constraints = try c.decodeIfPresent([String: String].self, forKey: .constraints) ?? [:]
+    maxPerNode = try c.decodeIfPresent(Int.self, forKey: .maxPerNode)
+    security = try c.decodeIfPresent(SecurityRequest.self, forKey: .security) ?? SecurityRequest()
+    hosts = try c.decodeIfPresent([String].self, forKey: .hosts) ?? []
+    keepWarmMillis = try c.decodeIfPresent(Int64.self, forKey: .keepWarmMillis)
+    drainTimeoutMillis = try c.decodeIfPresent(Int64.self, forKey: .drainTimeoutMillis) ?? 30_000
   }
 
   /// App names become container names and URL path parts: a safe alphabet only.
@@ -86,6 +118,12 @@ public struct AppSpec: Codable, Sendable, Hashable {
       throw fail("health", "thresholds must be at least 1")
     }
     if let maxPerNode, maxPerNode < 1 { throw fail("max_per_node", "must be at least 1") }
+    for host in hosts
+    where host.isEmpty || host.contains(" ") || host.contains("/") || host.contains(":") {
+      throw fail("hosts", "'\(host)' is not a host name (leave out scheme and port)")
+    }
+    if let keepWarmMillis, keepWarmMillis < 0 { throw fail("keep_warm", "must not be negative") }
+    guard drainTimeoutMillis >= 0 else { throw fail("drain_timeout", "must not be negative") }
     for key in env.keys where key.isEmpty || key.contains("=") {
       throw fail("env", "'\(key)' is not a valid variable name")
     }

@@ -15,16 +15,20 @@ public struct Admission: Sendable {
   /// `welcome` for a good hello; otherwise the `error` to send before closing.
   public func admit(_ hello: Hello) -> Result<Welcome, ErrorReply> {
     guard let expected = tokens[hello.role] else {
+      let hint = hello.role == .router ? "; start schedd with --router-token to let routers in" : ""
       return .failure(
         ErrorReply(
-          code: .unauthorized, message: "this scheduler does not accept \(hello.role.rawValue)s"))
+          code: .unauthorized,
+          message: "this scheduler does not accept \(hello.role.rawValue)s\(hint)"))
     }
     guard Self.constantTimeEqual(expected, hello.token) else {
       return .failure(
         ErrorReply(
           code: .unauthorized,
           message:
-            "join token refused for \(hello.role.rawValue) '\(hello.node)'; give the \(hello.role.rawValue) the scheduler's join token (--token or TURNOUT_JOIN_TOKEN)"
+            hello.role == .router
+            ? "router token refused for router '\(hello.node)'; give the router the scheduler's router token (--token or TURNOUT_ROUTER_TOKEN)"
+            : "join token refused for agent '\(hello.node)'; give the agent the scheduler's join token (--token or TURNOUT_JOIN_TOKEN)"
         ))
     }
     guard let version = ProtocolVersion.negotiate(offered: hello.versions) else {

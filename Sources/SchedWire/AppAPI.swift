@@ -1,4 +1,5 @@
 import Foundation
+import RouteTable
 import SchedModel
 
 // The operator API's bodies for apps, sets and deployments.
@@ -36,10 +37,26 @@ public struct DeployResponse: Codable, Sendable, Equatable {
 public struct AppStatusResponse: Codable, Sendable, Equatable {
   public var app: AppRecord
   public var sets: [SetView]
+  /// Requests per color summed over every router's last report.
+  public var traffic: [SetTraffic]
+  /// The epoch of the route table the scheduler gives routers.
+  public var epoch: Int64
 
-  public init(app: AppRecord, sets: [SetView]) {
+  public init(app: AppRecord, sets: [SetView], traffic: [SetTraffic] = [], epoch: Int64 = 0) {
     self.app = app
     self.sets = sets
+    self.traffic = traffic
+    self.epoch = epoch
+  }
+
+  enum CodingKeys: String, CodingKey { case app, sets, traffic, epoch }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    app = try c.decode(AppRecord.self, forKey: .app)
+    sets = try c.decode([SetView].self, forKey: .sets)
+    traffic = try c.decodeIfPresent([SetTraffic].self, forKey: .traffic) ?? []
+    epoch = try c.decodeIfPresent(Int64.self, forKey: .epoch) ?? 0
   }
 }
 

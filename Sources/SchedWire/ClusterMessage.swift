@@ -8,6 +8,13 @@ public enum ClusterMessage: Sendable, Equatable {
   case error(ErrorReply)
   case command(Command)
   case commandAck(CommandAck)
+  case routes(Routes)
+  case commit(Commit)
+  case abort(Abort)
+  case routeAck(RouteAck)
+  case drain(Drain)
+  case drained(Drained)
+  case routerReport(RouterReport)
 
   public var type: MessageType {
     switch self {
@@ -19,6 +26,13 @@ public enum ClusterMessage: Sendable, Equatable {
     case .error: .error
     case .command: .command
     case .commandAck: .commandAck
+    case .routes: .routes
+    case .commit: .commit
+    case .abort: .abort
+    case .routeAck: .routeAck
+    case .drain: .drain
+    case .drained: .drained
+    case .routerReport: .routerReport
     }
   }
 }

@@ -36,6 +36,13 @@ public enum LineCodec {
     case .error(let body): try encoder.encode(body)
     case .command(let body): try encoder.encode(body)
     case .commandAck(let body): try encoder.encode(body)
+    case .routes(let body): try encoder.encode(body)
+    case .commit(let body): try encoder.encode(body)
+    case .abort(let body): try encoder.encode(body)
+    case .routeAck(let body): try encoder.encode(body)
+    case .drain(let body): try encoder.encode(body)
+    case .drained(let body): try encoder.encode(body)
+    case .routerReport(let body): try encoder.encode(body)
     }
   }
 
@@ -98,6 +105,13 @@ public enum LineCodec {
     case .error: .error(try decoder.decode(ErrorReply.self, from: data))
     case .command: .command(try decoder.decode(Command.self, from: data))
     case .commandAck: .commandAck(try decoder.decode(CommandAck.self, from: data))
+    case .routes: .routes(try decoder.decode(Routes.self, from: data))
+    case .commit: .commit(try decoder.decode(Commit.self, from: data))
+    case .abort: .abort(try decoder.decode(Abort.self, from: data))
+    case .routeAck: .routeAck(try decoder.decode(RouteAck.self, from: data))
+    case .drain: .drain(try decoder.decode(Drain.self, from: data))
+    case .drained: .drained(try decoder.decode(Drained.self, from: data))
+    case .routerReport: .routerReport(try decoder.decode(RouterReport.self, from: data))
     }
   }
 

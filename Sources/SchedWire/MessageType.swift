@@ -8,6 +8,13 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
   case error
   case command
   case commandAck = "command_ack"
+  case routes
+  case commit
+  case abort
+  case routeAck = "route_ack"
+  case drain
+  case drained
+  case routerReport = "router_report"
 }
 
 /// Who dialled the scheduler.

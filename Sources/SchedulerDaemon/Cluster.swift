@@ -22,6 +22,8 @@ public actor Cluster {
   /// Each node's slots as its agent last reported them.
   private(set) var slotReports: [NodeID: [SlotStatus]] = [:]
   var pendingAcks: [String: CheckedContinuation<CommandAck, any Error>] = [:]
+  /// When this scheduler loaded its state.
+  let bootedAt: Date
   var commandCounter = 0
 
   init(
@@ -33,6 +35,7 @@ public actor Cluster {
     self.logger = logger
     self.now = now
     let boot = now()
+    self.bootedAt = boot
     for node in try await store.nodes() {
       nodes[node.id] = node
       lastSeen[node.id] = boot
@@ -46,6 +49,14 @@ public actor Cluster {
       for status in statuses { out[status.slot] = (node, status) }
     }
     return out
+  }
+
+  /// Whether the slot reports of `nodes` can be trusted for routing: each ready one has
+  /// reported since this scheduler started, or a TTL has passed since the start (after which
+  /// a silent node is down anyway).
+  func knowsSlots(on nodes: Set<NodeID>) -> Bool {
+    if policy.isExpired(lastSeen: bootedAt, now: now()) { return true }
+    return nodes.allSatisfy { slotReports[$0] != nil || self.nodes[$0]?.state != .ready }
   }
 
   /// All nodes, sorted by id.

@@ -17,11 +17,16 @@ struct ClusterSession {
   /// Called after a node registered, off the connection's read loop (it sends commands whose
   /// acks this loop must read).
   let onRegistered: @Sendable (NodeID) async -> Void
+  /// Routers connected on the cluster port.
+  let routers: RouterHub
+  /// Called after a heartbeat, off the read loop: slot health may have changed the routes.
+  let onHeartbeat: @Sendable () async -> Void
 
   private enum Phase {
     case awaitingHello
     case awaitingRegister(Hello)
     case registered(NodeID, AgentSession)
+    case router(RouterSession)
   }
 
   func run(_ connection: LineConnection) async {
@@ -74,6 +79,9 @@ struct ClusterSession {
     if case .registered(let node, let session) = phase {
       await cluster.disconnected(node: node, session: session)
     }
+    if case .router(let session) = phase {
+      await routers.disconnected(session)
+    }
   }
 
   /// Returns the next phase, or nil when the connection must close.
@@ -85,6 +93,19 @@ struct ClusterSession {
       helloSeen.set()
       switch admission.admit(hello) {
       case .success(let welcome):
+        if hello.role == .router {
+          let session = RouterSession(name: hello.node.rawValue, connection: connection)
+          do {
+            try await routers.connected(session, welcome: Frame(id: frame.id, .welcome(welcome)))
+          } catch {
+            logger.warning(
+              "duplicate router name refused",
+              metadata: ["router": "\(hello.node)", "peer": "\(connection.peer)"])
+            await connection.sendAndClose(reply(frame, .conflict, error.message))
+            return nil
+          }
+          return .router(session)
+        }
         try await connection.send(Frame(id: frame.id, .welcome(welcome)))
         return .awaitingRegister(hello)
       case .failure(let reply):
@@ -141,10 +162,23 @@ struct ClusterSession {
         logger.error(
           "cannot persist heartbeat", metadata: ["node.id": "\(node)", "error": "\(error)"])
       }
+      let onHeartbeat = self.onHeartbeat
+      Task { await onHeartbeat() }
       return phase
 
     case (.registered, .commandAck(let ack)):
       if let id = frame.id { await cluster.acknowledge(id, ack) }
+      return phase
+
+    case (.router(let session), .routerReport(let report)):
+      await routers.report(report, from: session)
+      return phase
+    case (.router, .routeAck), (.router, .drained):
+      if let id = frame.id { await routers.answered(id, frame.message) }
+      return phase
+    case (.router, _):
+      session(phase)?.send(
+        reply(frame, .unexpected, "\(frame.message.type.rawValue) is not accepted from a router"))
       return phase
 
     case (.awaitingHello, _):
@@ -161,6 +195,11 @@ struct ClusterSession {
         reply(frame, .unexpected, "\(frame.message.type.rawValue) is not accepted after register"))
       return phase
     }
+  }
+
+  private func session(_ phase: Phase) -> RouterSession? {
+    if case .router(let session) = phase { return session }
+    return nil
   }
 
   private func reply(_ frame: Frame, _ code: WireErrorCode, _ message: String) -> Frame {

@@ -14,6 +14,7 @@ import WireTransport
 public final class Scheduler: Service {
   public let cluster: Cluster
   public let apps: AppService
+  public let routers: RouterHub
   public let config: SchedulerConfig
   private let lineServer: LineServer
   private let apiPortPromise: EventLoopPromise<Int>
@@ -29,7 +30,11 @@ public final class Scheduler: Service {
     cluster: Cluster, config: SchedulerConfig, lineServer: LineServer, logger: Logger
   ) {
     self.cluster = cluster
-    self.apps = AppService(cluster: cluster, commandTimeout: config.commandTimeout, logger: logger)
+    let routers = RouterHub(logger: logger, now: cluster.now)
+    self.routers = routers
+    self.apps = AppService(
+      cluster: cluster, routers: routers, commandTimeout: config.commandTimeout,
+      switchTimeout: config.switchTimeout, logger: logger)
     self.config = config
     self.lineServer = lineServer
     self.logger = logger
@@ -61,11 +66,15 @@ public final class Scheduler: Service {
     let session = ClusterSession(
       cluster: cluster,
       admission: Admission(
-        tokens: [.agent: config.joinToken], heartbeatMillis: config.heartbeatInterval.milliseconds,
+        tokens: config.routerToken.map { [.agent: config.joinToken, .router: $0] } ?? [
+          .agent: config.joinToken
+        ], heartbeatMillis: config.heartbeatInterval.milliseconds,
         ttlMillis: policy.ttl.milliseconds),
       helloTimeout: config.helloTimeout, logger: logger,
-      onRegistered: { [apps] node in await apps.push(to: node) })
-    let routes = APIRoutes(cluster: cluster, apps: apps, apiToken: config.apiToken)
+      onRegistered: { [apps] node in await apps.push(to: node) }, routers: routers,
+      onHeartbeat: { [apps] in await apps.refreshRoutes() })
+    let routes = APIRoutes(
+      cluster: cluster, apps: apps, routers: routers, apiToken: config.apiToken)
     let promise = apiPortPromise
     let logger = self.logger
     let app = Application(
@@ -80,6 +89,7 @@ public final class Scheduler: Service {
       },
       logger: logger)
     let cluster = self.cluster
+    let apps = self.apps
     let sweepEvery = config.heartbeatInterval / 4
     defer { promise.fail(CancellationError()) }
     try await withThrowingDiscardingTaskGroup { group in
@@ -100,6 +110,7 @@ public final class Scheduler: Service {
           while !Task.isCancelled {
             try await Task.sleep(for: sweepEvery)
             await cluster.sweep()
+            await apps.refreshRoutes()
           }
         }
       }

@@ -12,6 +12,10 @@ public struct SchedulerConfig: Sendable {
   public var databasePath: String
   /// Token agents present in `hello`.
   public var joinToken: String
+  /// Token routers present in `hello`; nil refuses routers.
+  public var routerToken: String?
+  /// How long a switch waits for every router to ack its prepare (and then its commit).
+  public var switchTimeout: Duration
   /// Bearer token for the operator API.
   public var apiToken: String
   public var heartbeatInterval: Duration
@@ -26,8 +30,11 @@ public struct SchedulerConfig: Sendable {
     apiPort: Int = 7070, databasePath: String, joinToken: String, apiToken: String,
     heartbeatInterval: Duration = .seconds(2), missedBeats: Int = 3,
     helloTimeout: Duration = WireLimits.helloTimeout, maxLineBytes: Int = WireLimits.maxLineBytes,
-    commandTimeout: Duration = .seconds(30)
+    commandTimeout: Duration = .seconds(30), routerToken: String? = nil,
+    switchTimeout: Duration = .seconds(5)
   ) {
+    self.routerToken = routerToken
+    self.switchTimeout = switchTimeout
     self.clusterHost = clusterHost
     self.clusterPort = clusterPort
     self.apiHost = apiHost

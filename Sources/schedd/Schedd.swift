@@ -12,16 +12,17 @@ struct Schedd: AsyncParsableCommand {
     commandName: "schedd",
     abstract: "The Turnout scheduler: tracks nodes, places slots, serves the operator API.",
     discussion: """
-      Agents dial the cluster port with the join token; operators use the API port with the API
-      token. State lives in one SQLite file (WAL, synchronous=FULL): back it up, keep it on disk
+      Agents dial the cluster port with the join token, routers with the router token;
+      operators use the API port with the API token. State lives in one SQLite file (WAL, synchronous=FULL): back it up, keep it on disk
       that survives a reboot.
 
       Every flag can also come from the environment: TURNOUT_JOIN_TOKEN, TURNOUT_API_TOKEN,
-      TURNOUT_DB, TURNOUT_CLUSTER_LISTEN, TURNOUT_API_LISTEN.
+      TURNOUT_ROUTER_TOKEN, TURNOUT_DB, TURNOUT_CLUSTER_LISTEN, TURNOUT_API_LISTEN.
 
       Example:
         schedd --join-token "$(cat /etc/turnout/join-token)" \\
-               --api-token "$(cat /etc/turnout/api-token)" --db /var/lib/turnout/turnout.db
+               --api-token "$(cat /etc/turnout/api-token)" \\
+               --router-token "$(cat /etc/turnout/router-token)" --db /var/lib/turnout/turnout.db
       """)
 
   @Option(help: "Cluster port address for agents and routers (default 127.0.0.1:7100).")
@@ -38,6 +39,12 @@ struct Schedd: AsyncParsableCommand {
 
   @Option(help: "Bearer token for the operator API.")
   var apiToken: String?
+
+  @Option(help: "Token routers must present to connect (default: routers are refused).")
+  var routerToken: String?
+
+  @Option(help: "How long a switch waits for every router to ack before it aborts.")
+  var switchTimeout: String = "5s"
 
   @Option(help: "Heartbeat interval handed to agents; a node is down after 3 missed beats.")
   var heartbeatInterval: String = "2s"
@@ -83,7 +90,9 @@ struct Schedd: AsyncParsableCommand {
         clusterHost: cluster.host, clusterPort: cluster.port, apiHost: api.host, apiPort: api.port,
         databasePath: db ?? env["TURNOUT_DB"] ?? "/var/lib/turnout/turnout.db", joinToken: join,
         apiToken: apiToken, heartbeatInterval: interval,
-        helloTimeout: try Parsing.duration(helloTimeout))
+        helloTimeout: try Parsing.duration(helloTimeout),
+        routerToken: (routerToken ?? env["TURNOUT_ROUTER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 },
+        switchTimeout: try Parsing.duration(switchTimeout))
     } catch let error as ModelError {
       throw ValidationError(error.message)
     }

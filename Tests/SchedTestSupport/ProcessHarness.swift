@@ -58,6 +58,7 @@ public final class ManagedProcess {
   private var executable: String {
     if name.hasPrefix("schedd") { return "schedd" }
     if name.hasPrefix("agent") { return "sched-agent" }
+    if name.hasPrefix("router") { return "sched-router" }
     return name
   }
 

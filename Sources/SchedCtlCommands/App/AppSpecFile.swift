@@ -19,7 +19,7 @@ enum AppSpecFile {
 
   static let fields = [
     "name", "image", "slots", "cpu", "memory", "port", "env", "health", "network", "constraints",
-    "max_per_node", "security",
+    "max_per_node", "security", "hosts", "keep_warm", "drain_timeout",
   ]
   static let healthFields = [
     "path", "interval", "timeout", "healthy_threshold", "unhealthy_threshold",
@@ -180,7 +180,9 @@ enum AppSpecFile {
         maxPerNode: try top["max_per_node"].map { node throws(Problem) in
           try int(node, "max_per_node")
         },
-        security: security)
+        security: security, hosts: try strings(top["hosts"], "hosts"),
+        keepWarmMillis: try duration(top["keep_warm"], "keep_warm"),
+        drainTimeoutMillis: try duration(top["drain_timeout"], "drain_timeout") ?? 30_000)
       do throws(ModelError) {
         try spec.validate()
       } catch {

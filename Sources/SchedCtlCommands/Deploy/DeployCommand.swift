@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RouteTable
 import SchedModel
 import SchedWire
 
@@ -134,7 +135,27 @@ struct StatusCommand: AsyncParsableCommand {
       }
       out += table.render() + "\n"
     }
+    if !status.traffic.isEmpty {
+      out += "\ntraffic through routers (epoch \(status.epoch))\n"
+      var table = Table(
+        "COLOR", "REQUESTS", "2XX", "3XX", "4XX", "5XX", "PROXY ERR", "IN FLIGHT", "P50", "P99")
+      for traffic in status.traffic {
+        func ms(_ q: Double) -> String {
+          traffic.latency.quantileMicros(q).map { Self.formatMicros($0) } ?? "-"
+        }
+        table.add(
+          traffic.color.rawValue, String(traffic.requests), String(traffic[.success]),
+          String(traffic[.redirect]), String(traffic[.clientError]), String(traffic[.serverError]),
+          String(traffic[.proxyError]), String(traffic.inFlight), ms(0.5), ms(0.99))
+      }
+      out += table.render() + "\n"
+    }
     return out
+  }
+
+  /// A latency bucket bound for people: `<=1ms`, `<=250us`.
+  static func formatMicros(_ micros: Int64) -> String {
+    micros < 1000 ? "<=\(micros)us" : "<=\(micros / 1000)ms"
   }
 }
 

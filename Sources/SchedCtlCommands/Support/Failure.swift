@@ -20,7 +20,7 @@ enum Exit {
       case .unreachable: throw ExitCode(unavailable)
       case .unauthorized: throw ExitCode(noPermission)
       case .badRequest: throw ExitCode(dataError)
-      case .server, .badResponse: throw ExitCode(failed)
+      case .refused, .server, .badResponse: throw ExitCode(failed)
       }
     }
   }

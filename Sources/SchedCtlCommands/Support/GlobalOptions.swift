@@ -23,9 +23,10 @@ public struct GlobalOptions: ParsableArguments {
 
   public init() {}
 
-  func client(environment: [String: String] = ProcessInfo.processInfo.environment) throws
-    -> APIClient
-  {
+  func client(
+    environment: [String: String] = ProcessInfo.processInfo.environment,
+    timeout: Duration = .seconds(10)
+  ) throws -> APIClient {
     let url = scheduler ?? environment["TURNOUT_API"] ?? "http://127.0.0.1:7070"
     guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
       throw ValidationError("--scheduler must be an http:// or https:// URL, got '\(url)'")
@@ -34,6 +35,6 @@ public struct GlobalOptions: ParsableArguments {
       throw ValidationError(
         "no API token: pass --token or set TURNOUT_API_TOKEN to the token schedd was started with")
     }
-    return APIClient(baseURL: url, token: token)
+    return APIClient(baseURL: url, token: token, timeout: timeout)
   }
 }

@@ -9,6 +9,7 @@ import SchedWire
 struct APIRoutes {
   let cluster: Cluster
   let apps: AppService
+  let routers: RouterHub
   let apiToken: String
 
   func router() -> Router<BasicRequestContext> {
@@ -33,6 +34,31 @@ struct APIRoutes {
       let actor = Self.actor(request)
       return JSONResponse.ok(
         try await run { try await apps.deploy(name, image: body.image, actor: actor) })
+    }
+    v1.get("routers") { _, _ in
+      JSONResponse.ok(
+        RoutersResponse(epoch: await routers.table.epoch, routers: await routers.views()))
+    }
+    v1.post("apps/:name/switch") { request, context in
+      let name = try context.parameters.require("name")
+      let actor = Self.actor(request)
+      return JSONResponse.ok(
+        try await run { try await apps.switchLive(name, rollback: false, actor: actor) })
+    }
+    v1.post("apps/:name/rollback") { request, context in
+      let name = try context.parameters.require("name")
+      let actor = Self.actor(request)
+      return JSONResponse.ok(
+        try await run { try await apps.switchLive(name, rollback: true, actor: actor) })
+    }
+    v1.post("apps/:name/retire") { request, context in
+      let name = try context.parameters.require("name")
+      let body = try await JSONResponse.decode(RetireRequest.self, from: request)
+      let actor = Self.actor(request)
+      return JSONResponse.ok(
+        try await run {
+          try await apps.retire(name, drainTimeoutMillis: body.drainTimeoutMillis, actor: actor)
+        })
     }
     v1.post("apps/:name/sets/:color/stop") { request, context in
       let name = try context.parameters.require("name")
@@ -114,6 +140,7 @@ struct APIRoutes {
       case .badRequest: throw APIError(.badRequest, code: "bad_request", error.message)
       case .notFound: throw APIError(.notFound, code: "not_found", error.message)
       case .conflict: throw APIError(.conflict, code: "conflict", error.message)
+      case .unavailable: throw APIError(.serviceUnavailable, code: "unavailable", error.message)
       case .internalError: throw APIError(.internalServerError, code: "internal", error.message)
       }
     }

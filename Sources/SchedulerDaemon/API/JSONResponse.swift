@@ -28,8 +28,10 @@ enum JSONResponse {
   /// Decodes a request body, or throws a 400 naming the bad field.
   static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
     let buffer = try await request.body.collect(upTo: 1 << 20)
+    // No body at all means an empty object: every field left to its default.
+    let data = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer.readableBytesView)
     do {
-      return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+      return try JSONDecoder().decode(T.self, from: data)
     } catch let error as DecodingError {
       throw APIError(
         .badRequest, code: "bad_request", "request body: \(LineCodec.describe(error).message)")

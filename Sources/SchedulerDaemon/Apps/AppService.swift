@@ -14,16 +14,30 @@ public actor AppService {
   let store: any StateStore
   let logger: Logger
   let commandTimeout: Duration
-  /// Apps with a deploy or stop in progress; a second one is refused rather than interleaved.
-  private var busy: Set<String> = []
+  let routers: RouterHub
+  let switchTimeout: Duration
+  /// Apps with a deploy, stop, switch or retire in progress; a second one is refused rather
+  /// than interleaved.
+  var busy: Set<String> = []
+  /// Sets being retired: left out of the route table while they drain.
+  var retiring: Set<String> = []
+  /// Automatic retires scheduled by keep_warm, by app.
+  var keepWarmTasks: [String: Task<Void, Never>] = [:]
+  var refreshing = false
+  var refreshAgain = false
   /// Nodes with a push under way, and nodes whose list changed since their push began.
   private var pushing: Set<NodeID> = []
   private var dirty: Set<NodeID> = []
 
-  init(cluster: Cluster, commandTimeout: Duration, logger: Logger) {
+  init(
+    cluster: Cluster, routers: RouterHub, commandTimeout: Duration, switchTimeout: Duration,
+    logger: Logger
+  ) {
     self.cluster = cluster
     self.store = cluster.store
+    self.routers = routers
     self.commandTimeout = commandTimeout
+    self.switchTimeout = switchTimeout
     self.logger = logger
   }
 
@@ -61,7 +75,9 @@ public actor AppService {
   {
     guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
     guard busy.insert(name).inserted else {
-      throw APIFailure(.conflict, "a deploy or stop of \(name) is already in progress; wait for it")
+      throw APIFailure(
+        .conflict, "a deploy, stop, switch or retire of \(name) is already in progress; wait for it"
+      )
     }
     defer { busy.remove(name) }
     let image = image ?? app.spec.image
@@ -126,22 +142,41 @@ public actor AppService {
         "app.name": "\(name)", "set.color": "\(color.rawValue)", "deployment": "\(deployment)",
       ])
     await push(to: Set(newAllocations.map(\.node) + previous.map(\.node)))
+    await refreshRoutes()
     return DeployResponse(
       app: name, color: color, deployment: deployment, image: image,
       placed: planned.map { .init(index: $0.index, node: $0.node, hostPort: $0.hostPort) })
   }
 
-  /// Stops and removes one color's containers and frees its reservations.
+  /// Stops and removes one color's containers and frees its reservations. The live set is
+  /// refused while the other set could take over: switch first, then retire.
   public func stopSet(_ name: String, color: Color, actor: String) async throws(APIFailure) {
-    guard var app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
+    guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
     guard busy.insert(name).inserted else {
-      throw APIFailure(.conflict, "a deploy or stop of \(name) is already in progress; wait for it")
+      throw APIFailure(
+        .conflict, "a deploy, stop, switch or retire of \(name) is already in progress; wait for it"
+      )
     }
     defer { busy.remove(name) }
     let sets = try await wrap { try await store.sets() }
     guard sets.contains(where: { $0.app == name && $0.color == color }) else {
       throw APIFailure(.notFound, "\(name) has no \(color.rawValue) set")
     }
+    if app.live == color, sets.contains(where: { $0.app == name && $0.color == color.other }) {
+      throw APIFailure(
+        .conflict,
+        "\(color.rawValue) is live for \(name); switch to \(color.other.rawValue) first (schedctl switch \(name)), then retire the old set"
+      )
+    }
+    try await removeSet(app, color: color, actor: actor, kind: "set.stopped", detail: nil)
+  }
+
+  /// Frees a set's reservations with its event, tells its nodes, and updates the routes.
+  func removeSet(
+    _ app: AppRecord, color: Color, actor: String, kind: String, detail: String?
+  ) async throws(APIFailure) {
+    var app = app
+    let name = app.name
     let previous = try await wrap { try await store.allocations() }.filter {
       $0.slot.app == name && $0.slot.color == color
     }
@@ -153,11 +188,13 @@ public actor AppService {
         app: app, color: color, set: nil, allocations: [],
         events: [
           ClusterEvent(
-            at: at, actor: actor, kind: "set.stopped", subject: "\(name)/\(color.rawValue)",
-            detail: "\(previous.count) slot(s) released")
+            at: at, actor: actor, kind: kind, subject: "\(name)/\(color.rawValue)",
+            detail: [detail, "\(previous.count) slot(s) released"].compactMap { $0 }.joined(
+              separator: "; "))
         ])
     }
     await push(to: Set(previous.map(\.node)))
+    await refreshRoutes()
   }
 
   // MARK: status
@@ -179,7 +216,9 @@ public actor AppService {
         state: Self.state(of: slots),
         live: app.live == set.color, slots: slots)
     }
-    return AppStatusResponse(app: app, sets: views)
+    return AppStatusResponse(
+      app: app, sets: views, traffic: await routers.traffic(app: name),
+      epoch: await routers.table.epoch)
   }
 
   static func slotView(
@@ -288,7 +327,7 @@ public actor AppService {
     return "d" + String(millis, radix: 36) + String(UInt16.random(in: 0...UInt16.max), radix: 36)
   }
 
-  private func app(_ name: String, required: Bool) async throws(APIFailure) -> AppRecord? {
+  func app(_ name: String, required: Bool) async throws(APIFailure) -> AppRecord? {
     let found = try await wrap { try await store.apps() }.first { $0.name == name }
     if found == nil && required {
       throw APIFailure(.notFound, "no app named '\(name)'; create it with schedctl app apply FILE")
@@ -296,7 +335,7 @@ public actor AppService {
     return found
   }
 
-  private func wrap<T>(_ body: () async throws -> T) async throws(APIFailure) -> T {
+  func wrap<T>(_ body: () async throws -> T) async throws(APIFailure) -> T {
     do { return try await body() } catch let error as APIFailure {
       throw error
     } catch {
@@ -308,7 +347,7 @@ public actor AppService {
 /// A failure the API turns into a status code and a message.
 public struct APIFailure: Error, Sendable, CustomStringConvertible {
   public enum Code: Sendable {
-    case badRequest, notFound, conflict, internalError
+    case badRequest, notFound, conflict, unavailable, internalError
   }
 
   public let code: Code

@@ -22,10 +22,11 @@ struct InProcessScheduler {
 
   static let joinToken = "join-secret"
   static let apiToken = "api-secret"
+  static let routerToken = "router-secret"
 
   static func start(
     heartbeat: Duration = .milliseconds(200), helloTimeout: Duration = .seconds(10),
-    store: (any StateStore)? = nil
+    store: (any StateStore)? = nil, switchTimeout: Duration = .seconds(5)
   ) async throws -> InProcessScheduler {
     let store = store ?? MemoryStore()
     var logger = Logger(label: "test.schedd")
@@ -34,7 +35,7 @@ struct InProcessScheduler {
     let config = SchedulerConfig(
       clusterPort: 0, apiPort: 0, databasePath: ":memory:", joinToken: joinToken,
       apiToken: apiToken, heartbeatInterval: heartbeat, helloTimeout: helloTimeout,
-      commandTimeout: .seconds(5))
+      commandTimeout: .seconds(5), routerToken: routerToken, switchTimeout: switchTimeout)
     let scheduler = try await Scheduler.start(config: config, store: store, logger: logger)
     let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [], logger: logger)
     let task = Task { try await group.run() }

@@ -6,6 +6,7 @@ import SchedTestSupport
 struct ProcessCluster {
   static let joinToken = "jt-proc"
   static let apiToken = "api-proc"
+  static let routerToken = "rt-proc"
 
   let heartbeat: String
   let workDir: URL
@@ -26,7 +27,10 @@ struct ProcessCluster {
         "--heartbeat-interval", heartbeat,
       ],
       logDirectory: workDir,
-      environment: ["TURNOUT_JOIN_TOKEN": Self.joinToken, "TURNOUT_API_TOKEN": Self.apiToken])
+      environment: [
+        "TURNOUT_JOIN_TOKEN": Self.joinToken, "TURNOUT_API_TOKEN": Self.apiToken,
+        "TURNOUT_ROUTER_TOKEN": Self.routerToken,
+      ])
   }
 
   func agent(_ name: String, token: String = joinToken, ports: String) -> ManagedProcess {
@@ -37,6 +41,20 @@ struct ProcessCluster {
         "--ports", ports, "--max-backoff", "1s",
       ],
       logDirectory: workDir)
+  }
+
+  /// A sched-router process with its state file in the work folder.
+  func router(_ name: String, port: Int, previewPort: Int? = nil, defaultApp: String? = nil)
+    -> ManagedProcess
+  {
+    var arguments = [
+      "--scheduler", "127.0.0.1:\(clusterPort)", "--token", Self.routerToken, "--name", name,
+      "--listen", "127.0.0.1:\(port)",
+      "--state-file", workDir.appendingPathComponent("routes-\(name).json").path,
+    ]
+    if let previewPort { arguments += ["--preview-listen", "127.0.0.1:\(previewPort)"] }
+    if let defaultApp { arguments += ["--default-app", defaultApp] }
+    return ManagedProcess("router-\(name)", arguments, logDirectory: workDir)
   }
 
   var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: Self.apiToken) }

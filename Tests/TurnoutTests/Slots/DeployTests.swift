@@ -25,7 +25,7 @@ struct DeployTests {
     var agents: [Task<Void, any Error>]
 
     static func start() async throws -> Cluster {
-      let scheduler = try await InProcessScheduler.start(heartbeat: .milliseconds(100))
+      let scheduler = try await InProcessScheduler.start(heartbeat: .milliseconds(250))
       let runtimes = [
         FakeRuntime(images: ["web:1", "web:2"]), FakeRuntime(images: ["web:1", "web:2"]),
       ]

@@ -1,4 +1,5 @@
 import Foundation
+import RouteTable
 import SchedModel
 import SchedWire
 
@@ -67,5 +68,47 @@ enum GoldenFrames {
         .command(Command(generation: 3, action: .assign(AssignSlots(slots: [assignment])))))
     ),
     (.commandAck, Frame(id: "c41-3", .commandAck(CommandAck(ok: true, message: "started")))),
+    (.routes, Frame(id: "r12", .routes(SchedWire.Routes(phase: .prepare, table: table)))),
+    (.commit, Frame(id: "r13", .commit(Commit(epoch: 1_795_750_000_123)))),
+    (
+      .abort,
+      Frame(
+        id: "r14",
+        .abort(
+          Abort(
+            epoch: 1_795_750_000_123, reason: "no ack in time from router(s) edge-2")))
+    ),
+    (.routeAck, Frame(id: "r12", .routeAck(RouteAck(epoch: 1_795_750_000_123, ok: true)))),
+    (.drain, Frame(id: "r15", .drain(Drain(app: "web", color: .blue, timeoutMillis: 30000)))),
+    (.drained, Frame(id: "r15", .drained(Drained(app: "web", color: .blue, inFlight: 0)))),
+    (
+      .routerReport,
+      Frame(id: "rr9", .routerReport(RouterReport(epoch: 1_795_750_000_123, traffic: [traffic])))
+    ),
   ]
+
+  static let table = RouteTable(
+    epoch: 1_795_750_000_123,
+    apps: [
+      AppRoutes(
+        app: "web", hosts: ["web.example.com"],
+        live: RouteSet(
+          color: .green, deployment: "d7", image: "turnout-sample:2",
+          upstreams: [Upstream(slot: slot, address: "10.0.0.5", port: 20004)]),
+        candidate: RouteSet(
+          color: .blue, deployment: "d6", image: "turnout-sample:1",
+          upstreams: [
+            Upstream(
+              slot: SlotID(app: "web", color: .blue, index: 0), address: "10.0.0.6", port: 20001)
+          ]))
+    ])
+
+  static var traffic: SetTraffic {
+    var t = SetTraffic(app: "web", color: .green)
+    t.record(.success, micros: 800)
+    t.record(.success, micros: 1900)
+    t.record(.proxyError, micros: 120)
+    t.inFlight = 1
+    return t
+  }
 }

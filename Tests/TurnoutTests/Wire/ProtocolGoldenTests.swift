@@ -15,6 +15,13 @@ struct ProtocolGoldenTests {
     #"{"v":1,"type":"error","id":"7","code":"bad_field","message":"heartbeat: field 'usage.cpu_used_millis' must be an integer"}"#,
     #"{"v":1,"type":"command","id":"c41-3","action":{"kind":"assign","slots":[{"container_port":8080,"deployment":"d7","env":{"MODE":"prod"},"health":{"healthy_threshold":1,"interval_ms":1000,"path":"/healthz","timeout_ms":500,"unhealthy_threshold":3},"host_port":20004,"image":"turnout-sample:2","network":"bridge","resources":{"cpu_millis":250,"memory_bytes":134217728},"security":{"binds":[],"cap_add":[],"devices":[],"host_ipc":false,"host_pid":false,"privileged":false},"slot":{"app":"web","color":"green","index":2}}]},"generation":3}"#,
     #"{"v":1,"type":"command_ack","id":"c41-3","message":"started","ok":true}"#,
+    #"{"v":1,"type":"routes","id":"r12","phase":"prepare","table":{"apps":[{"app":"web","candidate":{"color":"blue","deployment":"d6","image":"turnout-sample:1","upstreams":[{"address":"10.0.0.6","port":20001,"slot":{"app":"web","color":"blue","index":0}}]},"hosts":["web.example.com"],"live":{"color":"green","deployment":"d7","image":"turnout-sample:2","upstreams":[{"address":"10.0.0.5","port":20004,"slot":{"app":"web","color":"green","index":2}}]}}],"epoch":1795750000123}}"#,
+    #"{"v":1,"type":"commit","id":"r13","epoch":1795750000123}"#,
+    #"{"v":1,"type":"abort","id":"r14","epoch":1795750000123,"reason":"no ack in time from router(s) edge-2"}"#,
+    #"{"v":1,"type":"route_ack","id":"r12","epoch":1795750000123,"ok":true}"#,
+    #"{"v":1,"type":"drain","id":"r15","app":"web","color":"blue","timeout_ms":30000}"#,
+    #"{"v":1,"type":"drained","id":"r15","app":"web","color":"blue","in_flight":0}"#,
+    #"{"v":1,"type":"router_report","id":"rr9","epoch":1795750000123,"traffic":[{"app":"web","color":"green","in_flight":1,"latency":{"bounds_us":[250,500,1000,2500,5000,10000,25000,50000,100000,250000,500000,1000000,2500000,5000000,10000000],"counts":[1,0,1,1,0,0,0,0,0,0,0,0,0,0,0,0]},"requests":3,"status":{"2xx":2,"3xx":0,"4xx":0,"5xx":0,"proxy_error":1}}]}"#,
   ]
 
   static var cases: [(String, Frame)] {

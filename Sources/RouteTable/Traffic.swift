@@ -1,0 +1,169 @@
+import SchedModel
+
+/// How a proxied request ended, as the router counts it.
+public enum StatusClass: Int, Sendable, CaseIterable {
+  case success = 0
+  case redirect
+  case clientError
+  case serverError
+  /// The router answered itself: no upstream, connect failed twice, upstream broke or timed out.
+  case proxyError
+
+  /// The class of an upstream's status code.
+  public init(status code: Int) {
+    switch code {
+    case ..<300: self = .success
+    case 300..<400: self = .redirect
+    case 400..<500: self = .clientError
+    default: self = .serverError
+    }
+  }
+}
+
+/// Request latencies in fixed buckets, so histograms from every event loop and every router add
+/// up exactly. Bounds are upper bounds in microseconds; the last bucket has no bound.
+public struct LatencyHistogram: Codable, Sendable, Hashable {
+  public static let defaultBounds: [Int64] = [
+    250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000, 10_000_000,
+  ]
+
+  public private(set) var boundsMicros: [Int64]
+  public private(set) var counts: [Int64]
+
+  public init(boundsMicros: [Int64] = Self.defaultBounds) {
+    self.boundsMicros = boundsMicros
+    self.counts = Array(repeating: 0, count: boundsMicros.count + 1)
+  }
+
+  public var total: Int64 { counts.reduce(0, +) }
+
+  public mutating func record(micros: Int64) {
+    var index = boundsMicros.count
+    for (i, bound) in boundsMicros.enumerated() where micros <= bound {
+      index = i
+      break
+    }
+    counts[index] += 1
+  }
+
+  /// The upper bound of the bucket holding quantile `q` (0...1); nil when empty, and the last
+  /// bound when it falls in the unbounded bucket.
+  public func quantileMicros(_ q: Double) -> Int64? {
+    let total = self.total
+    guard total > 0 else { return nil }
+    let rank = max(1, Int64((Double(total) * q).rounded(.up)))
+    var seen: Int64 = 0
+    for (i, count) in counts.enumerated() {
+      seen += count
+      if seen >= rank { return i < boundsMicros.count ? boundsMicros[i] : boundsMicros.last }
+    }
+    return boundsMicros.last
+  }
+
+  /// Adds `other`'s counts; histograms with other bounds are added by the bucket they fall in.
+  public mutating func merge(_ other: LatencyHistogram) {
+    if other.boundsMicros == boundsMicros {
+      for i in counts.indices { counts[i] += other.counts[i] }
+      return
+    }
+    for (i, count) in other.counts.enumerated() where count > 0 {
+      let micros =
+        i < other.boundsMicros.count ? other.boundsMicros[i] : (other.boundsMicros.last ?? 0) + 1
+      for _ in 0..<count { record(micros: micros) }
+    }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case boundsMicros = "bounds_us"
+    case counts
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    boundsMicros = try c.decode([Int64].self, forKey: .boundsMicros)
+    counts = try c.decode([Int64].self, forKey: .counts)
+    guard counts.count == boundsMicros.count + 1 else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .counts, in: c, debugDescription: "must have one more entry than bounds_us")
+    }
+  }
+}
+
+/// One app color's traffic through a router since it started: requests, how they ended, how
+/// long they took, and how many are in flight now.
+public struct SetTraffic: Codable, Sendable, Hashable {
+  public var app: String
+  public var color: Color
+  /// Requests answered (by an upstream or by the router itself).
+  public var requests: Int64
+  /// Counts per `StatusClass`: 2xx, 3xx, 4xx, 5xx, proxy errors.
+  public var status: [Int64]
+  public var inFlight: Int64
+  public var latency: LatencyHistogram
+
+  public init(app: String, color: Color) {
+    self.app = app
+    self.color = color
+    self.requests = 0
+    self.status = Array(repeating: 0, count: StatusClass.allCases.count)
+    self.inFlight = 0
+    self.latency = LatencyHistogram()
+  }
+
+  public subscript(_ kind: StatusClass) -> Int64 { status[kind.rawValue] }
+
+  public mutating func record(_ kind: StatusClass, micros: Int64) {
+    requests += 1
+    status[kind.rawValue] += 1
+    latency.record(micros: micros)
+  }
+
+  public mutating func merge(_ other: SetTraffic) {
+    requests += other.requests
+    for i in status.indices where i < other.status.count { status[i] += other.status[i] }
+    inFlight += other.inFlight
+    latency.merge(other.latency)
+  }
+
+  /// Sums traffic by app and color, sorted.
+  public static func merged(_ parts: [SetTraffic]) -> [SetTraffic] {
+    var out: [String: SetTraffic] = [:]
+    for part in parts {
+      let key = "\(part.app)/\(part.color.rawValue)"
+      if out[key] == nil { out[key] = SetTraffic(app: part.app, color: part.color) }
+      out[key]!.merge(part)
+    }
+    return out.values.sorted { ($0.app, $0.color.rawValue) < ($1.app, $1.color.rawValue) }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case app, color, requests, status, latency
+    case inFlight = "in_flight"
+  }
+
+  /// Status classes on the wire: `2xx`, `3xx`, `4xx`, `5xx`, `proxy_error`.
+  static let statusKeys = ["2xx", "3xx", "4xx", "5xx", "proxy_error"]
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    app = try c.decode(String.self, forKey: .app)
+    color = try c.decode(Color.self, forKey: .color)
+    requests = try c.decode(Int64.self, forKey: .requests)
+    inFlight = try c.decode(Int64.self, forKey: .inFlight)
+    latency = try c.decode(LatencyHistogram.self, forKey: .latency)
+    let byKey = try c.decode([String: Int64].self, forKey: .status)
+    status = Self.statusKeys.map { byKey[$0] ?? 0 }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(app, forKey: .app)
+    try c.encode(color, forKey: .color)
+    try c.encode(requests, forKey: .requests)
+    try c.encode(inFlight, forKey: .inFlight)
+    try c.encode(latency, forKey: .latency)
+    try c.encode(
+      Dictionary(uniqueKeysWithValues: zip(Self.statusKeys, status)), forKey: .status)
+  }
+}

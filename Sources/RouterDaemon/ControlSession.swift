@@ -1,0 +1,145 @@
+import Logging
+import NIOCore
+import RouteTable
+import SchedModel
+import SchedWire
+import WireTransport
+
+/// The router's connection to the scheduler: hello as a router, then route tables in, acks and
+/// traffic reports out.
+struct ControlSession {
+  let router: Router
+  let connection: LineConnection
+
+  func run(onWelcome: @Sendable () -> Void) async throws {
+    let config = router.config
+    var lines = connection.inbound.makeAsyncIterator()
+    try await connection.send(
+      Frame(
+        id: "hello",
+        .hello(
+          Hello(
+            role: .router, versions: ProtocolVersion.supported, node: NodeID(config.name),
+            token: config.token))))
+    guard let first = try await lines.next() else {
+      throw RouterError(.session, "scheduler closed the connection before welcome")
+    }
+    guard case .line(let bytes) = first else {
+      throw RouterError(.session, "scheduler sent an oversized line")
+    }
+    let welcome: Welcome
+    switch LineCodec.decode(bytes.readableBytesView) {
+    case .success(let frame):
+      switch frame.message {
+      case .welcome(let body): welcome = body
+      case .error(let reply) where reply.code == .unauthorized || reply.code == .unsupportedVersion:
+        throw RouterError(.refused, "scheduler refused this router: \(reply.message)")
+      case .error(let reply):
+        throw RouterError(.session, "scheduler answered hello with an error: \(reply.message)")
+      default:
+        throw RouterError(.session, "expected welcome, got \(frame.message.type.rawValue)")
+      }
+    case .failure(let error):
+      throw RouterError(.session, "bad line from scheduler: \(error.reply.message)")
+    }
+    onWelcome()
+    router.logger.info(
+      "connected to scheduler",
+      metadata: ["router": "\(config.name)", "epoch": "\(router.routes.epoch)"])
+    try await report(sequence: 0)
+    let interval = Duration.milliseconds(max(welcome.heartbeatMillis, 50))
+    let reports = Task {
+      var sequence = 0
+      while !Task.isCancelled {
+        try await Task.sleep(for: interval)
+        sequence += 1
+        try await report(sequence: sequence)
+      }
+    }
+    defer { reports.cancel() }
+    while let frame = try await lines.next() {
+      guard case .line(let bytes) = frame else {
+        throw RouterError(.session, "scheduler sent an oversized line")
+      }
+      switch LineCodec.decode(bytes.readableBytesView) {
+      case .failure(let error):
+        router.logger.warning(
+          "bad line from scheduler", metadata: ["error": "\(error.reply.message)"])
+      case .success(let frame):
+        try await handle(frame)
+      }
+    }
+  }
+
+  private func report(sequence: Int) async throws {
+    let traffic = await router.proxy.traffic()
+    try await connection.send(
+      Frame(
+        id: "rr\(sequence)",
+        .routerReport(RouterReport(epoch: router.routes.epoch, traffic: traffic))))
+  }
+
+  private func handle(_ frame: Frame) async throws {
+    let routes = router.routes
+    let logger = router.logger
+    switch frame.message {
+    case .routes(let message):
+      let table = message.table
+      switch message.phase {
+      case .install:
+        let taken = routes.install(table)
+        if taken {
+          logger.debug("route table installed", metadata: ["epoch": "\(table.epoch)"])
+        }
+        try await ack(
+          frame, epoch: table.epoch, ok: true,
+          taken ? nil : "epoch \(routes.epoch) is already served")
+      case .prepare:
+        do {
+          try routes.prepare(table)
+          await router.proxy.warm(table)
+          try await ack(frame, epoch: table.epoch, ok: true)
+        } catch let error as RouteError {
+          try await ack(frame, epoch: table.epoch, ok: false, error.message)
+        }
+      }
+    case .commit(let commit):
+      do {
+        try routes.commit(epoch: commit.epoch)
+        logger.info("switched", metadata: ["epoch": "\(commit.epoch)"])
+        try await ack(frame, epoch: commit.epoch, ok: true)
+      } catch let error as RouteError {
+        try await ack(frame, epoch: commit.epoch, ok: false, error.message)
+      }
+    case .abort(let abort):
+      routes.abort(epoch: abort.epoch)
+      logger.notice(
+        "switch aborted", metadata: ["epoch": "\(abort.epoch)", "reason": "\(abort.reason)"])
+    case .drain(let drain):
+      let proxy = router.proxy
+      let connection = self.connection
+      Task {
+        let deadline = ContinuousClock.now + .milliseconds(max(0, drain.timeoutMillis))
+        var left = await proxy.inFlight(app: drain.app, color: drain.color)
+        while left > 0, ContinuousClock.now < deadline {
+          try await Task.sleep(for: .milliseconds(10))
+          left = await proxy.inFlight(app: drain.app, color: drain.color)
+        }
+        try await connection.send(
+          Frame(
+            id: frame.id, .drained(Drained(app: drain.app, color: drain.color, inFlight: left))))
+      }
+    case .error(let reply):
+      logger.warning(
+        "scheduler reported an error",
+        metadata: ["code": "\(reply.code.rawValue)", "error": "\(reply.message)"])
+    default:
+      logger.debug("ignored unexpected \(frame.message.type.rawValue)")
+    }
+  }
+
+  private func ack(_ frame: Frame, epoch: Int64, ok: Bool, _ message: String? = nil) async throws {
+    try await connection.send(
+      Frame(id: frame.id, .routeAck(RouteAck(epoch: epoch, ok: ok, message: message))))
+  }
+}

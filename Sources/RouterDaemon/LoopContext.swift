@@ -1,0 +1,143 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import RouteTable
+import SchedModel
+
+/// One app color: the key for balancers and counters.
+struct SetKey: Hashable {
+  var app: String
+  var color: Color
+}
+
+/// Where an upstream listens; pools are per address, not per slot.
+struct PoolKey: Hashable {
+  var address: String
+  var port: Int
+
+  init(_ upstream: Upstream) {
+    address = upstream.address
+    port = upstream.port
+  }
+}
+
+/// Everything one event loop keeps for itself: idle upstream connections, a balancer per set,
+/// and its share of the traffic counters. Touched only on its loop, so the request path takes no
+/// lock and makes no hop.
+final class LoopContext {
+  let eventLoop: any EventLoop
+  let config: RouterConfig
+  private var idle: [PoolKey: [UpstreamHandler]] = [:]
+  private var balancers: [SetKey: Balancer] = [:]
+  var traffic: [SetKey: SetTraffic] = [:]
+
+  init(eventLoop: any EventLoop, config: RouterConfig) {
+    self.eventLoop = eventLoop
+    self.config = config
+  }
+
+  // MARK: balancing
+
+  func pick(_ set: RouteSet, app: String, excluding: Set<Upstream>) -> Upstream? {
+    let key = SetKey(app: app, color: set.color)
+    return balancers[key, default: Balancer()].pick(
+      from: set.upstreams, excluding: excluding, now: Date())
+  }
+
+  func failed(_ upstream: Upstream) {
+    balancers[SetKey(app: upstream.slot.app, color: upstream.slot.color), default: Balancer()]
+      .failed(upstream, now: Date())
+  }
+
+  func succeeded(_ upstream: Upstream) {
+    let key = SetKey(app: upstream.slot.app, color: upstream.slot.color)
+    if balancers[key] != nil { balancers[key]!.succeeded(upstream) }
+  }
+
+  // MARK: counting
+
+  func started(_ key: SetKey) {
+    traffic[key, default: SetTraffic(app: key.app, color: key.color)].inFlight += 1
+  }
+
+  func finished(_ key: SetKey, _ kind: StatusClass?, since start: NIODeadline) {
+    let micros = (NIODeadline.now() - start).nanoseconds / 1000
+    traffic[key, default: SetTraffic(app: key.app, color: key.color)].inFlight -= 1
+    if let kind { traffic[key]!.record(kind, micros: micros) }
+  }
+
+  /// A request the router answered itself, never in flight.
+  func answered(_ key: SetKey, _ kind: StatusClass, since start: NIODeadline) {
+    let micros = (NIODeadline.now() - start).nanoseconds / 1000
+    traffic[key, default: SetTraffic(app: key.app, color: key.color)].record(kind, micros: micros)
+  }
+
+  // MARK: pooling
+
+  /// An idle connection to `upstream`, newest first; stale ones are closed on the way.
+  func take(_ upstream: Upstream) -> UpstreamHandler? {
+    let key = PoolKey(upstream)
+    let now = NIODeadline.now()
+    while var list = idle[key], let connection = list.popLast() {
+      idle[key] = list.isEmpty ? nil : list
+      connection.onIdleClose = nil
+      if connection.isOpen, now - connection.idleSince < config.upstreamIdleTimeout {
+        return connection
+      }
+      connection.close()
+    }
+    return nil
+  }
+
+  /// Keeps a connection that finished its exchange cleanly, if there is room.
+  func put(_ connection: UpstreamHandler) {
+    let key = PoolKey(connection.upstream)
+    guard connection.isOpen, idle[key, default: []].count < config.maxIdlePerUpstream else {
+      connection.close()
+      return
+    }
+    connection.delegate = nil
+    connection.setAutoRead(true)
+    connection.idleSince = .now()
+    connection.onIdleClose = { [weak self] closed in self?.forget(closed) }
+    idle[key, default: []].append(connection)
+  }
+
+  private func forget(_ connection: UpstreamHandler) {
+    let key = PoolKey(connection.upstream)
+    idle[key]?.removeAll { $0 === connection }
+    if idle[key]?.isEmpty == true { idle[key] = nil }
+  }
+
+  func hasIdle(_ upstream: Upstream) -> Bool { !(idle[PoolKey(upstream)]?.isEmpty ?? true) }
+
+  /// Opens a connection to `upstream` on this loop.
+  func connect(_ upstream: Upstream) -> EventLoopFuture<UpstreamHandler> {
+    ClientBootstrap(group: eventLoop)
+      .connectTimeout(config.connectTimeout)
+      .channelOption(.socketOption(.tcp_nodelay), value: 1)
+      .channelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.addHTTPClientHandlers()
+          try channel.pipeline.syncOperations.addHandler(UpstreamHandler(upstream: upstream))
+        }
+      }
+      .connect(host: upstream.address, port: upstream.port)
+      .flatMapThrowing { channel in
+        try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+      }
+  }
+
+  /// Opens one idle connection to each upstream that has none, so the first requests after a
+  /// switch skip the connect. Failures are left to the balancer.
+  func warm(_ upstreams: [Upstream]) -> EventLoopFuture<Void> {
+    let missing = upstreams.filter { !hasIdle($0) }
+    let futures = missing.map { upstream in
+      connect(upstream).assumeIsolated().map { connection in
+        self.put(connection)
+      }.nonisolated()
+    }
+    return EventLoopFuture.andAllComplete(futures, on: eventLoop)
+  }
+}

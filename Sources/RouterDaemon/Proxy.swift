@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import RouteTable
+import SchedModel
+
+/// The proxy's listeners and event loops: the production listener, the optional preview
+/// listener, and one `LoopContext` per loop. Counting and warming hop onto each loop.
+public final class Proxy: Sendable {
+  let config: RouterConfig
+  let routes: RouteState
+  let group: MultiThreadedEventLoopGroup
+  private let contexts: [ObjectIdentifier: LoopEntry]
+  private let channels: [any Channel]
+
+  /// The production port actually bound.
+  public var port: Int { channels[0].localAddress?.port ?? 0 }
+  /// The preview port actually bound, if there is a preview listener.
+  public var previewPort: Int? { channels.count > 1 ? channels[1].localAddress?.port : nil }
+
+  private init(
+    config: RouterConfig, routes: RouteState, group: MultiThreadedEventLoopGroup,
+    contexts: [ObjectIdentifier: LoopEntry], channels: [any Channel]
+  ) {
+    self.config = config
+    self.routes = routes
+    self.group = group
+    self.contexts = contexts
+    self.channels = channels
+  }
+
+  static func start(config: RouterConfig, routes: RouteState) async throws -> Proxy {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threads)
+    var contexts: [ObjectIdentifier: LoopEntry] = [:]
+    for loop in group.makeIterator() {
+      let context = try await loop.submit {
+        NIOLoopBound(LoopContext(eventLoop: loop, config: config), eventLoop: loop)
+      }.get()
+      contexts[ObjectIdentifier(loop)] = LoopEntry(loop: loop, context: context)
+    }
+    var channels: [any Channel] = []
+    do {
+      channels.append(
+        try await bind(
+          port: config.listenPort, mode: .live, config: config, routes: routes, group: group,
+          contexts: contexts))
+      if let preview = config.previewPort {
+        channels.append(
+          try await bind(
+            port: preview, mode: .preview, config: config, routes: routes, group: group,
+            contexts: contexts))
+      }
+    } catch {
+      for channel in channels { try? await channel.close() }
+      try? await group.shutdownGracefully()
+      throw RouterError(
+        .bind,
+        "cannot listen on \(config.listenHost):\(channels.isEmpty ? config.listenPort : config.previewPort ?? 0): \(error); pick a free port with --listen or --preview-listen"
+      )
+    }
+    return Proxy(
+      config: config, routes: routes, group: group, contexts: contexts, channels: channels)
+  }
+
+  private static func bind(
+    port: Int, mode: ProxyHandler.Mode, config: RouterConfig, routes: RouteState,
+    group: MultiThreadedEventLoopGroup, contexts: [ObjectIdentifier: LoopEntry]
+  ) async throws -> any Channel {
+    try await ServerBootstrap(group: group)
+      .serverChannelOption(.backlog, value: 1024)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+      .childChannelOption(.maxMessagesPerRead, value: 16)
+      .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          let loop = contexts[ObjectIdentifier(channel.eventLoop)]!.context.value
+          let pipeline = channel.pipeline.syncOperations
+          try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: true, withErrorHandling: true)
+          try pipeline.addHandler(IdleStateHandler(allTimeout: config.idleTimeout))
+          try pipeline.addHandler(ProxyHandler(loop: loop, routes: routes, mode: mode))
+        }
+      }
+      .bind(host: config.listenHost, port: port).get()
+  }
+
+  /// Traffic per app and color, summed over every event loop.
+  func traffic() async -> [SetTraffic] {
+    var parts: [SetTraffic] = []
+    for entry in contexts.values {
+      let context = entry.context
+      if let values = try? await entry.loop.submit({ Array(context.value.traffic.values) }).get() {
+        parts += values
+      }
+    }
+    return SetTraffic.merged(parts)
+  }
+
+  /// Requests in flight to one app color, over every loop.
+  func inFlight(app: String, color: Color) async -> Int64 {
+    await traffic().first { $0.app == app && $0.color == color }?.inFlight ?? 0
+  }
+
+  /// Opens a connection to every upstream of `table` on every loop, waiting at most
+  /// `config.warmTimeout`.
+  func warm(_ table: RouteTable) async {
+    let upstreams = table.apps.flatMap {
+      ($0.live?.upstreams ?? []) + ($0.candidate?.upstreams ?? [])
+    }
+    guard !upstreams.isEmpty else { return }
+    let futures = contexts.values.map { entry in
+      let context = entry.context
+      return entry.loop.flatSubmit { context.value.warm(upstreams) }
+    }
+    let loop = group.any()
+    let done = loop.makePromise(of: Void.self)
+    EventLoopFuture.andAllComplete(futures, on: loop).cascade(to: done)
+    let deadline = loop.scheduleTask(in: config.warmTimeout) { done.succeed(()) }
+    try? await done.futureResult.get()
+    deadline.cancel()
+  }
+
+  func close() async {
+    for channel in channels { try? await channel.close() }
+    try? await group.shutdownGracefully()
+  }
+}
+
+/// An event loop and the context only it may touch.
+struct LoopEntry: Sendable {
+  let loop: any EventLoop
+  let context: NIOLoopBound<LoopContext>
+}

@@ -1,0 +1,184 @@
+import Foundation
+import RouteTable
+import SchedModel
+import Synchronization
+
+/// The served route table compiled for lookups on the request path. Immutable; a switch
+/// publishes a new one, so every event loop sees either the old epoch or the new, never a mix.
+final class CompiledRoutes: Sendable {
+  let table: RouteTable
+  private let byHost: [String: AppRoutes]
+  private let byName: [String: AppRoutes]
+
+  init(_ table: RouteTable) {
+    self.table = table
+    var byHost: [String: AppRoutes] = [:]
+    var byName: [String: AppRoutes] = [:]
+    for app in table.apps {
+      byName[app.app] = app
+      for host in app.hosts { byHost[host] = app }
+    }
+    self.byHost = byHost
+    self.byName = byName
+  }
+
+  /// The app a Host header names (port and case ignored), else `defaultApp`, else the only app.
+  func app(forHost host: String?, defaultApp: String?) -> AppRoutes? {
+    if let host, !byHost.isEmpty {
+      let bare = Self.bareHost(host)
+      if let app = byHost[bare] { return app }
+    }
+    if let defaultApp { return byName[defaultApp] }
+    return table.apps.count == 1 ? table.apps[0] : nil
+  }
+
+  static func bareHost(_ host: String) -> String {
+    var bare = Substring(host)
+    if bare.hasPrefix("["), let close = bare.firstIndex(of: "]") {
+      bare = bare[bare.index(after: bare.startIndex)..<close]
+    } else if let colon = bare.lastIndex(of: ":"), bare.firstIndex(of: ":") == colon {
+      bare = bare[..<colon]
+    }
+    return bare.lowercased()
+  }
+}
+
+/// The router's tables: what it serves, what it holds prepared, and the file that keeps the
+/// served one across restarts. Shared by the control session and every event loop.
+final class RouteState: Sendable {
+  private let tables: Mutex<RouterTables>
+  private let served: Mutex<CompiledRoutes>
+  private let file: TableFile?
+
+  /// Loads the saved table when there is one; a damaged file is an error, not an empty table.
+  init(stateFile: String?, onError: @escaping @Sendable (RouterError) -> Void = { _ in })
+    throws(RouterError)
+  {
+    var initial = RouteTable.empty
+    if let stateFile {
+      let file = TableFile(path: stateFile, onError: onError)
+      initial = try file.load() ?? .empty
+      self.file = file
+    } else {
+      self.file = nil
+    }
+    tables = Mutex(RouterTables(current: initial))
+    served = Mutex(CompiledRoutes(initial))
+  }
+
+  /// What the request path reads: one lock, one reference.
+  var current: CompiledRoutes { served.withLock { $0 } }
+
+  var epoch: Int64 { current.table.epoch }
+
+  func prepare(_ table: RouteTable) throws(RouteError) {
+    try tables.withLock { (tables: inout RouterTables) throws(RouteError) in
+      try tables.prepare(table)
+    }
+  }
+
+  /// Serves the prepared table of `epoch`; returns it.
+  @discardableResult
+  func commit(epoch: Int64) throws(RouteError) -> RouteTable {
+    let table = try tables.withLock { (tables: inout RouterTables) throws(RouteError) in
+      let before = tables.current.epoch
+      let table = try tables.commit(epoch: epoch)
+      if table.epoch != before { served.withLock { $0 = CompiledRoutes(table) } }
+      return table
+    }
+    file?.save(table)
+    return table
+  }
+
+  /// Waits until the served table is on disk.
+  func flush() { file?.flush() }
+
+  func abort(epoch: Int64) {
+    tables.withLock { $0.abort(epoch: epoch) }
+  }
+
+  /// Serves `table` at once when it is newer than the served one.
+  @discardableResult
+  func install(_ table: RouteTable) -> Bool {
+    let taken = tables.withLock { tables in
+      guard tables.install(table) else { return false }
+      served.withLock { $0 = CompiledRoutes(table) }
+      return true
+    }
+    if taken { file?.save(table) }
+    return taken
+  }
+}
+
+/// The route table on disk: JSON, replaced atomically (write, fsync, rename) so a crash leaves
+/// the old table or the new one, never half of one. Saves happen off the request path, newest
+/// epoch wins.
+final class TableFile: Sendable {
+  let path: String
+  private let pending = Mutex<RouteTable?>(nil)
+  private let queue = DispatchQueue(label: "turnout.router.table-file")
+  private let onError: @Sendable (RouterError) -> Void
+
+  init(path: String, onError: @escaping @Sendable (RouterError) -> Void = { _ in }) {
+    self.path = path
+    self.onError = onError
+  }
+
+  func load() throws(RouterError) -> RouteTable? {
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    do {
+      let data = try Data(contentsOf: URL(fileURLWithPath: path))
+      return try JSONDecoder().decode(RouteTable.self, from: data)
+    } catch {
+      throw RouterError(
+        .stateFile,
+        "cannot read the saved route table \(path): \(error); move the file away to start empty (the scheduler sends the table again)"
+      )
+    }
+  }
+
+  /// Queues `table` for writing on the file's own queue; a newer table queued meanwhile wins.
+  func save(_ table: RouteTable) {
+    pending.withLock { queued in
+      if (queued?.epoch ?? .min) < table.epoch { queued = table }
+    }
+    queue.async { [self] in
+      guard
+        let next = pending.withLock({ queued in
+          defer { queued = nil }
+          return queued
+        })
+      else { return }
+      do { try write(next) } catch let error as RouterError { onError(error) } catch {
+        onError(RouterError(.stateFile, "\(error)"))
+      }
+    }
+  }
+
+  /// Waits until every queued save is on disk.
+  func flush() { queue.sync {} }
+
+  func write(_ table: RouteTable) throws(RouterError) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    let data: Data
+    do { data = try encoder.encode(table) } catch {
+      throw RouterError(.stateFile, "cannot encode the route table: \(error)")
+    }
+    let temp = path + ".tmp"
+    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else {
+      throw RouterError(.stateFile, "cannot write \(temp): \(String(cString: strerror(errno)))")
+    }
+    let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+    let synced = fsync(fd)
+    close(fd)
+    guard written == data.count, synced == 0 else {
+      throw RouterError(.stateFile, "cannot write \(temp): \(String(cString: strerror(errno)))")
+    }
+    guard rename(temp, path) == 0 else {
+      throw RouterError(
+        .stateFile, "cannot rename \(temp) to \(path): \(String(cString: strerror(errno)))")
+    }
+  }
+}

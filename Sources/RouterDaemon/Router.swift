@@ -1,0 +1,97 @@
+import AgentCore
+import Logging
+import RouteTable
+import SchedModel
+import ServiceLifecycle
+import Synchronization
+import WireTransport
+
+/// `sched-router`: the proxy, and the session with the scheduler that feeds it route tables.
+/// Serves its saved table from the first moment, before the scheduler answers.
+public final class Router: Service {
+  public let config: RouterConfig
+  let routes: RouteState
+  public let proxy: Proxy
+  let logger: Logger
+
+  /// The epoch of the table served now.
+  public var epoch: Int64 { routes.epoch }
+  /// The table served now.
+  public var table: RouteTable { routes.current.table }
+
+  private init(config: RouterConfig, routes: RouteState, proxy: Proxy, logger: Logger) {
+    self.config = config
+    self.routes = routes
+    self.proxy = proxy
+    self.logger = logger
+  }
+
+  /// Loads the saved table and binds the listeners.
+  public static func start(config: RouterConfig, logger: Logger) async throws -> Router {
+    let routes = try RouteState(stateFile: config.stateFile) { error in
+      logger.error("cannot save the route table", metadata: ["error": "\(error)"])
+    }
+    let proxy = try await Proxy.start(config: config, routes: routes)
+    logger.info(
+      "router listening",
+      metadata: [
+        "address": "\(config.listenHost):\(proxy.port)",
+        "preview": "\(proxy.previewPort.map { "\(config.listenHost):\($0)" } ?? "off")",
+        "epoch": "\(routes.epoch)", "apps": "\(routes.current.table.apps.count)",
+      ])
+    return Router(config: config, routes: routes, proxy: proxy, logger: logger)
+  }
+
+  /// Serves until cancelled or shut down; throws when the scheduler refuses this router.
+  public func run() async throws {
+    defer { routes.flush() }
+    do {
+      try await cancelWhenGracefulShutdown {
+        if self.config.schedulerHost == nil {
+          while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+        } else {
+          try await self.controlLoop()
+        }
+      }
+    } catch is CancellationError {
+    } catch {
+      await proxy.close()
+      throw error
+    }
+    await proxy.close()
+  }
+
+  private func controlLoop() async throws {
+    guard let host = config.schedulerHost else { return }
+    var backoff = Backoff()
+    var rng = SystemRandomNumberGenerator()
+    while !Task.isCancelled {
+      let welcomed = Welcomed()
+      do {
+        try await LineClient.withConnection(
+          host: host, port: config.schedulerPort, maxLineBytes: config.maxLineBytes
+        ) { connection in
+          try await ControlSession(router: self, connection: connection).run(
+            onWelcome: welcomed.set)
+        }
+        logger.warning("scheduler closed the connection; reconnecting")
+      } catch let error as RouterError where error.code == .refused {
+        throw error
+      } catch is CancellationError {
+        return
+      } catch {
+        logger.warning(
+          "scheduler unreachable; serving epoch \(routes.epoch) and retrying",
+          metadata: ["scheduler": "\(host):\(config.schedulerPort)", "error": "\(error)"])
+      }
+      if welcomed.isSet { backoff.reset() }
+      try? await Task.sleep(for: backoff.next(using: &rng))
+    }
+  }
+}
+
+final class Welcomed: Sendable {
+  private let value = Atomic<Bool>(false)
+  func set() { value.store(true, ordering: .releasing) }
+  var isSet: Bool { value.load(ordering: .acquiring) }
+}

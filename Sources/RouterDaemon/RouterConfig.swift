@@ -1,0 +1,78 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import SchedModel
+
+/// Everything `sched-router` is told at start.
+public struct RouterConfig: Sendable {
+  /// The router's name in the cluster (unique per router).
+  public var name: String
+  /// The scheduler's cluster port; nil runs the router alone on its saved route table.
+  public var schedulerHost: String?
+  public var schedulerPort: Int
+  public var token: String
+  /// Production traffic: the live set of each app.
+  public var listenHost: String
+  public var listenPort: Int
+  /// The preview listener: the candidate set of each app. nil turns it off.
+  public var previewPort: Int?
+  /// A request carrying this header (any value but `0`) goes to the candidate set. nil: off.
+  public var previewHeader: String?
+  /// The app for requests whose Host names none.
+  public var defaultApp: String?
+  /// Where the last route table is kept; the router serves it at start.
+  public var stateFile: String?
+  /// Stamp responses with x-turnout-color, -slot, -image and -deployment.
+  public var stampResponses: Bool
+  /// Event loops (threads) of the proxy.
+  public var threads: Int
+  public var maxHeaderBytes: Int
+  /// A client connection with nothing to say for this long is closed.
+  public var idleTimeout: TimeAmount
+  public var connectTimeout: TimeAmount
+  /// How long an upstream may take to start its answer.
+  public var responseTimeout: TimeAmount
+  /// Idle keep-alive connections kept per upstream on each event loop.
+  public var maxIdlePerUpstream: Int
+  /// An idle upstream connection older than this is closed instead of reused.
+  public var upstreamIdleTimeout: TimeAmount
+  /// How long a prepare may spend opening connections to the new set before it acks anyway.
+  public var warmTimeout: TimeAmount
+  /// Request bodies up to this size are kept so a failed attempt can be replayed elsewhere.
+  public var replayBufferBytes: Int
+  public var maxLineBytes: Int
+
+  public init(
+    name: String, schedulerHost: String? = "127.0.0.1", schedulerPort: Int = 7100,
+    token: String = "", listenHost: String = "127.0.0.1", listenPort: Int = 8000,
+    previewPort: Int? = nil, previewHeader: String? = nil, defaultApp: String? = nil,
+    stateFile: String? = nil, stampResponses: Bool = true,
+    threads: Int = System.coreCount, maxHeaderBytes: Int = 32 * 1024,
+    idleTimeout: TimeAmount = .seconds(60), connectTimeout: TimeAmount = .seconds(2),
+    responseTimeout: TimeAmount = .seconds(60), maxIdlePerUpstream: Int = 64,
+    upstreamIdleTimeout: TimeAmount = .seconds(30), warmTimeout: TimeAmount = .seconds(1),
+    replayBufferBytes: Int = 64 * 1024, maxLineBytes: Int = 1 << 20
+  ) {
+    self.name = name
+    self.schedulerHost = schedulerHost
+    self.schedulerPort = schedulerPort
+    self.token = token
+    self.listenHost = listenHost
+    self.listenPort = listenPort
+    self.previewPort = previewPort
+    self.previewHeader = previewHeader?.lowercased()
+    self.defaultApp = defaultApp
+    self.stateFile = stateFile
+    self.stampResponses = stampResponses
+    self.threads = max(1, threads)
+    self.maxHeaderBytes = maxHeaderBytes
+    self.idleTimeout = idleTimeout
+    self.connectTimeout = connectTimeout
+    self.responseTimeout = responseTimeout
+    self.maxIdlePerUpstream = maxIdlePerUpstream
+    self.upstreamIdleTimeout = upstreamIdleTimeout
+    self.warmTimeout = warmTimeout
+    self.replayBufferBytes = replayBufferBytes
+    self.maxLineBytes = maxLineBytes
+  }
+}

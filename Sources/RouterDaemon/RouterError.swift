@@ -1,0 +1,20 @@
+/// The error of the router daemon, with a message an operator can act on.
+public struct RouterError: Error, Sendable, CustomStringConvertible {
+  public enum Code: String, Sendable {
+    case config
+    case bind
+    case stateFile = "state_file"
+    case refused
+    case session
+  }
+
+  public let code: Code
+  public let message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { message }
+}

@@ -1,0 +1,106 @@
+import RouteTable
+import SchedModel
+
+/// Scheduler → router: a route table. `install` serves it at once (a slot came or went);
+/// `prepare` is phase one of a switch: hold it, warm the pools, and ack with `route_ack`.
+public struct Routes: WireBody {
+  public static let type = MessageType.routes
+
+  public enum Phase: String, Codable, Sendable {
+    case install
+    case prepare
+  }
+
+  public var phase: Phase
+  public var table: RouteTable
+
+  public init(phase: Phase, table: RouteTable) {
+    self.phase = phase
+    self.table = table
+  }
+}
+
+/// Scheduler → router: phase two of a switch, serve the prepared epoch now.
+public struct Commit: WireBody {
+  public static let type = MessageType.commit
+  public var epoch: Int64
+
+  public init(epoch: Int64) { self.epoch = epoch }
+}
+
+/// Scheduler → router: the switch of `epoch` is called off; keep serving what is served.
+public struct Abort: WireBody {
+  public static let type = MessageType.abort
+  public var epoch: Int64
+  public var reason: String
+
+  public init(epoch: Int64, reason: String) {
+    self.epoch = epoch
+    self.reason = reason
+  }
+}
+
+/// Router → scheduler: the answer to `routes` or `commit`, with its id echoed in the head.
+public struct RouteAck: WireBody {
+  public static let type = MessageType.routeAck
+  public var epoch: Int64
+  public var ok: Bool
+  public var message: String?
+
+  public init(epoch: Int64, ok: Bool, message: String? = nil) {
+    self.epoch = epoch
+    self.ok = ok
+    self.message = message
+  }
+}
+
+/// Scheduler → router: wait until no request to this set is in flight, up to the timeout.
+public struct Drain: WireBody {
+  public static let type = MessageType.drain
+  public var app: String
+  public var color: Color
+  public var timeoutMillis: Int64
+
+  public init(app: String, color: Color, timeoutMillis: Int64) {
+    self.app = app
+    self.color = color
+    self.timeoutMillis = timeoutMillis
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case app, color
+    case timeoutMillis = "timeout_ms"
+  }
+}
+
+/// Router → scheduler: the answer to `drain`; `in_flight` is 0 unless the timeout passed.
+public struct Drained: WireBody {
+  public static let type = MessageType.drained
+  public var app: String
+  public var color: Color
+  public var inFlight: Int64
+
+  public init(app: String, color: Color, inFlight: Int64) {
+    self.app = app
+    self.color = color
+    self.inFlight = inFlight
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case app, color
+    case inFlight = "in_flight"
+  }
+}
+
+/// Router → scheduler, first after `welcome` and then every heartbeat interval: the epoch it
+/// serves and its traffic per app and color since it started.
+public struct RouterReport: WireBody {
+  public static let type = MessageType.routerReport
+  public var epoch: Int64
+  public var traffic: [SetTraffic]
+
+  public init(epoch: Int64, traffic: [SetTraffic]) {
+    self.epoch = epoch
+    self.traffic = traffic
+  }
+}

@@ -1,0 +1,276 @@
+import Foundation
+import RouteTable
+import SchedModel
+import SchedStore
+import SchedWire
+
+/// The switch, rollback and retire, and the route table they and every slot change feed.
+extension AppService {
+  // MARK: route table
+
+  /// Every app's routes as the scheduler's state has them now, with `live` overriding the
+  /// live color of some apps (the table a switch prepares) and retiring sets left out.
+  func routeApps(live overrides: [String: Color] = [:]) async throws(APIFailure) -> [AppRoutes] {
+    var apps = try await wrap { try await store.apps() }
+    for index in apps.indices {
+      if let color = overrides[apps[index].name] { apps[index].live = color }
+    }
+    let sets = try await wrap { try await store.sets() }.filter {
+      !retiring.contains(Self.setKey($0.app, $0.color))
+    }
+    let allocations = try await wrap { try await store.allocations() }
+    let table = RouteBuilder.build(
+      epoch: 0, apps: apps, sets: sets, allocations: allocations,
+      reports: await cluster.slotStatuses(), nodes: await cluster.snapshot(),
+      hosts: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0.spec.hosts) }))
+    return table.apps
+  }
+
+  /// Rebuilds the table and hands it to the routers when it changed. Calls that arrive while
+  /// one runs make it go round once more. Right after a restart nothing is published until
+  /// every node with slots has reported (or its TTL passed), so routers keep serving their
+  /// saved table instead of one with no healthy slot.
+  func refreshRoutes() async {
+    refreshAgain = true
+    guard !refreshing else { return }
+    refreshing = true
+    defer { refreshing = false }
+    while refreshAgain {
+      refreshAgain = false
+      do {
+        let allocations = try await wrap { try await store.allocations() }
+        guard await cluster.knowsSlots(on: Set(allocations.map(\.node))) else { continue }
+        let apps = try await routeApps()
+        await routers.publish(apps)
+      } catch {
+        logger.error("cannot build the route table", metadata: ["error": "\(error)"])
+      }
+    }
+  }
+
+  static func setKey(_ app: String, _ color: Color) -> String { "\(app)/\(color.rawValue)" }
+
+  // MARK: switch and rollback
+
+  /// Makes the other set of `name` live on every router, two-phase. A switch needs every slot
+  /// of the candidate healthy; a rollback goes back to the set that was live before (older than
+  /// the live one) and needs one healthy slot. No container is started either way.
+  public func switchLive(_ name: String, rollback: Bool, actor: String) async throws(APIFailure)
+    -> SwitchResponse
+  {
+    // The body throws untyped: Swift 6.3's ClosureLifetimeFixup pass crashes on it otherwise.
+    do { return try await performSwitch(name, rollback: rollback, actor: actor) } catch let
+      error as APIFailure
+    {
+      throw error
+    } catch {
+      throw APIFailure(.internalError, "\(error)")
+    }
+  }
+
+  private func performSwitch(_ name: String, rollback: Bool, actor: String) async throws
+    -> SwitchResponse
+  {
+    guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
+    let verb = rollback ? "rollback" : "switch"
+    guard busy.insert(name).inserted else {
+      throw APIFailure(
+        .conflict, "a deploy, stop, switch or retire of \(name) is already in progress; wait for it"
+      )
+    }
+    defer { busy.remove(name) }
+    let sets = try await store.sets().filter { $0.app == name }
+    let liveColor = app.live
+    let current = sets.first { $0.color == liveColor }
+    let target = sets.first { $0.color != liveColor }
+    guard let live = liveColor, let current else {
+      throw APIFailure(
+        .conflict, "\(name) has no live set; deploy it first (schedctl deploy \(name))")
+    }
+    guard let target else {
+      throw APIFailure(
+        .conflict,
+        rollback
+          ? "\(name) has no previous set to roll back to: it was retired"
+          : "\(name) has no candidate set; deploy one first (schedctl deploy \(name))")
+    }
+    let status = try await status(name)
+    let targetColor = target.color
+    let view = status.sets.first { $0.color == targetColor }
+    if rollback {
+      guard target.createdAt <= current.createdAt else {
+        throw APIFailure(
+          .conflict,
+          "the \(target.color.rawValue) set of \(name) (\(target.deployment)) is newer than the live one: it is a candidate, not a previous set; use schedctl switch \(name)"
+        )
+      }
+      guard let view, view.healthy > 0 else {
+        throw APIFailure(
+          .conflict,
+          "rollback refused: no slot of the \(target.color.rawValue) set of \(name) is healthy")
+      }
+    } else {
+      guard let view, view.state == .ready, !view.slots.isEmpty else {
+        let bad = Self.notHealthy(view?.slots ?? [])
+        throw APIFailure(
+          .conflict,
+          "switch refused: the \(target.color.rawValue) set of \(name) is not ready: \(bad.joined(separator: "; ")); \(live.rawValue) stays live"
+        )
+      }
+    }
+    let apps = try await routeApps(live: [name: target.color])
+    let routes = apps.first { $0.app == name }
+    if (routes?.live?.upstreams.count ?? 0) == 0 {
+      throw APIFailure(
+        .conflict, "\(verb) refused: no slot of the \(target.color.rawValue) set is routable")
+    }
+    let store = self.store
+    let at = cluster.now()
+    var updated = app
+    updated.live = target.color
+    updated.updatedAt = at
+    let record = updated
+    let kind = rollback ? "app.rolled_back" : "app.switched"
+    let names = await routers.connectedNames
+    let detail =
+      "from \(live.rawValue) (\(current.deployment), \(current.image)) to \(target.color.rawValue) (\(target.deployment), \(target.image)) on router(s) \(names.joined(separator: ", "))"
+    let outcome: RouterHub.SwitchOutcome
+    do {
+      outcome = try await routers.switchTables(
+        to: apps, timeout: switchTimeout,
+        record: Self.recorder(store, record, at: at, actor: actor, kind: kind, detail: detail))
+    } catch {
+      await recordAbort(name, verb: verb, live: live, actor: actor, reason: "\(error)")
+      throw error
+    }
+    logger.info(
+      "\(verb) committed",
+      metadata: [
+        "app.name": "\(name)", "from": "\(live.rawValue)", "to": "\(target.color.rawValue)",
+        "epoch": "\(outcome.epoch)",
+      ])
+    scheduleKeepWarm(record, live: target.color, deployment: target.deployment)
+    await refreshRoutes()
+    return SwitchResponse(
+      app: name, from: live, to: target.color, deployment: target.deployment,
+      epoch: outcome.epoch, routers: outcome.routers, lagging: outcome.lagging,
+      prepareMillis: outcome.prepareMillis, commitMillis: outcome.commitMillis)
+  }
+
+  static func notHealthy(_ slots: [SlotView]) -> [String] {
+    var out: [String] = []
+    for slot in slots where slot.health != .healthy {
+      var line = "slot \(slot.index) on \(slot.node) is \(slot.health.rawValue)"
+      if let message = slot.message { line += " (\(message))" }
+      out.append(line)
+    }
+    return out
+  }
+
+  /// The scheduler's own commit of a switch, run once every router acked the prepare.
+  static func recorder(
+    _ store: any StateStore, _ record: AppRecord, at: Date, actor: String, kind: String,
+    detail: String
+  ) -> @Sendable (Int64) async throws -> Void {
+    { epoch in
+      try await store.saveApp(
+        record,
+        events: [
+          ClusterEvent(
+            at: at, actor: actor, kind: kind, subject: record.name,
+            detail: "\(detail) at epoch \(epoch)")
+        ])
+    }
+  }
+
+  private func recordAbort(_ name: String, verb: String, live: Color, actor: String, reason: String)
+    async
+  {
+    do {
+      try await store.appendEvents([
+        ClusterEvent(
+          at: cluster.now(), actor: actor, kind: "app.\(verb)_aborted", subject: name,
+          detail: "\(live.rawValue) stays live: \(reason)")
+      ])
+    } catch {
+      logger.error("cannot record an aborted \(verb)", metadata: ["error": "\(error)"])
+    }
+    await refreshRoutes()
+  }
+
+  // MARK: retire
+
+  /// Takes the set that is not live out of every router, waits for its requests in flight (up
+  /// to the drain timeout), then stops its containers.
+  public func retire(_ name: String, drainTimeoutMillis: Int64?, actor: String)
+    async throws(APIFailure) -> RetireResponse
+  {
+    guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
+    guard busy.insert(name).inserted else {
+      throw APIFailure(
+        .conflict, "a deploy, stop, switch or retire of \(name) is already in progress; wait for it"
+      )
+    }
+    defer { busy.remove(name) }
+    guard let live = app.live else {
+      throw APIFailure(.conflict, "\(name) has no live set; there is nothing to retire")
+    }
+    let sets = try await wrap { try await store.sets() }
+    guard let old = sets.first(where: { $0.app == name && $0.color == live.other }) else {
+      throw APIFailure(
+        .notFound, "\(name) has only its live \(live.rawValue) set; nothing to retire")
+    }
+    keepWarmTasks.removeValue(forKey: name)?.cancel()
+    let key = Self.setKey(name, old.color)
+    retiring.insert(key)
+    defer { retiring.remove(key) }
+    await routers.publish(try await routeApps())
+    let timeout = max(0, drainTimeoutMillis ?? app.spec.drainTimeoutMillis)
+    let clock = ContinuousClock()
+    let started = clock.now
+    let left = await routers.drain(app: name, color: old.color, timeout: .milliseconds(timeout))
+    let drainMillis = RouterHub.millis(clock.now - started)
+    let drained =
+      left.isEmpty
+      ? "drained in \(Int(drainMillis)) ms"
+      : "drain timeout \(timeout) ms passed with requests in flight: "
+        + left.sorted { $0.key < $1.key }.map {
+          "\($0.key) \($0.value < 0 ? "no answer" : "\($0.value)")"
+        }
+        .joined(separator: ", ")
+    try await removeSet(
+      app, color: old.color, actor: actor, kind: "app.retired",
+      detail: "\(old.color.rawValue) (\(old.deployment), \(old.image)) \(drained)")
+    return RetireResponse(
+      app: name, color: old.color, deployment: old.deployment, drainMillis: drainMillis,
+      inFlightLeft: left)
+  }
+
+  /// After a switch, retires the old set once keep_warm has passed, unless another switch,
+  /// a rollback or a retire came first.
+  func scheduleKeepWarm(_ app: AppRecord, live: Color, deployment: String) {
+    keepWarmTasks.removeValue(forKey: app.name)?.cancel()
+    guard let keepWarm = app.spec.keepWarmMillis else { return }
+    let name = app.name
+    keepWarmTasks[name] = Task { [weak self] in
+      try? await Task.sleep(for: .milliseconds(keepWarm))
+      guard !Task.isCancelled, let self else { return }
+      await self.keepWarmExpired(name, live: live, deployment: deployment)
+    }
+  }
+
+  private func keepWarmExpired(_ name: String, live: Color, deployment: String) async {
+    keepWarmTasks[name] = nil
+    do {
+      guard let app = try await app(name, required: false), app.live == live else { return }
+      let sets = try await wrap { try await store.sets() }
+      guard
+        sets.contains(where: { $0.app == name && $0.color == live && $0.deployment == deployment })
+      else { return }
+      _ = try await retire(name, drainTimeoutMillis: nil, actor: "scheduler:keep_warm")
+    } catch {
+      logger.warning(
+        "keep_warm retire failed", metadata: ["app.name": "\(name)", "error": "\(error)"])
+    }
+  }
+}

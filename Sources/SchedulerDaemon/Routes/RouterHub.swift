@@ -1,0 +1,296 @@
+import Foundation
+import Logging
+import RouteTable
+import SchedModel
+import SchedWire
+
+/// The scheduler's side of every router: who is connected, the table they should serve, the
+/// two-phase switch across all of them, drains, and their traffic reports.
+///
+/// Epochs only grow: each new table gets max(last + 1, now in milliseconds, newest epoch a
+/// router reported + 1), so a restarted scheduler still outranks the tables routers kept on disk.
+public actor RouterHub {
+  struct Peer {
+    var session: RouterSession?
+    var epoch: Int64 = 0
+    var traffic: [SetTraffic] = []
+    var lastReport: Date?
+    var connectedAt: Date
+  }
+
+  enum Failure: Error, Sendable {
+    case left
+    case timedOut
+  }
+
+  private let logger: Logger
+  private let now: @Sendable () -> Date
+  private var peers: [String: Peer] = [:]
+  private var pending:
+    [String: (
+      router: String, continuation: CheckedContinuation<Result<ClusterMessage, Failure>, Never>
+    )] = [:]
+  private var counter = 0
+  private var highestSeen: Int64 = 0
+  /// The table every router should serve; epoch 0 until the first publish.
+  public private(set) var table: RouteTable = .empty
+  private var switching = false
+
+  init(logger: Logger, now: @escaping @Sendable () -> Date) {
+    self.logger = logger
+    self.now = now
+  }
+
+  // MARK: connections
+
+  /// A router said hello. A name held by a live connection is refused; otherwise `welcome` is
+  /// sent, then the current table.
+  func connected(_ session: RouterSession, welcome: Frame) throws(SchedulerError) {
+    if let holder = peers[session.name]?.session, !holder.isReplaced {
+      throw SchedulerError(
+        .duplicateNode,
+        "router name '\(session.name)' is already connected from \(holder.peer); give each router its own --name"
+      )
+    }
+    var peer = peers[session.name] ?? Peer(connectedAt: now())
+    peer.session = session
+    peer.connectedAt = now()
+    peers[session.name] = peer
+    session.send(welcome)
+    logger.info(
+      "router connected", metadata: ["router": "\(session.name)", "peer": "\(session.peer)"])
+    if table.epoch > 0 {
+      send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: table))), to: session)
+    }
+  }
+
+  func disconnected(_ session: RouterSession) {
+    guard peers[session.name]?.session === session else { return }
+    peers[session.name]?.session = nil
+    session.closed()
+    for (id, entry) in pending where entry.router == session.name {
+      pending.removeValue(forKey: id)?.continuation.resume(returning: .failure(.left))
+    }
+    logger.info("router disconnected", metadata: ["router": "\(session.name)"])
+  }
+
+  func report(_ report: RouterReport, from session: RouterSession) {
+    guard peers[session.name]?.session === session else { return }
+    peers[session.name]?.epoch = report.epoch
+    peers[session.name]?.traffic = report.traffic
+    peers[session.name]?.lastReport = now()
+    if report.epoch > highestSeen { highestSeen = report.epoch }
+    if report.epoch > table.epoch && table.epoch > 0 {
+      // The router kept a newer table than ours (our clock went back): outrank it.
+      publish(table.apps, force: true)
+    }
+  }
+
+  /// A router answered request `id` (route_ack or drained).
+  func answered(_ id: String, _ message: ClusterMessage) {
+    pending.removeValue(forKey: id)?.continuation.resume(returning: .success(message))
+  }
+
+  // MARK: views
+
+  /// Connected routers by name.
+  var connectedNames: [String] {
+    peers.filter { $0.value.session != nil }.keys.sorted()
+  }
+
+  func views() -> [RouterView] {
+    let at = now()
+    return peers.sorted { $0.key < $1.key }.map { name, peer in
+      RouterView(
+        name: name, connected: peer.session != nil, peer: peer.session?.peer,
+        epoch: peer.epoch, inSync: peer.session != nil && peer.epoch == table.epoch,
+        reportAgeMillis: peer.lastReport.map { Int64(at.timeIntervalSince($0) * 1000) })
+    }
+  }
+
+  /// Traffic of one app summed over every router that has reported.
+  func traffic(app: String) -> [SetTraffic] {
+    SetTraffic.merged(peers.values.flatMap { $0.traffic.filter { $0.app == app } })
+  }
+
+  // MARK: publishing
+
+  private func nextEpoch() -> Int64 {
+    let millis = Int64(now().timeIntervalSince1970 * 1000)
+    return max(table.epoch + 1, millis, highestSeen + 1)
+  }
+
+  /// Serves `apps` on every router at once when they differ from what is served (a slot became
+  /// healthy or left, a set was deployed or stopped). Held back while a switch is in progress;
+  /// the switch's caller publishes again after it.
+  @discardableResult
+  func publish(_ apps: [AppRoutes], force: Bool = false) -> Bool {
+    guard !switching else { return false }
+    let sorted = RouteTable(epoch: 0, apps: apps).apps
+    guard force || sorted != table.apps || table.epoch == 0 else { return false }
+    table = RouteTable(epoch: nextEpoch(), apps: sorted)
+    logger.debug("route table published", metadata: ["epoch": "\(table.epoch)"])
+    for peer in peers.values {
+      guard let session = peer.session else { continue }
+      send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: table))), to: session)
+    }
+    return true
+  }
+
+  /// What a switch round ended with.
+  struct SwitchOutcome: Sendable {
+    var epoch: Int64
+    var routers: [String]
+    var prepareMillis: Double
+    var commitMillis: Double
+    /// Routers that did not ack the commit in time; they were sent the table to install.
+    var lagging: [String]
+  }
+
+  /// Two-phase switch to `apps`: prepare on every connected router, and only when all acked,
+  /// run `record` (the scheduler's own commit) and then commit everywhere. Any refusal, loss or
+  /// timeout aborts on every router and throws the reason; the old table stays served.
+  func switchTables(
+    to apps: [AppRoutes], timeout: Duration,
+    record: @escaping @Sendable (Int64) async throws -> Void
+  ) async throws(APIFailure) -> SwitchOutcome {
+    guard !switching else {
+      throw APIFailure(.conflict, "another switch is in progress; try again in a moment")
+    }
+    switching = true
+    defer { switching = false }
+    let clock = ContinuousClock()
+    let started = clock.now
+    let epoch = nextEpoch()
+    let next = RouteTable(epoch: epoch, apps: apps)
+    let sessions = peers.values.compactMap(\.session)
+    var round = SwitchRound(epoch: epoch, routers: Set(sessions.map(\.name)))
+    if case .abort(let reason) = round.decision { throw APIFailure(.unavailable, reason) }
+
+    let results = await requestAll(
+      sessions, timeout: timeout,
+      frame: { Frame(id: $0, .routes(Routes(phase: .prepare, table: next))) })
+    for (name, result) in results {
+      switch result {
+      case .success(.routeAck(let ack)) where ack.ok:
+        _ = round.ack(from: name, epoch: ack.epoch)
+      case .success(.routeAck(let ack)):
+        _ = round.refused(by: name, reason: ack.message ?? "no reason given")
+      case .success:
+        _ = round.refused(by: name, reason: "unexpected answer")
+      case .failure(.left):
+        _ = round.left(name)
+      case .failure(.timedOut):
+        break
+      }
+    }
+    if round.decision == .waiting { _ = round.timedOut() }
+    let prepared = clock.now
+    guard round.decision == .commit else {
+      let reason: String
+      if case .abort(let why) = round.decision { reason = why } else { reason = "not committed" }
+      abortAll(sessions, epoch: epoch, reason: reason)
+      throw APIFailure(
+        .unavailable, "switch aborted, nothing changed: \(reason)")
+    }
+    do {
+      try await record(epoch)
+    } catch {
+      abortAll(sessions, epoch: epoch, reason: "the scheduler could not record the switch")
+      throw APIFailure(
+        .internalError, "switch aborted, nothing changed: cannot record it: \(error)")
+    }
+    table = next
+    let commits = await requestAll(
+      sessions, timeout: timeout, frame: { Frame(id: $0, .commit(Commit(epoch: epoch))) })
+    var lagging: [String] = []
+    for (name, result) in commits {
+      if case .success(.routeAck(let ack)) = result, ack.ok { continue }
+      lagging.append(name)
+      if let session = peers[name]?.session {
+        send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: next))), to: session)
+      }
+    }
+    let done = clock.now
+    return SwitchOutcome(
+      epoch: epoch, routers: round.routers.sorted(),
+      prepareMillis: Self.millis(prepared - started), commitMillis: Self.millis(done - prepared),
+      lagging: lagging.sorted())
+  }
+
+  /// Asks every connected router to wait for its requests to `app`'s `color` set to finish.
+  /// Returns the requests still in flight per router when the timeout passed (empty: drained).
+  func drain(app: String, color: Color, timeout: Duration) async -> [String: Int64] {
+    let sessions = peers.values.compactMap(\.session)
+    let millis = Int64(Self.millis(timeout))
+    let results = await requestAll(
+      sessions, timeout: timeout + .seconds(2),
+      frame: { Frame(id: $0, .drain(Drain(app: app, color: color, timeoutMillis: millis))) })
+    var left: [String: Int64] = [:]
+    for (name, result) in results {
+      switch result {
+      case .success(.drained(let drained)) where drained.inFlight > 0: left[name] = drained.inFlight
+      case .success: break
+      case .failure(.left): break
+      case .failure(.timedOut): left[name] = -1
+      }
+    }
+    return left
+  }
+
+  // MARK: plumbing
+
+  private func requestAll(
+    _ sessions: [RouterSession], timeout: Duration, frame: @escaping @Sendable (String) -> Frame
+  ) async -> [(String, Result<ClusterMessage, Failure>)] {
+    var ids: [(RouterSession, String)] = []
+    for session in sessions { ids.append((session, nextID("q"))) }
+    return await withTaskGroup(of: (String, Result<ClusterMessage, Failure>).self) { group in
+      for (session, id) in ids {
+        group.addTask { (session.name, await self.request(session, id: id, frame(id), timeout)) }
+      }
+      var out: [(String, Result<ClusterMessage, Failure>)] = []
+      for await result in group { out.append(result) }
+      return out
+    }
+  }
+
+  private func request(
+    _ session: RouterSession, id: String, _ frame: Frame, _ timeout: Duration
+  ) async -> Result<ClusterMessage, Failure> {
+    guard peers[session.name]?.session === session else { return .failure(.left) }
+    let timer = Task { [weak self] in
+      try await Task.sleep(for: timeout)
+      await self?.expire(id)
+    }
+    defer { timer.cancel() }
+    return await withCheckedContinuation { continuation in
+      pending[id] = (session.name, continuation)
+      send(frame, to: session)
+    }
+  }
+
+  private func expire(_ id: String) {
+    pending.removeValue(forKey: id)?.continuation.resume(returning: .failure(.timedOut))
+  }
+
+  private func abortAll(_ sessions: [RouterSession], epoch: Int64, reason: String) {
+    for session in sessions {
+      send(Frame(id: nextID("a"), .abort(Abort(epoch: epoch, reason: reason))), to: session)
+    }
+  }
+
+  private func send(_ frame: Frame, to session: RouterSession) {
+    session.send(frame)
+  }
+
+  private func nextID(_ prefix: String) -> String {
+    counter += 1
+    return "\(prefix)\(counter)"
+  }
+
+  static func millis(_ duration: Duration) -> Double {
+    let (seconds, atto) = duration.components
+    return Double(seconds) * 1000 + Double(atto) / 1e15
+  }
+}

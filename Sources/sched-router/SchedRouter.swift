@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import RouterDaemon
+import SchedModel
+import ServiceLifecycle
+
+@main
+struct SchedRouter: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sched-router",
+    abstract: "The Turnout router: the HTTP switch between an app's blue and green sets.",
+    discussion: """
+      The router dials the scheduler's cluster port as a router, receives every app's route
+      table (live set, candidate set, healthy slots, epoch) and proxies HTTP/1.1 by Host header
+      to the live set. A switch is two-phase across all routers: each router prepares the new
+      table, warms connections to the new set and acks; the scheduler then commits it
+      everywhere. The candidate set is reachable before the switch on the preview listener.
+
+      The last table is saved in --state-file and served at start, before the scheduler answers;
+      without --scheduler the router serves that file alone.
+
+      Every response carries x-turnout-color, x-turnout-slot, x-turnout-image and
+      x-turnout-deployment (turn off with --no-stamp). Answers the router makes itself carry
+      x-turnout-error: router.
+
+      Flags can also come from the environment: TURNOUT_SCHEDULER, TURNOUT_ROUTER_TOKEN,
+      TURNOUT_ROUTER_NAME, TURNOUT_LISTEN, TURNOUT_PREVIEW_LISTEN, TURNOUT_STATE_FILE.
+
+      Example:
+        sched-router --scheduler 10.0.0.2:7100 --token "$(cat /etc/turnout/router-token)" \\
+                     --name edge-1 --listen 0.0.0.0:80 --preview-listen 127.0.0.1:8001 \\
+                     --state-file /var/lib/turnout/routes.json
+      """)
+
+  @Option(help: "Scheduler cluster address HOST:PORT (default 127.0.0.1:7100), or 'none'.")
+  var scheduler: String?
+
+  @Option(help: "The scheduler's router token.")
+  var token: String?
+
+  @Option(help: "Router name, unique in the cluster (default: router-<host name>).")
+  var name: String?
+
+  @Option(help: "Production listener HOST:PORT (default 127.0.0.1:8000).")
+  var listen: String?
+
+  @Option(help: "Preview listener HOST:PORT serving each app's candidate set (default: off).")
+  var previewListen: String?
+
+  @Option(help: "A request header that sends a request to the candidate set (default: off).")
+  var previewHeader: String?
+
+  @Option(help: "App for requests whose Host header names no app.")
+  var defaultApp: String?
+
+  @Option(help: "File keeping the last route table (default: none).")
+  var stateFile: String?
+
+  @Flag(help: "Do not add x-turnout-* headers to responses.")
+  var noStamp = false
+
+  @Option(help: "Event loop threads (default: one per core).")
+  var threads: Int?
+
+  @Option(help: "Largest request head accepted, in bytes.")
+  var maxHeaderBytes: Int = 32 * 1024
+
+  @Option(help: "Close client connections idle this long.")
+  var idleTimeout: String = "60s"
+
+  @Option(help: "Give up connecting to a slot after this long (then retry another slot).")
+  var connectTimeout: String = "2s"
+
+  @Option(help: "Answer 504 when a slot has not started its answer after this long.")
+  var responseTimeout: String = "60s"
+
+  @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: Logger.Level = .info
+
+  func run() async throws {
+    let config = try makeConfig(ProcessInfo.processInfo.environment)
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = logLevel
+      return handler
+    }
+    var logger = Logger(label: "sched-router")
+    logger[metadataKey: "router"] = "\(config.name)"
+    let router: Router
+    do {
+      router = try await Router.start(config: config, logger: logger)
+    } catch let error as RouterError {
+      FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+      throw ExitCode(error.code == .bind ? 69 : 78)
+    }
+    let group = ServiceGroup(
+      services: [router], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    do {
+      try await group.run()
+    } catch let error as RouterError where error.code == .refused {
+      FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+      throw ExitCode(77)
+    }
+  }
+
+  func makeConfig(_ env: [String: String]) throws -> RouterConfig {
+    do {
+      let schedulerText = scheduler ?? env["TURNOUT_SCHEDULER"] ?? "127.0.0.1:7100"
+      let address = schedulerText == "none" ? nil : try Parsing.hostPort(schedulerText)
+      let token = token ?? env["TURNOUT_ROUTER_TOKEN"] ?? ""
+      if address != nil && token.isEmpty {
+        throw ValidationError(
+          "no router token: pass --token or set TURNOUT_ROUTER_TOKEN (the scheduler's --router-token)"
+        )
+      }
+      let name = try NodeID.validate(
+        name ?? env["TURNOUT_ROUTER_NAME"] ?? "router-\(ProcessInfo.processInfo.hostName)")
+      let listen = try Parsing.hostPort(listen ?? env["TURNOUT_LISTEN"] ?? "127.0.0.1:8000")
+      let preview = try (previewListen ?? env["TURNOUT_PREVIEW_LISTEN"]).map(Parsing.hostPort)
+      if let preview, preview.host != listen.host {
+        throw ValidationError(
+          "--preview-listen must use the same host as --listen (\(listen.host)); got \(preview.host)"
+        )
+      }
+      return RouterConfig(
+        name: name.rawValue, schedulerHost: address?.host, schedulerPort: address?.port ?? 0,
+        token: token, listenHost: listen.host, listenPort: listen.port,
+        previewPort: preview?.port, previewHeader: previewHeader, defaultApp: defaultApp,
+        stateFile: stateFile ?? env["TURNOUT_STATE_FILE"], stampResponses: !noStamp,
+        threads: threads ?? System.coreCount, maxHeaderBytes: maxHeaderBytes,
+        idleTimeout: try Self.amount(idleTimeout), connectTimeout: try Self.amount(connectTimeout),
+        responseTimeout: try Self.amount(responseTimeout))
+    } catch let error as ModelError {
+      throw ValidationError(error.message)
+    }
+  }
+
+  static func amount(_ text: String) throws(ModelError) -> TimeAmount {
+    let duration = try Parsing.duration(text)
+    let (seconds, attoseconds) = duration.components
+    return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+  }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,261 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import RouteTable
+import SchedModel
+import SchedTestSupport
+import Testing
+
+@testable import RouterDaemon
+
+/// sched-router's proxy in-process, alone on a saved route table, in front of test backends.
+@Suite("Router proxy", .timeLimit(.minutes(1)))
+struct ProxyTests {
+  struct Running {
+    let router: Router
+    let task: Task<Void, any Error>
+    let stateFile: String
+
+    var url: String { "http://127.0.0.1:\(router.proxy.port)" }
+    var previewURL: String { "http://127.0.0.1:\(router.proxy.previewPort ?? 0)" }
+
+    func stop() async {
+      task.cancel()
+      _ = await task.result
+    }
+  }
+
+  static func start(
+    _ table: RouteTable, stateFile: String? = nil, previewHeader: String? = nil,
+    stamp: Bool = true, defaultApp: String? = nil, maxHeaderBytes: Int = 32 * 1024
+  ) async throws -> Running {
+    let file = stateFile ?? temporaryDirectory("proxy").appendingPathComponent("routes.json").path
+    if stateFile == nil { try TableFile(path: file).write(table) }
+    var logger = Logger(label: "test.router")
+    logger.logLevel = .warning
+    let config = RouterConfig(
+      name: "test", schedulerHost: nil, listenPort: 0, previewPort: 0,
+      previewHeader: previewHeader, defaultApp: defaultApp, stateFile: file,
+      stampResponses: stamp, threads: 2, maxHeaderBytes: maxHeaderBytes)
+    let router = try await Router.start(config: config, logger: logger)
+    return Running(router: router, task: Task { try await router.run() }, stateFile: file)
+  }
+
+  static func upstream(_ app: String, _ color: Color, _ index: Int, port: Int) -> Upstream {
+    Upstream(slot: SlotID(app: app, color: color, index: index), address: "127.0.0.1", port: port)
+  }
+
+  static func table(
+    epoch: Int64 = 10, app: String = "web", hosts: [String] = ["web.test"], live: [Int],
+    candidate: [Int] = [], extraApps: [AppRoutes] = []
+  ) -> RouteTable {
+    RouteTable(
+      epoch: epoch,
+      apps: [
+        AppRoutes(
+          app: app, hosts: hosts,
+          live: RouteSet(
+            color: .blue, deployment: "d1", image: "web:1",
+            upstreams: live.enumerated().map { upstream(app, .blue, $0.offset, port: $0.element) }),
+          candidate: candidate.isEmpty
+            ? nil
+            : RouteSet(
+              color: .green, deployment: "d2", image: "web:2",
+              upstreams: candidate.enumerated().map {
+                upstream(app, .green, $0.offset, port: $0.element)
+              }))
+      ] + extraApps)
+  }
+
+  @Test("routes by Host to the live set, balances over its slots, stamps every response")
+  func routesAndStamps() async throws {
+    let b0 = try await TestBackend.start("b0")
+    let b1 = try await TestBackend.start("b1")
+    let other = AppRoutes(
+      app: "api", hosts: ["api.test"],
+      live: RouteSet(
+        color: .green, deployment: "d9", image: "api:3",
+        upstreams: [Self.upstream("api", .green, 0, port: b1.port)]))
+    let running = try await Self.start(
+      Self.table(live: [b0.port, b1.port], extraApps: [other]))
+    var seen: [String] = []
+    for _ in 0..<4 {
+      let response = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "web.test")])
+      #expect(response.status == 200)
+      #expect(response.headers["x-turnout-color"] == "blue")
+      #expect(response.headers["x-turnout-image"] == "web:1")
+      #expect(response.headers["x-turnout-deployment"] == "d1")
+      #expect(response.headers["x-turnout-slot"] == "web/blue/\(response.text == "b0" ? 0 : 1)")
+      #expect(response.headers["x-saw-forwarded-for"] == "127.0.0.1")
+      seen.append(response.text)
+    }
+    #expect(Set(seen) == ["b0", "b1"])
+    #expect(seen.filter { $0 == "b0" }.count == 2)
+
+    let api = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "API.test:8080")])
+    #expect(api.text == "b1")
+    #expect(api.headers["x-turnout-color"] == "green")
+
+    let unknown = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "nobody.test")])
+    #expect(unknown.status == 404)
+    #expect(unknown.headers["x-turnout-error"] == "router")
+    #expect(unknown.text.contains("no app is routed for host 'nobody.test'"))
+    await running.stop()
+    await b0.stop()
+    await b1.stop()
+  }
+
+  @Test("stamping can be turned off; a default app takes requests for unknown hosts")
+  func noStampAndDefaultApp() async throws {
+    let b0 = try await TestBackend.start("b0")
+    let running = try await Self.start(
+      Self.table(live: [b0.port]), stamp: false, defaultApp: "web")
+    let response = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "x.test")])
+    #expect(response.text == "b0")
+    #expect(response.headers["x-turnout-color"] == nil)
+    #expect(response.headers["x-turnout-slot"] == nil)
+    await running.stop()
+    await b0.stop()
+  }
+
+  @Test("a slot that refuses connections is retried on another; none left answers 502")
+  func retriesAnotherSlot() async throws {
+    let b0 = try await TestBackend.start("b0")
+    let dead = freePort()
+    let running = try await Self.start(Self.table(live: [dead, b0.port]))
+    for _ in 0..<10 {
+      let response = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "web.test")])
+      #expect(response.status == 200)
+      #expect(response.text == "b0")
+    }
+    #expect(running.router.routes.install(Self.table(epoch: 11, live: [dead, freePort()])))
+    let failed = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "web.test")])
+    #expect(failed.status == 502)
+    #expect(failed.headers["x-turnout-error"] == "router")
+    let traffic = await running.router.proxy.traffic()
+    let blue = try #require(traffic.first { $0.app == "web" && $0.color == .blue })
+    #expect(blue.requests == 11)
+    #expect(blue[.success] == 10)
+    #expect(blue[.proxyError] == 1)
+    #expect(blue.inFlight == 0)
+    await running.stop()
+    await b0.stop()
+  }
+
+  @Test("request and response bodies of many megabytes stream through intact")
+  func streamsBodies() async throws {
+    let b0 = try await TestBackend.start("b0")
+    let running = try await Self.start(Self.table(live: [b0.port]))
+    let payload = ByteBuffer(bytes: (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+    let echoed = try await TestHTTP.fetch(
+      running.url + "/echo", method: .POST, headers: [("Host", "web.test")], body: payload)
+    #expect(echoed.status == 200)
+    #expect(echoed.body == payload)
+    let big = try await TestHTTP.fetch(
+      running.url + "/big?n=\(12 << 20)", headers: [("Host", "web.test")])
+    #expect(big.body.readableBytes == 12 << 20)
+    await running.stop()
+    await b0.stop()
+  }
+
+  @Test("a request head over the limit is answered 431 and never reaches a slot")
+  func headerLimit() async throws {
+    let b0 = try await TestBackend.start("b0")
+    let running = try await Self.start(Self.table(live: [b0.port]), maxHeaderBytes: 4096)
+    let big = try await TestHTTP.fetch(
+      running.url + "/",
+      headers: [("Host", "web.test"), ("X-Big", String(repeating: "a", count: 5000))])
+    #expect(big.status == 431)
+    let fine = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "web.test")])
+    #expect(fine.status == 200)
+    await running.stop()
+    await b0.stop()
+  }
+
+  @Test("the preview listener and the preview header reach the candidate set")
+  func preview() async throws {
+    let live = try await TestBackend.start("live")
+    let candidate = try await TestBackend.start("candidate")
+    let running = try await Self.start(
+      Self.table(live: [live.port], candidate: [candidate.port]),
+      previewHeader: "X-Turnout-Preview")
+    let production = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "web.test")])
+    #expect(production.text == "live")
+    let previewed = try await TestHTTP.fetch(
+      running.previewURL + "/", headers: [("Host", "web.test")])
+    #expect(previewed.text == "candidate")
+    #expect(previewed.headers["x-turnout-color"] == "green")
+    let byHeader = try await TestHTTP.fetch(
+      running.url + "/", headers: [("Host", "web.test"), ("X-Turnout-Preview", "1")])
+    #expect(byHeader.text == "candidate")
+    await running.stop()
+    await live.stop()
+    await candidate.stop()
+  }
+
+  @Test("counters per color equal the requests sent, by status class")
+  func countsExactly() async throws {
+    let live = try await TestBackend.start("live")
+    let candidate = try await TestBackend.start("candidate")
+    let running = try await Self.start(
+      Self.table(live: [live.port], candidate: [candidate.port]))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for worker in 0..<8 {
+        group.addTask {
+          for i in 0..<25 {
+            let path = (worker + i) % 5 == 0 ? "/status/404" : "/"
+            _ = try await TestHTTP.fetch(running.url + path, headers: [("Host", "web.test")])
+          }
+        }
+      }
+      try await group.waitForAll()
+    }
+    for _ in 0..<7 {
+      _ = try await TestHTTP.fetch(
+        running.previewURL + "/status/503", headers: [("Host", "web.test")])
+    }
+    let traffic = await running.router.proxy.traffic()
+    let blue = try #require(traffic.first { $0.color == .blue })
+    let green = try #require(traffic.first { $0.color == .green })
+    #expect(blue.requests == 200)
+    #expect(blue[.clientError] == 40)
+    #expect(blue[.success] == 160)
+    #expect(blue.latency.total == 200)
+    #expect(green.requests == 7)
+    #expect(green[.serverError] == 7)
+    await running.stop()
+    await live.stop()
+    await candidate.stop()
+  }
+
+  @Test("the served table is saved and served again after a restart, before any scheduler")
+  func servesSavedTableAfterRestart() async throws {
+    let b0 = try await TestBackend.start("b0")
+    let b1 = try await TestBackend.start("b1")
+    let first = try await Self.start(Self.table(epoch: 5, live: [b0.port]))
+    #expect(first.router.routes.install(Self.table(epoch: 6, live: [b1.port])))
+    first.router.routes.flush()
+    await first.stop()
+    let second = try await Self.start(.empty, stateFile: first.stateFile)
+    #expect(second.router.epoch == 6)
+    let response = try await TestHTTP.fetch(second.url + "/", headers: [("Host", "web.test")])
+    #expect(response.text == "b1")
+    #expect(!second.router.routes.install(Self.table(epoch: 6, live: [b0.port])))
+    await second.stop()
+    await b0.stop()
+    await b1.stop()
+  }
+
+  @Test("a damaged state file stops the router with a message naming the file")
+  func damagedStateFile() async throws {
+    let file = temporaryDirectory("proxy-bad").appendingPathComponent("routes.json").path
+    try Data("{not json".utf8).write(to: URL(fileURLWithPath: file))
+    await #expect {
+      _ = try await Self.start(.empty, stateFile: file)
+    } throws: { error in
+      (error as? RouterError)?.code == .stateFile && "\(error)".contains(file)
+    }
+  }
+}

@@ -1,0 +1,225 @@
+import AgentCore
+import Foundation
+import Logging
+import RouteTable
+import SchedClient
+import SchedModel
+import SchedTestSupport
+import SchedWire
+import Testing
+
+@testable import RouterDaemon
+
+/// The switch through the real scheduler, agents on fake runtimes, and in-process routers.
+@Suite("Switch in-process", .timeLimit(.minutes(1)))
+struct SwitchTests {
+  struct Cluster {
+    let scheduler: InProcessScheduler
+    let prober: ScriptedProber
+    let agents: [Task<Void, any Error>]
+    var routers: [(router: Router, task: Task<Void, any Error>)] = []
+
+    static func start(switchTimeout: Duration = .seconds(5)) async throws -> Cluster {
+      let scheduler = try await InProcessScheduler.start(
+        heartbeat: .milliseconds(250), switchTimeout: switchTimeout)
+      let prober = ScriptedProber()
+      let agents = ["n1", "n2"].map {
+        scheduler.startRuntimeAgent(
+          $0, runtime: FakeRuntime(images: ["web:1", "web:2"]), prober: prober)
+      }
+      #expect(await eventually { (try? await scheduler.api.nodes().count) == 2 })
+      return Cluster(scheduler: scheduler, prober: prober, agents: agents)
+    }
+
+    mutating func addRouter(_ name: String) async throws -> Router {
+      var logger = Logger(label: "test.router")
+      logger.logLevel = .warning
+      let router = try await Router.start(
+        config: RouterConfig(
+          name: name, schedulerHost: "127.0.0.1", schedulerPort: scheduler.clusterPort,
+          token: InProcessScheduler.routerToken, listenPort: 0, threads: 1),
+        logger: logger)
+      routers.append((router, Task { try await router.run() }))
+      return router
+    }
+
+    var api: APIClient { scheduler.api }
+
+    func ready(_ color: Color) async -> Bool {
+      (try? await api.status("web"))?.sets.first { $0.color == color }?.state == .ready
+    }
+
+    /// Blue live, green deployed and ready.
+    func deployBoth() async throws {
+      _ = try await api.apply(
+        AppSpec(
+          name: "web", image: "web:1", slots: 2,
+          resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
+          health: HealthCheck(intervalMillis: 100, timeoutMillis: 100), hosts: ["web.test"]))
+      _ = try await api.deploy("web", image: nil)
+      #expect(await eventually { await ready(.blue) })
+      _ = try await api.deploy("web", image: "web:2")
+      #expect(await eventually { await ready(.green) })
+    }
+
+    func stop() async {
+      for (_, task) in routers { task.cancel() }
+      for (_, task) in routers { _ = await task.result }
+      for agent in agents { agent.cancel() }
+      await scheduler.stop()
+    }
+  }
+
+  static func live(_ router: Router) -> (Color?, Int) {
+    let routes = router.table.app(named: "web")
+    return (routes?.live?.color, routes?.live?.upstreams.count ?? 0)
+  }
+
+  @Test("switch, rollback and retire move every router to the same epoch and log who did it")
+  func switchRollbackRetire() async throws {
+    var cluster = try await Cluster.start()
+    let r1 = try await cluster.addRouter("edge-1")
+    let r2 = try await cluster.addRouter("edge-2")
+    try await cluster.deployBoth()
+    let api = cluster.api
+    #expect(await eventually { Self.live(r1) == (.blue, 2) && Self.live(r2) == (.blue, 2) })
+    #expect(await eventually { r1.table.app(named: "web")?.candidate?.upstreams.count == 2 })
+
+    let switched = try await api.switchLive("web")
+    #expect(switched.from == .blue && switched.to == .green)
+    #expect(switched.routers == ["edge-1", "edge-2"])
+    #expect(r1.epoch == switched.epoch && r2.epoch == switched.epoch)
+    #expect(Self.live(r1) == (.green, 2) && Self.live(r2) == (.green, 2))
+    #expect(try await api.status("web").app.live == .green)
+
+    let back = try await api.rollback("web")
+    #expect(back.to == .blue && back.epoch > switched.epoch)
+    #expect(Self.live(r1).0 == .blue && Self.live(r2).0 == .blue)
+    #expect(r1.epoch == r2.epoch)
+
+    // Blue is live again, so green is now the candidate: a rollback has nowhere to go.
+    await #expect(throws: ClientError.self) { _ = try await api.rollback("web") }
+    _ = try await api.switchLive("web")
+
+    let routers = try await api.routers()
+    #expect(routers.routers.allSatisfy { $0.connected })
+    #expect(await eventually { (try? await api.routers().routers.allSatisfy(\.inSync)) == true })
+
+    let retired = try await api.retire("web", drainTimeoutMillis: 1000)
+    #expect(retired.color == .blue)
+    #expect(retired.inFlightLeft.isEmpty)
+    #expect(r1.table.app(named: "web")?.candidate == nil)
+    #expect(await eventually { (try? await api.status("web").sets.map(\.color)) == [.green] })
+
+    let events = try await api.events(limit: 200)
+    let kinds = events.map(\.kind)
+    #expect(kinds.filter { $0 == "app.switched" }.count == 2)
+    #expect(kinds.contains("app.rolled_back"))
+    #expect(kinds.contains("app.retired"))
+    let first = try #require(events.first { $0.kind == "app.switched" })
+    #expect(first.actor.hasPrefix("operator"))
+    #expect(first.detail.contains("from blue"))
+    #expect(first.detail.contains("to green"))
+    #expect(first.detail.contains("epoch \(switched.epoch)"))
+    await cluster.stop()
+  }
+
+  @Test("a switch to a set with an unhealthy slot is refused and the live set keeps serving")
+  func unhealthyCandidateRefused() async throws {
+    var cluster = try await Cluster.start()
+    let router = try await cluster.addRouter("edge-1")
+    try await cluster.deployBoth()
+    let api = cluster.api
+    #expect(await eventually { Self.live(router) == (.blue, 2) })
+    let green = try #require(try await api.status("web").sets.first { $0.color == .green })
+    cluster.prober.set(port: green.slots[1].hostPort, failure: "HTTP 500")
+    #expect(
+      await eventually {
+        (try? await api.status("web").sets.first { $0.color == .green }?.state) == .degraded
+      })
+    let epoch = router.epoch
+    await #expect {
+      _ = try await api.switchLive("web")
+    } throws: { error in
+      let message = (error as? ClientError)?.message ?? ""
+      return (error as? ClientError)?.code == .refused && message.contains("not ready")
+        && message.contains("slot 1") && message.contains("blue stays live")
+    }
+    #expect(Self.live(router).0 == .blue)
+    #expect(router.epoch >= epoch)
+    #expect(try await api.status("web").app.live == .blue)
+    await cluster.stop()
+  }
+
+  @Test("a router that does not ack in time aborts the switch everywhere; the old color stays")
+  func silentRouterAborts() async throws {
+    var cluster = try await Cluster.start(switchTimeout: .milliseconds(500))
+    let router = try await cluster.addRouter("edge-1")
+    try await cluster.deployBoth()
+    let api = cluster.api
+    #expect(await eventually { Self.live(router) == (.blue, 2) })
+    try await cluster.scheduler.withRawConnection { raw in
+      try await raw.send(
+        Frame(
+          id: "h",
+          .hello(
+            Hello(
+              role: .router, versions: [1], node: "silent",
+              token: InProcessScheduler.routerToken))))
+      guard case .welcome = try await raw.next()?.message else {
+        Issue.record("no welcome for a router")
+        return
+      }
+      let started = ContinuousClock.now
+      await #expect {
+        _ = try await api.switchLive("web")
+      } throws: { error in
+        let message = (error as? ClientError)?.message ?? ""
+        return message.contains("switch aborted") && message.contains("silent")
+      }
+      #expect(ContinuousClock.now - started < .seconds(3))
+    }
+    #expect(Self.live(router).0 == .blue)
+    #expect(try await api.status("web").app.live == .blue)
+    let events = try await api.events(limit: 200)
+    #expect(
+      events.contains { $0.kind == "app.switch_aborted" && $0.detail.contains("blue stays live") })
+    // With the silent router gone the switch goes through.
+    #expect(await eventually { (try? await api.routers().routers.filter(\.connected).count) == 1 })
+    _ = try await api.switchLive("web")
+    #expect(Self.live(router).0 == .green)
+    await cluster.stop()
+  }
+
+  @Test("a live slot whose health fails leaves every router's table, and comes back")
+  func unhealthySlotLeavesRouting() async throws {
+    var cluster = try await Cluster.start()
+    let router = try await cluster.addRouter("edge-1")
+    try await cluster.deployBoth()
+    let api = cluster.api
+    #expect(await eventually { Self.live(router) == (.blue, 2) })
+    let blue = try #require(try await api.status("web").sets.first { $0.color == .blue })
+    let port = blue.slots[0].hostPort
+    cluster.prober.set(port: port, failure: "connection refused")
+    #expect(await eventually { Self.live(router) == (.blue, 1) })
+    #expect(router.table.app(named: "web")?.live?.upstreams.contains { $0.port == port } == false)
+    cluster.prober.set(port: port, failure: nil)
+    #expect(await eventually { Self.live(router) == (.blue, 2) })
+    await cluster.stop()
+  }
+
+  @Test("a router with a wrong token is refused with a message naming the router token")
+  func wrongRouterToken() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    let reply = try await scheduler.withRawConnection { raw in
+      try await raw.send(
+        Frame(
+          id: "h",
+          .hello(Hello(role: .router, versions: [1], node: "edge-9", token: "wrong"))))
+      return try await raw.nextError()
+    }
+    #expect(reply?.code == .unauthorized)
+    #expect(reply?.message.contains("TURNOUT_ROUTER_TOKEN") == true)
+    await scheduler.stop()
+  }
+}

@@ -1,0 +1,121 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A small HTTP/1.1 server on 127.0.0.1 for proxy tests: answers with its name, echoes bodies
+/// (`/echo`), sends large bodies (`/big?n=BYTES`), any status (`/status/CODE`), keeps alive.
+final class TestBackend: Sendable {
+  let name: String
+  let channel: any Channel
+
+  var port: Int { channel.localAddress!.port! }
+
+  private init(name: String, channel: any Channel) {
+    self.name = name
+    self.channel = channel
+  }
+
+  static func start(_ name: String) async throws -> TestBackend {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+          try channel.pipeline.syncOperations.addHandler(BackendHandler(name: name))
+        }
+      }
+      .bind(host: "127.0.0.1", port: 0).get()
+    return TestBackend(name: name, channel: channel)
+  }
+
+  func stop() async { try? await channel.close() }
+}
+
+private final class BackendHandler: ChannelInboundHandler {
+  typealias InboundIn = HTTPServerRequestPart
+  typealias OutboundOut = HTTPServerResponsePart
+
+  let name: String
+  var head: HTTPRequestHead?
+  var body = ByteBuffer()
+
+  init(name: String) { self.name = name }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    switch unwrapInboundIn(data) {
+    case .head(let head):
+      self.head = head
+      body.clear()
+    case .body(var part):
+      body.writeBuffer(&part)
+    case .end:
+      guard let head else { return }
+      respond(context, head)
+    }
+  }
+
+  private func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+    var status = HTTPResponseStatus.ok
+    var out: ByteBuffer
+    let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+    if path == "/echo" {
+      out = body
+    } else if path == "/big", let n = Int(head.uri.split(separator: "=").last ?? "") {
+      out = ByteBuffer(repeating: UInt8(ascii: "x"), count: n)
+    } else if path.hasPrefix("/status/"), let code = Int(path.dropFirst("/status/".count)) {
+      status = HTTPResponseStatus(statusCode: code)
+      out = ByteBuffer(string: name)
+    } else {
+      out = ByteBuffer(string: name)
+    }
+    var headers = HTTPHeaders([
+      ("content-length", "\(out.readableBytes)"), ("x-backend", name),
+      ("x-saw-forwarded-for", head.headers.first(name: "x-forwarded-for") ?? ""),
+      ("x-saw-connection", head.headers.first(name: "connection") ?? ""),
+    ])
+    if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+    context.write(
+      wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+      promise: nil)
+    context.write(wrapOutboundOut(.body(.byteBuffer(out))), promise: nil)
+    let keepAlive = head.isKeepAlive
+    context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+      if !keepAlive { context.close(promise: nil) }
+    }
+  }
+}
+
+/// One HTTP exchange through a test client that never retries on its own.
+struct Fetched {
+  var status: Int
+  var headers: [String: String]
+  var body: ByteBuffer
+
+  var text: String { String(buffer: body) }
+}
+
+enum TestHTTP {
+  static let client: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(2)
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+  }()
+
+  static func fetch(
+    _ url: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
+    body: ByteBuffer? = nil, client: HTTPClient = client
+  ) async throws -> Fetched {
+    var request = HTTPClientRequest(url: url)
+    request.method = method
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
+    if let body { request.body = .bytes(body) }
+    let response = try await client.execute(request, timeout: .seconds(20))
+    let bytes = try await response.body.collect(upTo: 64 << 20)
+    var out: [String: String] = [:]
+    for header in response.headers { out[header.name.lowercased()] = header.value }
+    return Fetched(status: Int(response.status.code), headers: out, body: bytes)
+  }
+}

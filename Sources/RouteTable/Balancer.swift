@@ -19,6 +19,13 @@ public struct Balancer: Sendable, Hashable {
   public mutating func pick(from upstreams: [Upstream], excluding: Set<Upstream> = [], now: Date)
     -> Upstream?
   {
+    // The common case: nothing tried yet, nothing ejected; no arrays built.
+    if excluding.isEmpty, ejectedUntil.isEmpty, !upstreams.isEmpty {
+      let chosen = upstreams[next % upstreams.count]
+      next &+= 1
+      return chosen
+    }
+    ejectedUntil = ejectedUntil.filter { $0.value > now }
     let candidates = upstreams.filter { !excluding.contains($0) }
     guard !candidates.isEmpty else { return nil }
     let usable = candidates.filter { (ejectedUntil[$0] ?? .distantPast) <= now }
@@ -40,8 +47,8 @@ public struct Balancer: Sendable, Hashable {
 
   /// A request to `upstream` got an answer.
   public mutating func succeeded(_ upstream: Upstream) {
-    failures[upstream] = nil
-    ejectedUntil[upstream] = nil
+    if !failures.isEmpty { failures[upstream] = nil }
+    if !ejectedUntil.isEmpty { ejectedUntil[upstream] = nil }
   }
 
   public func isEjected(_ upstream: Upstream, now: Date) -> Bool {

@@ -30,7 +30,7 @@ final class LoopContext {
   let config: RouterConfig
   private var idle: [PoolKey: [UpstreamHandler]] = [:]
   private var balancers: [SetKey: Balancer] = [:]
-  var traffic: [SetKey: SetTraffic] = [:]
+  private var sets: [SetKey: SetCounters] = [:]
 
   init(eventLoop: any EventLoop, config: RouterConfig) {
     self.eventLoop = eventLoop
@@ -57,21 +57,36 @@ final class LoopContext {
 
   // MARK: counting
 
-  func started(_ key: SetKey) {
-    traffic[key, default: SetTraffic(app: key.app, color: key.color)].inFlight += 1
+  /// Counts a request to `key` as in flight; the box is kept by the exchange so finishing it
+  /// takes no lookup.
+  func started(_ key: SetKey) -> SetCounters {
+    let counters = self.counters(key)
+    counters.traffic.inFlight += 1
+    return counters
   }
 
-  func finished(_ key: SetKey, _ kind: StatusClass?, since start: NIODeadline) {
-    let micros = (NIODeadline.now() - start).nanoseconds / 1000
-    traffic[key, default: SetTraffic(app: key.app, color: key.color)].inFlight -= 1
-    if let kind { traffic[key]!.record(kind, micros: micros) }
+  func finished(_ counters: SetCounters?, _ kind: StatusClass?, since start: NIODeadline) {
+    guard let counters else { return }
+    counters.traffic.inFlight -= 1
+    if let kind {
+      counters.traffic.record(kind, micros: (NIODeadline.now() - start).nanoseconds / 1000)
+    }
   }
 
   /// A request the router answered itself, never in flight.
   func answered(_ key: SetKey, _ kind: StatusClass, since start: NIODeadline) {
-    let micros = (NIODeadline.now() - start).nanoseconds / 1000
-    traffic[key, default: SetTraffic(app: key.app, color: key.color)].record(kind, micros: micros)
+    counters(key).traffic.record(kind, micros: (NIODeadline.now() - start).nanoseconds / 1000)
   }
+
+  private func counters(_ key: SetKey) -> SetCounters {
+    if let existing = sets[key] { return existing }
+    let created = SetCounters(SetTraffic(app: key.app, color: key.color))
+    sets[key] = created
+    return created
+  }
+
+  /// This loop's share of every set's traffic.
+  var traffic: [SetTraffic] { sets.values.map(\.traffic) }
 
   // MARK: pooling
 
@@ -119,7 +134,8 @@ final class LoopContext {
       .channelOption(.socketOption(.tcp_nodelay), value: 1)
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHTTPClientHandlers()
+          try channel.pipeline.syncOperations.addHTTPClientHandlers(
+            enableOutboundHeaderValidation: false)
           try channel.pipeline.syncOperations.addHandler(UpstreamHandler(upstream: upstream))
         }
       }
@@ -140,4 +156,11 @@ final class LoopContext {
     }
     return EventLoopFuture.andAllComplete(futures, on: eventLoop)
   }
+}
+
+/// One set's counters on one loop, by reference so an exchange can hold them.
+final class SetCounters {
+  var traffic: SetTraffic
+
+  init(_ traffic: SetTraffic) { self.traffic = traffic }
 }

@@ -77,9 +77,13 @@ public final class Proxy: Sendable {
         channel.eventLoop.makeCompletedFuture {
           let loop = contexts[ObjectIdentifier(channel.eventLoop)]!.context.value
           let pipeline = channel.pipeline.syncOperations
+          // Only the codec: pipelining, idle time and bad requests are the proxy handler's, so a
+          // request passes through as few handlers as possible.
+          // Headers the router writes are parsed ones or its own (checked at the source), so
+          // the per-header validation handler is left out too.
           try pipeline.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withErrorHandling: true)
-          try pipeline.addHandler(IdleStateHandler(allTimeout: config.idleTimeout))
+            withPipeliningAssistance: false, withErrorHandling: false,
+            withOutboundHeaderValidation: false)
           try pipeline.addHandler(ProxyHandler(loop: loop, routes: routes, mode: mode))
         }
       }
@@ -91,7 +95,7 @@ public final class Proxy: Sendable {
     var parts: [SetTraffic] = []
     for entry in contexts.values {
       let context = entry.context
-      if let values = try? await entry.loop.submit({ Array(context.value.traffic.values) }).get() {
+      if let values = try? await entry.loop.submit({ context.value.traffic }).get() {
         parts += values
       }
     }

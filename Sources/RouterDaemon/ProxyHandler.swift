@@ -26,6 +26,11 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   /// The rest of a request the router already answered is read and dropped.
   private var discarding = false
   private var readPaused = false
+  private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+  /// The client's address, formatted once per connection.
+  private var clientIP: String?
+  private var timeoutCheck: RepeatedTask?
+  private var lastActivity = NIODeadline.now()
 
   init(loop: LoopContext, routes: RouteState, mode: Mode) {
     self.loop = loop
@@ -33,13 +38,57 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     self.mode = mode
   }
 
-  func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-  func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+  func handlerAdded(context: ChannelHandlerContext) {
+    self.context = context
+    clientIP = context.channel.remoteAddress?.ipAddress
+    let shortest = min(config.responseTimeout, config.idleTimeout)
+    let every = min(TimeAmount.seconds(1), .nanoseconds(max(shortest.nanoseconds / 4, 1_000_000)))
+    let this = NIOLoopBound(self, eventLoop: context.eventLoop)
+    timeoutCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+      this.value.checkResponseTimeout()
+    }
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    timeoutCheck?.cancel()
+    timeoutCheck = nil
+    self.context = nil
+  }
 
   // MARK: client side
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    switch unwrapInboundIn(data) {
+    lastActivity = .now()
+    let part = unwrapInboundIn(data)
+    // A pipelined request waits until the one before it is answered. (The router queues them
+    // itself rather than through NIO's pipelining handler, which re-arms reads, a syscall, on
+    // every request.)
+    if !pipelined.isEmpty || (exchange != nil && Self.isHead(part)) {
+      pipelined.append(part)
+      if pipelined.count > 64 { pauseReading(context) }
+      return
+    }
+    receive(part, context: context)
+  }
+
+  private static func isHead(_ part: HTTPServerRequestPart) -> Bool {
+    if case .head = part { return true }
+    return false
+  }
+
+  /// Serves queued pipelined requests once the exchange before them is over.
+  private func drainPipelined() {
+    guard let context else { return }
+    while let next = pipelined.first {
+      if exchange != nil, Self.isHead(next) { return }
+      pipelined.removeFirst()
+      receive(next, context: context)
+    }
+    if readPaused, exchange == nil { resumeReading(context) }
+  }
+
+  private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    switch part {
     case .head(let head):
       discarding = false
       begin(head, context: context)
@@ -81,26 +130,33 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   func channelInactive(context: ChannelHandlerContext) {
     if let exchange {
       // The client left mid-request: the upstream connection is in an unknown state.
-      exchange.timeout?.cancel()
       if let upstream = exchange.current {
         upstream.delegate = nil
         upstream.close()
       }
-      loop.finished(exchange.key, nil, since: exchange.start)
+      loop.finished(exchange.counters, nil, since: exchange.start)
       self.exchange = nil
     }
     context.fireChannelInactive()
   }
 
-  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-    if event is IdleStateHandler.IdleStateEvent, exchange == nil {
-      context.close(promise: nil)
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    // A request the codec cannot parse gets 400 when no answer is under way, then the close.
+    if error is HTTPParserError, exchange == nil {
+      let body = ByteBuffer(string: "bad request: \(error)\n")
+      let head = HTTPResponseHead(
+        version: .http1_1, status: .badRequest,
+        headers: [
+          "content-length": "\(body.readableBytes)", "connection": "close",
+          "x-turnout-error": "router",
+        ])
+      context.write(wrapOutboundOut(.head(head)), promise: nil)
+      context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+      context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+        context.close(promise: nil)
+      }
       return
     }
-    context.fireUserInboundEventTriggered(event)
-  }
-
-  func errorCaught(context: ChannelHandlerContext, error: any Error) {
     context.close(promise: nil)
   }
 
@@ -150,7 +206,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     var upstreamHead = HTTPRequestHead(
       version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
     Self.stripHopByHop(&upstreamHead.headers)
-    if let ip = context.channel.remoteAddress?.ipAddress {
+    if let ip = clientIP {
       if let previous = upstreamHead.headers.first(name: "x-forwarded-for") {
         upstreamHead.headers.replaceOrAdd(name: "x-forwarded-for", value: previous + ", " + ip)
       } else {
@@ -160,11 +216,19 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     if !upstreamHead.headers.contains(name: "x-forwarded-proto") {
       upstreamHead.headers.add(name: "x-forwarded-proto", value: "http")
     }
+    // The router answers `Expect: 100-continue` itself: the body is what it needs to pick and
+    // reach a slot, and a slot's own interim answer cannot be told from a replayed request's.
+    if upstreamHead.headers.first(name: "expect")?.lowercased() == "100-continue" {
+      upstreamHead.headers.remove(name: "expect")
+      context.writeAndFlush(
+        wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+        promise: nil)
+    }
     exchangeID &+= 1
     exchange = Exchange(
       id: exchangeID, key: key, set: set, head: upstreamHead, keepAlive: head.isKeepAlive,
       start: start, idempotent: Self.isIdempotent(head.method))
-    loop.started(key)
+    exchange!.counters = loop.started(key)
     dispatch()
   }
 
@@ -230,11 +294,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     let body = exchange!.replayable ? exchange!.replay : exchange!.pendingBody
     exchange!.pendingBody = []
     let id = exchange!.id
-    exchange!.timeout = loop.eventLoop.assumeIsolated().scheduleTask(
-      in: config.responseTimeout
-    ) {
-      self.responseTimedOut(id)
-    }
+    exchange!.attachedAt = .now()
     // A pooled connection may have been paused by the last client it served.
     connection.setAutoRead(context?.channel.isWritable ?? true)
     connection.write(.head(exchange!.head))
@@ -244,9 +304,15 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     if let context, readPaused, connection.isWritable { resumeReading(context) }
   }
 
-  private func responseTimedOut(_ id: Int) {
-    guard let exchange, exchange.id == id, !exchange.responseStarted,
-      let upstream = exchange.current
+  /// Runs every second or so on the connection's loop: one timer per connection, not per
+  /// request, answers 504 for a slot that has not started its answer in time.
+  private func checkResponseTimeout() {
+    if exchange == nil, pipelined.isEmpty, NIODeadline.now() - lastActivity >= config.idleTimeout {
+      context?.close(promise: nil)
+      return
+    }
+    guard let exchange, !exchange.responseStarted, let upstream = exchange.current,
+      NIODeadline.now() - exchange.attachedAt >= config.responseTimeout
     else { return }
     upstream.delegate = nil
     upstream.close()
@@ -267,8 +333,12 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       return
     }
     switch part {
+    case .head(let head) where head.status.code >= 100 && head.status.code < 200:
+      // An interim answer (100, 103) is not the response; its end is not the exchange's.
+      self.exchange!.interim = true
+    case .end where exchange.interim:
+      self.exchange!.interim = false
     case .head(let head):
-      exchange.timeout?.cancel()
       self.exchange!.responseStarted = true
       self.exchange!.status = Int(head.status.code)
       self.exchange!.upstreamKeepAlive = head.isKeepAlive
@@ -293,8 +363,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     case .end(let trailers):
       let close = !exchange.keepAlive || !exchange.requestEnded
       self.exchange = nil
-      loop.finished(
-        exchange.key, StatusClass(status: exchange.status), since: exchange.start)
+      loop.finished(exchange.counters, StatusClass(status: exchange.status), since: exchange.start)
       if exchange.upstreamKeepAlive && exchange.requestEnded {
         loop.put(connection)
       } else {
@@ -308,8 +377,10 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
         }
       } else {
         context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        lastActivity = .now()
       }
       if readPaused { resumeReading(context) }
+      if !close { drainPipelined() }
     }
   }
 
@@ -328,12 +399,11 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   func upstreamClosed(_ connection: UpstreamHandler) {
     guard let exchange, exchange.current === connection else { return }
-    exchange.timeout?.cancel()
     self.exchange!.current = nil
     let upstream = connection.upstream
     if exchange.responseStarted {
       // Part of the answer went out: the client must see the break, not a spliced response.
-      loop.finished(exchange.key, .proxyError, since: exchange.start)
+      loop.finished(exchange.counters, .proxyError, since: exchange.start)
       self.exchange = nil
       context?.close(promise: nil)
       return
@@ -358,10 +428,10 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   private func fail(_ status: HTTPResponseStatus, _ message: String) {
     guard let exchange else { return }
     self.exchange = nil
-    loop.finished(exchange.key, .proxyError, since: exchange.start)
-    respond(
-      status, message, head: nil, close: !exchange.keepAlive || !exchange.requestEnded,
-      requestEnded: exchange.requestEnded)
+    loop.finished(exchange.counters, .proxyError, since: exchange.start)
+    let close = !exchange.keepAlive || !exchange.requestEnded
+    respond(status, message, head: nil, close: close, requestEnded: exchange.requestEnded)
+    if !close { drainPipelined() }
   }
 
   private func respond(
@@ -416,8 +486,20 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     }
   }
 
+  private static func isHopByHopName(_ name: String) -> Bool {
+    switch name.utf8.count {
+    case 2, 7, 10, 16:
+      let lower = name.lowercased()
+      return lower == "te" || lower == "upgrade" || lower == "connection" || lower == "keep-alive"
+        || lower == "proxy-connection"
+    default: return false
+    }
+  }
+
   /// Removes headers that describe one hop, not the message: those `connection` lists too.
   static func stripHopByHop(_ headers: inout HTTPHeaders) {
+    // Most messages carry none of these: find out with one cheap pass before any removal.
+    guard headers.contains(where: { isHopByHopName($0.name) }) else { return }
     let listed = headers[canonicalForm: "connection"].map { $0.lowercased() }
     for name in ["connection", "keep-alive", "proxy-connection", "te", "upgrade"] + listed
     where name != "transfer-encoding" {
@@ -426,8 +508,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   }
 }
 
-/// One request on its way through the router.
-private struct Exchange {
+/// One request on its way through the router (a class: handlers pass it around per part).
+private final class Exchange {
   let id: Int
   let key: SetKey
   let set: RouteSet
@@ -436,6 +518,7 @@ private struct Exchange {
   let keepAlive: Bool
   let start: NIODeadline
   let idempotent: Bool
+  var counters: SetCounters?
   var tried: Set<Upstream> = []
   /// Body parts that arrived before an upstream was attached.
   var pendingBody: [ByteBuffer] = []
@@ -452,7 +535,9 @@ private struct Exchange {
   var responseStarted = false
   var status = 0
   var upstreamKeepAlive = false
-  var timeout: Scheduled<Void>?
+  var interim = false
+  /// When the request went to its current upstream, for the response timeout.
+  var attachedAt: NIODeadline = .now()
 
   init(
     id: Int, key: SetKey, set: RouteSet, head: HTTPRequestHead, keepAlive: Bool,

@@ -39,7 +39,12 @@ final class UpstreamHandler: ChannelInboundHandler {
 
   func flush() { context?.flush() }
 
+  private var reading = true
+
+  /// Pauses or resumes reading from the upstream; a no-op when nothing changes.
   func setAutoRead(_ on: Bool) {
+    guard on != reading else { return }
+    reading = on
     _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
   }
 

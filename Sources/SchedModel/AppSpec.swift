@@ -95,7 +95,9 @@ public struct AppSpec: Codable, Sendable, Hashable {
       ModelError(.invalidApp, "\(field): \(message)")
     }
     do { try Self.validateName(name) } catch { throw fail("name", error.message) }
-    guard !image.isEmpty, !image.contains(" ") else {
+    guard !image.isEmpty, !image.contains(" "),
+      !image.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F })
+    else {
       throw fail("image", "must be an image reference like web:2")
     }
     guard (1...1000).contains(slots) else { throw fail("slots", "must be 1 to 1000, got \(slots)") }

@@ -14,6 +14,8 @@ public enum LineClient {
       channel = try await ClientBootstrap(group: group)
         .connectTimeout(.milliseconds(connectTimeout.components.seconds * 1000))
         .channelOption(.socketOption(.so_keepalive), value: 1)
+        // Lines are small and answered: no Nagle delay on a prepare, an ack or a commit.
+        .channelOption(.socketOption(.tcp_nodelay), value: 1)
         .connect(host: host, port: port) { child in
           child.eventLoop.makeCompletedFuture {
             try child.addLineHandlers(maxLineBytes: maxLineBytes)

@@ -29,6 +29,7 @@ public final class LineServer: Sendable {
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .serverChannelOption(.backlog, value: 256)
         .childChannelOption(.socketOption(.so_keepalive), value: 1)
+        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         .bind(host: host, port: port) { child in
           child.eventLoop.makeCompletedFuture {
             try child.addLineHandlers(maxLineBytes: maxLineBytes)

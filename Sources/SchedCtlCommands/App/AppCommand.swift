@@ -29,6 +29,9 @@ struct AppApplyCommand: AsyncParsableCommand {
         constraints: { zone: home } # node labels required
         max_per_node: 2
         security: { privileged: false, binds: [], cap_add: [], host_pid: false, host_ipc: false, devices: [] }
+        hosts: [www.example.com]    # Host headers routers send to this app
+        keep_warm: 30m              # retire the old set this long after a switch (default: keep it)
+        drain_timeout: 30s          # how long a retire waits for requests in flight
 
       Errors name the line and the field. Applying changes no running container; the next
       deploy uses the new spec.

@@ -11,17 +11,27 @@ extension AppService {
   /// Every app's routes as the scheduler's state has them now, with `live` overriding the
   /// live color of some apps (the table a switch prepares) and retiring sets left out.
   func routeApps(live overrides: [String: Color] = [:]) async throws(APIFailure) -> [AppRoutes] {
-    var apps = try await wrap { try await store.apps() }
+    let apps = try await wrap { try await store.apps() }
+    let sets = try await wrap { try await store.sets() }
+    let allocations = try await wrap { try await store.allocations() }
+    return Self.routes(
+      apps: apps, sets: sets, allocations: allocations, reports: await cluster.slotStatuses(),
+      nodes: await cluster.snapshot(), live: overrides, retiring: retiring)
+  }
+
+  /// The routes of every app from one snapshot of the scheduler's state. Pure.
+  static func routes(
+    apps: [AppRecord], sets: [SetRecord], allocations: [Allocation],
+    reports: [SlotID: (node: NodeID, status: SlotStatus)], nodes: [Node],
+    live overrides: [String: Color], retiring: Set<String>
+  ) -> [AppRoutes] {
+    var apps = apps
     for index in apps.indices {
       if let color = overrides[apps[index].name] { apps[index].live = color }
     }
-    let sets = try await wrap { try await store.sets() }.filter {
-      !retiring.contains(Self.setKey($0.app, $0.color))
-    }
-    let allocations = try await wrap { try await store.allocations() }
     let table = RouteBuilder.build(
-      epoch: 0, apps: apps, sets: sets, allocations: allocations,
-      reports: await cluster.slotStatuses(), nodes: await cluster.snapshot(),
+      epoch: 0, apps: apps, sets: sets.filter { !retiring.contains(setKey($0.app, $0.color)) },
+      allocations: allocations, reports: reports, nodes: nodes,
       hosts: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0.spec.hosts) }))
     return table.apps
   }
@@ -71,7 +81,12 @@ extension AppService {
   private func performSwitch(_ name: String, rollback: Bool, actor: String) async throws
     -> SwitchResponse
   {
-    guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
+    // One snapshot of the state serves the checks and the new table: a switch is on the
+    // critical path of production, every read counts.
+    let allApps = try await store.apps()
+    guard let app = allApps.first(where: { $0.name == name }) else {
+      throw APIFailure(.notFound, "no app named '\(name)'; create it with schedctl app apply FILE")
+    }
     let verb = rollback ? "rollback" : "switch"
     guard busy.insert(name).inserted else {
       throw APIFailure(
@@ -79,7 +94,11 @@ extension AppService {
       )
     }
     defer { busy.remove(name) }
-    let sets = try await store.sets().filter { $0.app == name }
+    let allSets = try await store.sets()
+    let allocations = try await store.allocations()
+    let reports = await cluster.slotStatuses()
+    let nodes = await cluster.snapshot()
+    let sets = allSets.filter { $0.app == name }
     let liveColor = app.live
     let current = sets.first { $0.color == liveColor }
     let target = sets.first { $0.color != liveColor }
@@ -94,9 +113,12 @@ extension AppService {
           ? "\(name) has no previous set to roll back to: it was retired"
           : "\(name) has no candidate set; deploy one first (schedctl deploy \(name))")
     }
-    let status = try await status(name)
+    let byNode = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) })
     let targetColor = target.color
-    let view = status.sets.first { $0.color == targetColor }
+    let slots = allocations.filter { $0.slot.app == name && $0.slot.color == targetColor }
+      .sorted { $0.slot.index < $1.slot.index }
+      .map { Self.slotView($0, set: target, node: byNode[$0.node], report: reports[$0.slot]) }
+    let healthy = slots.filter { $0.health == .healthy }.count
     if rollback {
       guard target.createdAt <= current.createdAt else {
         throw APIFailure(
@@ -104,21 +126,23 @@ extension AppService {
           "the \(target.color.rawValue) set of \(name) (\(target.deployment)) is newer than the live one: it is a candidate, not a previous set; use schedctl switch \(name)"
         )
       }
-      guard let view, view.healthy > 0 else {
+      guard healthy > 0 else {
         throw APIFailure(
           .conflict,
           "rollback refused: no slot of the \(target.color.rawValue) set of \(name) is healthy")
       }
     } else {
-      guard let view, view.state == .ready, !view.slots.isEmpty else {
-        let bad = Self.notHealthy(view?.slots ?? [])
+      guard !slots.isEmpty, healthy == slots.count else {
+        let bad = Self.notHealthy(slots)
         throw APIFailure(
           .conflict,
           "switch refused: the \(target.color.rawValue) set of \(name) is not ready: \(bad.joined(separator: "; ")); \(live.rawValue) stays live"
         )
       }
     }
-    let apps = try await routeApps(live: [name: target.color])
+    let apps = Self.routes(
+      apps: allApps, sets: allSets, allocations: allocations, reports: reports, nodes: nodes,
+      live: [name: target.color], retiring: retiring)
     let routes = apps.first { $0.app == name }
     if (routes?.live?.upstreams.count ?? 0) == 0 {
       throw APIFailure(
@@ -150,7 +174,8 @@ extension AppService {
         "epoch": "\(outcome.epoch)",
       ])
     scheduleKeepWarm(record, live: target.color, deployment: target.deployment)
-    await refreshRoutes()
+    // The routers already serve the new table; a refresh only catches what changed meanwhile.
+    Task { await self.refreshRoutes() }
     return SwitchResponse(
       app: name, from: live, to: target.color, deployment: target.deployment,
       epoch: outcome.epoch, routers: outcome.routers, lagging: outcome.lagging,

@@ -10,6 +10,10 @@ import Testing
 
 @testable import RouterDaemon
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// sched-router's proxy in-process, alone on a saved route table, in front of test backends.
 @Suite("Router proxy", .timeLimit(.minutes(1)))
 struct ProxyTests {
@@ -156,6 +160,87 @@ struct ProxyTests {
     let big = try await TestHTTP.fetch(
       running.url + "/big?n=\(12 << 20)", headers: [("Host", "web.test")])
     #expect(big.body.readableBytes == 12 << 20)
+    await running.stop()
+    await b0.stop()
+  }
+
+  @Test(
+    "Expect: 100-continue is answered by the router, so the client sends its body at once",
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")))
+  func expectContinue() async throws {
+    let b0 = try await TestBackend.start("b0")
+    let running = try await Self.start(Self.table(live: [b0.port]))
+    let dir = temporaryDirectory("expect")
+    let body = dir.appendingPathComponent("body")
+    try Data(repeating: 65, count: 300_000).write(to: body)
+    let curl = Process()
+    curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    curl.arguments = [
+      "-s", "-o", dir.appendingPathComponent("out").path, "-w", "%{http_code}",
+      "-H", "Host: web.test", "-H", "Expect: 100-continue", "--expect100-timeout", "5",
+      "--data-binary", "@" + body.path, running.url + "/echo",
+    ]
+    let pipe = Pipe()
+    curl.standardOutput = pipe
+    let started = ContinuousClock.now
+    try curl.run()
+    let code = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    curl.waitUntilExit()
+    #expect(code == "200")
+    // Without the router's 100 Continue curl would wait its 5 s expect timeout.
+    #expect(ContinuousClock.now - started < .seconds(4))
+    #expect(try Data(contentsOf: dir.appendingPathComponent("out")).count == 300_000)
+    await running.stop()
+    await b0.stop()
+  }
+
+  /// Sends raw bytes on one connection and reads until `count` responses ended or it closed.
+  static func raw(_ port: Int, _ text: String) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard connected == 0 else { throw HarnessError("cannot connect to \(port)") }
+    var timeout = timeval(tv_sec: 3, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    _ = Array(text.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+      let n = recv(fd, &buffer, buffer.count, 0)
+      if n <= 0 { break }
+      out += buffer[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  @Test("pipelined requests are answered in order on one connection; garbage gets 400")
+  func pipeliningAndBadRequests() async throws {
+    let b0 = try await TestBackend.start("b0")
+    let running = try await Self.start(Self.table(live: [b0.port]))
+    let port = running.router.proxy.port
+    let answers = try Self.raw(
+      port,
+      "GET /status/404 HTTP/1.1\r\nHost: web.test\r\n\r\n"
+        + "GET /echo HTTP/1.1\r\nHost: web.test\r\nContent-Length: 5\r\n\r\nhello"
+        + "GET / HTTP/1.1\r\nHost: web.test\r\nConnection: close\r\n\r\n")
+    // Bodies have no line end, so the next status line follows a body directly.
+    let statuses = answers.components(separatedBy: "HTTP/1.1 ").dropFirst().map {
+      $0.components(separatedBy: "\r\n")[0]
+    }
+    #expect(statuses == ["404 Not Found", "200 OK", "200 OK"])
+    #expect(answers.contains("hello"))
+    #expect(answers.hasSuffix("b0"))
+    let bad = try Self.raw(port, "GET / HTTP/1.1\r\nHost: web.test\r\nContent-Length: zz\r\n\r\n")
+    #expect(bad.hasPrefix("HTTP/1.1 400 Bad Request"))
+    #expect(bad.lowercased().contains("x-turnout-error: router"))
     await running.stop()
     await b0.stop()
   }

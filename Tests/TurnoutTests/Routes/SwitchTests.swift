@@ -50,12 +50,13 @@ struct SwitchTests {
     }
 
     /// Blue live, green deployed and ready.
-    func deployBoth() async throws {
+    func deployBoth(keepWarmMillis: Int64? = nil) async throws {
       _ = try await api.apply(
         AppSpec(
           name: "web", image: "web:1", slots: 2,
           resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
-          health: HealthCheck(intervalMillis: 100, timeoutMillis: 100), hosts: ["web.test"]))
+          health: HealthCheck(intervalMillis: 100, timeoutMillis: 100), hosts: ["web.test"],
+          keepWarmMillis: keepWarmMillis))
       _ = try await api.deploy("web", image: nil)
       #expect(await eventually { await ready(.blue) })
       _ = try await api.deploy("web", image: "web:2")
@@ -205,6 +206,25 @@ struct SwitchTests {
     #expect(router.table.app(named: "web")?.live?.upstreams.contains { $0.port == port } == false)
     cluster.prober.set(port: port, failure: nil)
     #expect(await eventually { Self.live(router) == (.blue, 2) })
+    await cluster.stop()
+  }
+
+  @Test("keep_warm retires the old set on its own after a switch")
+  func keepWarmRetires() async throws {
+    var cluster = try await Cluster.start()
+    let router = try await cluster.addRouter("edge-1")
+    try await cluster.deployBoth(keepWarmMillis: 400)
+    let api = cluster.api
+    #expect(await eventually { Self.live(router) == (.blue, 2) })
+    _ = try await api.switchLive("web")
+    #expect(try await api.status("web").sets.count == 2)
+    #expect(
+      await eventually(timeout: .seconds(10)) {
+        (try? await api.status("web").sets.map(\.color)) == [.green]
+      })
+    let retired = try #require(try await api.events(limit: 200).first { $0.kind == "app.retired" })
+    #expect(retired.actor == "scheduler:keep_warm")
+    #expect(router.table.app(named: "web")?.candidate == nil)
     await cluster.stop()
   }
 

@@ -11,11 +11,10 @@ extension AppService {
   /// Every app's routes as the scheduler's state has them now, with `live` overriding the
   /// live color of some apps (the table a switch prepares) and retiring sets left out.
   func routeApps(live overrides: [String: Color] = [:]) async throws(APIFailure) -> [AppRoutes] {
-    let apps = try await wrap { try await store.apps() }
-    let sets = try await wrap { try await store.sets() }
-    let allocations = try await wrap { try await store.allocations() }
+    let state = try await state()
     return Self.routes(
-      apps: apps, sets: sets, allocations: allocations, reports: await cluster.slotStatuses(),
+      apps: state.apps, sets: state.sets, allocations: state.allocations,
+      reports: await cluster.slotStatuses(),
       nodes: await cluster.snapshot(), live: overrides, retiring: retiring)
   }
 
@@ -48,10 +47,16 @@ extension AppService {
     while refreshAgain {
       refreshAgain = false
       do {
-        let allocations = try await wrap { try await store.allocations() }
+        // Read before the state: a switch committed after this makes the table stale.
+        let switches = await routers.switches
+        let allocations = try await state().allocations
         guard await cluster.knowsSlots(on: Set(allocations.map(\.node))) else { continue }
         let apps = try await routeApps()
-        await routers.publish(apps)
+        if !(await routers.publish(apps, builtAfter: switches)),
+          await routers.switches != switches
+        {
+          refreshAgain = true
+        }
       } catch {
         logger.error("cannot build the route table", metadata: ["error": "\(error)"])
       }
@@ -83,7 +88,8 @@ extension AppService {
   {
     // One snapshot of the state serves the checks and the new table: a switch is on the
     // critical path of production, every read counts.
-    let allApps = try await store.apps()
+    let state = try await state()
+    let allApps = state.apps
     guard let app = allApps.first(where: { $0.name == name }) else {
       throw APIFailure(.notFound, "no app named '\(name)'; create it with schedctl app apply FILE")
     }
@@ -94,8 +100,8 @@ extension AppService {
       )
     }
     defer { busy.remove(name) }
-    let allSets = try await store.sets()
-    let allocations = try await store.allocations()
+    let allSets = state.sets
+    let allocations = state.allocations
     let reports = await cluster.slotStatuses()
     let nodes = await cluster.snapshot()
     let sets = allSets.filter { $0.app == name }
@@ -162,7 +168,8 @@ extension AppService {
     do {
       outcome = try await routers.switchTables(
         to: apps, timeout: switchTimeout,
-        record: Self.recorder(store, record, at: at, actor: actor, kind: kind, detail: detail))
+        record: Self.recorder(
+          store, record, at: at, actor: actor, kind: kind, detail: detail, service: self))
     } catch {
       await recordAbort(name, verb: verb, live: live, actor: actor, reason: "\(error)")
       throw error
@@ -195,9 +202,13 @@ extension AppService {
   /// The scheduler's own commit of a switch, run once every router acked the prepare.
   static func recorder(
     _ store: any StateStore, _ record: AppRecord, at: Date, actor: String, kind: String,
-    detail: String
+    detail: String, service: AppService
   ) -> @Sendable (Int64) async throws -> Void {
     { epoch in
+      // Cleared before and after the write, and before the routers count the switch: a
+      // refresh that reads after that sees the new live color.
+      await service.invalidateState()
+      defer { Task { await service.invalidateState() } }
       try await store.saveApp(
         record,
         events: [
@@ -205,6 +216,7 @@ extension AppService {
             at: at, actor: actor, kind: kind, subject: record.name,
             detail: "\(detail) at epoch \(epoch)")
         ])
+      await service.invalidateState()
     }
   }
 
@@ -249,7 +261,8 @@ extension AppService {
     let key = Self.setKey(name, old.color)
     retiring.insert(key)
     defer { retiring.remove(key) }
-    await routers.publish(try await routeApps())
+    let switches = await routers.switches
+    await routers.publish(try await routeApps(), builtAfter: switches)
     let timeout = max(0, drainTimeoutMillis ?? app.spec.drainTimeoutMillis)
     let clock = ContinuousClock()
     let started = clock.now

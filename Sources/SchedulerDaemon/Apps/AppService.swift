@@ -25,6 +25,10 @@ public actor AppService {
   var keepWarmTasks: [String: Task<Void, Never>] = [:]
   var refreshing = false
   var refreshAgain = false
+  /// Apps, sets and allocations as last read, for the switch and the route table. Every write
+  /// of them clears it and bumps the version; a read that raced a write is not kept.
+  var cachedState: StateSnapshot?
+  var stateVersion = 0
   /// Nodes with a push under way, and nodes whose list changed since their push began.
   private var pushing: Set<NodeID> = []
   private var dirty: Set<NodeID> = []
@@ -50,6 +54,8 @@ public actor AppService {
     let detail =
       existing == nil
       ? "created: \(spec.slots) x \(spec.image)" : "updated: \(spec.slots) x \(spec.image)"
+    invalidateState()
+    defer { invalidateState() }
     try await wrap {
       try await store.saveApp(
         record,
@@ -127,6 +133,8 @@ public actor AppService {
     let spread = Dictionary(grouping: planned) { (slot: PlannedSlot) in slot.node }
       .map { (node: NodeID, slots: [PlannedSlot]) in "\(node): \(slots.count)" }
       .sorted().joined(separator: ", ")
+    invalidateState()
+    defer { invalidateState() }
     try await wrap {
       try await store.commitSet(
         app: record, color: color, set: set, allocations: newAllocations,
@@ -183,6 +191,8 @@ public actor AppService {
     let at = cluster.now()
     if app.live == color { app.live = nil }
     app.updatedAt = at
+    invalidateState()
+    defer { invalidateState() }
     try await wrap {
       try await store.commitSet(
         app: app, color: color, set: nil, allocations: [],
@@ -322,6 +332,24 @@ public actor AppService {
 
   // MARK: plumbing
 
+  /// The apps, sets and allocations, from memory when nothing changed since the last read.
+  func state() async throws(APIFailure) -> StateSnapshot {
+    if let cachedState { return cachedState }
+    let version = stateVersion
+    let snapshot = StateSnapshot(
+      apps: try await wrap { try await store.apps() },
+      sets: try await wrap { try await store.sets() },
+      allocations: try await wrap { try await store.allocations() })
+    if version == stateVersion { cachedState = snapshot }
+    return snapshot
+  }
+
+  /// Called around every write of apps, sets or allocations.
+  func invalidateState() {
+    cachedState = nil
+    stateVersion += 1
+  }
+
   static func deploymentID(_ at: Date) -> String {
     let millis = Int64(at.timeIntervalSince1970 * 1000)
     return "d" + String(millis, radix: 36) + String(UInt16.random(in: 0...UInt16.max), radix: 36)
@@ -359,4 +387,11 @@ public struct APIFailure: Error, Sendable, CustomStringConvertible {
   }
 
   public var description: String { message }
+}
+
+/// One consistent read of what the scheduler decided: apps, their sets, and slot reservations.
+struct StateSnapshot: Sendable {
+  var apps: [AppRecord]
+  var sets: [SetRecord]
+  var allocations: [Allocation]
 }

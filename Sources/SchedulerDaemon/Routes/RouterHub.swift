@@ -123,9 +123,16 @@ public actor RouterHub {
   /// Serves `apps` on every router at once when they differ from what is served (a slot became
   /// healthy or left, a set was deployed or stopped). Held back while a switch is in progress;
   /// the switch's caller publishes again after it.
+  /// Switches committed so far. A table built from state read before the last switch is
+  /// refused by `publish`, so a slow refresh cannot put the old color back.
+  private(set) var switches = 0
+
   @discardableResult
-  func publish(_ apps: [AppRoutes], force: Bool = false) -> Bool {
+  func publish(_ apps: [AppRoutes], builtAfter switchesSeen: Int? = nil, force: Bool = false)
+    -> Bool
+  {
     guard !switching else { return false }
+    if let switchesSeen, switchesSeen != switches { return false }
     let sorted = RouteTable(epoch: 0, apps: apps).apps
     guard force || sorted != table.apps || table.epoch == 0 else { return false }
     table = RouteTable(epoch: nextEpoch(), apps: sorted)
@@ -201,6 +208,7 @@ public actor RouterHub {
         .internalError, "switch aborted, nothing changed: cannot record it: \(error)")
     }
     table = next
+    switches += 1
     let commits = await requestAll(
       sessions, timeout: timeout, frame: { Frame(id: $0, .commit(Commit(epoch: epoch))) })
     var lagging: [String] = []

@@ -26,7 +26,7 @@ struct InProcessScheduler {
 
   static func start(
     heartbeat: Duration = .milliseconds(200), helloTimeout: Duration = .seconds(10),
-    store: (any StateStore)? = nil, switchTimeout: Duration = .seconds(5)
+    store: (any StateStore)? = nil, switchTimeout: Duration = .seconds(5), missedBeats: Int = 3
   ) async throws -> InProcessScheduler {
     let store = store ?? MemoryStore()
     var logger = Logger(label: "test.schedd")
@@ -34,7 +34,8 @@ struct InProcessScheduler {
       ProcessInfo.processInfo.environment["TURNOUT_TEST_DEBUG"] != nil ? .debug : .warning
     let config = SchedulerConfig(
       clusterPort: 0, apiPort: 0, databasePath: ":memory:", joinToken: joinToken,
-      apiToken: apiToken, heartbeatInterval: heartbeat, helloTimeout: helloTimeout,
+      apiToken: apiToken, heartbeatInterval: heartbeat, missedBeats: missedBeats,
+      helloTimeout: helloTimeout,
       commandTimeout: .seconds(5), routerToken: routerToken, switchTimeout: switchTimeout)
     let scheduler = try await Scheduler.start(config: config, store: store, logger: logger)
     let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [], logger: logger)

@@ -21,7 +21,7 @@ struct SwitchTests {
 
     static func start(switchTimeout: Duration = .seconds(5)) async throws -> Cluster {
       let scheduler = try await InProcessScheduler.start(
-        heartbeat: .milliseconds(250), switchTimeout: switchTimeout)
+        heartbeat: .milliseconds(250), switchTimeout: switchTimeout, missedBeats: 12)
       let prober = ScriptedProber()
       let agents = ["n1", "n2"].map {
         scheduler.startRuntimeAgent(

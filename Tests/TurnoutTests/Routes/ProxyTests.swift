@@ -33,7 +33,8 @@ struct ProxyTests {
 
   static func start(
     _ table: RouteTable, stateFile: String? = nil, previewHeader: String? = nil,
-    stamp: Bool = true, defaultApp: String? = nil, maxHeaderBytes: Int = 32 * 1024
+    stamp: Bool = true, defaultApp: String? = nil, maxHeaderBytes: Int = 32 * 1024,
+    idleTimeout: TimeAmount = .seconds(60)
   ) async throws -> Running {
     let file = stateFile ?? temporaryDirectory("proxy").appendingPathComponent("routes.json").path
     if stateFile == nil { try TableFile(path: file).write(table) }
@@ -42,7 +43,7 @@ struct ProxyTests {
     let config = RouterConfig(
       name: "test", schedulerHost: nil, listenPort: 0, previewPort: 0,
       previewHeader: previewHeader, defaultApp: defaultApp, stateFile: file,
-      stampResponses: stamp, threads: 2, maxHeaderBytes: maxHeaderBytes)
+      stampResponses: stamp, threads: 2, maxHeaderBytes: maxHeaderBytes, idleTimeout: idleTimeout)
     let router = try await Router.start(config: config, logger: logger)
     return Running(router: router, task: Task { try await router.run() }, stateFile: file)
   }
@@ -243,6 +244,18 @@ struct ProxyTests {
     #expect(bad.lowercased().contains("x-turnout-error: router"))
     await running.stop()
     await b0.stop()
+  }
+
+  @Test("a client connection idle longer than the idle timeout is closed by the router")
+  func idleTimeout() async throws {
+    let running = try await Self.start(
+      Self.table(live: [freePort()]), idleTimeout: .milliseconds(300))
+    let started = ContinuousClock.now
+    let answer = try Self.raw(running.router.proxy.port, "")
+    #expect(answer.isEmpty)
+    // Closed by the router, well before the test's own 3 s read timeout.
+    #expect(ContinuousClock.now - started < .seconds(2))
+    await running.stop()
   }
 
   @Test("a request head over the limit is answered 431 and never reaches a slot")

@@ -71,6 +71,15 @@ struct SwitchTests {
     }
   }
 
+  /// A cluster with one router, blue live and green ready, the router serving blue.
+  static func deployedWithRouter() async throws -> (Cluster, Router) {
+    var cluster = try await Cluster.start()
+    let router = try await cluster.addRouter("edge-1")
+    try await cluster.deployBoth()
+    #expect(await eventually { Self.live(router) == (.blue, 2) })
+    return (cluster, router)
+  }
+
   static func live(_ router: Router) -> (Color?, Int) {
     let routes = router.table.app(named: "web")
     return (routes?.live?.color, routes?.live?.upstreams.count ?? 0)
@@ -127,11 +136,8 @@ struct SwitchTests {
 
   @Test("a switch to a set with an unhealthy slot is refused and the live set keeps serving")
   func unhealthyCandidateRefused() async throws {
-    var cluster = try await Cluster.start()
-    let router = try await cluster.addRouter("edge-1")
-    try await cluster.deployBoth()
+    let (cluster, router) = try await Self.deployedWithRouter()
     let api = cluster.api
-    #expect(await eventually { Self.live(router) == (.blue, 2) })
     let green = try #require(try await api.status("web").sets.first { $0.color == .green })
     cluster.prober.set(port: green.slots[1].hostPort, failure: "HTTP 500")
     #expect(
@@ -194,11 +200,8 @@ struct SwitchTests {
 
   @Test("a live slot whose health fails leaves every router's table, and comes back")
   func unhealthySlotLeavesRouting() async throws {
-    var cluster = try await Cluster.start()
-    let router = try await cluster.addRouter("edge-1")
-    try await cluster.deployBoth()
+    let (cluster, router) = try await Self.deployedWithRouter()
     let api = cluster.api
-    #expect(await eventually { Self.live(router) == (.blue, 2) })
     let blue = try #require(try await api.status("web").sets.first { $0.color == .blue })
     let port = blue.slots[0].hostPort
     cluster.prober.set(port: port, failure: "connection refused")
@@ -206,6 +209,24 @@ struct SwitchTests {
     #expect(router.table.app(named: "web")?.live?.upstreams.contains { $0.port == port } == false)
     cluster.prober.set(port: port, failure: nil)
     #expect(await eventually { Self.live(router) == (.blue, 2) })
+    await cluster.stop()
+  }
+
+  @Test("the slots of a node that goes down leave every router's table")
+  func downNodeLeavesRouting() async throws {
+    let (cluster, router) = try await Self.deployedWithRouter()
+    let api = cluster.api
+    let blue = try #require(try await api.status("web").sets.first { $0.color == .blue })
+    let onN1 = Set(blue.slots.filter { $0.node == "n1" }.map(\.index))
+    let onN2 = Set(blue.slots.filter { $0.node == "n2" }.map(\.index))
+    cluster.agents[0].cancel()
+    #expect(
+      await eventually(timeout: .seconds(15)) {
+        let live = router.table.app(named: "web")?.live?.upstreams ?? []
+        return Set(live.map(\.slot.index)) == onN2
+      })
+    let n1 = try await api.nodes().first { $0.name == "n1" }
+    #expect(onN1.isEmpty || n1?.state == .down)
     await cluster.stop()
   }
 

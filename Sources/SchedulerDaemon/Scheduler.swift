@@ -107,10 +107,15 @@ public final class Scheduler: Service {
       group.addTask { try await app.run() }
       group.addTask {
         try? await cancelWhenGracefulShutdown {
+          var tick = 0
           while !Task.isCancelled {
             try await Task.sleep(for: sweepEvery)
-            await cluster.sweep()
-            await apps.refreshRoutes()
+            tick += 1
+            // Routes change at once when a node goes down; otherwise once an interval is enough
+            // (heartbeats refresh them too) to end the start-up hold on the route table.
+            if !(await cluster.sweep()).isEmpty || tick % 4 == 0 {
+              await apps.refreshRoutes()
+            }
           }
         }
       }

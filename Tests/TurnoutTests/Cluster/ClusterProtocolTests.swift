@@ -197,8 +197,9 @@ struct ClusterAgentTests {
       await eventually(timeout: .seconds(3)) {
         await scheduler.scheduler.cluster.snapshot().first?.state == .down
       })
-    // 3 intervals of 100ms, plus one sweep (25ms), polling (50ms) and scheduling slack.
-    #expect(ContinuousClock.now - stopped < .milliseconds(600))
+    // 3 intervals of 100ms, plus one sweep (25ms), polling (50ms) and scheduling slack on a
+    // busy 2-core CI machine (700 ms seen there): down within the TTL's order, not seconds late.
+    #expect(ContinuousClock.now - stopped < .milliseconds(1500))
     let again = scheduler.startAgent("flaky")
     #expect(
       await eventually { await scheduler.scheduler.cluster.snapshot().first?.state == .ready })

@@ -4,7 +4,6 @@ import NIOCore
 import SchedModel
 import SchedWire
 import ServiceLifecycle
-import Synchronization
 import WireTransport
 
 /// The node agent: dials the scheduler, registers, heartbeats, answers commands, and dials again
@@ -35,7 +34,7 @@ public final class Agent: Service {
     var rng = SystemRandomNumberGenerator()
     var gate = CommandGate(generation: 0)
     while !Task.isCancelled {
-      let registered = Flag()
+      let registered = OnceFlag()
       do {
         gate = try await LineClient.withConnection(
           host: config.schedulerHost, port: config.schedulerPort, maxLineBytes: config.maxLineBytes
@@ -63,11 +62,4 @@ public final class Agent: Service {
       try? await Task.sleep(for: backoff.next(using: &rng))
     }
   }
-}
-
-/// A one-way switch shared between tasks.
-final class Flag: Sendable {
-  private let value = Atomic<Bool>(false)
-  func set() { value.store(true, ordering: .releasing) }
-  var isSet: Bool { value.load(ordering: .acquiring) }
 }

@@ -61,13 +61,15 @@ public struct RouteTable: Codable, Sendable, Hashable {
 
   public func app(named name: String) -> AppRoutes? { apps.first { $0.app == name } }
 
-  /// The app a request's Host header names (port and case ignored), else `defaultApp`.
+  /// The app a request's Host header names (port and case ignored), else `defaultApp`, else
+  /// the only app when there is just one.
   public func app(forHost host: String?, defaultApp: String? = nil) -> AppRoutes? {
     if let host {
-      let bare = Self.stripPort(host).lowercased()
+      let bare = Self.bareHost(host)
       if let match = apps.first(where: { $0.hosts.contains(bare) }) { return match }
     }
-    return defaultApp.flatMap { app(named: $0) }
+    if let defaultApp { return app(named: defaultApp) }
+    return apps.count == 1 ? apps[0] : nil
   }
 
   /// The table after making `color` live for `app` at `epoch`: the candidate becomes live and
@@ -100,14 +102,15 @@ public struct RouteTable: Codable, Sendable, Hashable {
     return next
   }
 
-  static func stripPort(_ host: String) -> Substring {
+  /// A Host header as routes name it: no port, no IPv6 brackets, lower case.
+  public static func bareHost(_ host: String) -> String {
     if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
-      return host[host.index(after: host.startIndex)..<close]
+      return host[host.index(after: host.startIndex)..<close].lowercased()
     }
     if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
-      return host[..<colon]
+      return host[..<colon].lowercased()
     }
-    return host[...]
+    return host.lowercased()
   }
 }
 

@@ -101,6 +101,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       } else {
         keep(buffer)
         exchange!.pendingBody.append(buffer)
+        exchange!.pendingBytes += buffer.readableBytes
         if exchange!.pendingBytes > config.replayBufferBytes { pauseReading(context) }
       }
     case .end:
@@ -293,6 +294,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     exchange!.reused = reused
     let body = exchange!.replayable ? exchange!.replay : exchange!.pendingBody
     exchange!.pendingBody = []
+    exchange!.pendingBytes = 0
     let id = exchange!.id
     exchange!.attachedAt = .now()
     // A pooled connection may have been paused by the last client it served.
@@ -439,8 +441,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     requestEnded: Bool = false
   ) {
     guard let context else { return }
-    if head != nil { discarding = true }
-    if !requestEnded && head == nil { discarding = true }
+    // Whatever is left of this request is read and dropped.
+    if head != nil || !requestEnded { discarding = true }
     let body = ByteBuffer(string: message + "\n")
     var headers = HTTPHeaders([
       ("content-type", "text/plain; charset=utf-8"), ("content-length", "\(body.readableBytes)"),
@@ -522,7 +524,7 @@ private final class Exchange {
   var tried: Set<Upstream> = []
   /// Body parts that arrived before an upstream was attached.
   var pendingBody: [ByteBuffer] = []
-  var pendingBytes: Int { pendingBody.reduce(0) { $0 + $1.readableBytes } }
+  var pendingBytes = 0
   /// The whole body so far, while it is small enough to replay on another connection.
   var replay: [ByteBuffer] = []
   var replayBytes = 0

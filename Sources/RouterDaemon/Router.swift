@@ -3,7 +3,6 @@ import Logging
 import RouteTable
 import SchedModel
 import ServiceLifecycle
-import Synchronization
 import WireTransport
 
 /// `sched-router`: the proxy, and the session with the scheduler that feeds it route tables.
@@ -66,7 +65,7 @@ public final class Router: Service {
     var backoff = Backoff()
     var rng = SystemRandomNumberGenerator()
     while !Task.isCancelled {
-      let welcomed = Welcomed()
+      let welcomed = OnceFlag()
       do {
         try await LineClient.withConnection(
           host: host, port: config.schedulerPort, maxLineBytes: config.maxLineBytes
@@ -88,10 +87,4 @@ public final class Router: Service {
       try? await Task.sleep(for: backoff.next(using: &rng))
     }
   }
-}
-
-final class Welcomed: Sendable {
-  private let value = Atomic<Bool>(false)
-  func set() { value.store(true, ordering: .releasing) }
-  var isSet: Bool { value.load(ordering: .acquiring) }
 }

@@ -2,7 +2,6 @@ import Logging
 import NIOCore
 import SchedModel
 import SchedWire
-import Synchronization
 import WireTransport
 
 /// Serves one connection on the cluster port: hello, register, then heartbeats and acks.
@@ -30,7 +29,7 @@ struct ClusterSession {
   }
 
   func run(_ connection: LineConnection) async {
-    let helloSeen = HelloFlag()
+    let helloSeen = OnceFlag()
     let timer = Task {
       try await Task.sleep(for: helloTimeout)
       if !helloSeen.isSet {
@@ -86,7 +85,7 @@ struct ClusterSession {
 
   /// Returns the next phase, or nil when the connection must close.
   private func handle(
-    _ frame: Frame, in phase: Phase, _ connection: LineConnection, _ helloSeen: HelloFlag
+    _ frame: Frame, in phase: Phase, _ connection: LineConnection, _ helloSeen: OnceFlag
   ) async throws -> Phase? {
     switch (phase, frame.message) {
     case (.awaitingHello, .hello(let hello)):
@@ -205,11 +204,4 @@ struct ClusterSession {
   private func reply(_ frame: Frame, _ code: WireErrorCode, _ message: String) -> Frame {
     Frame(id: frame.id, .error(ErrorReply(code: code, message: message)))
   }
-}
-
-/// Set once the connection said hello; read by the hello timer.
-final class HelloFlag: Sendable {
-  private let value = Atomic<Bool>(false)
-  func set() { value.store(true, ordering: .releasing) }
-  var isSet: Bool { value.load(ordering: .acquiring) }
 }

@@ -8,14 +8,13 @@ import SchedWire
 extension AppService {
   // MARK: route table
 
-  /// Every app's routes as the scheduler's state has them now, with `live` overriding the
-  /// live color of some apps (the table a switch prepares) and retiring sets left out.
-  func routeApps(live overrides: [String: Color] = [:]) async throws(APIFailure) -> [AppRoutes] {
+  /// Every app's routes as the scheduler's state has them now, retiring sets left out.
+  func routeApps() async throws(APIFailure) -> [AppRoutes] {
     let state = try await state()
     return Self.routes(
       apps: state.apps, sets: state.sets, allocations: state.allocations,
       reports: await cluster.slotStatuses(),
-      nodes: await cluster.snapshot(), live: overrides, retiring: retiring)
+      nodes: await cluster.snapshot(), live: [:], retiring: retiring)
   }
 
   /// The routes of every app from one snapshot of the scheduler's state. Pure.

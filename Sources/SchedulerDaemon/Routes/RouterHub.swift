@@ -60,7 +60,7 @@ public actor RouterHub {
     logger.info(
       "router connected", metadata: ["router": "\(session.name)", "peer": "\(session.peer)"])
     if table.epoch > 0 {
-      send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: table))), to: session)
+      session.send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: table))))
     }
   }
 
@@ -139,7 +139,7 @@ public actor RouterHub {
     logger.debug("route table published", metadata: ["epoch": "\(table.epoch)"])
     for peer in peers.values {
       guard let session = peer.session else { continue }
-      send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: table))), to: session)
+      session.send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: table))))
     }
     return true
   }
@@ -216,7 +216,7 @@ public actor RouterHub {
       if case .success(.routeAck(let ack)) = result, ack.ok { continue }
       lagging.append(name)
       if let session = peers[name]?.session {
-        send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: next))), to: session)
+        session.send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: next))))
       }
     }
     let done = clock.now
@@ -274,7 +274,7 @@ public actor RouterHub {
     defer { timer.cancel() }
     return await withCheckedContinuation { continuation in
       pending[id] = (session.name, continuation)
-      send(frame, to: session)
+      session.send(frame)
     }
   }
 
@@ -284,12 +284,8 @@ public actor RouterHub {
 
   private func abortAll(_ sessions: [RouterSession], epoch: Int64, reason: String) {
     for session in sessions {
-      send(Frame(id: nextID("a"), .abort(Abort(epoch: epoch, reason: reason))), to: session)
+      session.send(Frame(id: nextID("a"), .abort(Abort(epoch: epoch, reason: reason))))
     }
-  }
-
-  private func send(_ frame: Frame, to session: RouterSession) {
-    session.send(frame)
   }
 
   private func nextID(_ prefix: String) -> String {

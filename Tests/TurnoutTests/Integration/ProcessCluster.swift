@@ -57,6 +57,18 @@ struct ProcessCluster {
     return ManagedProcess("router-\(name)", arguments, logDirectory: workDir)
   }
 
+  /// Runs Debian's docker CLI quietly; returns its exit status.
+  static func docker(_ arguments: [String]) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/docker")
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+  }
+
   var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: Self.apiToken) }
 
   /// Runs the built schedctl against this cluster; returns its exit code and all it printed.

@@ -6,8 +6,8 @@ import SchedClient
 import SchedModel
 import SchedTestSupport
 import SchedWire
-import Synchronization
 import Testing
+import WireTransport
 
 extension ProcessSuites {
   /// schedd, two sched-agents and two sched-routers as processes, the sample app on the real
@@ -38,7 +38,7 @@ extension ProcessSuites {
     /// `connections` clients, each with its own keep-alive connection, split over `urls`,
     /// requesting until `stop` is set, `deadline` passes or a client made `limit` requests.
     static func load(
-      urls: [String], host: String, connections: Int, stop: StopFlag,
+      urls: [String], host: String, connections: Int, stop: OnceFlag,
       deadline: ContinuousClock.Instant, limit: Int = 50_000
     ) async -> [Sample] {
       await withTaskGroup(of: [Sample].self) { group in
@@ -131,7 +131,7 @@ extension ProcessSuites {
       let urls = ports.map { "http://127.0.0.1:\($0)" }
 
       // Load and flips run together; the load stops itself after the flips (or a deadline).
-      let stop = StopFlag()
+      let stop = OnceFlag()
       let deadline = ContinuousClock.now + .seconds(90)
       async let samples = Self.load(
         urls: urls, host: host, connections: 8, stop: stop, deadline: deadline)
@@ -200,7 +200,7 @@ extension ProcessSuites {
         await eventually(timeout: .seconds(15)) {
           (try? await api.status(app)).flatMap { color($0, .green)?.state } == .degraded
         })
-      let stop2 = StopFlag()
+      let stop2 = OnceFlag()
       async let second = Self.load(
         urls: urls, host: host, connections: 8, stop: stop2,
         deadline: ContinuousClock.now + .seconds(30))
@@ -220,23 +220,9 @@ extension ProcessSuites {
     }
 
     static func docker(_ arguments: [String]) throws {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: "/usr/bin/docker")
-      process.arguments = arguments
-      process.standardOutput = FileHandle.nullDevice
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      process.waitUntilExit()
-      guard process.terminationStatus == 0 else {
+      guard try ProcessCluster.docker(arguments) == 0 else {
         throw HarnessError("docker \(arguments.joined(separator: " ")) failed")
       }
     }
   }
-}
-
-/// A one-way stop signal for load loops.
-final class StopFlag: Sendable {
-  private let value = Atomic<Bool>(false)
-  func set() { value.store(true, ordering: .relaxed) }
-  var isSet: Bool { value.load(ordering: .relaxed) }
 }

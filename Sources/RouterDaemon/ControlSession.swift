@@ -91,25 +91,25 @@ struct ControlSession {
         if taken {
           logger.debug("route table installed", metadata: ["epoch": "\(table.epoch)"])
         }
-        try await ack(
+        ack(
           frame, epoch: table.epoch, ok: true,
           taken ? nil : "epoch \(routes.epoch) is already served")
       case .prepare:
         do {
           try routes.prepare(table)
           await router.proxy.warm(table)
-          try await ack(frame, epoch: table.epoch, ok: true)
-        } catch let error as RouteError {
-          try await ack(frame, epoch: table.epoch, ok: false, error.message)
+          ack(frame, epoch: table.epoch, ok: true)
+        } catch {
+          ack(frame, epoch: table.epoch, ok: false, error.message)
         }
       }
     case .commit(let commit):
       do {
         try routes.commit(epoch: commit.epoch)
         logger.info("switched", metadata: ["epoch": "\(commit.epoch)"])
-        try await ack(frame, epoch: commit.epoch, ok: true)
-      } catch let error as RouteError {
-        try await ack(frame, epoch: commit.epoch, ok: false, error.message)
+        ack(frame, epoch: commit.epoch, ok: true)
+      } catch {
+        ack(frame, epoch: commit.epoch, ok: false, error.message)
       }
     case .abort(let abort):
       routes.abort(epoch: abort.epoch)
@@ -138,8 +138,9 @@ struct ControlSession {
     }
   }
 
-  private func ack(_ frame: Frame, epoch: Int64, ok: Bool, _ message: String? = nil) async throws {
-    try await connection.send(
+  /// Acks go out at once, without waiting on the writer: the scheduler's switch waits on them.
+  private func ack(_ frame: Frame, epoch: Int64, ok: Bool, _ message: String? = nil) {
+    connection.post(
       Frame(id: frame.id, .routeAck(RouteAck(epoch: epoch, ok: ok, message: message))))
   }
 }

@@ -94,9 +94,10 @@ final class LoopContext {
   func take(_ upstream: Upstream) -> UpstreamHandler? {
     let key = PoolKey(upstream)
     let now = NIODeadline.now()
-    while var list = idle[key], let connection = list.popLast() {
-      idle[key] = list.isEmpty ? nil : list
-      connection.onIdleClose = nil
+    // Popped in place: copying the list out of the dictionary would copy its storage.
+    while let connection = idle[key]?.popLast() {
+      if idle[key]?.isEmpty == true { idle[key] = nil }
+      connection.pooled = false
       if connection.isOpen, now - connection.idleSince < config.upstreamIdleTimeout {
         return connection
       }
@@ -115,11 +116,12 @@ final class LoopContext {
     connection.delegate = nil
     connection.setAutoRead(true)
     connection.idleSince = .now()
-    connection.onIdleClose = { [weak self] closed in self?.forget(closed) }
+    connection.pool = self
+    connection.pooled = true
     idle[key, default: []].append(connection)
   }
 
-  private func forget(_ connection: UpstreamHandler) {
+  func forget(_ connection: UpstreamHandler) {
     let key = PoolKey(connection.upstream)
     idle[key]?.removeAll { $0 === connection }
     if idle[key]?.isEmpty == true { idle[key] = nil }
@@ -134,8 +136,6 @@ final class LoopContext {
       .channelOption(.socketOption(.tcp_nodelay), value: 1)
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHTTPClientHandlers(
-            enableOutboundHeaderValidation: false)
           try channel.pipeline.syncOperations.addHandler(UpstreamHandler(upstream: upstream))
         }
       }

@@ -77,13 +77,7 @@ public final class Proxy: Sendable {
         channel.eventLoop.makeCompletedFuture {
           let loop = contexts[ObjectIdentifier(channel.eventLoop)]!.context.value
           let pipeline = channel.pipeline.syncOperations
-          // Only the codec: pipelining, idle time and bad requests are the proxy handler's, so a
-          // request passes through as few handlers as possible.
-          // Headers the router writes are parsed ones or its own (checked at the source), so
-          // the per-header validation handler is left out too.
-          try pipeline.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false,
-            withOutboundHeaderValidation: false)
+          // One handler: the proxy reads and writes bytes itself (see ProxyHandler).
           try pipeline.addHandler(ProxyHandler(loop: loop, routes: routes, mode: mode))
         }
       }
@@ -107,11 +101,13 @@ public final class Proxy: Sendable {
     await traffic().first { $0.app == app && $0.color == color }?.inFlight ?? 0
   }
 
-  /// Opens a connection to every upstream of `table` on every loop, waiting at most
-  /// `config.warmTimeout`.
+  /// Opens a connection to every upstream that `table` makes live and the served table does
+  /// not, on every loop, waiting at most `config.warmTimeout`: the first requests after the
+  /// switch find them pooled. Upstreams already live have pools of their own.
   func warm(_ table: RouteTable) async {
-    let upstreams = table.apps.flatMap {
-      ($0.live?.upstreams ?? []) + ($0.candidate?.upstreams ?? [])
+    let served = Set(routes.current.table.apps.flatMap { $0.live?.upstreams ?? [] })
+    let upstreams = table.apps.flatMap { $0.live?.upstreams ?? [] }.filter {
+      !served.contains($0)
     }
     guard !upstreams.isEmpty else { return }
     let futures = contexts.values.map { entry in

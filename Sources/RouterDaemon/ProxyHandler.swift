@@ -3,12 +3,13 @@ import NIOHTTP1
 import RouteTable
 import SchedModel
 
-/// Proxies the requests of one client connection, one at a time (the pipelining handler before
-/// it holds back the next), to an upstream slot of the app's live set, or the candidate set on
-/// the preview route. Runs entirely on the connection's event loop.
+/// Proxies the requests of one client connection, one at a time, to an upstream slot of the
+/// app's live set, or the candidate set on the preview route. Works on the bytes as read: heads
+/// are parsed in place and forwarded as copied ranges, bodies pass through as they arrive with
+/// only their framing tracked. Runs entirely on the connection's event loop.
 final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
-  typealias InboundIn = HTTPServerRequestPart
-  typealias OutboundOut = HTTPServerResponsePart
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
 
   /// Which set a listener serves.
   enum Mode: Sendable {
@@ -23,10 +24,16 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   private var context: ChannelHandlerContext?
   private var exchange: Exchange?
   private var exchangeID = 0
-  /// The rest of a request the router already answered is read and dropped.
+  /// Bytes from the client not handled yet: a partial head, or requests pipelined behind the
+  /// one being answered.
+  private var inbound = ByteBuffer()
+  /// The body of the client's current request, while it is being read.
+  private var requestBody: BodyFramer?
+  /// That body belongs to a request the router answered itself: read and dropped.
   private var discarding = false
+  /// The connection closes once the last answer is written; nothing more is read.
+  private var closing = false
   private var readPaused = false
-  private var pipelined = CircularBuffer<HTTPServerRequestPart>()
   /// The client's address, formatted once per connection.
   private var clientIP: String?
   private var timeoutCheck: RepeatedTask?
@@ -45,7 +52,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     let every = min(TimeAmount.seconds(1), .nanoseconds(max(shortest.nanoseconds / 4, 1_000_000)))
     let this = NIOLoopBound(self, eventLoop: context.eventLoop)
     timeoutCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
-      this.value.checkResponseTimeout()
+      this.value.checkTimeouts()
     }
   }
 
@@ -59,62 +66,104 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     lastActivity = .now()
-    let part = unwrapInboundIn(data)
-    // A pipelined request waits until the one before it is answered. (The router queues them
-    // itself rather than through NIO's pipelining handler, which re-arms reads, a syscall, on
-    // every request.)
-    if !pipelined.isEmpty || (exchange != nil && Self.isHead(part)) {
-      pipelined.append(part)
-      if pipelined.count > 64 { pauseReading(context) }
-      return
+    guard !closing else { return }
+    var buffer = unwrapInboundIn(data)
+    if inbound.readableBytes == 0 {
+      inbound = buffer
+    } else {
+      inbound.writeBuffer(&buffer)
     }
-    receive(part, context: context)
+    process()
   }
 
-  private static func isHead(_ part: HTTPServerRequestPart) -> Bool {
-    if case .head = part { return true }
-    return false
-  }
-
-  /// Serves queued pipelined requests once the exchange before them is over.
-  private func drainPipelined() {
-    guard let context else { return }
-    while let next = pipelined.first {
-      if exchange != nil, Self.isHead(next) { return }
-      pipelined.removeFirst()
-      receive(next, context: context)
-    }
-    if readPaused, exchange == nil { resumeReading(context) }
-  }
-
-  private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-    switch part {
-    case .head(let head):
-      discarding = false
-      begin(head, context: context)
-    case .body(let buffer):
-      guard !discarding, exchange != nil else { return }
-      if let upstream = exchange!.current {
-        upstream.write(.body(.byteBuffer(buffer)))
-        if exchange!.replayable { keep(buffer) }
-        if !upstream.isWritable { pauseReading(context) }
-      } else {
-        keep(buffer)
-        exchange!.pendingBody.append(buffer)
-        exchange!.pendingBytes += buffer.readableBytes
-        if exchange!.pendingBytes > config.replayBufferBytes { pauseReading(context) }
+  /// Handles what `inbound` holds: body bytes of the current request, then (once its answer is
+  /// out) the next request's head.
+  private func process() {
+    while !closing, inbound.readableBytes > 0 {
+      if requestBody != nil {
+        guard readBody() else { return }
+        continue
       }
-    case .end:
-      if discarding {
-        discarding = false
+      // A pipelined request waits until the one before it is answered.
+      if exchange != nil {
+        if inbound.readableBytes > config.maxHeaderBytes, let context { pauseReading(context) }
         return
       }
-      guard exchange != nil else { return }
-      exchange!.requestEnded = true
-      if let upstream = exchange!.current {
-        upstream.write(.end(nil))
-        upstream.flush()
+      let blank = HeadParser.leadingEmptyLines(in: inbound)
+      if blank > 0 { inbound.moveReaderIndex(forwardBy: blank) }
+      guard let length = HeadParser.headLength(in: inbound) else {
+        if inbound.readableBytes > config.maxHeaderBytes { headTooLarge(inbound.readableBytes) }
+        return
       }
+      guard length <= config.maxHeaderBytes else {
+        headTooLarge(length)
+        return
+      }
+      let bytes = inbound.readSlice(length: length)!
+      do {
+        begin(try HeadParser.request(bytes, previewHeader: config.previewHeader))
+      } catch {
+        closing = true
+        write(
+          HeadWriter.answer(
+            status: 400, reason: "Bad Request", message: "bad request: \(error)", close: true,
+            includeBody: true), thenClose: true)
+      }
+    }
+  }
+
+  /// Reads body bytes of the current request from `inbound`; false when nothing more can be
+  /// done until more bytes arrive (or the connection is closing).
+  private func readBody() -> Bool {
+    var framer = requestBody!
+    var failure: HeadError?
+    let consumed = inbound.withUnsafeReadableBytes { bytes -> Int in
+      do throws(HeadError) {
+        return try framer.consume(bytes)
+      } catch {
+        failure = error
+        return 0
+      }
+    }
+    if let failure {
+      // The framing is broken: nothing after this point can be trusted to be a request.
+      closing = true
+      if exchange == nil {
+        write(
+          HeadWriter.answer(
+            status: 400, reason: "Bad Request", message: "bad request: \(failure)", close: true,
+            includeBody: true), thenClose: true)
+      } else {
+        abandonExchange()
+        context?.close(promise: nil)
+      }
+      return false
+    }
+    let part = inbound.readSlice(length: consumed)!
+    requestBody = framer.isDone ? nil : framer
+    if discarding {
+      if framer.isDone { discarding = false }
+    } else if exchange != nil {
+      if part.readableBytes > 0 { forwardBody(part) }
+      if framer.isDone {
+        exchange!.requestEnded = true
+        exchange!.current?.flush()
+      }
+    }
+    return consumed > 0 || framer.isDone
+  }
+
+  private func forwardBody(_ part: ByteBuffer) {
+    guard let context, exchange != nil else { return }
+    if let upstream = exchange!.current {
+      upstream.write(part)
+      if exchange!.replayable { keep(part) }
+      if !upstream.isWritable { pauseReading(context) }
+    } else {
+      keep(part)
+      exchange!.pendingBody.append(part)
+      exchange!.pendingBytes += part.readableBytes
+      if exchange!.pendingBytes > config.replayBufferBytes { pauseReading(context) }
     }
   }
 
@@ -129,70 +178,51 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    if let exchange {
-      // The client left mid-request: the upstream connection is in an unknown state.
-      if let upstream = exchange.current {
-        upstream.delegate = nil
-        upstream.close()
-      }
-      loop.finished(exchange.counters, nil, since: exchange.start)
-      self.exchange = nil
-    }
+    abandonExchange()
     context.fireChannelInactive()
   }
 
-  func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    // A request the codec cannot parse gets 400 when no answer is under way, then the close.
-    if error is HTTPParserError, exchange == nil {
-      let body = ByteBuffer(string: "bad request: \(error)\n")
-      let head = HTTPResponseHead(
-        version: .http1_1, status: .badRequest,
-        headers: [
-          "content-length": "\(body.readableBytes)", "connection": "close",
-          "x-turnout-error": "router",
-        ])
-      context.write(wrapOutboundOut(.head(head)), promise: nil)
-      context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-      context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-        context.close(promise: nil)
-      }
-      return
+  /// The client left or broke the framing mid-request: the upstream connection is in an
+  /// unknown state and is closed.
+  private func abandonExchange() {
+    guard let exchange else { return }
+    if let upstream = exchange.current {
+      upstream.delegate = nil
+      upstream.close()
     }
+    loop.finished(exchange.counters, nil, since: exchange.start)
+    self.exchange = nil
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
     context.close(promise: nil)
   }
 
-  private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+  private func headTooLarge(_ size: Int) {
+    respond(
+      .requestHeaderFieldsTooLarge,
+      "request head is \(size) bytes or more; this router accepts up to \(config.maxHeaderBytes)",
+      request: nil, close: true)
+  }
+
+  private func begin(_ head: MessageHead) {
     let start = NIODeadline.now()
-    let headerBytes = head.headers.reduce(head.uri.utf8.count) {
-      $0 + $1.name.utf8.count + $1.value.utf8.count + 4
-    }
-    guard headerBytes <= config.maxHeaderBytes else {
-      respond(
-        .requestHeaderFieldsTooLarge,
-        "request head is \(headerBytes) bytes; this router accepts up to \(config.maxHeaderBytes)",
-        head: head, close: true)
-      return
-    }
     let table = routes.current
-    let host = head.headers.first(name: "host")
-    guard let app = table.app(forHost: host, defaultApp: config.defaultApp) else {
+    guard let app = table.app(forHost: head.host, defaultApp: config.defaultApp) else {
       respond(
         .notFound,
-        "no app is routed for host '\(host ?? "")'; give the app hosts in its spec or start the router with --default-app",
-        head: head, close: false)
+        "no app is routed for host '\(head.host ?? "")'; give the app hosts in its spec or start the router with --default-app",
+        request: head, close: false)
       return
     }
     let preview =
-      mode == .preview
-      || config.previewHeader.map { name in
-        head.headers.first(name: name).map { $0 != "0" && !$0.isEmpty } ?? false
-      } ?? false
+      mode == .preview || head.previewValue.map { $0 != "0" && !$0.isEmpty } ?? false
     guard let set = preview ? app.candidate : app.live else {
       respond(
         .serviceUnavailable,
         preview
           ? "\(app.app) has no candidate set to preview; deploy one first"
-          : "\(app.app) has no live set", head: head, close: false)
+          : "\(app.app) has no live set", request: head, close: false)
       return
     }
     let key = SetKey(app: app.app, color: set.color)
@@ -200,36 +230,30 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       loop.answered(key, .proxyError, since: start)
       respond(
         .serviceUnavailable,
-        "the \(set.color.rawValue) set of \(app.app) has no healthy slot", head: head,
+        "the \(set.color.rawValue) set of \(app.app) has no healthy slot", request: head,
         close: false)
       return
     }
-    var upstreamHead = HTTPRequestHead(
-      version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
-    Self.stripHopByHop(&upstreamHead.headers)
-    if let ip = clientIP {
-      if let previous = upstreamHead.headers.first(name: "x-forwarded-for") {
-        upstreamHead.headers.replaceOrAdd(name: "x-forwarded-for", value: previous + ", " + ip)
-      } else {
-        upstreamHead.headers.add(name: "x-forwarded-for", value: ip)
-      }
-    }
-    if !upstreamHead.headers.contains(name: "x-forwarded-proto") {
-      upstreamHead.headers.add(name: "x-forwarded-proto", value: "http")
-    }
+    var upstreamHead = ByteBuffer()
+    upstreamHead.reserveCapacity(head.bytes.readableBytes + 96)
+    HeadWriter.request(head, clientIP: clientIP, into: &upstreamHead)
     // The router answers `Expect: 100-continue` itself: the body is what it needs to pick and
     // reach a slot, and a slot's own interim answer cannot be told from a replayed request's.
-    if upstreamHead.headers.first(name: "expect")?.lowercased() == "100-continue" {
-      upstreamHead.headers.remove(name: "expect")
+    if head.expectsContinue, let context {
       context.writeAndFlush(
-        wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
-        promise: nil)
+        wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
     }
     exchangeID &+= 1
     exchange = Exchange(
-      id: exchangeID, key: key, set: set, head: upstreamHead, keepAlive: head.isKeepAlive,
-      start: start, idempotent: Self.isIdempotent(head.method))
+      id: exchangeID, key: key, set: set, head: upstreamHead, method: head.method,
+      clientMinorVersion: head.minorVersion, keepAlive: head.keepAlive, start: start)
     exchange!.counters = loop.started(key)
+    let framer = BodyFramer(head.framing)
+    if framer.isDone {
+      exchange!.requestEnded = true
+    } else {
+      requestBody = framer
+    }
     dispatch()
   }
 
@@ -256,7 +280,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     }
     // Only idempotent requests ride a pooled connection: one the upstream closed as it was
     // taken can then be replayed safely.
-    if !fresh, exchange.idempotent, let pooled = loop.take(upstream) {
+    if !fresh, exchange.method.isIdempotent, let pooled = loop.take(upstream) {
       attach(pooled, reused: true)
       return
     }
@@ -295,21 +319,20 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     let body = exchange!.replayable ? exchange!.replay : exchange!.pendingBody
     exchange!.pendingBody = []
     exchange!.pendingBytes = 0
-    let id = exchange!.id
     exchange!.attachedAt = .now()
     // A pooled connection may have been paused by the last client it served.
     connection.setAutoRead(context?.channel.isWritable ?? true)
-    connection.write(.head(exchange!.head))
-    for buffer in body { connection.write(.body(.byteBuffer(buffer))) }
-    if exchange?.requestEnded == true { connection.write(.end(nil)) }
+    connection.write(exchange!.head)
+    for buffer in body { connection.write(buffer) }
     connection.flush()
     if let context, readPaused, connection.isWritable { resumeReading(context) }
   }
 
   /// Runs every second or so on the connection's loop: one timer per connection, not per
-  /// request, answers 504 for a slot that has not started its answer in time.
-  private func checkResponseTimeout() {
-    if exchange == nil, pipelined.isEmpty, NIODeadline.now() - lastActivity >= config.idleTimeout {
+  /// request. Closes an idle client connection; answers 504 for a slot that has not started
+  /// its answer in time.
+  private func checkTimeouts() {
+    if exchange == nil, NIODeadline.now() - lastActivity >= config.idleTimeout {
       context?.close(promise: nil)
       return
     }
@@ -328,61 +351,176 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   // MARK: upstream side
 
-  func upstreamRead(_ part: HTTPClientResponsePart, from connection: UpstreamHandler) {
-    guard let context, let exchange, exchange.current === connection else {
+  func upstreamRead(_ buffer: ByteBuffer, from connection: UpstreamHandler) {
+    guard exchange != nil, exchange!.current === connection else {
       connection.delegate = nil
       connection.close()
       return
     }
-    switch part {
-    case .head(let head) where head.status.code >= 100 && head.status.code < 200:
-      // An interim answer (100, 103) is not the response; its end is not the exchange's.
-      self.exchange!.interim = true
-    case .end where exchange.interim:
-      self.exchange!.interim = false
-    case .head(let head):
-      self.exchange!.responseStarted = true
-      self.exchange!.status = Int(head.status.code)
-      self.exchange!.upstreamKeepAlive = head.isKeepAlive
-      self.exchange!.replay = []
-      loop.succeeded(connection.upstream)
-      var out = HTTPResponseHead(version: .http1_1, status: head.status, headers: head.headers)
-      Self.stripHopByHop(&out.headers)
-      if config.stampResponses {
-        out.headers.replaceOrAdd(name: "x-turnout-color", value: exchange.set.color.rawValue)
-        out.headers.replaceOrAdd(
-          name: "x-turnout-slot", value: connection.upstream.slot.description)
-        out.headers.replaceOrAdd(name: "x-turnout-image", value: exchange.set.image)
-        out.headers.replaceOrAdd(name: "x-turnout-deployment", value: exchange.set.deployment)
+    var buffer = buffer
+    if exchange!.responseInbound.readableBytes > 0 {
+      exchange!.responseInbound.writeBuffer(&buffer)
+      buffer = exchange!.responseInbound
+      exchange!.responseInbound = ByteBuffer()
+    }
+    while let exchange, exchange.current === connection, buffer.readableBytes > 0 {
+      if var framer = exchange.responseBody {
+        guard forwardResponseBody(&buffer, &framer, exchange, connection) else { return }
+      } else if !readResponseHead(&buffer, exchange, connection) {
+        return
       }
-      if !exchange.keepAlive || !exchange.requestEnded {
-        out.headers.replaceOrAdd(name: "connection", value: "close")
+    }
+  }
+
+  /// Parses the response head at the front of `buffer` and writes the client's; false when
+  /// more bytes are needed or the exchange ended.
+  private func readResponseHead(
+    _ buffer: inout ByteBuffer, _ exchange: Exchange, _ connection: UpstreamHandler
+  ) -> Bool {
+    guard let length = HeadParser.headLength(in: buffer) else {
+      if buffer.readableBytes > Self.maxResponseHeadBytes {
+        upstreamBroke(
+          connection,
+          "slot \(connection.upstream.slot) sent a response head over \(Self.maxResponseHeadBytes) bytes"
+        )
+      } else {
+        exchange.responseInbound = buffer
       }
-      context.write(wrapOutboundOut(.head(out)), promise: nil)
-    case .body(let buffer):
-      context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-      if !context.channel.isWritable { connection.setAutoRead(false) }
-    case .end(let trailers):
-      let close = !exchange.keepAlive || !exchange.requestEnded
+      return false
+    }
+    let head: MessageHead
+    do {
+      head = try HeadParser.response(
+        buffer.readSlice(length: length)!, stamping: config.stampResponses)
+    } catch {
+      upstreamBroke(
+        connection,
+        "slot \(connection.upstream.slot) sent a response that cannot be parsed: \(error)")
+      return false
+    }
+    // An interim answer (100, 103) is not the response.
+    if head.status < 200 {
+      if head.status == 101 {
+        upstreamBroke(
+          connection,
+          "slot \(connection.upstream.slot) switched protocols, which the router does not proxy")
+        return false
+      }
+      return true
+    }
+    let framing = HeadParser.responseFraming(head, method: exchange.method)
+    let dechunk = exchange.clientMinorVersion == 0 && framing == .chunked
+    let close =
+      !exchange.keepAlive || !exchange.requestEnded || framing == .untilClose || dechunk
+    exchange.responseStarted = true
+    exchange.status = head.status
+    exchange.upstreamKeepAlive = head.keepAlive && framing != .untilClose
+    exchange.closeClient = close
+    exchange.dechunk = dechunk
+    exchange.replay = []
+    loop.succeeded(connection.upstream)
+    var out = ByteBuffer()
+    out.reserveCapacity(head.bytes.readableBytes + 160)
+    HeadWriter.response(
+      head, stamps: config.stampResponses ? connection.stamps(for: exchange.set) : nil,
+      persistence: close ? .close : exchange.clientMinorVersion == 0 ? .keepAlive : .implicit,
+      dechunk: dechunk, into: &out)
+    context?.write(wrapOutboundOut(out), promise: nil)
+    let framer = BodyFramer(framing)
+    if framer.isDone {
+      finishResponse(connection, leftover: buffer.readableBytes)
+      return false
+    }
+    exchange.responseBody = framer
+    return true
+  }
+
+  /// Forwards the body bytes at the front of `buffer`; false when the exchange ended or broke.
+  private func forwardResponseBody(
+    _ buffer: inout ByteBuffer, _ framer: inout BodyFramer, _ exchange: Exchange,
+    _ connection: UpstreamHandler
+  ) -> Bool {
+    guard let context else { return false }
+    var failure: HeadError?
+    var data: [Range<Int>] = []
+    let dechunk = exchange.dechunk
+    let consumed = buffer.withUnsafeReadableBytes { bytes -> Int in
+      do throws(HeadError) {
+        return dechunk
+          ? try framer.consume(bytes) { data.append($0) } : try framer.consume(bytes)
+      } catch {
+        failure = error
+        return 0
+      }
+    }
+    if let failure {
+      upstreamBroke(
+        connection, "slot \(connection.upstream.slot) broke the body framing: \(failure)")
+      return false
+    }
+    if dechunk {
+      for range in data {
+        context.write(
+          wrapOutboundOut(
+            buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)!),
+          promise: nil)
+      }
+      buffer.moveReaderIndex(forwardBy: consumed)
+    } else {
+      context.write(wrapOutboundOut(buffer.readSlice(length: consumed)!), promise: nil)
+    }
+    exchange.responseBody = framer
+    if framer.isDone {
+      finishResponse(connection, leftover: buffer.readableBytes)
+      return false
+    }
+    if !context.channel.isWritable { connection.setAutoRead(false) }
+    return true
+  }
+
+  static let maxResponseHeadBytes = 64 * 1024
+
+  /// The response is complete: count it, pool or close the upstream connection, flush the
+  /// client, and go on with a pipelined request.
+  private func finishResponse(_ connection: UpstreamHandler, leftover: Int) {
+    guard let context, let exchange else { return }
+    self.exchange = nil
+    loop.finished(exchange.counters, StatusClass(status: exchange.status), since: exchange.start)
+    // Bytes after the response mean the upstream is out of step: never reuse it.
+    if exchange.upstreamKeepAlive && exchange.requestEnded && leftover == 0 {
+      loop.put(connection)
+    } else {
+      connection.delegate = nil
+      connection.close()
+    }
+    if exchange.closeClient {
+      closing = true
+      context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+        context.close(promise: nil)
+      }
+      return
+    }
+    context.flush()
+    lastActivity = .now()
+    if readPaused { resumeReading(context) }
+    process()
+  }
+
+  /// The upstream said something that cannot be forwarded: it is closed; the client gets 502
+  /// if nothing of the answer went out yet, or sees its connection closed.
+  private func upstreamBroke(_ connection: UpstreamHandler, _ message: String) {
+    guard let exchange else { return }
+    connection.delegate = nil
+    connection.close()
+    exchange.current = nil
+    loop.failed(connection.upstream)
+    if exchange.responseStarted {
+      loop.finished(exchange.counters, .proxyError, since: exchange.start)
       self.exchange = nil
-      loop.finished(exchange.counters, StatusClass(status: exchange.status), since: exchange.start)
-      if exchange.upstreamKeepAlive && exchange.requestEnded {
-        loop.put(connection)
-      } else {
-        connection.delegate = nil
-        connection.close()
-      }
-      if close {
-        discarding = !exchange.requestEnded
-        context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete {
-          _ in context.close(promise: nil)
-        }
-      } else {
-        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-        lastActivity = .now()
-      }
-      if readPaused { resumeReading(context) }
-      if !close { drainPipelined() }
+      closing = true
+      context?.close(promise: nil)
+    } else {
+      fail(.badGateway, message)
     }
   }
 
@@ -401,23 +539,31 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   func upstreamClosed(_ connection: UpstreamHandler) {
     guard let exchange, exchange.current === connection else { return }
-    self.exchange!.current = nil
+    if exchange.responseStarted, exchange.responseBody?.endsAtClose == true {
+      // A body delimited by the close: this is its end.
+      exchange.closeClient = true
+      exchange.upstreamKeepAlive = false
+      finishResponse(connection, leftover: 0)
+      return
+    }
+    exchange.current = nil
     let upstream = connection.upstream
     if exchange.responseStarted {
       // Part of the answer went out: the client must see the break, not a spliced response.
       loop.finished(exchange.counters, .proxyError, since: exchange.start)
       self.exchange = nil
+      closing = true
       context?.close(promise: nil)
       return
     }
-    let replayable = exchange.replayable && exchange.idempotent
+    let replayable = exchange.replayable && exchange.method.isIdempotent
     if exchange.reused && replayable && exchange.staleRetries < 2 {
       // A pooled connection the upstream had closed: not the slot's fault, try a new one.
-      self.exchange!.staleRetries += 1
+      exchange.staleRetries += 1
       dispatch(fresh: true)
     } else if !exchange.reused && replayable && exchange.retries == 0 {
       loop.failed(upstream)
-      self.exchange!.retries += 1
+      exchange.retries += 1
       dispatch(fresh: true)
     } else {
       if !exchange.reused { loop.failed(upstream) }
@@ -431,39 +577,44 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     guard let exchange else { return }
     self.exchange = nil
     loop.finished(exchange.counters, .proxyError, since: exchange.start)
-    let close = !exchange.keepAlive || !exchange.requestEnded
-    respond(status, message, head: nil, close: close, requestEnded: exchange.requestEnded)
-    if !close { drainPipelined() }
+    // Whatever is left of the request body is read and dropped.
+    if requestBody != nil { discarding = true }
+    let close = !exchange.keepAlive || !exchange.requestEnded || exchange.clientMinorVersion == 0
+    answer(status, message, close: close, includeBody: exchange.method != .head)
+    if !close { process() }
   }
 
+  /// Answers a request the router does not forward. One with a body closes the connection
+  /// after the answer: a client waiting on `Expect` may never send that body.
   private func respond(
-    _ status: HTTPResponseStatus, _ message: String, head: HTTPRequestHead?, close: Bool,
-    requestEnded: Bool = false
+    _ status: HTTPResponseStatus, _ message: String, request: MessageHead?, close: Bool
   ) {
+    let hasBody = request.map { $0.framing != .none } ?? false
+    let close =
+      close || hasBody || !(request?.keepAlive ?? false) || request?.minorVersion == 0
+    answer(status, message, close: close, includeBody: request?.method != .head)
+  }
+
+  private func answer(
+    _ status: HTTPResponseStatus, _ message: String, close: Bool, includeBody: Bool
+  ) {
+    if close { closing = true }
+    write(
+      HeadWriter.answer(
+        status: Int(status.code), reason: status.reasonPhrase, message: message, close: close,
+        includeBody: includeBody), thenClose: close)
+    if let context, readPaused, !close { resumeReading(context) }
+  }
+
+  private func write(_ bytes: ByteBuffer, thenClose: Bool) {
     guard let context else { return }
-    // Whatever is left of this request is read and dropped.
-    if head != nil || !requestEnded { discarding = true }
-    let body = ByteBuffer(string: message + "\n")
-    var headers = HTTPHeaders([
-      ("content-type", "text/plain; charset=utf-8"), ("content-length", "\(body.readableBytes)"),
-      ("x-turnout-error", "router"),
-    ])
-    let close = close || !(head?.isKeepAlive ?? true)
-    if close { headers.add(name: "connection", value: "close") }
-    context.write(
-      wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
-      promise: nil)
-    if head?.method != .HEAD {
-      context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-    }
-    if close {
-      context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+    if thenClose {
+      context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
         context.close(promise: nil)
       }
     } else {
-      context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+      context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
-    if readPaused { resumeReading(context) }
   }
 
   private func pauseReading(_ context: ChannelHandlerContext) {
@@ -478,36 +629,6 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     _ = try? context.channel.syncOptions?.setOption(.autoRead, value: true)
     context.read()
   }
-
-  // MARK: headers
-
-  static func isIdempotent(_ method: HTTPMethod) -> Bool {
-    switch method {
-    case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: true
-    default: false
-    }
-  }
-
-  private static func isHopByHopName(_ name: String) -> Bool {
-    switch name.utf8.count {
-    case 2, 7, 10, 16:
-      let lower = name.lowercased()
-      return lower == "te" || lower == "upgrade" || lower == "connection" || lower == "keep-alive"
-        || lower == "proxy-connection"
-    default: return false
-    }
-  }
-
-  /// Removes headers that describe one hop, not the message: those `connection` lists too.
-  static func stripHopByHop(_ headers: inout HTTPHeaders) {
-    // Most messages carry none of these: find out with one cheap pass before any removal.
-    guard headers.contains(where: { isHopByHopName($0.name) }) else { return }
-    let listed = headers[canonicalForm: "connection"].map { $0.lowercased() }
-    for name in ["connection", "keep-alive", "proxy-connection", "te", "upgrade"] + listed
-    where name != "transfer-encoding" {
-      headers.remove(name: String(name))
-    }
-  }
 }
 
 /// One request on its way through the router (a class: handlers pass it around per part).
@@ -515,11 +636,13 @@ private final class Exchange {
   let id: Int
   let key: SetKey
   let set: RouteSet
-  let head: HTTPRequestHead
+  /// The request head as the upstream gets it.
+  let head: ByteBuffer
+  let method: MessageHead.Method
+  let clientMinorVersion: Int
   /// The client wants the connection kept after this response.
   let keepAlive: Bool
   let start: NIODeadline
-  let idempotent: Bool
   var counters: SetCounters?
   var tried: Set<Upstream> = []
   /// Body parts that arrived before an upstream was attached.
@@ -534,23 +657,29 @@ private final class Exchange {
   var reused = false
   var retries = 0
   var staleRetries = 0
+  /// Part of a response head read so far.
+  var responseInbound = ByteBuffer()
+  /// The response body being forwarded, once the head went out.
+  var responseBody: BodyFramer?
   var responseStarted = false
   var status = 0
   var upstreamKeepAlive = false
-  var interim = false
+  var closeClient = false
+  var dechunk = false
   /// When the request went to its current upstream, for the response timeout.
   var attachedAt: NIODeadline = .now()
 
   init(
-    id: Int, key: SetKey, set: RouteSet, head: HTTPRequestHead, keepAlive: Bool,
-    start: NIODeadline, idempotent: Bool
+    id: Int, key: SetKey, set: RouteSet, head: ByteBuffer, method: MessageHead.Method,
+    clientMinorVersion: Int, keepAlive: Bool, start: NIODeadline
   ) {
     self.id = id
     self.key = key
     self.set = set
     self.head = head
+    self.method = method
+    self.clientMinorVersion = clientMinorVersion
     self.keepAlive = keepAlive
     self.start = start
-    self.idempotent = idempotent
   }
 }

@@ -1,11 +1,10 @@
 import NIOCore
-import NIOHTTP1
 import RouteTable
 
 /// What an upstream connection tells the exchange it is serving. Called on the event loop that
 /// owns both connections.
 protocol UpstreamDelegate: AnyObject {
-  func upstreamRead(_ part: HTTPClientResponsePart, from connection: UpstreamHandler)
+  func upstreamRead(_ bytes: ByteBuffer, from connection: UpstreamHandler)
   func upstreamReadComplete(_ connection: UpstreamHandler)
   func upstreamWritabilityChanged(_ connection: UpstreamHandler)
   func upstreamClosed(_ connection: UpstreamHandler)
@@ -14,13 +13,15 @@ protocol UpstreamDelegate: AnyObject {
 /// The last handler of a connection to one upstream slot. Between requests it sits in its loop's
 /// pool with no delegate; anything the upstream says then closes it.
 final class UpstreamHandler: ChannelInboundHandler {
-  typealias InboundIn = HTTPClientResponsePart
-  typealias OutboundOut = HTTPClientRequestPart
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
 
   let upstream: Upstream
   weak var delegate: (any UpstreamDelegate)?
-  /// Told when the connection closes while pooled, so the pool forgets it.
-  var onIdleClose: ((UpstreamHandler) -> Void)?
+  /// The loop whose pool keeps this connection between requests; told when it closes there.
+  weak var pool: LoopContext?
+  /// In the pool now.
+  var pooled = false
   var idleSince: NIODeadline = .now()
   /// Requests this connection has carried.
   var uses = 0
@@ -29,12 +30,31 @@ final class UpstreamHandler: ChannelInboundHandler {
 
   init(upstream: Upstream) { self.upstream = upstream }
 
+  private var cachedStamps: ByteBuffer?
+  private var stampedDeployment = ""
+  private var stampedImage = ""
+
+  /// The `x-turnout-*` field lines for answers from this slot in `set`, built once per
+  /// connection rather than per response.
+  func stamps(for set: RouteSet) -> ByteBuffer {
+    if let cachedStamps, set.deployment == stampedDeployment, set.image == stampedImage {
+      return cachedStamps
+    }
+    stampedDeployment = set.deployment
+    stampedImage = set.image
+    let stamps = HeadWriter.stamps(
+      color: set.color.rawValue, slot: upstream.slot.description, image: set.image,
+      deployment: set.deployment)
+    cachedStamps = stamps
+    return stamps
+  }
+
   func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
   var isWritable: Bool { context?.channel.isWritable ?? false }
 
-  func write(_ part: HTTPClientRequestPart) {
-    context?.write(wrapOutboundOut(part), promise: nil)
+  func write(_ bytes: ByteBuffer) {
+    context?.write(wrapOutboundOut(bytes), promise: nil)
   }
 
   func flush() { context?.flush() }
@@ -55,9 +75,8 @@ final class UpstreamHandler: ChannelInboundHandler {
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    let part = unwrapInboundIn(data)
     if let delegate {
-      delegate.upstreamRead(part, from: self)
+      delegate.upstreamRead(unwrapInboundIn(data), from: self)
     } else {
       // An idle connection has nothing to say; if it speaks, it is out of step. Drop it.
       close()
@@ -78,10 +97,10 @@ final class UpstreamHandler: ChannelInboundHandler {
     if let delegate {
       self.delegate = nil
       delegate.upstreamClosed(self)
-    } else {
-      onIdleClose?(self)
+    } else if pooled {
+      pooled = false
+      pool?.forget(self)
     }
-    onIdleClose = nil
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {

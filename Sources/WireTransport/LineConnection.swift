@@ -29,6 +29,13 @@ public struct LineConnection: Sendable {
     try await outbound.write(ByteBuffer(bytes: LineCodec.encodeLine(frame)))
   }
 
+  /// Writes one frame as a line without waiting: the write is queued on the connection's event
+  /// loop at once, so frames posted one after another from one task or actor leave in order.
+  /// For latency-critical messages; `send` waits for the write and applies backpressure.
+  public func post(_ frame: Frame) {
+    channel.writeAndFlush(ByteBuffer(bytes: LineCodec.encodeLine(frame)), promise: nil)
+  }
+
   /// Sends bytes as they are: for tools and tests that speak the protocol badly on purpose.
   public func sendRaw(_ bytes: [UInt8]) async throws {
     try await outbound.write(ByteBuffer(bytes: bytes))

@@ -8,6 +8,8 @@ public actor FakeRuntime: ContainerRuntime {
   /// Images `ensureImage` can "pull".
   private var registry: Set<String>
   private var counter = 0
+  /// How many times `list` was called: a reconcile pass lists once.
+  public private(set) var listCalls = 0
   private let now: @Sendable () -> Date
 
   public init(
@@ -57,8 +59,10 @@ public actor FakeRuntime: ContainerRuntime {
   }
 
   public func list(labels: [String: String]) -> [ContainerInfo] {
-    containers.values.filter { info in labels.allSatisfy { info.labels[$0.key] == $0.value } }
-      .sorted { $0.name < $1.name }
+    listCalls += 1
+    return containers.values.filter { info in labels.allSatisfy { info.labels[$0.key] == $0.value }
+    }
+    .sorted { $0.name < $1.name }
   }
 
   public func inspect(_ id: String) throws(RuntimeError) -> ContainerInfo {

@@ -103,7 +103,9 @@ public actor SlotManager: CommandExecutor, Service {
       // Wake on an assign or at the next interval, whichever is first.
       let interval = reconcileInterval
       let tick = Task {
-        try? await Task.sleep(for: interval)
+        // A cancelled tick must not kick: the loop cancels it whenever an assign woke it first,
+        // and a kick from it would wake the next pass at once, and so on without end.
+        guard (try? await Task.sleep(for: interval)) != nil else { return }
         self.kick.yield()
       }
       _ = await iterator.next()

@@ -26,10 +26,10 @@ public actor RouterHub {
   private let logger: Logger
   private let now: @Sendable () -> Date
   private var peers: [String: Peer] = [:]
-  private var pending:
-    [String: (
-      router: String, continuation: CheckedContinuation<Result<ClusterMessage, Failure>, Never>
-    )] = [:]
+  /// Requests waiting for a router's answer, by frame id, and the gathering they belong to.
+  private var pending: [String: (router: String, gathering: Int)] = [:]
+  private var gatherings: [Int: Gathering] = [:]
+  private var gatheringCounter = 0
   private var counter = 0
   private var highestSeen: Int64 = 0
   /// The table every router should serve; epoch 0 until the first publish.
@@ -69,7 +69,8 @@ public actor RouterHub {
     peers[session.name]?.session = nil
     session.closed()
     for (id, entry) in pending where entry.router == session.name {
-      pending.removeValue(forKey: id)?.continuation.resume(returning: .failure(.left))
+      pending.removeValue(forKey: id)
+      settle(entry.gathering, router: entry.router, .failure(.left))
     }
     logger.info("router disconnected", metadata: ["router": "\(session.name)"])
   }
@@ -88,7 +89,8 @@ public actor RouterHub {
 
   /// A router answered request `id` (route_ack or drained).
   func answered(_ id: String, _ message: ClusterMessage) {
-    pending.removeValue(forKey: id)?.continuation.resume(returning: .success(message))
+    guard let entry = pending.removeValue(forKey: id) else { return }
+    settle(entry.gathering, router: entry.router, .success(message))
   }
 
   // MARK: views
@@ -248,38 +250,74 @@ public actor RouterHub {
 
   // MARK: plumbing
 
+  /// The answers to one request sent to several routers, resumed once when the last is in or
+  /// the timeout passed: one wake-up per round, not one per router.
+  private final class Gathering {
+    var results: [(String, Result<ClusterMessage, Failure>)] = []
+    var waiting: Set<String>
+    let continuation: CheckedContinuation<[(String, Result<ClusterMessage, Failure>)], Never>
+    var timer: Task<Void, Never>?
+
+    init(
+      waiting: Set<String>,
+      continuation: CheckedContinuation<[(String, Result<ClusterMessage, Failure>)], Never>
+    ) {
+      self.waiting = waiting
+      self.continuation = continuation
+    }
+  }
+
+  /// Sends `frame` to every session and waits for each answer; a router that left or did not
+  /// answer within `timeout` is reported as such.
   private func requestAll(
-    _ sessions: [RouterSession], timeout: Duration, frame: @escaping @Sendable (String) -> Frame
+    _ sessions: [RouterSession], timeout: Duration, frame: (String) -> Frame
   ) async -> [(String, Result<ClusterMessage, Failure>)] {
-    var ids: [(RouterSession, String)] = []
-    for session in sessions { ids.append((session, nextID("q"))) }
-    return await withTaskGroup(of: (String, Result<ClusterMessage, Failure>).self) { group in
-      for (session, id) in ids {
-        group.addTask { (session.name, await self.request(session, id: id, frame(id), timeout)) }
-      }
-      var out: [(String, Result<ClusterMessage, Failure>)] = []
-      for await result in group { out.append(result) }
-      return out
-    }
-  }
-
-  private func request(
-    _ session: RouterSession, id: String, _ frame: Frame, _ timeout: Duration
-  ) async -> Result<ClusterMessage, Failure> {
-    guard peers[session.name]?.session === session else { return .failure(.left) }
-    let timer = Task { [weak self] in
-      try await Task.sleep(for: timeout)
-      await self?.expire(id)
-    }
-    defer { timer.cancel() }
+    gatheringCounter += 1
+    let key = gatheringCounter
     return await withCheckedContinuation { continuation in
-      pending[id] = (session.name, continuation)
-      session.send(frame)
+      let gathering = Gathering(waiting: Set(sessions.map(\.name)), continuation: continuation)
+      gatherings[key] = gathering
+      for session in sessions {
+        guard peers[session.name]?.session === session else {
+          settle(key, router: session.name, .failure(.left))
+          continue
+        }
+        let id = nextID("q")
+        pending[id] = (session.name, key)
+        session.send(frame(id))
+      }
+      if gatherings[key] != nil, gathering.waiting.isEmpty {
+        finish(key)
+      } else if gatherings[key] != nil {
+        gathering.timer = Task { [weak self] in
+          try? await Task.sleep(for: timeout)
+          guard !Task.isCancelled else { return }
+          await self?.expire(key)
+        }
+      }
     }
   }
 
-  private func expire(_ id: String) {
-    pending.removeValue(forKey: id)?.continuation.resume(returning: .failure(.timedOut))
+  private func settle(
+    _ key: Int, router: String, _ result: Result<ClusterMessage, Failure>
+  ) {
+    guard let gathering = gatherings[key], gathering.waiting.remove(router) != nil else { return }
+    gathering.results.append((router, result))
+    if gathering.waiting.isEmpty { finish(key) }
+  }
+
+  private func expire(_ key: Int) {
+    guard let gathering = gatherings[key] else { return }
+    for router in gathering.waiting { gathering.results.append((router, .failure(.timedOut))) }
+    gathering.waiting = []
+    finish(key)
+  }
+
+  private func finish(_ key: Int) {
+    guard let gathering = gatherings.removeValue(forKey: key) else { return }
+    gathering.timer?.cancel()
+    pending = pending.filter { $0.value.gathering != key }
+    gathering.continuation.resume(returning: gathering.results)
   }
 
   private func abortAll(_ sessions: [RouterSession], epoch: Int64, reason: String) {

@@ -2,38 +2,35 @@ import SchedWire
 import Synchronization
 import WireTransport
 
-/// One router's open connection. Frames to it go through one outbox, so they arrive in the
-/// order they were sent (an install before the drain that follows it). Reference identity tells
-/// the current connection of a router name from an older one.
+/// One router's open connection. Frames to it are written straight to the connection's event
+/// loop in the order the hub posts them (an install before the drain that follows it), without
+/// a task hop: a switch's prepare and commit are on production's critical path. Reference
+/// identity tells the current connection of a router name from an older one.
 final class RouterSession: Sendable {
   let connection: LineConnection
   let name: String
   private let wasReplaced = Atomic<Bool>(false)
-  private let outbox: AsyncStream<Frame>.Continuation
+  private let isClosed = Atomic<Bool>(false)
 
   init(name: String, connection: LineConnection) {
     self.name = name
     self.connection = connection
-    let (frames, outbox) = AsyncStream.makeStream(of: Frame.self)
-    self.outbox = outbox
-    Task {
-      for await frame in frames {
-        do { try await connection.send(frame) } catch { break }
-      }
-    }
   }
 
   var peer: String { connection.peer }
 
-  /// Queues `frame`; frames leave in order.
-  func send(_ frame: Frame) { outbox.yield(frame) }
+  /// Writes `frame` now; frames leave in the order they were sent.
+  func send(_ frame: Frame) {
+    guard !isClosed.load(ordering: .relaxed) else { return }
+    connection.post(frame)
+  }
 
-  /// The connection ended: stop the outbox.
-  func closed() { outbox.finish() }
+  /// The connection ended: nothing more is sent.
+  func closed() { isClosed.store(true, ordering: .relaxed) }
 
   func replaced() {
     wasReplaced.store(true, ordering: .relaxed)
-    outbox.finish()
+    isClosed.store(true, ordering: .relaxed)
     connection.close()
   }
 

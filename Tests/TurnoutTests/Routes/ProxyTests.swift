@@ -246,6 +246,72 @@ struct ProxyTests {
     await b0.stop()
   }
 
+  /// The head and body of the single answer in `text`.
+  static func split(_ text: String) -> (head: String, body: String) {
+    let parts = text.components(separatedBy: "\r\n\r\n")
+    return (parts[0].lowercased(), parts.dropFirst().joined(separator: "\r\n\r\n"))
+  }
+
+  @Test("chunked bodies both ways, HEAD, HTTP/1.0 clients and smuggling attempts")
+  func framing() async throws {
+    let b0 = try await TestBackend.start("b0")
+    let running = try await Self.start(Self.table(live: [b0.port]))
+    let port = running.router.proxy.port
+    let upload = try Self.raw(
+      port,
+      "POST /echo HTTP/1.1\r\nHost: web.test\r\nTransfer-Encoding: chunked\r\n"
+        + "Connection: close\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n")
+    #expect(upload.hasPrefix("HTTP/1.1 200 OK"))
+    #expect(Self.split(upload).body == "hello world")
+
+    let chunked = try await TestHTTP.fetch(
+      running.url + "/chunked?n=300000", headers: [("Host", "web.test")])
+    #expect(chunked.body.readableBytes == 300_000)
+    #expect(chunked.headers["transfer-encoding"] == "chunked")
+
+    // An HTTP/1.0 client cannot read chunks: it gets the data alone, ended by the close.
+    let old = Self.split(
+      try Self.raw(port, "GET /chunked?n=1000 HTTP/1.0\r\nHost: web.test\r\n\r\n"))
+    #expect(old.body == String(repeating: "x", count: 1000))
+    #expect(!old.head.contains("transfer-encoding"))
+    #expect(old.head.contains("connection: close"))
+
+    // The answer to HEAD has a length but no body; the next request on the connection follows.
+    let heads = try Self.raw(
+      port,
+      "HEAD /big?n=100 HTTP/1.1\r\nHost: web.test\r\n\r\n"
+        + "GET / HTTP/1.1\r\nHost: web.test\r\nConnection: close\r\n\r\n")
+    #expect(heads.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
+    #expect(heads.lowercased().contains("content-length: 100\r\n"))
+    #expect(heads.hasSuffix("b0"))
+
+    // A length next to a transfer coding could be framed two ways: refused before any slot.
+    let smuggled = try Self.raw(
+      port,
+      "POST /echo HTTP/1.1\r\nHost: web.test\r\nContent-Length: 6\r\n"
+        + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /status/500 HTTP/1.1\r\nHost: web.test\r\n\r\n"
+    )
+    #expect(smuggled.hasPrefix("HTTP/1.1 400 Bad Request"))
+    #expect(!smuggled.contains("500"))
+    await running.stop()
+    await b0.stop()
+  }
+
+  @Test("an answer the upstream ends by closing reaches the client whole, then the close")
+  func closeDelimitedAnswer() async throws {
+    let backend = try await RawBackend.start(
+      answer: "HTTP/1.0 200 OK\r\nX-Old: yes\r\n\r\nthe body ends at the close")
+    let running = try await Self.start(Self.table(live: [backend.port]))
+    let answer = Self.split(
+      try Self.raw(running.router.proxy.port, "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n"))
+    #expect(answer.head.hasPrefix("http/1.1 200 ok"))
+    #expect(answer.head.contains("x-old: yes"))
+    #expect(answer.head.contains("connection: close"))
+    #expect(answer.body == "the body ends at the close")
+    await running.stop()
+    await backend.stop()
+  }
+
   @Test("a client connection idle longer than the idle timeout is closed by the router")
   func idleTimeout() async throws {
     let running = try await Self.start(

@@ -62,7 +62,9 @@ private final class BackendHandler: ChannelInboundHandler {
     let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
     if path == "/echo" {
       out = body
-    } else if path == "/big", let n = Int(head.uri.split(separator: "=").last ?? "") {
+    } else if path == "/big" || path == "/chunked",
+      let n = Int(head.uri.split(separator: "=").last ?? "")
+    {
       out = ByteBuffer(repeating: UInt8(ascii: "x"), count: n)
     } else if path.hasPrefix("/status/"), let code = Int(path.dropFirst("/status/".count)) {
       status = HTTPResponseStatus(statusCode: code)
@@ -71,19 +73,62 @@ private final class BackendHandler: ChannelInboundHandler {
       out = ByteBuffer(string: name)
     }
     var headers = HTTPHeaders([
-      ("content-length", "\(out.readableBytes)"), ("x-backend", name),
+      ("x-backend", name),
       ("x-saw-forwarded-for", head.headers.first(name: "x-forwarded-for") ?? ""),
       ("x-saw-connection", head.headers.first(name: "connection") ?? ""),
     ])
+    // `/chunked` leaves the length out, so the encoder frames the body in chunks.
+    if path != "/chunked" { headers.add(name: "content-length", value: "\(out.readableBytes)") }
     if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
     context.write(
       wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
       promise: nil)
-    context.write(wrapOutboundOut(.body(.byteBuffer(out))), promise: nil)
+    if head.method != .HEAD {
+      context.write(wrapOutboundOut(.body(.byteBuffer(out))), promise: nil)
+    }
     let keepAlive = head.isKeepAlive
     context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
       if !keepAlive { context.close(promise: nil) }
     }
+  }
+}
+
+/// A backend that answers every connection with the same raw bytes, then closes it: for
+/// answers a well-behaved server would not send.
+final class RawBackend: Sendable {
+  let channel: any Channel
+  var port: Int { channel.localAddress!.port! }
+
+  private init(channel: any Channel) { self.channel = channel }
+
+  static func start(answer: String) async throws -> RawBackend {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.addHandler(RawAnswer(answer: answer))
+        }
+      }
+      .bind(host: "127.0.0.1", port: 0).get()
+    return RawBackend(channel: channel)
+  }
+
+  func stop() async { try? await channel.close() }
+}
+
+private final class RawAnswer: ChannelInboundHandler {
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+  let answer: String
+  var answered = false
+
+  init(answer: String) { self.answer = answer }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    guard !answered else { return }
+    answered = true
+    context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer))).assumeIsolated()
+      .whenComplete { _ in context.close(promise: nil) }
   }
 }
 

@@ -1,0 +1,432 @@
+import NIOCore
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Parses HTTP/1.x heads straight from the bytes the connection read: one pass, no string per
+/// header, strict about what lets two parsers disagree on where a message ends (bare CR, folded
+/// lines, space before the colon, a length next to a transfer coding, lengths that differ).
+enum HeadParser {
+  /// The size of the head at the start of `buffer`, through the empty line that ends it, or nil
+  /// when the empty line has not arrived yet.
+  static func headLength(in buffer: ByteBuffer) -> Int? {
+    buffer.withUnsafeReadableBytes { bytes -> Int? in
+      var index = 0
+      let count = bytes.count
+      while index < count {
+        guard let newline = find(0x0A, in: bytes, from: index) else { return nil }
+        // An empty line: LF or CR LF right after the previous line's LF.
+        if newline == index || (newline == index + 1 && bytes[index] == 0x0D) {
+          return index == 0 ? nil : newline + 1
+        }
+        index = newline + 1
+      }
+      return nil
+    }
+  }
+
+  /// Empty lines before a request are ignored (RFC 9112 §2.2); how many bytes of them lead.
+  static func leadingEmptyLines(in buffer: ByteBuffer) -> Int {
+    buffer.withUnsafeReadableBytes { bytes in
+      var index = 0
+      while index < bytes.count, bytes[index] == 0x0D || bytes[index] == 0x0A { index += 1 }
+      return index
+    }
+  }
+
+  /// Parses a request head (the bytes `headLength` measured).
+  static func request(_ head: ByteBuffer, previewHeader: String?) throws(HeadError)
+    -> MessageHead
+  {
+    var message = MessageHead(bytes: head)
+    var failure: HeadError?
+    head.withUnsafeReadableBytes { bytes in
+      do throws(HeadError) {
+        let end = try lineEnd(bytes, from: 0)
+        try parseRequestLine(bytes, end.content, into: &message)
+        let facts = try parseFields(bytes, from: end.next, into: &message) {
+          name, value, message throws(HeadError) in
+          try classifyRequestField(bytes, name, value, previewHeader, &message)
+        }
+        try finishRequest(facts, &message)
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+    return message
+  }
+
+  /// Parses a response head; `stamping` drops the upstream's own `x-turnout-*` fields.
+  static func response(_ head: ByteBuffer, stamping: Bool) throws(HeadError) -> MessageHead {
+    var message = MessageHead(bytes: head)
+    var failure: HeadError?
+    head.withUnsafeReadableBytes { bytes in
+      do throws(HeadError) {
+        let end = try lineEnd(bytes, from: 0)
+        try parseStatusLine(bytes, end.content, into: &message)
+        let facts = try parseFields(bytes, from: end.next, into: &message) {
+          name, value, message throws(HeadError) in
+          if stamping, name.count > 10, equalsLowercase(bytes, name.prefix(10), "x-turnout-") {
+            return true
+          }
+          return false
+        }
+        message.keepAlive = message.minorVersion == 1 ? !facts.close : facts.keepAlive
+        message.contentLength = facts.contentLength
+        message.chunked = facts.transferEncoding.map { $0 } ?? false
+        message.hasTransferEncoding = facts.transferEncoding != nil
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+    return message
+  }
+
+  /// How a response to a request with `method` is delimited (RFC 9112 §6.3).
+  static func responseFraming(_ response: MessageHead, method: MessageHead.Method) -> BodyFraming {
+    if method == .head || response.status < 200 || response.status == 204
+      || response.status == 304
+    {
+      return .none
+    }
+    if response.hasTransferEncoding { return response.chunked ? .chunked : .untilClose }
+    if let length = response.contentLength { return length == 0 ? .none : .length(length) }
+    return .untilClose
+  }
+
+  // MARK: lines
+
+  private struct LineEnd {
+    var content: Range<Int>
+    var next: Int
+  }
+
+  private static func lineEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(HeadError)
+    -> LineEnd
+  {
+    guard let newline = find(0x0A, in: bytes, from: start) else {
+      throw HeadError("the head ends in the middle of a line")
+    }
+    var end = newline
+    if end > start, bytes[end - 1] == 0x0D { end -= 1 }
+    return LineEnd(content: start..<end, next: newline + 1)
+  }
+
+  private static func find(_ byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int)
+    -> Int?
+  {
+    guard start < bytes.count, let base = bytes.baseAddress else { return nil }
+    guard let hit = memchr(base + start, Int32(byte), bytes.count - start) else { return nil }
+    return base.distance(to: UnsafeRawPointer(hit))
+  }
+
+  private static func parseRequestLine(
+    _ bytes: UnsafeRawBufferPointer, _ line: Range<Int>, into message: inout MessageHead
+  ) throws(HeadError) {
+    guard let space = firstIndex(of: 0x20, in: bytes, line), space > line.lowerBound else {
+      throw HeadError("the request line has no method")
+    }
+    let method = line.lowerBound..<space
+    for index in method where !isTokenByte(bytes[index]) {
+      throw HeadError("the method has a character a method cannot have")
+    }
+    message.method = parseMethod(bytes, method)
+    let targetStart = space + 1
+    guard let secondSpace = firstIndex(of: 0x20, in: bytes, targetStart..<line.upperBound),
+      secondSpace > targetStart
+    else { throw HeadError("the request line has no target or no version") }
+    for index in targetStart..<secondSpace where bytes[index] <= 0x20 || bytes[index] == 0x7F {
+      throw HeadError("the request target has a control character or space")
+    }
+    message.minorVersion = try parseVersion(bytes, (secondSpace + 1)..<line.upperBound)
+    message.requestLinePrefix = line.lowerBound..<(secondSpace + 1)
+  }
+
+  private static func parseStatusLine(
+    _ bytes: UnsafeRawBufferPointer, _ line: Range<Int>, into message: inout MessageHead
+  ) throws(HeadError) {
+    guard line.count >= 12, bytes[line.lowerBound + 8] == 0x20 else {
+      throw HeadError("the status line is not 'HTTP/1.x CODE REASON'")
+    }
+    message.minorVersion = try parseVersion(bytes, line.lowerBound..<(line.lowerBound + 8))
+    var status = 0
+    for index in (line.lowerBound + 9)..<(line.lowerBound + 12) {
+      let byte = bytes[index]
+      guard byte >= 0x30, byte <= 0x39 else { throw HeadError("the status code is not 3 digits") }
+      status = status * 10 + Int(byte - 0x30)
+    }
+    guard status >= 100, line.count == 12 || bytes[line.lowerBound + 12] == 0x20 else {
+      throw HeadError("the status code is not 3 digits")
+    }
+    message.status = status
+    message.statusLineSuffix = (line.lowerBound + 8)..<line.upperBound
+  }
+
+  private static func parseVersion(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>)
+    throws(HeadError) -> Int
+  {
+    guard range.count == 8, equalsLowercase(bytes, range.prefix(7), "http/1.") else {
+      throw HeadError("only HTTP/1.0 and HTTP/1.1 are spoken here")
+    }
+    switch bytes[range.lowerBound + 7] {
+    case 0x30: return 0
+    case 0x31: return 1
+    default: throw HeadError("only HTTP/1.0 and HTTP/1.1 are spoken here")
+    }
+  }
+
+  private static func parseMethod(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>)
+    -> MessageHead.Method
+  {
+    func its(_ name: StaticString) -> Bool {
+      name.utf8CodeUnitCount == range.count
+        && memcmp(bytes.baseAddress! + range.lowerBound, name.utf8Start, range.count) == 0
+    }
+    switch range.count {
+    case 3: return its("GET") ? .get : its("PUT") ? .put : .other
+    case 4: return its("POST") ? .post : its("HEAD") ? .head : .other
+    case 5: return its("PATCH") ? .patch : its("TRACE") ? .trace : .other
+    case 6: return its("DELETE") ? .delete : .other
+    case 7: return its("OPTIONS") ? .options : its("CONNECT") ? .connect : .other
+    default: return .other
+    }
+  }
+
+  // MARK: fields
+
+  /// What the fields said about length, coding and the connection.
+  struct FieldFacts {
+    var contentLength: Int?
+    /// Present when a transfer coding was given: whether its last coding is chunked.
+    var transferEncoding: Bool?
+    var close = false
+    var keepAlive = false
+  }
+
+  /// Reads every field line after the start line. `classify` sees each field the common code
+  /// did not take, and returns whether it is dropped.
+  private static func parseFields(
+    _ bytes: UnsafeRawBufferPointer, from start: Int, into message: inout MessageHead,
+    classify: (Range<Int>, Range<Int>, inout MessageHead) throws(HeadError) -> Bool
+  ) throws(HeadError) -> FieldFacts {
+    var facts = FieldFacts()
+    var listed: [String] = []
+    var position = start
+    message.fields.reserveCapacity(16)
+    while true {
+      let end = try lineEnd(bytes, from: position)
+      let line = end.content
+      if line.isEmpty {
+        message.fieldBlock = start..<position
+        break
+      }
+      position = end.next
+      let first = bytes[line.lowerBound]
+      if first == 0x20 || first == 0x09 {
+        throw HeadError("a header line is folded onto the one before (obsolete line folding)")
+      }
+      guard let colon = firstIndex(of: 0x3A, in: bytes, line), colon > line.lowerBound else {
+        throw HeadError("a header line has no name or no colon")
+      }
+      let name = line.lowerBound..<colon
+      for index in name where !isTokenByte(bytes[index]) {
+        throw HeadError("a header name has a space or a character a name cannot have")
+      }
+      var valueStart = colon + 1
+      var valueEnd = line.upperBound
+      while valueStart < valueEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 {
+        valueStart += 1
+      }
+      while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 {
+        valueEnd -= 1
+      }
+      let value = valueStart..<valueEnd
+      for index in value {
+        let byte = bytes[index]
+        if (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+          throw HeadError("a header value has a control character")
+        }
+      }
+      var dropped = false
+      switch name.count {
+      case 2: dropped = equalsLowercase(bytes, name, "te")
+      case 7: dropped = equalsLowercase(bytes, name, "upgrade")
+      case 10:
+        if equalsLowercase(bytes, name, "connection") {
+          dropped = true
+          forEachToken(bytes, value) { token in
+            if equalsLowercase(bytes, token, "close") {
+              facts.close = true
+            } else if equalsLowercase(bytes, token, "keep-alive") {
+              facts.keepAlive = true
+            } else {
+              listed.append(lowercased(bytes, token))
+            }
+          }
+        } else {
+          dropped = equalsLowercase(bytes, name, "keep-alive")
+        }
+      case 14 where equalsLowercase(bytes, name, "content-length"):
+        let length = try parseLength(bytes, value)
+        if let previous = facts.contentLength, previous != length {
+          throw HeadError("two different content-length values")
+        }
+        facts.contentLength = length
+      case 16: dropped = equalsLowercase(bytes, name, "proxy-connection")
+      case 17 where equalsLowercase(bytes, name, "transfer-encoding"):
+        var last: Range<Int>?
+        forEachToken(bytes, value) { last = $0 }
+        facts.transferEncoding = last.map { equalsLowercase(bytes, $0, "chunked") } ?? false
+      default: break
+      }
+      if !dropped { dropped = try classify(name, value, &message) }
+      message.fields.append(MessageHead.Field(name: name, value: value, dropped: dropped))
+      if dropped { message.dropsAny = true }
+    }
+    // Fields the connection header names are hop-by-hop too (`transfer-encoding` excepted: it
+    // frames this very message).
+    for name in listed where name != "transfer-encoding" {
+      for index in message.fields.indices
+      where !message.fields[index].dropped
+        && equalsLowercase(bytes, message.fields[index].name, name)
+      {
+        message.fields[index].dropped = true
+        message.dropsAny = true
+      }
+    }
+    return facts
+  }
+
+  private static func classifyRequestField(
+    _ bytes: UnsafeRawBufferPointer, _ name: Range<Int>, _ value: Range<Int>,
+    _ previewHeader: String?, _ message: inout MessageHead
+  ) throws(HeadError) -> Bool {
+    switch name.count {
+    case 4 where equalsLowercase(bytes, name, "host"):
+      guard message.host == nil else { throw HeadError("more than one host header") }
+      message.host = string(bytes, value)
+    case 6 where equalsLowercase(bytes, name, "expect"):
+      if equalsLowercase(bytes, value, "100-continue") {
+        message.expectsContinue = true
+        return true
+      }
+    case 15 where equalsLowercase(bytes, name, "x-forwarded-for"):
+      let text = string(bytes, value)
+      message.forwardedFor = message.forwardedFor.map { $0 + ", " + text } ?? text
+      return true
+    case 17 where equalsLowercase(bytes, name, "x-forwarded-proto"):
+      message.hasForwardedProto = true
+    default:
+      if let previewHeader, name.count == previewHeader.utf8.count, message.previewValue == nil,
+        equalsLowercase(bytes, name, previewHeader)
+      {
+        message.previewValue = string(bytes, value)
+      }
+    }
+    return false
+  }
+
+  private static func finishRequest(_ facts: FieldFacts, _ message: inout MessageHead)
+    throws(HeadError)
+  {
+    message.keepAlive = message.minorVersion == 1 ? !facts.close : facts.keepAlive
+    if let chunked = facts.transferEncoding {
+      guard message.minorVersion == 1 else {
+        throw HeadError("an HTTP/1.0 request cannot have a transfer-encoding")
+      }
+      guard facts.contentLength == nil else {
+        throw HeadError("a request with both content-length and transfer-encoding")
+      }
+      guard chunked else { throw HeadError("a request body whose last coding is not chunked") }
+      message.framing = .chunked
+    } else if let length = facts.contentLength, length > 0 {
+      message.framing = .length(length)
+    }
+    message.contentLength = facts.contentLength
+    message.chunked = facts.transferEncoding ?? false
+    message.hasTransferEncoding = facts.transferEncoding != nil
+  }
+
+  private static func parseLength(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>)
+    throws(HeadError) -> Int
+  {
+    guard !value.isEmpty, value.count <= 18 else {
+      throw HeadError("content-length is not a number")
+    }
+    var length = 0
+    for index in value {
+      let byte = bytes[index]
+      guard byte >= 0x30, byte <= 0x39 else { throw HeadError("content-length is not a number") }
+      length = length * 10 + Int(byte - 0x30)
+    }
+    return length
+  }
+
+  // MARK: bytes
+
+  private static func firstIndex(
+    of byte: UInt8, in bytes: UnsafeRawBufferPointer, _ range: Range<Int>
+  ) -> Int? {
+    var index = range.lowerBound
+    while index < range.upperBound {
+      if bytes[index] == byte { return index }
+      index += 1
+    }
+    return nil
+  }
+
+  /// Calls `body` with each comma-separated token of `value`, trimmed, skipping empty ones.
+  private static func forEachToken(
+    _ bytes: UnsafeRawBufferPointer, _ value: Range<Int>, _ body: (Range<Int>) -> Void
+  ) {
+    var start = value.lowerBound
+    while start <= value.upperBound {
+      var end = start
+      while end < value.upperBound, bytes[end] != 0x2C { end += 1 }
+      var low = start
+      var high = end
+      while low < high, bytes[low] == 0x20 || bytes[low] == 0x09 { low += 1 }
+      while high > low, bytes[high - 1] == 0x20 || bytes[high - 1] == 0x09 { high -= 1 }
+      if low < high { body(low..<high) }
+      start = end + 1
+    }
+  }
+
+  /// Whether the bytes in `range` equal `lower` (lowercase ASCII), ignoring ASCII case.
+  static func equalsLowercase(
+    _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lower: String
+  ) -> Bool {
+    var expected = lower.utf8.makeIterator()
+    for index in range {
+      guard let want = expected.next(), lowered(bytes[index]) == want else { return false }
+    }
+    return expected.next() == nil
+  }
+
+  static func lowered(_ byte: UInt8) -> UInt8 {
+    byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
+  }
+
+  private static func lowercased(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+    String(decoding: range.map { lowered(bytes[$0]) }, as: UTF8.self)
+  }
+
+  private static func string(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+  }
+
+  /// RFC 9110 token characters.
+  static func isTokenByte(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
+    case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E:
+      true
+    default: false
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import NIOCore
+
+/// Writes the heads the router forwards: the start line in HTTP/1.1, the fields that were not
+/// dropped copied as they arrived (in one piece when none was), then the router's own fields.
+enum HeadWriter {
+  /// The request head for an upstream: hop-by-hop fields and an answered `Expect` left out, the
+  /// client's address appended to `x-forwarded-for`, `x-forwarded-proto` added when absent.
+  static func request(_ head: MessageHead, clientIP: String?, into out: inout ByteBuffer) {
+    copy(head, head.requestLinePrefix, into: &out)
+    out.writeStaticString("HTTP/1.1\r\n")
+    fields(head, dropping: { _ in false }, into: &out)
+    if let clientIP {
+      out.writeStaticString("x-forwarded-for: ")
+      if let earlier = head.forwardedFor {
+        out.writeString(earlier)
+        out.writeStaticString(", ")
+      }
+      out.writeString(clientIP)
+      out.writeStaticString("\r\n")
+    } else if let earlier = head.forwardedFor {
+      out.writeStaticString("x-forwarded-for: ")
+      out.writeString(earlier)
+      out.writeStaticString("\r\n")
+    }
+    if !head.hasForwardedProto { out.writeStaticString("x-forwarded-proto: http\r\n") }
+    out.writeStaticString("\r\n")
+  }
+
+  /// How the client's connection fares after a response.
+  enum Persistence {
+    /// HTTP/1.1 keeps it without saying so.
+    case implicit
+    /// An HTTP/1.0 client kept only if told.
+    case keepAlive
+    case close
+  }
+
+  /// The response head for the client. `stamps` are prebuilt field lines; `dechunk` drops the
+  /// framing fields of a chunked answer whose data is forwarded alone.
+  static func response(
+    _ head: MessageHead, stamps: ByteBuffer?, persistence: Persistence, dechunk: Bool,
+    into out: inout ByteBuffer
+  ) {
+    out.writeStaticString("HTTP/1.1")
+    copy(head, head.statusLineSuffix, into: &out)
+    out.writeStaticString("\r\n")
+    if dechunk {
+      head.bytes.withUnsafeReadableBytes { bytes in
+        fields(
+          head,
+          dropping: { name in
+            HeadParser.equalsLowercase(bytes, name, "transfer-encoding")
+              || HeadParser.equalsLowercase(bytes, name, "content-length")
+          }, into: &out)
+      }
+    } else {
+      fields(head, dropping: { _ in false }, into: &out)
+    }
+    if var stamps { out.writeBuffer(&stamps) }
+    switch persistence {
+    case .implicit: break
+    case .keepAlive: out.writeStaticString("connection: keep-alive\r\n")
+    case .close: out.writeStaticString("connection: close\r\n")
+    }
+    out.writeStaticString("\r\n")
+  }
+
+  /// The field lines the router adds to every answer from one slot of one set.
+  static func stamps(color: String, slot: String, image: String, deployment: String)
+    -> ByteBuffer
+  {
+    var out = ByteBuffer()
+    for (name, value) in [
+      ("x-turnout-color", color), ("x-turnout-slot", slot), ("x-turnout-image", image),
+      ("x-turnout-deployment", deployment),
+    ] {
+      out.writeString(name)
+      out.writeStaticString(": ")
+      out.writeString(value)
+      out.writeStaticString("\r\n")
+    }
+    return out
+  }
+
+  /// The router's own answer: status, a plain-text message, its error mark.
+  static func answer(
+    status: Int, reason: String, message: String, close: Bool, includeBody: Bool
+  ) -> ByteBuffer {
+    let body = message + "\n"
+    var out = ByteBuffer()
+    out.writeString("HTTP/1.1 \(status) \(reason)\r\n")
+    out.writeStaticString("content-type: text/plain; charset=utf-8\r\n")
+    out.writeString("content-length: \(body.utf8.count)\r\n")
+    out.writeStaticString("x-turnout-error: router\r\n")
+    if close { out.writeStaticString("connection: close\r\n") }
+    out.writeStaticString("\r\n")
+    if includeBody { out.writeString(body) }
+    return out
+  }
+
+  private static func fields(
+    _ head: MessageHead, dropping: (Range<Int>) -> Bool, into out: inout ByteBuffer
+  ) {
+    let extra = head.fields.contains { !$0.dropped && dropping($0.name) }
+    if !head.dropsAny && !extra {
+      copy(head, head.fieldBlock, into: &out)
+      return
+    }
+    for field in head.fields where !field.dropped && !dropping(field.name) {
+      copy(head, field.name, into: &out)
+      out.writeStaticString(": ")
+      copy(head, field.value, into: &out)
+      out.writeStaticString("\r\n")
+    }
+  }
+
+  private static func copy(_ head: MessageHead, _ range: Range<Int>, into out: inout ByteBuffer) {
+    guard !range.isEmpty else { return }
+    var slice = head.bytes.getSlice(
+      at: head.bytes.readerIndex + range.lowerBound, length: range.count)!
+    out.writeBuffer(&slice)
+  }
+}

@@ -80,41 +80,11 @@ struct ControlSession {
   }
 
   private func handle(_ frame: Frame) async throws {
-    let routes = router.routes
     let logger = router.logger
     switch frame.message {
-    case .routes(let message):
-      let table = message.table
-      switch message.phase {
-      case .install:
-        let taken = routes.install(table)
-        if taken {
-          logger.debug("route table installed", metadata: ["epoch": "\(table.epoch)"])
-        }
-        ack(
-          frame, epoch: table.epoch, ok: true,
-          taken ? nil : "epoch \(routes.epoch) is already served")
-      case .prepare:
-        do {
-          try routes.prepare(table)
-          await router.proxy.warm(table)
-          ack(frame, epoch: table.epoch, ok: true)
-        } catch {
-          ack(frame, epoch: table.epoch, ok: false, error.message)
-        }
-      }
-    case .commit(let commit):
-      do {
-        try routes.commit(epoch: commit.epoch)
-        logger.info("switched", metadata: ["epoch": "\(commit.epoch)"])
-        ack(frame, epoch: commit.epoch, ok: true)
-      } catch {
-        ack(frame, epoch: commit.epoch, ok: false, error.message)
-      }
-    case .abort(let abort):
-      routes.abort(epoch: abort.epoch)
-      logger.notice(
-        "switch aborted", metadata: ["epoch": "\(abort.epoch)", "reason": "\(abort.reason)"])
+    case .routes, .commit, .abort:
+      // Answered on the event loop by RouteControlHandler; never reaches here.
+      break
     case .drain(let drain):
       let proxy = router.proxy
       let connection = self.connection
@@ -136,11 +106,5 @@ struct ControlSession {
     default:
       logger.debug("ignored unexpected \(frame.message.type.rawValue)")
     }
-  }
-
-  /// Acks go out at once, without waiting on the writer: the scheduler's switch waits on them.
-  private func ack(_ frame: Frame, epoch: Int64, ok: Bool, _ message: String? = nil) {
-    connection.post(
-      Frame(id: frame.id, .routeAck(RouteAck(epoch: epoch, ok: ok, message: message))))
   }
 }

@@ -102,24 +102,23 @@ public final class Proxy: Sendable {
   }
 
   /// Opens a connection to every upstream that `table` makes live and the served table does
-  /// not, on every loop, waiting at most `config.warmTimeout`: the first requests after the
-  /// switch find them pooled. Upstreams already live have pools of their own.
-  func warm(_ table: RouteTable) async {
+  /// not, on every loop; the future succeeds when they are open or `config.warmTimeout` passed
+  /// (failures are the balancer's to handle). Upstreams already live have pools of their own.
+  func warm(_ table: RouteTable, on loop: any EventLoop) -> EventLoopFuture<Void> {
     let served = Set(routes.current.table.apps.flatMap { $0.live?.upstreams ?? [] })
     let upstreams = table.apps.flatMap { $0.live?.upstreams ?? [] }.filter {
       !served.contains($0)
     }
-    guard !upstreams.isEmpty else { return }
+    guard !upstreams.isEmpty else { return loop.makeSucceededVoidFuture() }
     let futures = contexts.values.map { entry in
       let context = entry.context
       return entry.loop.flatSubmit { context.value.warm(upstreams) }
     }
-    let loop = group.any()
     let done = loop.makePromise(of: Void.self)
     EventLoopFuture.andAllComplete(futures, on: loop).cascade(to: done)
     let deadline = loop.scheduleTask(in: config.warmTimeout) { done.succeed(()) }
-    try? await done.futureResult.get()
-    deadline.cancel()
+    done.futureResult.whenComplete { _ in deadline.cancel() }
+    return done.futureResult
   }
 
   func close() async {

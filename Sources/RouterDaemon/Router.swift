@@ -67,8 +67,13 @@ public final class Router: Service {
     while !Task.isCancelled {
       let welcomed = OnceFlag()
       do {
+        let (routes, proxy, logger) = (self.routes, self.proxy, self.logger)
         try await LineClient.withConnection(
-          host: host, port: config.schedulerPort, maxLineBytes: config.maxLineBytes
+          host: host, port: config.schedulerPort, maxLineBytes: config.maxLineBytes,
+          handlers: { channel in
+            try channel.pipeline.syncOperations.addHandler(
+              RouteControlHandler(routes: routes, proxy: proxy, logger: logger))
+          }
         ) { connection in
           try await ControlSession(router: self, connection: connection).run(
             onWelcome: welcomed.set)

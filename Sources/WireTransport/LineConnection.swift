@@ -56,9 +56,14 @@ public struct LineConnection: Sendable {
 
 extension Channel {
   /// The pipeline every line connection uses: bounded line framing under an async channel.
-  func addLineHandlers(maxLineBytes: Int) throws -> NIOAsyncChannel<LineFrame, ByteBuffer> {
+  /// `extra` adds handlers between the line decoder and the async channel: they see every
+  /// `LineFrame` on the event loop, before any task does.
+  func addLineHandlers(
+    maxLineBytes: Int, extra: (any Channel) throws -> Void = { _ in }
+  ) throws -> NIOAsyncChannel<LineFrame, ByteBuffer> {
     try pipeline.syncOperations.addHandler(
       ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes)))
+    try extra(self)
     return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: self)
   }
 }

@@ -1,0 +1,80 @@
+import Logging
+import NIOCore
+import RouteTable
+import SchedWire
+import WireTransport
+
+/// Answers the scheduler's route messages (install, prepare, commit, abort) on the control
+/// connection's event loop, as they are read: a switch waits on these acks, so they skip the
+/// hop to the session's task. Everything else goes on to `ControlSession`.
+final class RouteControlHandler: ChannelInboundHandler {
+  typealias InboundIn = LineFrame
+  typealias InboundOut = LineFrame
+  typealias OutboundOut = ByteBuffer
+
+  private let routes: RouteState
+  private let proxy: Proxy
+  private let logger: Logger
+
+  init(routes: RouteState, proxy: Proxy, logger: Logger) {
+    self.routes = routes
+    self.proxy = proxy
+    self.logger = logger
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    guard case .line(let bytes) = unwrapInboundIn(data),
+      case .success(let frame) = LineCodec.decode(bytes.readableBytesView)
+    else {
+      context.fireChannelRead(data)
+      return
+    }
+    switch frame.message {
+    case .routes(let message):
+      let table = message.table
+      switch message.phase {
+      case .install:
+        let taken = routes.install(table)
+        if taken { logger.debug("route table installed", metadata: ["epoch": "\(table.epoch)"]) }
+        ack(
+          context, frame, epoch: table.epoch, ok: true,
+          taken ? nil : "epoch \(routes.epoch) is already served")
+      case .prepare:
+        do {
+          try routes.prepare(table)
+        } catch {
+          ack(context, frame, epoch: table.epoch, ok: false, error.message)
+          return
+        }
+        let this = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        proxy.warm(table, on: context.eventLoop).whenComplete { _ in
+          this.value.ack(bound.value, frame, epoch: table.epoch, ok: true)
+        }
+      }
+    case .commit(let commit):
+      do {
+        try routes.commit(epoch: commit.epoch)
+        logger.info("switched", metadata: ["epoch": "\(commit.epoch)"])
+        ack(context, frame, epoch: commit.epoch, ok: true)
+      } catch {
+        ack(context, frame, epoch: commit.epoch, ok: false, error.message)
+      }
+    case .abort(let abort):
+      routes.abort(epoch: abort.epoch)
+      logger.notice(
+        "switch aborted", metadata: ["epoch": "\(abort.epoch)", "reason": "\(abort.reason)"])
+    default:
+      context.fireChannelRead(data)
+    }
+  }
+
+  private func ack(
+    _ context: ChannelHandlerContext, _ frame: Frame, epoch: Int64, ok: Bool,
+    _ message: String? = nil
+  ) {
+    let reply = Frame(id: frame.id, .routeAck(RouteAck(epoch: epoch, ok: ok, message: message)))
+    context.writeAndFlush(
+      wrapOutboundOut(ByteBuffer(bytes: LineCodec.encodeLine(reply))), promise: nil)
+  }
+}

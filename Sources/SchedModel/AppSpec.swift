@@ -24,6 +24,10 @@ public struct AppSpec: Codable, Sendable, Hashable {
   public var keepWarmMillis: Int64?
   /// How long a retire waits for requests in flight to the old set before stopping it.
   public var drainTimeoutMillis: Int64
+  /// Commands run in throwaway containers of the candidate's image before a switch.
+  public var tests: [TestSpec]
+  /// Checks run against every candidate slot before a switch.
+  public var checks: [CheckSpec]
 
   public init(
     name: String, image: String, slots: Int, resources: Resources, containerPort: Int = 8080,
@@ -31,7 +35,8 @@ public struct AppSpec: Codable, Sendable, Hashable {
     network: NetworkMode = .bridge,
     constraints: [String: String] = [:], maxPerNode: Int? = nil,
     security: SecurityRequest = SecurityRequest(), hosts: [String] = [],
-    keepWarmMillis: Int64? = nil, drainTimeoutMillis: Int64 = 30_000
+    keepWarmMillis: Int64? = nil, drainTimeoutMillis: Int64 = 30_000,
+    tests: [TestSpec] = [], checks: [CheckSpec] = []
   ) {
     self.name = name
     self.image = image
@@ -47,10 +52,13 @@ public struct AppSpec: Codable, Sendable, Hashable {
     self.hosts = hosts.map { $0.lowercased() }
     self.keepWarmMillis = keepWarmMillis
     self.drainTimeoutMillis = drainTimeoutMillis
+    self.tests = tests
+    self.checks = checks
   }
 
   enum CodingKeys: String, CodingKey {
     case name, image, slots, resources, env, health, network, constraints, security, hosts
+    case tests, checks
     case containerPort = "container_port"
     case maxPerNode = "max_per_node"
     case keepWarmMillis = "keep_warm_ms"
@@ -74,6 +82,8 @@ public struct AppSpec: Codable, Sendable, Hashable {
     hosts = try c.decodeIfPresent([String].self, forKey: .hosts) ?? []
     keepWarmMillis = try c.decodeIfPresent(Int64.self, forKey: .keepWarmMillis)
     drainTimeoutMillis = try c.decodeIfPresent(Int64.self, forKey: .drainTimeoutMillis) ?? 30_000
+    tests = try c.decodeIfPresent([TestSpec].self, forKey: .tests) ?? []
+    checks = try c.decodeIfPresent([CheckSpec].self, forKey: .checks) ?? []
   }
 
   /// App names become container names and URL path parts: a safe alphabet only.
@@ -129,6 +139,7 @@ public struct AppSpec: Codable, Sendable, Hashable {
     for key in env.keys where key.isEmpty || key.contains("=") {
       throw fail("env", "'\(key)' is not a valid variable name")
     }
+    try validateChecks()
   }
 }
 

@@ -32,6 +32,16 @@ struct AppApplyCommand: AsyncParsableCommand {
         hosts: [www.example.com]    # Host headers routers send to this app
         keep_warm: 30m              # retire the old set this long after a switch (default: keep it)
         drain_timeout: 30s          # how long a retire waits for requests in flight
+        tests:                      # run by `schedctl verify` in throwaway containers of the
+          - name: unit              # candidate's exact image (by digest)
+            command: ./run-tests    # a line for sh -c, or a list: [./run-tests, --fast]
+            timeout: 5m
+            env: { DATABASE_URL: "postgres://db/test" }
+            companions:             # on a private network for this run, reachable by name
+              - { name: db, image: postgres:16, env: { POSTGRES_PASSWORD: test } }
+        checks:                     # run against every candidate slot and a router's preview
+          - { name: home, http: { path: /, status: 200, body_contains: Welcome, max_latency: 500ms } }
+          - { name: port, tcp: true, timeout: 1s }
 
       Errors name the line and the field. Applying changes no running container; the next
       deploy uses the new spec.

@@ -19,8 +19,12 @@ enum AppSpecFile {
 
   static let fields = [
     "name", "image", "slots", "cpu", "memory", "port", "env", "health", "network", "constraints",
-    "max_per_node", "security", "hosts", "keep_warm", "drain_timeout",
+    "max_per_node", "security", "hosts", "keep_warm", "drain_timeout", "tests", "checks",
   ]
+  static let testFields = ["name", "command", "env", "timeout", "companions"]
+  static let companionFields = ["name", "image", "env", "command"]
+  static let checkFields = ["name", "http", "tcp", "timeout"]
+  static let httpCheckFields = ["path", "status", "body_contains", "max_latency"]
   static let healthFields = [
     "path", "interval", "timeout", "healthy_threshold", "unhealthy_threshold",
   ]
@@ -117,6 +121,86 @@ enum AppSpecFile {
       }
     }
 
+    func list(_ node: Yams.Node?, _ field: String) throws(Problem) -> [Yams.Node] {
+      guard let node else { return [] }
+      guard let sequence = node.sequence else { throw fail(node, field, "must be a list") }
+      return Array(sequence)
+    }
+
+    /// A command: a list of arguments, or one line of text run by `sh -c`.
+    func commandLine(_ node: Yams.Node?, _ field: String) throws(Problem) -> [String]? {
+      guard let node else { return nil }
+      if node.sequence != nil { return try strings(node, field) }
+      return ["sh", "-c", try string(node, field)]
+    }
+
+    func tests(_ node: Yams.Node?) throws(Problem) -> [TestSpec] {
+      var out: [TestSpec] = []
+      for (index, item) in try list(node, "tests").enumerated() {
+        let field = "tests[\(index)]"
+        let fields = try mapping(item, field, known: AppSpecFile.testFields)
+        guard let name = fields["name"] else { throw fail(item, field, "needs a name") }
+        guard let command = try commandLine(fields["command"], "\(field).command") else {
+          throw fail(item, field, "needs a command (a list, or a line for sh -c)")
+        }
+        var companions: [CompanionSpec] = []
+        for (position, entry) in try list(fields["companions"], "\(field).companions")
+          .enumerated()
+        {
+          let place = "\(field).companions[\(position)]"
+          let parts = try mapping(entry, place, known: AppSpecFile.companionFields)
+          guard let companionName = parts["name"], let image = parts["image"] else {
+            throw fail(entry, place, "needs a name and an image")
+          }
+          companions.append(
+            CompanionSpec(
+              name: try string(companionName, "\(place).name"),
+              image: try string(image, "\(place).image"),
+              env: try dictionary(parts["env"], "\(place).env"),
+              command: try commandLine(parts["command"], "\(place).command")))
+        }
+        out.append(
+          TestSpec(
+            name: try string(name, "\(field).name"), command: command,
+            env: try dictionary(fields["env"], "\(field).env"),
+            timeoutMillis: try duration(fields["timeout"], "\(field).timeout") ?? 300_000,
+            companions: companions))
+      }
+      return out
+    }
+
+    func checks(_ node: Yams.Node?) throws(Problem) -> [CheckSpec] {
+      var out: [CheckSpec] = []
+      for (index, item) in try list(node, "checks").enumerated() {
+        let field = "checks[\(index)]"
+        let fields = try mapping(item, field, known: AppSpecFile.checkFields)
+        guard let name = fields["name"] else { throw fail(item, field, "needs a name") }
+        let tcp = try fields["tcp"].map { node throws(Problem) in try bool(node, "\(field).tcp") }
+        var http: HTTPCheck?
+        if let node = fields["http"] {
+          let parts = try mapping(node, "\(field).http", known: AppSpecFile.httpCheckFields)
+          guard let path = parts["path"] else { throw fail(node, "\(field).http", "needs a path") }
+          http = HTTPCheck(
+            path: try string(path, "\(field).http.path"),
+            status: try parts["status"].map { node throws(Problem) in
+              try int(node, "\(field).http.status")
+            } ?? 200,
+            bodyContains: try parts["body_contains"].map { node throws(Problem) in
+              try string(node, "\(field).http.body_contains")
+            },
+            maxLatencyMillis: try duration(parts["max_latency"], "\(field).http.max_latency"))
+        }
+        guard (http != nil) != (tcp == true) else {
+          throw fail(item, field, "give exactly one of http: {path: ...} or tcp: true")
+        }
+        out.append(
+          CheckSpec(
+            name: try string(name, "\(field).name"), http: http,
+            timeoutMillis: try duration(fields["timeout"], "\(field).timeout") ?? 2000))
+      }
+      return out
+    }
+
     func spec(_ root: Yams.Node) throws(Problem) -> AppSpec {
       let top = try mapping(root, "", known: AppSpecFile.fields)
       for required in ["name", "image", "slots", "cpu", "memory"] where top[required] == nil {
@@ -182,7 +266,8 @@ enum AppSpecFile {
         },
         security: security, hosts: try strings(top["hosts"], "hosts"),
         keepWarmMillis: try duration(top["keep_warm"], "keep_warm"),
-        drainTimeoutMillis: try duration(top["drain_timeout"], "drain_timeout") ?? 30_000)
+        drainTimeoutMillis: try duration(top["drain_timeout"], "drain_timeout") ?? 30_000,
+        tests: try tests(top["tests"]), checks: try checks(top["checks"]))
       do throws(ModelError) {
         try spec.validate()
       } catch {

@@ -52,7 +52,7 @@ struct AppSpecFileTests {
     )
     #expect(
       problem(base + "colour: blue\n")
-        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout"
+        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout, tests, checks"
     )
     #expect(
       problem("name: web\nimage: x:1\nslots: many\ncpu: 1\nmemory: 1Gi\n")
@@ -69,5 +69,56 @@ struct AppSpecFileTests {
     #expect(problem("image: x:1\n")?.contains("name: missing") == true)
     #expect(problem("- just\n- a list\n")?.contains("must be a mapping") == true)
     #expect(problem("name: [unclosed\n")?.contains("not valid YAML") == true)
+  }
+
+  @Test("tests with companions and checks read from YAML, with errors that name the entry")
+  func testsAndChecks() throws {
+    let base = "name: web\nimage: x:1\nslots: 2\ncpu: 100m\nmemory: 32Mi\n"
+    let spec = try AppSpecFile.parse(
+      base + """
+        tests:
+          - name: unit
+            command: test -f /www/index.html
+          - name: db
+            command: [wget, -qO-, "http://db:8080/version"]
+            timeout: 30s
+            env: { A: b }
+            companions:
+              - { name: db, image: "turnout-sample:1", env: { PORT: "8080" } }
+        checks:
+          - { name: home, http: { path: /, status: 200, body_contains: Turnout, max_latency: 500ms } }
+          - { name: port, tcp: true, timeout: 1s }
+        """, file: "web.yaml")
+    #expect(spec.tests.map(\.name) == ["unit", "db"])
+    #expect(spec.tests[0].command == ["sh", "-c", "test -f /www/index.html"])
+    #expect(spec.tests[0].timeoutMillis == 300_000)
+    #expect(spec.tests[1].command == ["wget", "-qO-", "http://db:8080/version"])
+    #expect(spec.tests[1].timeoutMillis == 30_000)
+    #expect(
+      spec.tests[1].companions
+        == [CompanionSpec(name: "db", image: "turnout-sample:1", env: ["PORT": "8080"])])
+    #expect(
+      spec.checks[0]
+        == CheckSpec(
+          name: "home",
+          http: HTTPCheck(path: "/", status: 200, bodyContains: "Turnout", maxLatencyMillis: 500)))
+    #expect(spec.checks[1] == CheckSpec(name: "port", http: nil, timeoutMillis: 1000))
+    #expect(spec.checks[1].isTCP)
+
+    #expect(
+      problem(base + "tests:\n  - name: unit\n")?.contains("tests[0]: needs a command") == true)
+    #expect(
+      problem(base + "checks:\n  - { name: both, tcp: true, http: { path: / } }\n")?.contains(
+        "give exactly one of http") == true)
+    #expect(
+      problem(base + "tests:\n  - { name: a, command: x }\n  - { name: a, command: y }\n")?
+        .contains("two tests are named 'a'") == true)
+    #expect(
+      problem(
+        base + "tests:\n  - name: a\n    command: x\n    companions: [{ name: DB, image: p }]\n")?
+        .contains("'DB' is not a valid companion name") == true)
+    #expect(
+      problem(base + "checks:\n  - { name: c, http: { path: nope } }\n")?.contains(
+        "path must start with '/'") == true)
   }
 }

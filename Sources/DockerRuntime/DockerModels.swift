@@ -44,6 +44,14 @@ struct CreateRequest: Encodable {
   var ExposedPorts: [String: Empty]
   var Cmd: [String]?
   var HostConfig: HostConfigPart
+  var NetworkingConfig: NetworkingPart?
+
+  struct EndpointPart: Encodable {
+    var Aliases: [String]
+  }
+  struct NetworkingPart: Encodable {
+    var EndpointsConfig: [String: EndpointPart]
+  }
 
   init(_ spec: ContainerSpec) {
     let port = "\(spec.containerPort)/tcp"
@@ -53,23 +61,27 @@ struct CreateRequest: Encodable {
       environment["PORT"] = String(spec.hostPort)
       environment["HOST"] = spec.hostIP
     }
+    let published = spec.network == nil && spec.networkMode == .bridge
     Image = spec.image
     Env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     Labels = spec.labels
-    ExposedPorts = spec.networkMode == .bridge ? [port: Empty()] : [:]
+    ExposedPorts = published ? [port: Empty()] : [:]
     Cmd = spec.command
     HostConfig = .init(
-      PortBindings: spec.networkMode == .bridge
+      PortBindings: published
         ? [port: [PortBinding(HostIp: spec.hostIP, HostPort: String(spec.hostPort))]] : [:],
       RestartPolicy: .init(Name: spec.restartUnlessStopped ? "unless-stopped" : "no"),
       NanoCpus: spec.cpuMillis * 1_000_000, Memory: spec.memoryBytes,
-      NetworkMode: spec.networkMode.rawValue, Privileged: spec.security.privileged,
+      NetworkMode: spec.network ?? spec.networkMode.rawValue, Privileged: spec.security.privileged,
       Binds: spec.security.binds,
       CapAdd: spec.security.capAdd, PidMode: spec.security.hostPID ? "host" : "",
       IpcMode: spec.security.hostIPC ? "host" : "",
       Devices: spec.security.devices.map {
         Device(PathOnHost: $0, PathInContainer: $0, CgroupPermissions: "rwm")
       })
+    NetworkingConfig = spec.network.map {
+      NetworkingPart(EndpointsConfig: [$0: EndpointPart(Aliases: spec.aliases)])
+    }
   }
 }
 
@@ -85,6 +97,7 @@ struct ListedContainer: Decodable {
   var Id: String
   var Names: [String]?
   var Image: String
+  var ImageID: String?
   var Labels: [String: String]?
   var State: String
 }
@@ -115,6 +128,8 @@ struct InspectResponse: Decodable {
 
   var Id: String
   var Name: String
+  /// The image's id (the reference is `Config.Image`).
+  var Image: String?
   var Config: ConfigPart
   var State: StatePart
   var HostConfig: HostConfigPart
@@ -131,7 +146,8 @@ struct InspectResponse: Decodable {
       exitCode: state == .running ? nil : self.State.ExitCode,
       cpuMillis: (self.HostConfig.NanoCpus ?? 0) / 1_000_000,
       memoryBytes: self.HostConfig.Memory ?? 0,
-      publishedPorts: ports, restartPolicy: self.HostConfig.RestartPolicy?.Name ?? "")
+      publishedPorts: ports, restartPolicy: self.HostConfig.RestartPolicy?.Name ?? "",
+      imageID: Image)
   }
 }
 
@@ -210,4 +226,43 @@ struct APIVersion: Comparable, CustomStringConvertible {
   }
 
   var description: String { "\(major).\(minor)" }
+}
+
+struct ImageInspect: Decodable {
+  var Id: String
+}
+
+struct NetworkCreateRequest: Encodable {
+  var Name: String
+  var Driver = "bridge"
+  /// No route out: a test's companions are for the test alone.
+  var Internal = true
+  var Labels: [String: String]
+}
+
+struct NetworkCreateResponse: Decodable {
+  var Id: String
+}
+
+struct ListedNetwork: Decodable {
+  var Id: String
+}
+
+/// The engine's log stream for a container without a TTY: frames of an 8-byte header (stream,
+/// three zero bytes, big-endian length) and that many bytes.
+enum LogFrames {
+  static func text(_ data: Data) -> String {
+    var out = Data()
+    var index = data.startIndex
+    while data.endIndex - index >= 8 {
+      let header = data[index..<(index + 8)]
+      let bytes = Array(header)
+      let length = Int(bytes[4]) << 24 | Int(bytes[5]) << 16 | Int(bytes[6]) << 8 | Int(bytes[7])
+      let start = index + 8
+      let end = min(data.endIndex, start + length)
+      out.append(data[start..<end])
+      index = end
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
 }

@@ -90,7 +90,7 @@ public actor DockerRuntime: ContainerRuntime {
         name: listed.Names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }
           ?? listed.Id,
         image: listed.Image, labels: listed.Labels ?? [:],
-        state: ContainerInfo.State(rawValue: listed.State) ?? .dead)
+        state: ContainerInfo.State(rawValue: listed.State) ?? .dead, imageID: listed.ImageID)
     }.sorted { $0.name < $1.name }
   }
 
@@ -133,6 +133,60 @@ public actor DockerRuntime: ContainerRuntime {
         .notFound,
         "image \(image) is not on this host and could not be pulled (\(reason)); build or load it here with docker build / docker load"
       )
+    }
+  }
+
+  public func imageID(_ image: String) async throws(RuntimeError) -> String {
+    let encoded =
+      image.addingPercentEncoding(
+        withAllowedCharacters: .alphanumerics.union(["-", "_", ".", ":", "@"])) ?? image
+    let (status, body) = try await request(.GET, "/images/\(encoded)/json")
+    switch status {
+    case 200: return try decode(ImageInspect.self, body).Id
+    case 404: throw RuntimeError(.notFound, message(body, "no such image: \(image)"))
+    default: throw failure(status, body, "inspect image \(image)")
+    }
+  }
+
+  public func createNetwork(name: String, labels: [String: String]) async throws(RuntimeError)
+    -> String
+  {
+    let (status, body) = try await request(
+      .POST, "/networks/create", json: NetworkCreateRequest(Name: name, Labels: labels))
+    switch status {
+    case 201: return try decode(NetworkCreateResponse.self, body).Id
+    case 409: throw RuntimeError(.conflict, message(body, "network \(name) already exists"))
+    default: throw failure(status, body, "create network \(name)")
+    }
+  }
+
+  public func removeNetwork(_ id: String) async throws(RuntimeError) {
+    let (status, body) = try await request(.DELETE, "/networks/\(id)")
+    switch status {
+    case 204, 404: return
+    default: throw failure(status, body, "remove network \(id)")
+    }
+  }
+
+  public func listNetworks(labels: [String: String]) async throws(RuntimeError) -> [String] {
+    let filters = ["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }]
+    let encoded =
+      (try? JSONEncoder().encode(filters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    let query = encoded.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    let (status, body) = try await request(.GET, "/networks?filters=\(query)")
+    guard status == 200 else { throw failure(status, body, "list networks") }
+    return try decode([ListedNetwork].self, body).map(\.Id)
+  }
+
+  public func logs(_ id: String, tailBytes: Int) async throws(RuntimeError) -> String {
+    let (status, body) = try await request(
+      .GET, "/containers/\(id)/logs?stdout=1&stderr=1&tail=500")
+    switch status {
+    case 200:
+      let text = LogFrames.text(body)
+      return String(text.utf8.suffix(tailBytes)) ?? text
+    case 404: throw RuntimeError(.notFound, message(body, "no such container: \(id)"))
+    default: throw failure(status, body, "read the logs of \(id)")
     }
   }
 

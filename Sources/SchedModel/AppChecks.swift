@@ -43,8 +43,7 @@ public struct CompanionSpec: Codable, Sendable, Hashable {
   /// Overrides the image's command when set.
   public var command: [String]?
 
-  public init(name: String, image: String, env: [String: String] = [:], command: [String]? = nil)
-  {
+  public init(name: String, image: String, env: [String: String] = [:], command: [String]? = nil) {
     self.name = name
     self.image = image
     self.env = env
@@ -138,7 +137,8 @@ extension AppSpec {
     for (index, test) in tests.enumerated() {
       let field = "tests[\(index)]"
       guard validName(test.name) else {
-        throw fail("tests", "'\(test.name)' is not a valid test name: use lowercase letters, digits and '-'")
+        throw fail(
+          "tests", "'\(test.name)' is not a valid test name: use lowercase letters, digits and '-'")
       }
       guard testNames.insert(test.name).inserted else {
         throw fail("tests", "two tests are named '\(test.name)'")
@@ -166,7 +166,9 @@ extension AppSpec {
     var checkNames: Set<String> = []
     for check in checks {
       guard validName(check.name) else {
-        throw fail("checks", "'\(check.name)' is not a valid check name: use lowercase letters, digits and '-'")
+        throw fail(
+          "checks",
+          "'\(check.name)' is not a valid check name: use lowercase letters, digits and '-'")
       }
       guard checkNames.insert(check.name).inserted else {
         throw fail("checks", "two checks are named '\(check.name)'")

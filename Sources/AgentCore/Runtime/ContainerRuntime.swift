@@ -20,6 +20,17 @@ public protocol ContainerRuntime: Sendable {
   func stats(_ id: String) async throws(RuntimeError) -> ContainerStats
   /// Pulls the image when it is not present locally.
   func ensureImage(_ image: String) async throws(RuntimeError)
+  /// The id of a local image: the digest of its config, `sha256:...`, the same on every host
+  /// that holds the same bits. `RuntimeError.notFound` when it is not here.
+  func imageID(_ image: String) async throws(RuntimeError) -> String
+  /// Creates a private network (no route out of the host) carrying `labels`; returns its id.
+  func createNetwork(name: String, labels: [String: String]) async throws(RuntimeError) -> String
+  /// Removes a network; removing a missing one is fine.
+  func removeNetwork(_ id: String) async throws(RuntimeError)
+  /// The ids of networks carrying every one of `labels`.
+  func listNetworks(labels: [String: String]) async throws(RuntimeError) -> [String]
+  /// The last `tailBytes` of what the container wrote to stdout and stderr.
+  func logs(_ id: String, tailBytes: Int) async throws(RuntimeError) -> String
 }
 
 /// What to run: everything the agent decides about a container, and nothing the runtime adds.
@@ -47,13 +58,18 @@ public struct ContainerSpec: Sendable, Hashable {
   /// checks it against the node's permissions before a spec gets here.
   public var security: SecurityRequest
   public var command: [String]?
+  /// A user network to join instead of `networkMode` (nothing is published), and the names the
+  /// container answers to on it.
+  public var network: String?
+  public var aliases: [String]
 
   public init(
     name: String, image: String, environment: [String: String] = [:],
     labels: [String: String] = [:], cpuMillis: Int64, memoryBytes: Int64,
     networkMode: NetworkMode = .bridge, containerPort: Int, hostIP: String = "127.0.0.1",
     hostPort: Int, restartUnlessStopped: Bool = true,
-    security: SecurityRequest = SecurityRequest(), command: [String]? = nil
+    security: SecurityRequest = SecurityRequest(), command: [String]? = nil,
+    network: String? = nil, aliases: [String] = []
   ) {
     self.name = name
     self.image = image
@@ -68,6 +84,8 @@ public struct ContainerSpec: Sendable, Hashable {
     self.restartUnlessStopped = restartUnlessStopped
     self.security = security
     self.command = command
+    self.network = network
+    self.aliases = aliases
   }
 }
 
@@ -80,6 +98,8 @@ public struct ContainerInfo: Sendable, Hashable {
   public var id: String
   public var name: String
   public var image: String
+  /// The image's id (`sha256:...`), when the runtime reported it.
+  public var imageID: String?
   public var labels: [String: String]
   public var state: State
   public var startedAt: Date?
@@ -94,8 +114,9 @@ public struct ContainerInfo: Sendable, Hashable {
   public init(
     id: String, name: String, image: String, labels: [String: String], state: State,
     startedAt: Date? = nil, exitCode: Int? = nil, cpuMillis: Int64 = 0, memoryBytes: Int64 = 0,
-    publishedPorts: [String] = [], restartPolicy: String = ""
+    publishedPorts: [String] = [], restartPolicy: String = "", imageID: String? = nil
   ) {
+    self.imageID = imageID
     self.id = id
     self.name = name
     self.image = image

@@ -21,9 +21,41 @@ public actor FakeRuntime: ContainerRuntime {
     self.now = now
   }
 
+  private var specs: [String: ContainerSpec] = [:]
+  private var output: [String: String] = [:]
+  private var networks: [String: (name: String, labels: [String: String])] = [:]
+  private var onStart: (@Sendable (ContainerSpec) -> (exitCode: Int, output: String)?)?
+
+  /// A stable stand-in for an image's config digest.
+  public static func imageID(of image: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in image.utf8 {
+      hash ^= UInt64(byte)
+      hash = hash &* 0x100_0000_01b3
+    }
+    return "sha256:" + String(repeating: String(format: "%016llx", hash), count: 4)
+  }
+
+  /// What started containers do: a script that returns an exit code and output makes the
+  /// container exit at once (a test command); nil keeps it running (a web slot).
+  public func whenStarted(
+    _ script: @escaping @Sendable (ContainerSpec) -> (exitCode: Int, output: String)?
+  ) {
+    onStart = script
+  }
+
+  private func knownImage(_ image: String) -> Bool {
+    images.contains(image) || images.contains { Self.imageID(of: $0) == image }
+  }
+
   public func create(_ spec: ContainerSpec) throws(RuntimeError) -> String {
-    guard images.contains(spec.image) else {
+    guard knownImage(spec.image) else {
       throw RuntimeError(.notFound, "no such image: \(spec.image)")
+    }
+    if let network = spec.network,
+      !networks.contains(where: { $0.key == network || $0.value.name == network })
+    {
+      throw RuntimeError(.notFound, "network \(network) not found")
     }
     guard !containers.values.contains(where: { $0.name == spec.name }) else {
       throw RuntimeError(.conflict, "the container name \"/\(spec.name)\" is already in use")
@@ -34,7 +66,9 @@ public actor FakeRuntime: ContainerRuntime {
       id: id, name: spec.name, image: spec.image, labels: spec.labels, state: .created,
       cpuMillis: spec.cpuMillis, memoryBytes: spec.memoryBytes,
       publishedPorts: spec.networkMode == .bridge ? ["\(spec.hostIP):\(spec.hostPort)"] : [],
-      restartPolicy: spec.restartUnlessStopped ? "unless-stopped" : "no")
+      restartPolicy: spec.restartUnlessStopped ? "unless-stopped" : "no",
+      imageID: spec.image.hasPrefix("sha256:") ? spec.image : Self.imageID(of: spec.image))
+    specs[id] = spec
     return id
   }
 
@@ -44,6 +78,11 @@ public actor FakeRuntime: ContainerRuntime {
     containers[key]!.state = .running
     containers[key]!.startedAt = now()
     containers[key]!.exitCode = nil
+    if let spec = specs[key], let result = onStart?(spec) {
+      containers[key]!.state = .exited
+      containers[key]!.exitCode = result.exitCode
+      output[key, default: ""] += result.output
+    }
   }
 
   public func stop(_ id: String, timeout: Duration) throws(RuntimeError) {
@@ -56,6 +95,8 @@ public actor FakeRuntime: ContainerRuntime {
   public func remove(_ id: String) {
     guard let key = try? resolve(id) else { return }
     containers[key] = nil
+    specs[key] = nil
+    output[key] = nil
   }
 
   public func list(labels: [String: String]) -> [ContainerInfo] {
@@ -83,6 +124,38 @@ public actor FakeRuntime: ContainerRuntime {
       throw RuntimeError(.notFound, "image \(image) is not present and cannot be pulled")
     }
     images.insert(image)
+  }
+
+  public func imageID(_ image: String) throws(RuntimeError) -> String {
+    if image.hasPrefix("sha256:"), knownImage(image) { return image }
+    guard images.contains(image) else { throw RuntimeError(.notFound, "no such image: \(image)") }
+    return Self.imageID(of: image)
+  }
+
+  public func createNetwork(name: String, labels: [String: String]) throws(RuntimeError)
+    -> String
+  {
+    guard !networks.values.contains(where: { $0.name == name }) else {
+      throw RuntimeError(.conflict, "network with name \(name) already exists")
+    }
+    counter += 1
+    let id = String(format: "%064x", counter)
+    networks[id] = (name, labels)
+    return id
+  }
+
+  public func removeNetwork(_ id: String) {
+    networks = networks.filter { $0.key != id && $0.value.name != id }
+  }
+
+  public func listNetworks(labels: [String: String]) -> [String] {
+    networks.filter { entry in labels.allSatisfy { entry.value.labels[$0.key] == $0.value } }
+      .keys.sorted()
+  }
+
+  public func logs(_ id: String, tailBytes: Int) throws(RuntimeError) -> String {
+    let text = output[try resolve(id)] ?? ""
+    return String(text.utf8.suffix(tailBytes)) ?? text
   }
 
   // MARK: for tests

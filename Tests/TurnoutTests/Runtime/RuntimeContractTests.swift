@@ -76,6 +76,52 @@ extension ProcessSuites {
     }
 
     @Test(arguments: RuntimeKind.available)
+    func imageIDsPrivateNetworksAndLogs(kind: RuntimeKind) async throws {
+      let fixture = RuntimeFixture(runtime: kind.make())
+      let runtime = fixture.runtime
+      let digest = try await runtime.imageID(sampleImage)
+      #expect(digest.hasPrefix("sha256:") && digest.count == 71)
+      #expect(try await runtime.imageID(digest) == digest)
+      await #expect(throws: RuntimeError.self) { try await runtime.imageID("turnout-none:0") }
+
+      let network = try await runtime.createNetwork(
+        name: "\(fixture.run)-net", labels: fixture.labels)
+      #expect(try await runtime.listNetworks(labels: fixture.labels) == [network])
+      if let fake = runtime as? FakeRuntime {
+        await fake.whenStarted { spec in spec.command != nil ? (0, "1\n") : nil }
+      }
+      var companion = fixture.spec("db")
+      companion.network = "\(fixture.run)-net"
+      companion.aliases = ["db"]
+      companion.restartUnlessStopped = false
+      try await runtime.start(try await runtime.create(companion))
+      // A one-shot container from the image's digest reaches the companion by its name.
+      var probe = fixture.spec("probe")
+      probe.image = digest
+      probe.network = "\(fixture.run)-net"
+      probe.restartUnlessStopped = false
+      probe.command = [
+        "sh", "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://db:8080/version && exit 0; sleep 0.3; done; exit 1",
+      ]
+      let id = try await runtime.create(probe)
+      try await runtime.start(id)
+      var info = try await runtime.inspect(id)
+      for _ in 0..<100 where info.state == .running {
+        try await Task.sleep(for: .milliseconds(100))
+        info = try await runtime.inspect(id)
+      }
+      #expect(info.state == .exited)
+      #expect(info.exitCode == 0)
+      #expect(info.imageID == digest)
+      #expect(try await runtime.logs(id, tailBytes: 100).contains("1"))
+      await fixture.cleanUp()
+      try await runtime.removeNetwork(network)
+      try await runtime.removeNetwork(network)  // removing twice is fine
+      #expect(try await runtime.listNetworks(labels: fixture.labels).isEmpty)
+    }
+
+    @Test(arguments: RuntimeKind.available)
     func sameNameTwiceIsAConflict(kind: RuntimeKind) async throws {
       let fixture = RuntimeFixture(runtime: kind.make())
       _ = try await fixture.runtime.create(fixture.spec("one"))

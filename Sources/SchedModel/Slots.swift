@@ -61,11 +61,14 @@ public struct SlotStatus: Codable, Sendable, Hashable {
   public var health: SlotHealth
   public var startedAt: Date?
   public var message: String?
+  /// The id (`sha256:...`) of the image the slot's container runs.
+  public var imageID: String?
 
   public init(
     slot: SlotID, deployment: String, containerID: String? = nil, health: SlotHealth,
-    startedAt: Date? = nil, message: String? = nil
+    startedAt: Date? = nil, message: String? = nil, imageID: String? = nil
   ) {
+    self.imageID = imageID
     self.slot = slot
     self.deployment = deployment
     self.containerID = containerID
@@ -78,6 +81,7 @@ public struct SlotStatus: Codable, Sendable, Hashable {
     case slot, deployment, health, message
     case containerID = "container_id"
     case startedAt = "started_at"
+    case imageID = "image_id"
   }
 }
 
@@ -92,6 +96,9 @@ public enum ManagedLabels {
   /// The node whose agent owns the container: agents sharing one engine never touch each
   /// other's containers.
   public static let node = "turnout.node"
+  /// Test and companion containers of a verification, and their network: never slots.
+  public static let verify = "turnout.verify"
+  public static let verifyRun = "turnout.verify-run"
 
   public static func of(_ assignment: SlotAssignment, node: NodeID) -> [String: String] {
     [

@@ -18,10 +18,13 @@ public struct CommandAck: WireBody {
   public static let type = MessageType.commandAck
   public var ok: Bool
   public var message: String?
+  /// The outcome of a `run_test` command.
+  public var test: TestOutcome?
 
-  public init(ok: Bool, message: String? = nil) {
+  public init(ok: Bool, message: String? = nil, test: TestOutcome? = nil) {
     self.ok = ok
     self.message = message
+    self.test = test
   }
 }
 
@@ -30,9 +33,13 @@ public enum CommandAction: Sendable, Equatable, Codable {
   /// The complete list of slots the scheduler wants on the node. Declarative and idempotent: the
   /// agent starts what is missing, replaces what differs, and stops managed containers not listed.
   case assign(AssignSlots)
+  /// Run one test of a verification: its companions on a private network, the command in a
+  /// container of the image digest; answered when it is over and everything is removed.
+  case runTest(RunTest)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case assign
+    case runTest = "run_test"
   }
 
   enum KindKey: String, CodingKey { case kind }
@@ -40,6 +47,7 @@ public enum CommandAction: Sendable, Equatable, Codable {
   public var kind: Kind {
     switch self {
     case .assign: .assign
+    case .runTest: .runTest
     }
   }
 
@@ -47,6 +55,7 @@ public enum CommandAction: Sendable, Equatable, Codable {
     let container = try decoder.container(keyedBy: KindKey.self)
     switch try container.decode(Kind.self, forKey: .kind) {
     case .assign: self = .assign(try AssignSlots(from: decoder))
+    case .runTest: self = .runTest(try RunTest(from: decoder))
     }
   }
 
@@ -55,6 +64,7 @@ public enum CommandAction: Sendable, Equatable, Codable {
     try container.encode(kind, forKey: .kind)
     switch self {
     case .assign(let body): try body.encode(to: encoder)
+    case .runTest(let body): try body.encode(to: encoder)
     }
   }
 }
@@ -64,4 +74,66 @@ public struct AssignSlots: Codable, Sendable, Equatable {
   public var slots: [SlotAssignment]
 
   public init(slots: [SlotAssignment]) { self.slots = slots }
+}
+
+/// One test of a verification, as the agent runs it.
+public struct RunTest: Codable, Sendable, Equatable {
+  /// Unique per verification and test: names the containers and the network.
+  public var run: String
+  public var app: String
+  /// The image digest (`sha256:...`) the test runs from: exactly the candidate's bits.
+  public var image: String
+  public var test: TestSpec
+  /// What the test container may use (the scheduler reserved it on this node).
+  public var cpuMillis: Int64
+  public var memoryBytes: Int64
+
+  public init(
+    run: String, app: String, image: String, test: TestSpec, cpuMillis: Int64, memoryBytes: Int64
+  ) {
+    self.run = run
+    self.app = app
+    self.image = image
+    self.test = test
+    self.cpuMillis = cpuMillis
+    self.memoryBytes = memoryBytes
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case run, app, image, test
+    case cpuMillis = "cpu_millis"
+    case memoryBytes = "memory_bytes"
+  }
+}
+
+/// How a test run ended.
+public struct TestOutcome: Codable, Sendable, Equatable {
+  /// The command's exit code; nil when it did not finish (timeout, or it could not start).
+  public var exitCode: Int?
+  public var timedOut: Bool
+  public var durationMillis: Int64
+  /// The tail of what the command wrote to stdout and stderr.
+  public var output: String
+  /// Why the run could not happen (a missing image, a companion that would not start).
+  public var error: String?
+
+  public init(
+    exitCode: Int?, timedOut: Bool = false, durationMillis: Int64, output: String,
+    error: String? = nil
+  ) {
+    self.exitCode = exitCode
+    self.timedOut = timedOut
+    self.durationMillis = durationMillis
+    self.output = output
+    self.error = error
+  }
+
+  public var passed: Bool { exitCode == 0 && !timedOut && error == nil }
+
+  enum CodingKeys: String, CodingKey {
+    case output, error
+    case exitCode = "exit_code"
+    case timedOut = "timed_out"
+    case durationMillis = "duration_ms"
+  }
 }

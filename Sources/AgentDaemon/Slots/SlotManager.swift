@@ -58,6 +58,15 @@ public actor SlotManager: CommandExecutor, Service {
       logger.debug("slots assigned", metadata: ["slots": "\(body.slots.count)"])
       kick.yield()
       return CommandAck(ok: true, message: "assigned \(body.slots.count) slot(s)")
+    case .runTest(let request):
+      let outcome = await TestRunner(runtime: runtime, node: node, logger: logger).run(request)
+      let verdict =
+        outcome.passed
+        ? "passed"
+        : outcome.timedOut
+          ? "timed out" : outcome.error ?? "failed with code \(outcome.exitCode ?? -1)"
+      return CommandAck(
+        ok: outcome.passed, message: "test \(request.test.name) \(verdict)", test: outcome)
     }
   }
 
@@ -87,6 +96,8 @@ public actor SlotManager: CommandExecutor, Service {
 
   /// Reconciles every interval (and at once after an assign), and runs health checks.
   public func run() async throws {
+    // A test run the agent was in the middle of when it stopped: its containers go first.
+    await TestRunner(runtime: runtime, node: node, logger: logger).sweep()
     await refreshObserved()
     try await cancelWhenGracefulShutdown {
       try await withThrowingDiscardingTaskGroup { group in
@@ -320,6 +331,6 @@ public actor SlotManager: CommandExecutor, Service {
     return SlotStatus(
       slot: slot, deployment: reportedDeployment, containerID: id, health: health,
       startedAt: container.startedAt,
-      message: health == .healthy ? nil : tracker?.lastError)
+      message: health == .healthy ? nil : tracker?.lastError, imageID: container.imageID)
   }
 }

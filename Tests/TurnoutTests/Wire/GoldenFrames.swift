@@ -68,6 +68,32 @@ enum GoldenFrames {
         .command(Command(generation: 3, action: .assign(AssignSlots(slots: [assignment])))))
     ),
     (.commandAck, Frame(id: "c41-3", .commandAck(CommandAck(ok: true, message: "started")))),
+    (
+      .command,
+      Frame(
+        id: "c42-3",
+        .command(
+          Command(
+            generation: 3,
+            action: .runTest(
+              RunTest(
+                run: "v7-db", app: "web", image: "sha256:" + String(repeating: "ab", count: 32),
+                test: TestSpec(
+                  name: "db", command: ["sh", "-c", "wget -qO- http://db:8080/version"],
+                  timeoutMillis: 60000,
+                  companions: [CompanionSpec(name: "db", image: "turnout-sample:1")]),
+                cpuMillis: 250, memoryBytes: 134_217_728)))))
+    ),
+    (
+      .commandAck,
+      Frame(
+        id: "c42-3",
+        .commandAck(
+          CommandAck(
+            ok: false, message: "test db failed with code 1",
+            test: TestOutcome(
+              exitCode: 1, durationMillis: 812, output: "wget: bad address 'db:8080'\n"))))
+    ),
     (.routes, Frame(id: "r12", .routes(SchedWire.Routes(phase: .prepare, table: table)))),
     (.commit, Frame(id: "r13", .commit(Commit(epoch: 1_795_750_000_123)))),
     (

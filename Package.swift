@@ -53,6 +53,7 @@ let package = Package(
       dependencies: [
         "SchedModel", "SchedWire", "Placement", "SchedStore", "WireTransport",
         .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -11,6 +11,14 @@ struct ControlSession {
   let router: Router
   let connection: LineConnection
 
+  /// Where the preview listener can be reached, for the scheduler's checks.
+  var previewAddress: String? {
+    guard let port = router.proxy.previewPort else { return nil }
+    let host = router.config.listenHost
+    let any = host == "0.0.0.0" || host == "::" || host.isEmpty
+    return any ? ":\(port)" : host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+  }
+
   func run(onWelcome: @Sendable () -> Void) async throws {
     let config = router.config
     var lines = connection.inbound.makeAsyncIterator()
@@ -20,7 +28,7 @@ struct ControlSession {
         .hello(
           Hello(
             role: .router, versions: ProtocolVersion.supported, node: NodeID(config.name),
-            token: config.token))))
+            token: config.token, preview: previewAddress))))
     guard let first = try await lines.next() else {
       throw RouterError(.session, "scheduler closed the connection before welcome")
     }

@@ -57,9 +57,26 @@ public struct APIClient: Sendable {
       as: [String: String].self)
   }
 
-  public func switchLive(_ app: String) async throws(ClientError) -> SwitchResponse {
+  public func switchLive(_ app: String, force: Bool = false) async throws(ClientError)
+    -> SwitchResponse
+  {
     try await send(
-      .POST, "/v1/apps/\(app)/switch", body: [String: String](), as: SwitchResponse.self)
+      .POST, "/v1/apps/\(app)/switch", body: SwitchRequest(force: force), as: SwitchResponse.self)
+  }
+
+  /// Starts verifying the app's candidate set; follow it with `verification(_:id:)`.
+  public func verify(_ app: String) async throws(ClientError) -> Verification {
+    try await send(
+      .POST, "/v1/apps/\(app)/verify", body: [String: String](), as: Verification.self)
+  }
+
+  public func verification(_ app: String, id: String) async throws(ClientError) -> Verification {
+    try await get("/v1/apps/\(app)/verifications/\(id)", as: Verification.self)
+  }
+
+  /// The latest verification of the image the candidate runs (else the latest at all).
+  public func latestVerification(_ app: String) async throws(ClientError) -> Verification {
+    try await get("/v1/apps/\(app)/verification", as: Verification.self)
   }
 
   public func rollback(_ app: String) async throws(ClientError) -> SwitchResponse {

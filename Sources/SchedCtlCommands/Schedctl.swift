@@ -18,7 +18,8 @@ public struct Schedctl: AsyncParsableCommand {
       """,
     subcommands: [
       NodesCommand.self, PlacementCommand.self, PlanCommand.self, AppCommand.self,
-      DeployCommand.self, StatusCommand.self, SwitchCommand.self, RollbackCommand.self,
+      DeployCommand.self, StatusCommand.self, VerifyCommand.self, SwitchCommand.self,
+      RollbackCommand.self,
       RetireCommand.self, RoutersCommand.self, StopSetCommand.self, EventsCommand.self,
     ]
   )

@@ -66,6 +66,19 @@ public actor MemoryStore: StateStore {
     append(events)
   }
 
+  private var verificationRows: [String: Verification] = [:]
+
+  public func saveVerification(_ verification: Verification, events: [ClusterEvent]) {
+    verificationRows[verification.id] = verification
+    append(events)
+  }
+
+  public func verifications(app: String, digest: String?, limit: Int) -> [Verification] {
+    Array(
+      verificationRows.values.filter { $0.app == app && (digest == nil || $0.digest == digest) }
+        .sorted { $0.startedAt > $1.startedAt }.prefix(limit))
+  }
+
   public func sets() -> [SetRecord] {
     setRows.values.sorted { ($0.app, $0.color) < ($1.app, $1.color) }
   }

@@ -175,6 +175,48 @@ public final class SQLiteStore: StateStore {
     }
   }
 
+  public func saveVerification(_ verification: Verification, events: [ClusterEvent])
+    async throws(StoreError)
+  {
+    let body = try encodeJSON(verification)
+    try await write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO verifications (id, app, digest, state, started_at, body)
+          VALUES (?, ?, ?, ?, ?, ?)
+          ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body
+          """,
+        arguments: [
+          verification.id, verification.app, verification.digest, verification.state.rawValue,
+          verification.startedAt.timeIntervalSince1970, body,
+        ])
+      try Self.insert(events, db)
+    }
+  }
+
+  public func verifications(app: String, digest: String?, limit: Int) async throws(StoreError)
+    -> [Verification]
+  {
+    try await read { db in
+      let rows =
+        if let digest {
+          try Row.fetchAll(
+            db,
+            sql:
+              "SELECT body FROM verifications WHERE app = ? AND digest = ? ORDER BY started_at DESC LIMIT ?",
+            arguments: [app, digest, limit])
+        } else {
+          try Row.fetchAll(
+            db,
+            sql: "SELECT body FROM verifications WHERE app = ? ORDER BY started_at DESC LIMIT ?",
+            arguments: [app, limit])
+        }
+      return try rows.map { row in
+        try Self.json.decode(Verification.self, from: Data((row["body"] as String).utf8))
+      }
+    }
+  }
+
   public func sets() async throws(StoreError) -> [SetRecord] {
     try await read { db in
       try Row.fetchAll(db, sql: "SELECT * FROM sets ORDER BY app, color").map { row in

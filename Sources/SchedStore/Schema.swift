@@ -68,6 +68,20 @@ enum Schema {
           );
           """)
     }
+    migrator.registerMigration("v3: verifications") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE verifications (
+            id TEXT PRIMARY KEY NOT NULL,
+            app TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('running', 'passed', 'failed')),
+            started_at REAL NOT NULL,
+            body TEXT NOT NULL
+          );
+          CREATE INDEX verifications_by_app ON verifications (app, digest, started_at);
+          """)
+    }
     return migrator
   }
 }

@@ -31,6 +31,12 @@ public protocol StateStore: Sendable {
   func appendEvents(_ events: [ClusterEvent]) async throws(StoreError)
   /// Events with `seq` greater than `after`, oldest first, at most `limit`.
   func events(after: Int64, limit: Int) async throws(StoreError) -> [ClusterEvent]
+  /// Inserts or replaces a verification (by id), with its events, in one transaction.
+  func saveVerification(_ verification: Verification, events: [ClusterEvent])
+    async throws(StoreError)
+  /// An app's verifications, newest first; only those of `digest` when given.
+  func verifications(app: String, digest: String?, limit: Int) async throws(StoreError)
+    -> [Verification]
 }
 
 /// The error of the store module.

@@ -8,12 +8,17 @@ public struct Hello: WireBody {
   /// The node id for an agent, the router's name for a router.
   public var node: NodeID
   public var token: String
+  /// A router's preview listener, `HOST:PORT` (`:PORT` when it listens on every address): the
+  /// scheduler's checks reach the candidate set through it.
+  public var preview: String?
 
-  public init(role: PeerRole, versions: [Int], node: NodeID, token: String) {
+  public init(role: PeerRole, versions: [Int], node: NodeID, token: String, preview: String? = nil)
+  {
     self.role = role
     self.versions = versions
     self.node = node
     self.token = token
+    self.preview = preview
   }
 }
 

@@ -79,6 +79,19 @@ public struct SwitchResponse: Codable, Sendable, Equatable {
 }
 
 /// `POST /v1/apps/NAME/retire`: how long to wait for requests in flight (default: the app's).
+/// `POST /v1/apps/NAME/switch`: `force` switches to a candidate without a passing verification
+/// (written to the event log with who did it).
+public struct SwitchRequest: Codable, Sendable, Equatable {
+  public var force: Bool
+
+  public init(force: Bool = false) { self.force = force }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    force = try c.decodeIfPresent(Bool.self, forKey: .force) ?? false
+  }
+}
+
 public struct RetireRequest: Codable, Sendable, Equatable {
   public var drainTimeoutMillis: Int64?
 

@@ -93,7 +93,8 @@ struct ClusterSession {
       switch admission.admit(hello) {
       case .success(let welcome):
         if hello.role == .router {
-          let session = RouterSession(name: hello.node.rawValue, connection: connection)
+          let session = RouterSession(
+            name: hello.node.rawValue, connection: connection, preview: hello.preview)
           do {
             try await routers.connected(session, welcome: Frame(id: frame.id, .welcome(welcome)))
           } catch {

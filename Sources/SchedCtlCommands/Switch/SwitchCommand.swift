@@ -9,7 +9,9 @@ struct SwitchCommand: AsyncParsableCommand {
     commandName: "switch",
     abstract: "Make the app's candidate set live on every router, with no failed request.",
     discussion: """
-      Refused unless every slot of the candidate set is healthy. Two phases: every connected
+      Refused unless every slot of the candidate set is healthy and the image digest it runs
+      passed `schedctl verify` for this deployment; --force switches without a pass and writes
+      who did it to the event log. Two phases: every connected
       router loads the new table and opens connections to the new set, then the scheduler
       commits it everywhere. A router that does not answer in time (schedd --switch-timeout)
       aborts the switch and the live set stays live on all routers. Requests in flight on the
@@ -22,9 +24,12 @@ struct SwitchCommand: AsyncParsableCommand {
   @Argument(help: "The app.")
   var app: String
 
+  @Flag(help: "Switch even though the candidate has no passing verification (logged).")
+  var force = false
+
   func run() async throws {
     let client = try global.client()
-    let result = try await Exit.guarding { try await client.switchLive(app) }
+    let result = try await Exit.guarding { try await client.switchLive(app, force: force) }
     try SwitchOutput.print(result, verb: "switched", global: global)
   }
 }

@@ -41,9 +41,26 @@ struct APIRoutes {
     }
     v1.post("apps/:name/switch") { request, context in
       let name = try context.parameters.require("name")
+      let body = try await JSONResponse.decode(SwitchRequest.self, from: request)
       let actor = Self.actor(request)
       return JSONResponse.ok(
-        try await run { try await apps.switchLive(name, rollback: false, actor: actor) })
+        try await run {
+          try await apps.switchLive(name, rollback: false, force: body.force, actor: actor)
+        })
+    }
+    v1.post("apps/:name/verify") { request, context in
+      let name = try context.parameters.require("name")
+      let actor = Self.actor(request)
+      return JSONResponse.ok(try await run { try await apps.startVerification(name, actor: actor) })
+    }
+    v1.get("apps/:name/verification") { _, context in
+      let name = try context.parameters.require("name")
+      return JSONResponse.ok(try await run { try await apps.latestVerification(name) })
+    }
+    v1.get("apps/:name/verifications/:id") { _, context in
+      let name = try context.parameters.require("name")
+      let id = try context.parameters.require("id")
+      return JSONResponse.ok(try await run { try await apps.verification(name, id: id) })
     }
     v1.post("apps/:name/rollback") { request, context in
       let name = try context.parameters.require("name")

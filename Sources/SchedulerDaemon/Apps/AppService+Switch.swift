@@ -69,11 +69,13 @@ extension AppService {
   /// Makes the other set of `name` live on every router, two-phase. A switch needs every slot
   /// of the candidate healthy; a rollback goes back to the set that was live before (older than
   /// the live one) and needs one healthy slot. No container is started either way.
-  public func switchLive(_ name: String, rollback: Bool, actor: String) async throws(APIFailure)
-    -> SwitchResponse
-  {
+  public func switchLive(
+    _ name: String, rollback: Bool, force: Bool = false, actor: String
+  ) async throws(APIFailure) -> SwitchResponse {
     // The body throws untyped: Swift 6.3's ClosureLifetimeFixup pass crashes on it otherwise.
-    do { return try await performSwitch(name, rollback: rollback, actor: actor) } catch let
+    do {
+      return try await performSwitch(name, rollback: rollback, force: force, actor: actor)
+    } catch let
       error as APIFailure
     {
       throw error
@@ -82,8 +84,8 @@ extension AppService {
     }
   }
 
-  private func performSwitch(_ name: String, rollback: Bool, actor: String) async throws
-    -> SwitchResponse
+  private func performSwitch(_ name: String, rollback: Bool, force: Bool, actor: String)
+    async throws -> SwitchResponse
   {
     // One snapshot of the state serves the checks and the new table: a switch is on the
     // critical path of production, every read counts.
@@ -145,6 +147,21 @@ extension AppService {
         )
       }
     }
+    // The gate: a switch (not a rollback, whose set served production before) needs a passing
+    // verification of the candidate's digest and deployment, unless forced.
+    var forcedPast: String?
+    if !rollback {
+      let gate = await passingVerification(app, target: target, state: state)
+      if !gate.passed {
+        guard force else {
+          throw APIFailure(
+            .conflict,
+            "switch refused: the \(target.color.rawValue) set of \(name) has no passing verification: \(gate.reason); run schedctl verify \(name), or switch with --force; \(live.rawValue) stays live"
+          )
+        }
+        forcedPast = gate.reason
+      }
+    }
     let apps = Self.routes(
       apps: allApps, sets: allSets, allocations: allocations, reports: reports, nodes: nodes,
       live: [name: target.color], retiring: retiring)
@@ -179,6 +196,15 @@ extension AppService {
         "app.name": "\(name)", "from": "\(live.rawValue)", "to": "\(target.color.rawValue)",
         "epoch": "\(outcome.epoch)",
       ])
+    if let forcedPast {
+      try? await store.appendEvents([
+        ClusterEvent(
+          at: cluster.now(), actor: actor, kind: "app.switch_forced", subject: name,
+          detail:
+            "to \(target.color.rawValue) (\(target.deployment), \(target.image)) at epoch \(outcome.epoch) without a passing verification: \(forcedPast)"
+        )
+      ])
+    }
     scheduleKeepWarm(record, live: target.color, deployment: target.deployment)
     // The routers already serve the new table; a refresh only catches what changed meanwhile.
     Task { await self.refreshRoutes() }

@@ -29,6 +29,10 @@ public actor AppService {
   /// of them clears it and bumps the version; a read that raced a write is not kept.
   var cachedState: StateSnapshot?
   var stateVersion = 0
+  /// Verifications by app: the running one, or the last one this process ran.
+  var verifications: [String: Verification] = [:]
+  /// CPU and memory held on a node by a test run, by run.
+  var testReservations: [String: (node: NodeID, resources: Resources)] = [:]
   /// Nodes with a push under way, and nodes whose list changed since their push began.
   private var pushing: Set<NodeID> = []
   private var dirty: Set<NodeID> = []
@@ -101,7 +105,14 @@ public actor AppService {
     let view = ClusterView(nodes: nodes, allocations: allocations, at: cluster.now())
     let result: PlacementResult
     do {
-      result = try Placer.place(request, on: view.placementNodes(forSet: nil))
+      // What running test containers hold is not free for slots.
+      let reserved = reservedByTests()
+      let candidates = view.placementNodes(forSet: nil).map { node in
+        var node = node
+        node.allocated = node.allocated + (reserved[node.id] ?? .zero)
+        return node
+      }
+      result = try Placer.place(request, on: candidates)
     } catch {
       throw APIFailure(.badRequest, error.message)
     }

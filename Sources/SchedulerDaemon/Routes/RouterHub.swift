@@ -95,6 +95,13 @@ public actor RouterHub {
 
   // MARK: views
 
+  /// Connected routers with a preview listener: name and `HOST:PORT`.
+  var previews: [(router: String, address: String)] {
+    peers.sorted { $0.key < $1.key }.compactMap { name, peer in
+      peer.session?.preview.map { (name, $0) }
+    }
+  }
+
   /// Connected routers by name.
   var connectedNames: [String] {
     peers.filter { $0.value.session != nil }.keys.sorted()

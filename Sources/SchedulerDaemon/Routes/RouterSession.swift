@@ -12,9 +12,22 @@ final class RouterSession: Sendable {
   private let wasReplaced = Atomic<Bool>(false)
   private let isClosed = Atomic<Bool>(false)
 
-  init(name: String, connection: LineConnection) {
+  /// The router's preview listener as the scheduler reaches it, if it has one.
+  let preview: String?
+
+  init(name: String, connection: LineConnection, preview: String? = nil) {
     self.name = name
     self.connection = connection
+    // A router listening on every address said only its port: it is reached at its peer's IP.
+    if let preview, preview.hasPrefix(":") {
+      let peer = connection.peer
+      let host =
+        peer.hasPrefix("[")
+        ? String(peer.prefix { $0 != "]" }) + "]" : String(peer.prefix { $0 != ":" })
+      self.preview = host + preview
+    } else {
+      self.preview = preview
+    }
   }
 
   var peer: String { connection.peer }

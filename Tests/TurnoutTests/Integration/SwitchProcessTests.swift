@@ -100,7 +100,8 @@ extension ProcessSuites {
       for agent in agents { try agent.start() }
       let ports = [freePort(), freePort()]
       let routers = [
-        cluster.router("edge-1", port: ports[0]), cluster.router("edge-2", port: ports[1]),
+        cluster.router("edge-1", port: ports[0], previewPort: freePort()),
+        cluster.router("edge-2", port: ports[1], previewPort: freePort()),
       ]
       for router in routers { try router.start() }
       defer {
@@ -129,6 +130,15 @@ extension ProcessSuites {
           return routers.routers.filter { $0.connected && $0.inSync }.count == 2
         })
       let urls = ports.map { "http://127.0.0.1:\($0)" }
+
+      // The gate: no switch before a verification of green's digest passed.
+      let unverified = try cluster.schedctl(["switch", app])
+      #expect(unverified.status == 1, "\(unverified.output)")
+      #expect(unverified.output.contains("has no passing verification"), "\(unverified.output)")
+      let verified = try cluster.schedctl(["verify", app])
+      #expect(verified.status == 0, "\(verified.output)")
+      // Each slot directly and through both routers' preview listeners.
+      #expect(verified.output.contains("passed: 4 step(s)"), "\(verified.output)")
 
       // Load and flips run together; the load stops itself after the flips (or a deadline).
       let stop = OnceFlag()
@@ -179,6 +189,8 @@ extension ProcessSuites {
       // The routers' counters, summed by the scheduler, equal what the client saw.
       var sent: [String: Int64] = [:]
       for sample in all { if let color = sample.color { sent[color, default: 0] += 1 } }
+      // The verification's health check went to green once through each router's preview.
+      sent["green", default: 0] += 2
       var reported: [String: Int64] = [:]
       let matched = await eventually(timeout: .seconds(10)) {
         guard let status = try? await api.status(app) else { return false }

@@ -85,6 +85,35 @@ struct SwitchTests {
     return (routes?.live?.color, routes?.live?.upstreams.count ?? 0)
   }
 
+  @Test("an unverified candidate is refused with the reason; --force switches and is logged")
+  func verificationGate() async throws {
+    var cluster = try await Cluster.start()
+    let router = try await cluster.addRouter("edge-1")
+    try await cluster.deployBoth()
+    let api = cluster.api
+    #expect(await eventually { router.table.app(named: "web")?.candidate?.upstreams.count == 2 })
+    await #expect {
+      _ = try await api.switchLive("web")
+    } throws: { error in
+      let message = (error as? ClientError)?.message ?? ""
+      return (error as? ClientError)?.code == .refused
+        && message.contains("has no passing verification")
+        && message.contains("has not been verified") && message.contains("schedctl verify web")
+    }
+    #expect(Self.live(router).0 == .blue)
+    // Rollbacks are not gated: the old set served production before.
+    let forced = try await api.switchLive("web", force: true)
+    #expect(forced.to == .green)
+    let events = try await api.events()
+    #expect(
+      events.contains {
+        $0.kind == "app.switch_forced" && $0.subject == "web"
+          && $0.detail.contains("without a passing verification")
+      })
+    #expect(try await api.rollback("web").to == .blue)
+    await cluster.stop()
+  }
+
   @Test("switch, rollback and retire move every router to the same epoch and log who did it")
   func switchRollbackRetire() async throws {
     var cluster = try await Cluster.start()
@@ -95,7 +124,7 @@ struct SwitchTests {
     #expect(await eventually { Self.live(r1) == (.blue, 2) && Self.live(r2) == (.blue, 2) })
     #expect(await eventually { r1.table.app(named: "web")?.candidate?.upstreams.count == 2 })
 
-    let switched = try await api.switchLive("web")
+    let switched = try await api.switchLive("web", force: true)
     #expect(switched.from == .blue && switched.to == .green)
     #expect(switched.routers == ["edge-1", "edge-2"])
     #expect(r1.epoch == switched.epoch && r2.epoch == switched.epoch)
@@ -109,7 +138,7 @@ struct SwitchTests {
 
     // Blue is live again, so green is now the candidate: a rollback has nowhere to go.
     await #expect(throws: ClientError.self) { _ = try await api.rollback("web") }
-    _ = try await api.switchLive("web")
+    _ = try await api.switchLive("web", force: true)
 
     let routers = try await api.routers()
     #expect(routers.routers.allSatisfy { $0.connected })
@@ -146,7 +175,7 @@ struct SwitchTests {
       })
     let epoch = router.epoch
     await #expect {
-      _ = try await api.switchLive("web")
+      _ = try await api.switchLive("web", force: true)
     } throws: { error in
       let message = (error as? ClientError)?.message ?? ""
       return (error as? ClientError)?.code == .refused && message.contains("not ready")
@@ -179,7 +208,7 @@ struct SwitchTests {
       }
       let started = ContinuousClock.now
       await #expect {
-        _ = try await api.switchLive("web")
+        _ = try await api.switchLive("web", force: true)
       } throws: { error in
         let message = (error as? ClientError)?.message ?? ""
         return message.contains("switch aborted") && message.contains("silent")
@@ -193,7 +222,7 @@ struct SwitchTests {
       events.contains { $0.kind == "app.switch_aborted" && $0.detail.contains("blue stays live") })
     // With the silent router gone the switch goes through.
     #expect(await eventually { (try? await api.routers().routers.filter(\.connected).count) == 1 })
-    _ = try await api.switchLive("web")
+    _ = try await api.switchLive("web", force: true)
     #expect(Self.live(router).0 == .green)
     await cluster.stop()
   }
@@ -237,7 +266,7 @@ struct SwitchTests {
     try await cluster.deployBoth(keepWarmMillis: 400)
     let api = cluster.api
     #expect(await eventually { Self.live(router) == (.blue, 2) })
-    _ = try await api.switchLive("web")
+    _ = try await api.switchLive("web", force: true)
     #expect(try await api.status("web").sets.count == 2)
     #expect(
       await eventually(timeout: .seconds(10)) {

@@ -83,7 +83,8 @@ enum VerifyOutput {
     var out =
       "  \(mark) \(step.kind.rawValue) \(step.name) on \(step.target)\(time): \(step.detail ?? "")"
     if step.state == .failed, let output = step.output, !output.isEmpty {
-      let tail = output.split(separator: "\n", omittingEmptySubsequences: false).suffix(10)
+      let trimmed = output.hasSuffix("\n") ? String(output.dropLast()) : output
+      let tail = trimmed.split(separator: "\n", omittingEmptySubsequences: false).suffix(10)
       out += "\n" + tail.map { "       | \($0)" }.joined(separator: "\n")
     }
     return out

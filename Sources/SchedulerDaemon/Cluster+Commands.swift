@@ -27,6 +27,7 @@ extension Cluster {
     do {
       return try await withCheckedThrowingContinuation { continuation in
         pendingAcks[commandID] = continuation
+        pendingNodes[commandID] = node
         Task {
           do {
             try await session.connection.send(frame)
@@ -46,10 +47,23 @@ extension Cluster {
 
   /// An agent answered command `id`.
   func acknowledge(_ id: String, _ ack: CommandAck) {
+    pendingNodes[id] = nil
     pendingAcks.removeValue(forKey: id)?.resume(returning: ack)
   }
 
   private func fail(_ id: String, _ error: SchedulerError) {
+    pendingNodes[id] = nil
     pendingAcks.removeValue(forKey: id)?.resume(throwing: error)
+  }
+
+  /// The node's connection ended: its commands will not be answered on it.
+  func failCommands(of node: NodeID) {
+    for (id, target) in pendingNodes where target == node {
+      fail(
+        id,
+        SchedulerError(
+          .nodeNotConnected,
+          "node '\(node)' disconnected before answering command \(id); check its sched-agent"))
+    }
   }
 }

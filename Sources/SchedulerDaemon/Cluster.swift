@@ -22,6 +22,8 @@ public actor Cluster {
   /// Each node's slots as its agent last reported them.
   private(set) var slotReports: [NodeID: [SlotStatus]] = [:]
   var pendingAcks: [String: CheckedContinuation<CommandAck, any Error>] = [:]
+  /// The node each pending command went to, so a disconnect fails its commands at once.
+  var pendingNodes: [String: NodeID] = [:]
   /// When this scheduler loaded its state.
   let bootedAt: Date
   var commandCounter = 0
@@ -153,6 +155,7 @@ public actor Cluster {
   func disconnected(node id: NodeID, session: AgentSession) {
     guard sessions[id] === session else { return }
     sessions[id] = nil
+    failCommands(of: id)
     logger.info("node disconnected", metadata: ["node.id": "\(id)"])
   }
 

@@ -46,7 +46,10 @@ struct SchedRouter: AsyncParsableCommand {
   @Option(help: "Production listener HOST:PORT (default 127.0.0.1:8000).")
   var listen: String?
 
-  @Option(help: "Preview listener HOST:PORT serving each app's candidate set (default: off).")
+  @Option(
+    help:
+      "Preview listener HOST:PORT serving each app's candidate set; schedctl verify checks through it (default: off)."
+  )
   var previewListen: String?
 
   @Option(help: "A request header that sends a request to the candidate set (default: off).")

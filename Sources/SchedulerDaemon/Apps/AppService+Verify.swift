@@ -112,11 +112,16 @@ extension AppService {
     let stored = try await wrap {
       try await store.verifications(app: name, digest: digest, limit: 1)
     }
-    guard let latest = stored.first else {
+    guard var latest = stored.first else {
       throw APIFailure(
         .notFound,
         "\(name) has no verification\(digest.map { " of \($0)" } ?? ""); run schedctl verify \(name)"
       )
+    }
+    if latest.state == .running {
+      // Stored as running, not running here: the scheduler restarted during it.
+      latest.state = .failed
+      latest.summary = "interrupted: the scheduler restarted during it; run schedctl verify again"
     }
     return latest
   }
@@ -133,12 +138,18 @@ extension AppService {
     let mine = (found ?? []).filter { $0.deployment == target.deployment }
     if mine.contains(where: { $0.state == .passed }) { return (true, "") }
     if let last = mine.first {
-      return (
-        false,
-        last.state == .running
-          ? "its verification \(last.id) is still running"
-          : "its last verification (\(last.id)) failed: \(last.summary ?? "see schedctl verify \(app.name) --show")"
-      )
+      let reason: String
+      switch last.state {
+      case .running where verifications[app.name]?.id == last.id:
+        reason = "its verification \(last.id) is still running"
+      case .running:
+        reason =
+          "its verification \(last.id) was interrupted (the scheduler restarted during it); run schedctl verify \(app.name) again"
+      default:
+        reason =
+          "its last verification (\(last.id)) failed: \(last.summary ?? "see schedctl verify \(app.name) --show")"
+      }
+      return (false, reason)
     }
     return (
       false,

@@ -21,7 +21,8 @@ extension ProcessSuites {
 
     func spec(withBrokenTest: Bool) -> AppSpec {
       var tests = [
-        TestSpec(name: "unit", command: ["sh", "-c", "cat /www/version && test -f /www/index.html"]),
+        TestSpec(
+          name: "unit", command: ["sh", "-c", "cat /www/version && test -f /www/index.html"]),
         TestSpec(
           name: "db",
           command: [
@@ -122,7 +123,8 @@ extension ProcessSuites {
       #expect(passed.status == 0, "\(passed.output)")
       // 2 tests, then 2 checks on 2 slots and the version check through the preview.
       #expect(passed.output.contains("passed: 7 step(s)"), "\(passed.output)")
-      #expect(passed.output.contains("ok   check version on router edge-v preview"), "\(passed.output)")
+      #expect(
+        passed.output.contains("ok   check version on router edge-v preview"), "\(passed.output)")
       #expect(try await leftovers() == 0)
       let switched = try cluster.schedctl(["switch", app])
       #expect(switched.status == 0, "\(switched.output)")

@@ -1,0 +1,87 @@
+import AgentCore
+import Foundation
+import SchedClient
+import SchedModel
+import SchedTestSupport
+import SchedWire
+import Testing
+
+/// Verification in-process: scheduler, two agents on fake runtimes whose test containers exit
+/// as scripted.
+@Suite("Verify in-process", .timeLimit(.minutes(1)))
+struct VerifyTests {
+  @Test("tests run from the candidate's digest; an agent lost mid-test fails that step at once")
+  func agentLostMidTest() async throws {
+    let scheduler = try await InProcessScheduler.start(
+      heartbeat: .milliseconds(250), missedBeats: 12)
+    let runtimes = [
+      FakeRuntime(images: ["web:1", "web:2"]), FakeRuntime(images: ["web:1", "web:2"]),
+    ]
+    for runtime in runtimes {
+      // Test containers: `true` exits 0 at once, anything else runs until removed.
+      await runtime.whenStarted { spec in
+        guard spec.labels[ManagedLabels.verify] == "true", spec.name.hasSuffix("-test") else {
+          return nil
+        }
+        return spec.command == ["true"] ? (0, "ok\n") : nil
+      }
+    }
+    let agents = zip(["n1", "n2"], runtimes).map {
+      scheduler.startRuntimeAgent($0.0, runtime: $0.1)
+    }
+    defer { for agent in agents { agent.cancel() } }
+    let api = scheduler.api
+    #expect(await eventually { (try? await api.nodes().count) == 2 })
+    _ = try await api.apply(
+      AppSpec(
+        name: "web", image: "web:1", slots: 2,
+        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
+        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100),
+        tests: [
+          TestSpec(name: "quick", command: ["true"]),
+          TestSpec(name: "stuck", command: ["sleep", "600"], timeoutMillis: 600_000),
+        ]))
+    _ = try await api.deploy("web", image: nil)
+    _ = try await api.deploy("web", image: "web:2")
+    #expect(
+      await eventually {
+        (try? await api.status("web"))?.sets.allSatisfy { $0.state == .ready } == true
+      })
+    let started = try await api.verify("web")
+    #expect(started.digest == FakeRuntime.imageID(of: "web:2"))
+    #expect(started.state == .running)
+    // The stuck test holds a node: find it, and take that node's agent away.
+    var stuckNode: String?
+    #expect(
+      await eventually {
+        let current = try? await api.verification("web", id: started.id)
+        stuckNode = current?.steps.first { $0.name == "stuck" && $0.target.hasPrefix("node ") }?
+          .target.replacingOccurrences(of: "node ", with: "")
+        return stuckNode != nil
+      })
+    let index = try #require(["n1", "n2"].firstIndex(of: stuckNode ?? ""))
+    let lostAt = ContinuousClock.now
+    agents[index].cancel()
+    var finished: Verification?
+    #expect(
+      await eventually(timeout: .seconds(10)) {
+        finished = try? await api.verification("web", id: started.id)
+        return finished?.state == .failed
+      })
+    #expect(ContinuousClock.now - lostAt < .seconds(10))
+    let steps = finished?.steps ?? []
+    #expect(steps.first { $0.name == "quick" }?.state == .passed)
+    #expect(steps.first { $0.name == "quick" }?.output == "ok\n")
+    let stuck = steps.first { $0.name == "stuck" }
+    #expect(stuck?.state == .failed)
+    #expect(stuck?.detail?.contains("disconnected") == true, "\(String(describing: stuck))")
+    // Stored against the digest, and the switch names the failure.
+    await #expect {
+      _ = try await api.switchLive("web")
+    } throws: { error in
+      ((error as? ClientError)?.message ?? "").contains(
+        "its last verification (\(started.id)) failed")
+    }
+    await scheduler.stop()
+  }
+}

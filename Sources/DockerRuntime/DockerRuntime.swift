@@ -78,11 +78,8 @@ public actor DockerRuntime: ContainerRuntime {
   }
 
   public func list(labels: [String: String]) async throws(RuntimeError) -> [ContainerInfo] {
-    let filters = ["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }]
-    let encoded =
-      (try? JSONEncoder().encode(filters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    let query = encoded.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-    let (status, body) = try await request(.GET, "/containers/json?all=1&filters=\(query)")
+    let (status, body) = try await request(
+      .GET, "/containers/json?all=1&filters=\(Self.labelFilter(labels))")
     guard status == 200 else { throw failure(status, body, "list containers") }
     return try decode([ListedContainer].self, body).map { listed in
       ContainerInfo(
@@ -169,11 +166,7 @@ public actor DockerRuntime: ContainerRuntime {
   }
 
   public func listNetworks(labels: [String: String]) async throws(RuntimeError) -> [String] {
-    let filters = ["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }]
-    let encoded =
-      (try? JSONEncoder().encode(filters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    let query = encoded.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-    let (status, body) = try await request(.GET, "/networks?filters=\(query)")
+    let (status, body) = try await request(.GET, "/networks?filters=\(Self.labelFilter(labels))")
     guard status == 200 else { throw failure(status, body, "list networks") }
     return try decode([ListedNetwork].self, body).map(\.Id)
   }
@@ -191,6 +184,14 @@ public actor DockerRuntime: ContainerRuntime {
   }
 
   // MARK: plumbing
+
+  /// The engine's `filters` query for objects carrying every one of `labels`, URL-encoded.
+  static func labelFilter(_ labels: [String: String]) -> String {
+    let filters = ["label": labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }]
+    let encoded =
+      (try? JSONEncoder().encode(filters)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    return encoded.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+  }
 
   static func split(_ image: String) -> (String, String) {
     if let at = image.firstIndex(of: "@") {

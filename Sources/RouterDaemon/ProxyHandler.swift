@@ -116,22 +116,18 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   /// done until more bytes arrive (or the connection is closing).
   private func readBody() -> Bool {
     var framer = requestBody!
-    var failure: HeadError?
-    let consumed = inbound.withUnsafeReadableBytes { bytes -> Int in
-      do throws(HeadError) {
-        return try framer.consume(bytes)
-      } catch {
-        failure = error
-        return 0
+    let consumed: Int
+    do {
+      consumed = try inbound.withReadableBytes { bytes throws(HeadError) in
+        try framer.consume(bytes)
       }
-    }
-    if let failure {
+    } catch {
       // The framing is broken: nothing after this point can be trusted to be a request.
       closing = true
       if exchange == nil {
         write(
           HeadWriter.answer(
-            status: 400, reason: "Bad Request", message: "bad request: \(failure)", close: true,
+            status: 400, reason: "Bad Request", message: "bad request: \(error)", close: true,
             includeBody: true), thenClose: true)
       } else {
         abandonExchange()
@@ -441,21 +437,16 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     _ connection: UpstreamHandler
   ) -> Bool {
     guard let context else { return false }
-    var failure: HeadError?
     var data: [Range<Int>] = []
     let dechunk = exchange.dechunk
-    let consumed = buffer.withUnsafeReadableBytes { bytes -> Int in
-      do throws(HeadError) {
-        return dechunk
-          ? try framer.consume(bytes) { data.append($0) } : try framer.consume(bytes)
-      } catch {
-        failure = error
-        return 0
+    let consumed: Int
+    do {
+      consumed = try buffer.withReadableBytes { bytes throws(HeadError) in
+        dechunk ? try framer.consume(bytes) { data.append($0) } : try framer.consume(bytes)
       }
-    }
-    if let failure {
+    } catch {
       upstreamBroke(
-        connection, "slot \(connection.upstream.slot) broke the body framing: \(failure)")
+        connection, "slot \(connection.upstream.slot) broke the body framing: \(error)")
       return false
     }
     if dechunk {

@@ -42,48 +42,33 @@ enum HeadParser {
     -> MessageHead
   {
     var message = MessageHead(bytes: head)
-    var failure: HeadError?
-    head.withUnsafeReadableBytes { bytes in
-      do throws(HeadError) {
-        let end = try lineEnd(bytes, from: 0)
-        try parseRequestLine(bytes, end.content, into: &message)
-        let facts = try parseFields(bytes, from: end.next, into: &message) {
-          name, value, message throws(HeadError) in
-          try classifyRequestField(bytes, name, value, previewHeader, &message)
-        }
-        try finishRequest(facts, &message)
-      } catch {
-        failure = error
+    try head.withReadableBytes { bytes throws(HeadError) in
+      let end = try lineEnd(bytes, from: 0)
+      try parseRequestLine(bytes, end.content, into: &message)
+      let facts = try parseFields(bytes, from: end.next, into: &message) {
+        name, value, message throws(HeadError) in
+        try classifyRequestField(bytes, name, value, previewHeader, &message)
       }
+      try finishRequest(facts, &message)
     }
-    if let failure { throw failure }
     return message
   }
 
   /// Parses a response head; `stamping` drops the upstream's own `x-turnout-*` fields.
   static func response(_ head: ByteBuffer, stamping: Bool) throws(HeadError) -> MessageHead {
     var message = MessageHead(bytes: head)
-    var failure: HeadError?
-    head.withUnsafeReadableBytes { bytes in
-      do throws(HeadError) {
-        let end = try lineEnd(bytes, from: 0)
-        try parseStatusLine(bytes, end.content, into: &message)
-        let facts = try parseFields(bytes, from: end.next, into: &message) {
-          name, value, message throws(HeadError) in
-          if stamping, name.count > 10, equalsLowercase(bytes, name.prefix(10), "x-turnout-") {
-            return true
-          }
-          return false
-        }
-        message.keepAlive = message.minorVersion == 1 ? !facts.close : facts.keepAlive
-        message.contentLength = facts.contentLength
-        message.chunked = facts.transferEncoding.map { $0 } ?? false
-        message.hasTransferEncoding = facts.transferEncoding != nil
-      } catch {
-        failure = error
+    try head.withReadableBytes { bytes throws(HeadError) in
+      let end = try lineEnd(bytes, from: 0)
+      try parseStatusLine(bytes, end.content, into: &message)
+      let facts = try parseFields(bytes, from: end.next, into: &message) {
+        name, value, message throws(HeadError) in
+        stamping && name.count > 10 && equalsLowercase(bytes, name.prefix(10), "x-turnout-")
       }
+      message.keepAlive = message.minorVersion == 1 ? !facts.close : facts.keepAlive
+      message.contentLength = facts.contentLength
+      message.chunked = facts.transferEncoding ?? false
+      message.hasTransferEncoding = facts.transferEncoding != nil
     }
-    if let failure { throw failure }
     return message
   }
 
@@ -428,5 +413,17 @@ enum HeadParser {
       true
     default: false
     }
+  }
+}
+
+extension ByteBuffer {
+  /// `withUnsafeReadableBytes` for a body that throws `HeadError`, rethrown as such.
+  func withReadableBytes<T>(_ body: (UnsafeRawBufferPointer) throws(HeadError) -> T)
+    throws(HeadError) -> T
+  {
+    let result = withUnsafeReadableBytes { bytes -> Result<T, HeadError> in
+      do throws(HeadError) { return .success(try body(bytes)) } catch { return .failure(error) }
+    }
+    return try result.get()
   }
 }

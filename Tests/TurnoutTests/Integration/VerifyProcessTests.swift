@@ -48,16 +48,7 @@ extension ProcessSuites {
 
     /// Containers and networks of this app's test runs still on the engine.
     func leftovers() async throws -> Int {
-      let runtime = DockerRuntime()
-      let labels = [ManagedLabels.verify: "true", ManagedLabels.app: app]
-      var count = -1
-      _ = try await eventually(timeout: .seconds(10)) {
-        count =
-          try await runtime.list(labels: labels).count
-          + runtime.listNetworks(labels: labels).count
-        return count == 0
-      }
-      return count
+      try await verifyLeftovers([ManagedLabels.verify: "true", ManagedLabels.app: app])
     }
 
     @Test(

@@ -31,17 +31,8 @@ extension ProcessSuites {
         cpuMillis: 250, memoryBytes: 64 << 20)
     }
 
-    /// Containers and networks of `run` still there, after the runner's cleanup had its time.
     func leftovers(_ run: String) async throws -> Int {
-      let labels = [ManagedLabels.verifyRun: run]
-      var count = 0
-      _ = try await eventually(timeout: .seconds(10)) {
-        count =
-          try await runtime.list(labels: labels).count
-          + runtime.listNetworks(labels: labels).count
-        return count == 0
-      }
-      return count
+      try await verifyLeftovers([ManagedLabels.verifyRun: run])
     }
 
     @Test("a passing and a failing command: exit code, output tail, nothing left")
@@ -119,4 +110,17 @@ extension ProcessSuites {
       #expect(try await runtime.listNetworks(labels: [ManagedLabels.verifyRun: run]).isEmpty)
     }
   }
+}
+
+/// Containers and networks carrying `labels` still on the engine, once a test run's cleanup
+/// (detached from the run) had up to 10 s.
+func verifyLeftovers(_ labels: [String: String]) async throws -> Int {
+  let runtime = DockerRuntime()
+  var count = -1
+  _ = try await eventually(timeout: .seconds(10)) {
+    count =
+      try await runtime.list(labels: labels).count + runtime.listNetworks(labels: labels).count
+    return count == 0
+  }
+  return count
 }

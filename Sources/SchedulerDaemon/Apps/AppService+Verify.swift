@@ -66,6 +66,10 @@ extension AppService {
       )
     }
     let candidate = try await candidate(of: app, state: state)
+    // Checked again after the suspension above: two verify calls must not both start.
+    if let running = verifications[name], running.state == .running {
+      throw APIFailure(.conflict, "verification \(running.id) of \(name) has just started")
+    }
     let at = cluster.now()
     let verification = Verification(
       id: "v\(Int64(at.timeIntervalSince1970 * 1000))", app: name, color: candidate.set.color,

@@ -21,6 +21,20 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# ensure_packages_stopped PKG...: like ensure_packages, for packages that would start a service
+# on install (nginx on :80, prometheus on :9090, both on every address): a temporary
+# policy-rc.d keeps them stopped; Turnout runs its own instances on 127.0.0.1.
+ensure_packages_stopped() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  ensure_packages "${missing[@]}" || { rm -f /usr/sbin/policy-rc.d; return 1; }
+  rm -f /usr/sbin/policy-rc.d
+}
+
 # require_swift: fails with a clear message when no Swift 6 toolchain is present.
 require_swift() {
   command -v swift >/dev/null 2>&1 || die "no swift on PATH: install Swift 6 (https://swift.org/install) or add it to PATH"

@@ -15,6 +15,13 @@ struct APIRoutes {
   func router() -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]) }
+    // Prometheus sends the operator token too (`authorization: { credentials: TOKEN }`).
+    router.group("metrics").add(middleware: BearerAuth(token: apiToken)).get { _, _ in
+      let text = MetricsExport.text(try await metricsSnapshot())
+      return Response(
+        status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
     let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken))
     v1.get("nodes") { _, _ in try await nodes() }
     v1.get("placement") { _, _ in try await placement() }
@@ -149,6 +156,14 @@ struct APIRoutes {
   }
 
   /// Runs an app operation, turning its failure into the matching HTTP answer.
+  private func metricsSnapshot() async throws -> MetricsExport.Snapshot {
+    let state = try await run { try await apps.state() }
+    return MetricsExport.Snapshot(
+      nodes: await cluster.snapshot(), allocations: state.allocations,
+      reports: await cluster.slotStatuses(), apps: state.apps, sets: state.sets,
+      traffic: await routers.allTraffic)
+  }
+
   private func run<T>(_ body: () async throws -> T) async throws -> T {
     do {
       return try await body()

@@ -118,6 +118,9 @@ public actor RouterHub {
   }
 
   /// Traffic of one app summed over every router that has reported.
+  /// Traffic of every app, summed over every router that has reported.
+  var allTraffic: [SetTraffic] { SetTraffic.merged(peers.values.flatMap(\.traffic)) }
+
   func traffic(app: String) -> [SetTraffic] {
     SetTraffic.merged(peers.values.flatMap { $0.traffic.filter { $0.app == app } })
   }

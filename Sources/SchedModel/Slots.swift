@@ -63,12 +63,18 @@ public struct SlotStatus: Codable, Sendable, Hashable {
   public var message: String?
   /// The id (`sha256:...`) of the image the slot's container runs.
   public var imageID: String?
+  /// CPU and memory the container used at its last sample (Docker stats API).
+  public var cpuUsedMillis: Int64?
+  public var memoryUsedBytes: Int64?
 
   public init(
     slot: SlotID, deployment: String, containerID: String? = nil, health: SlotHealth,
-    startedAt: Date? = nil, message: String? = nil, imageID: String? = nil
+    startedAt: Date? = nil, message: String? = nil, imageID: String? = nil,
+    cpuUsedMillis: Int64? = nil, memoryUsedBytes: Int64? = nil
   ) {
     self.imageID = imageID
+    self.cpuUsedMillis = cpuUsedMillis
+    self.memoryUsedBytes = memoryUsedBytes
     self.slot = slot
     self.deployment = deployment
     self.containerID = containerID
@@ -82,6 +88,8 @@ public struct SlotStatus: Codable, Sendable, Hashable {
     case containerID = "container_id"
     case startedAt = "started_at"
     case imageID = "image_id"
+    case cpuUsedMillis = "cpu_used_millis"
+    case memoryUsedBytes = "memory_used_bytes"
   }
 }
 

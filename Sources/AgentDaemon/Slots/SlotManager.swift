@@ -31,6 +31,10 @@ public actor SlotManager: CommandExecutor, Service {
   /// same deployment means the container went missing.
   private var seenRunning: [SlotID: String] = [:]
   private var drift: [DriftReport] = []
+  /// The last CPU and memory sample of each running container, by container id.
+  private var usage: [String: ContainerStats] = [:]
+  /// How often containers are sampled (the engine's stats call takes about a second).
+  let statsInterval: Duration = .seconds(5)
   private let kick: AsyncStream<Void>.Continuation
   private let kicks: AsyncStream<Void>
 
@@ -103,6 +107,7 @@ public actor SlotManager: CommandExecutor, Service {
       try await withThrowingDiscardingTaskGroup { group in
         group.addTask { await self.reconcileLoop() }
         group.addTask { await self.healthLoop() }
+        group.addTask { await self.statsLoop() }
       }
     }
   }
@@ -121,6 +126,22 @@ public actor SlotManager: CommandExecutor, Service {
       }
       _ = await iterator.next()
       tick.cancel()
+    }
+  }
+
+  /// Samples every running managed container's CPU and memory, all at once, every interval.
+  private func statsLoop() async {
+    while !Task.isCancelled {
+      let running = observed.values.filter { $0.state == .running }.map(\.id)
+      let runtime = self.runtime
+      let samples = await withTaskGroup(of: (String, ContainerStats?).self) { group in
+        for id in running { group.addTask { (id, try? await runtime.stats(id)) } }
+        var out: [String: ContainerStats] = [:]
+        for await (id, stats) in group { if let stats { out[id] = stats } }
+        return out
+      }
+      usage = samples
+      try? await Task.sleep(for: statsInterval)
     }
   }
 
@@ -331,6 +352,8 @@ public actor SlotManager: CommandExecutor, Service {
     return SlotStatus(
       slot: slot, deployment: reportedDeployment, containerID: id, health: health,
       startedAt: container.startedAt,
-      message: health == .healthy ? nil : tracker?.lastError, imageID: container.imageID)
+      message: health == .healthy ? nil : tracker?.lastError, imageID: container.imageID,
+      cpuUsedMillis: usage[container.id]?.cpuMillis,
+      memoryUsedBytes: usage[container.id]?.memoryBytes)
   }
 }

@@ -63,6 +63,14 @@ enum MetricsExport {
         .set(report?.health == .healthy ? 1.0 : 0.0)
       gauge(registry, "turnout_slot_cpu_reserved_millicores", "CPU reserved for the slot", labels)
         .set(Double(allocation.resources.cpuMillis))
+      if let cpu = report?.cpuUsedMillis, let memory = report?.memoryUsedBytes {
+        gauge(
+          registry, "turnout_slot_cpu_used_millicores", "CPU the slot's container used", labels
+        ).set(Double(cpu))
+        gauge(
+          registry, "turnout_slot_memory_used_bytes", "memory the slot's container used", labels
+        ).set(Double(memory))
+      }
       gauge(registry, "turnout_slot_memory_reserved_bytes", "memory reserved for the slot", labels)
         .set(Double(allocation.resources.memoryBytes))
     }

@@ -118,6 +118,13 @@ extension ProcessSuites {
       #expect(
         await Self.query(prometheusPort, "turnout_node_cpu_capacity_millicores{node=\"mx1\"}")
           ?? 0 > 0)
+      // The agent samples its containers (Docker stats) and reports them with its heartbeats.
+      #expect(
+        await eventually(timeout: .seconds(20), every: .milliseconds(500)) {
+          (await Self.query(
+            prometheusPort,
+            "sum(turnout_slot_memory_used_bytes{app=\"\(app)\",color=\"blue\"})") ?? 0) > 100_000
+        })
       // Without the token, nothing.
       let anonymous = try await TestHTTP.fetch("http://127.0.0.1:\(cluster.apiPort)/metrics")
       #expect(anonymous.status == 401)

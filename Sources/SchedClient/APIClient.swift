@@ -92,6 +92,17 @@ public struct APIClient: Sendable {
       as: RetireResponse.self)
   }
 
+  /// Stored metric points of `series` at `resolution` seconds (10 or 60) since `since`.
+  public func samples(_ series: [String], resolution: Int64 = 10, since: Int64? = nil)
+    async throws(ClientError) -> [SamplePoint]
+  {
+    let names = series.joined(separator: ",").addingPercentEncoding(
+      withAllowedCharacters: .alphanumerics.union(["-", "_", ".", "/"]))!
+    let from = since.map { "&since=\($0)" } ?? ""
+    return try await get(
+      "/v1/samples?series=\(names)&resolution=\(resolution)\(from)", as: [SamplePoint].self)
+  }
+
   public func routers() async throws(ClientError) -> RoutersResponse {
     try await get("/v1/routers", as: RoutersResponse.self)
   }

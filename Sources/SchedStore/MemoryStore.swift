@@ -67,6 +67,38 @@ public actor MemoryStore: StateStore {
   }
 
   private var verificationRows: [String: Verification] = [:]
+  private struct SampleKey: Hashable {
+    var series: String
+    var resolution: Int64
+    var start: Int64
+  }
+  private var sampleRows: [SampleKey: (total: Double, count: Int64)] = [:]
+
+  public func recordSamples(_ samples: [Sample], retention: Retention, now: Int64) {
+    for tier in retention.tiers {
+      for sample in samples {
+        let key = SampleKey(
+          series: sample.series, resolution: tier.resolution,
+          start: Retention.bucket(sample.at, tier))
+        let row = sampleRows[key] ?? (0, 0)
+        sampleRows[key] = (row.total + sample.value, row.count + 1)
+      }
+      let cutoff = Retention.cutoff(now: now, tier)
+      sampleRows = sampleRows.filter {
+        $0.key.resolution != tier.resolution || $0.key.start >= cutoff
+      }
+    }
+  }
+
+  public func samplePoints(series: [String], resolution: Int64, since: Int64) -> [SamplePoint] {
+    sampleRows.filter {
+      series.contains($0.key.series) && $0.key.resolution == resolution && $0.key.start >= since
+    }.map {
+      SamplePoint(
+        series: $0.key.series, resolution: resolution, start: $0.key.start,
+        mean: $0.value.total / Double(max($0.value.count, 1)), count: $0.value.count)
+    }.sorted { ($0.start, $0.series) < ($1.start, $1.series) }
+  }
 
   public func saveVerification(_ verification: Verification, events: [ClusterEvent]) {
     verificationRows[verification.id] = verification

@@ -175,6 +175,57 @@ public final class SQLiteStore: StateStore {
     }
   }
 
+  public func recordSamples(_ samples: [Sample], retention: Retention, now: Int64)
+    async throws(StoreError)
+  {
+    try await write { db in
+      let upsert = try db.cachedStatement(
+        sql: """
+          INSERT INTO samples (series, resolution, start, total, count) VALUES (?, ?, ?, ?, 1)
+          ON CONFLICT(series, resolution, start)
+          DO UPDATE SET total = total + excluded.total, count = count + 1
+          """)
+      for tier in retention.tiers {
+        for sample in samples {
+          try upsert.execute(arguments: [
+            sample.series, tier.resolution, Retention.bucket(sample.at, tier), sample.value,
+          ])
+        }
+        try db.execute(
+          sql: "DELETE FROM samples WHERE resolution = ? AND start < ?",
+          arguments: [tier.resolution, Retention.cutoff(now: now, tier)])
+      }
+    }
+  }
+
+  public func samplePoints(series: [String], resolution: Int64, since: Int64)
+    async throws(StoreError) -> [SamplePoint]
+  {
+    guard !series.isEmpty else { return [] }
+    return try await read { db in
+      let marks = Array(repeating: "?", count: series.count).joined(separator: ", ")
+      let arguments = StatementArguments(series) + [resolution, since]
+      return try Row.fetchAll(
+        db,
+        sql: """
+          SELECT series, resolution, start, total, count FROM samples
+          WHERE series IN (\(marks)) AND resolution = ? AND start >= ? ORDER BY start
+          """, arguments: arguments
+      ).map { row in
+        let count: Int64 = row["count"]
+        let total: Double = row["total"]
+        return SamplePoint(
+          series: row["series"], resolution: row["resolution"], start: row["start"],
+          mean: count > 0 ? total / Double(count) : 0, count: count)
+      }
+    }
+  }
+
+  /// Rows in the samples table, for retention tests.
+  public func sampleRowCount() async throws(StoreError) -> Int {
+    try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM samples") ?? 0 }
+  }
+
   public func saveVerification(_ verification: Verification, events: [ClusterEvent])
     async throws(StoreError)
   {

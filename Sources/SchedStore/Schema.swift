@@ -82,6 +82,20 @@ enum Schema {
           CREATE INDEX verifications_by_app ON verifications (app, digest, started_at);
           """)
     }
+    migrator.registerMigration("v4: samples") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE samples (
+            series TEXT NOT NULL,
+            resolution INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            total REAL NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (series, resolution, start)
+          ) WITHOUT ROWID;
+          CREATE INDEX samples_by_age ON samples (resolution, start);
+          """)
+    }
     return migrator
   }
 }

@@ -31,6 +31,12 @@ public protocol StateStore: Sendable {
   func appendEvents(_ events: [ClusterEvent]) async throws(StoreError)
   /// Events with `seq` greater than `after`, oldest first, at most `limit`.
   func events(after: Int64, limit: Int) async throws(StoreError) -> [ClusterEvent]
+  /// Adds samples to every tier's buckets and drops buckets older than each tier keeps.
+  func recordSamples(_ samples: [Sample], retention: Retention, now: Int64)
+    async throws(StoreError)
+  /// Points of `series` at `resolution` from `since` (unix seconds), oldest first.
+  func samplePoints(series: [String], resolution: Int64, since: Int64) async throws(StoreError)
+    -> [SamplePoint]
   /// Inserts or replaces a verification (by id), with its events, in one transaction.
   func saveVerification(_ verification: Verification, events: [ClusterEvent])
     async throws(StoreError)

@@ -105,6 +105,17 @@ public final class Scheduler: Service {
         }
       }
       group.addTask { try await app.run() }
+      let sampler = Sampler(
+        cluster: cluster, apps: apps, routers: self.routers, logger: logger)
+      let sampleEvery = config.sampleInterval
+      group.addTask {
+        try? await cancelWhenGracefulShutdown {
+          while !Task.isCancelled {
+            try await Task.sleep(for: sampleEvery)
+            await sampler.sample(now: Int64(cluster.now().timeIntervalSince1970))
+          }
+        }
+      }
       group.addTask {
         try? await cancelWhenGracefulShutdown {
           var tick = 0

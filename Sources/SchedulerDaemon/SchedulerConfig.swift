@@ -24,6 +24,8 @@ public struct SchedulerConfig: Sendable {
   public var maxLineBytes: Int
   /// How long a command waits for its ack.
   public var commandTimeout: Duration
+  /// How often metric samples are taken and stored (the finest tier is 10 s buckets).
+  public var sampleInterval: Duration
 
   public init(
     clusterHost: String = "127.0.0.1", clusterPort: Int = 7100, apiHost: String = "127.0.0.1",
@@ -31,8 +33,9 @@ public struct SchedulerConfig: Sendable {
     heartbeatInterval: Duration = .seconds(2), missedBeats: Int = 3,
     helloTimeout: Duration = WireLimits.helloTimeout, maxLineBytes: Int = WireLimits.maxLineBytes,
     commandTimeout: Duration = .seconds(30), routerToken: String? = nil,
-    switchTimeout: Duration = .seconds(5)
+    switchTimeout: Duration = .seconds(5), sampleInterval: Duration = .seconds(10)
   ) {
+    self.sampleInterval = sampleInterval
     self.routerToken = routerToken
     self.switchTimeout = switchTimeout
     self.clusterHost = clusterHost

@@ -42,6 +42,26 @@ struct APIRoutes {
       return JSONResponse.ok(
         try await run { try await apps.deploy(name, image: body.image, actor: actor) })
     }
+    v1.get("samples") { request, _ in
+      // ?series=A,B&resolution=10|60&since=UNIX_SECONDS (default: the last hour)
+      let query = request.uri.queryParameters
+      let series = query.get("series").map { $0.split(separator: ",").map(String.init) } ?? []
+      let resolution = query.get("resolution", as: Int64.self) ?? 10
+      let since =
+        query.get("since", as: Int64.self) ?? Int64(cluster.now().timeIntervalSince1970) - 3600
+      guard !series.isEmpty else {
+        throw APIError(
+          .badRequest, code: "bad_request",
+          "name the series: ?series=node/NODE/cpu,set/APP/COLOR/memory,set/APP/COLOR/requests (see README, Metrics)"
+        )
+      }
+      let points = try await run {
+        try await apps.wrap {
+          try await cluster.store.samplePoints(series: series, resolution: resolution, since: since)
+        }
+      }
+      return JSONResponse.ok(points)
+    }
     v1.get("routers") { _, _ in
       JSONResponse.ok(
         RoutersResponse(epoch: await routers.table.epoch, routers: await routers.views()))

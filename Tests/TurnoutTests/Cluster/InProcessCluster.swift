@@ -26,7 +26,8 @@ struct InProcessScheduler {
 
   static func start(
     heartbeat: Duration = .milliseconds(200), helloTimeout: Duration = .seconds(10),
-    store: (any StateStore)? = nil, switchTimeout: Duration = .seconds(5), missedBeats: Int = 3
+    store: (any StateStore)? = nil, switchTimeout: Duration = .seconds(5), missedBeats: Int = 3,
+    sampleInterval: Duration = .seconds(10)
   ) async throws -> InProcessScheduler {
     let store = store ?? MemoryStore()
     var logger = Logger(label: "test.schedd")
@@ -36,7 +37,8 @@ struct InProcessScheduler {
       clusterPort: 0, apiPort: 0, databasePath: ":memory:", joinToken: joinToken,
       apiToken: apiToken, heartbeatInterval: heartbeat, missedBeats: missedBeats,
       helloTimeout: helloTimeout,
-      commandTimeout: .seconds(5), routerToken: routerToken, switchTimeout: switchTimeout)
+      commandTimeout: .seconds(5), routerToken: routerToken, switchTimeout: switchTimeout,
+      sampleInterval: sampleInterval)
     let scheduler = try await Scheduler.start(config: config, store: store, logger: logger)
     let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [], logger: logger)
     let task = Task { try await group.run() }

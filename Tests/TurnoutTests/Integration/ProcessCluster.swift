@@ -1,5 +1,6 @@
 import Foundation
 import SchedClient
+import SchedModel
 import SchedTestSupport
 
 /// Ports, a state folder and tokens for one test's schedd and sched-agents as real processes.
@@ -67,6 +68,16 @@ struct ProcessCluster {
     try process.run()
     process.waitUntilExit()
     return process.terminationStatus
+  }
+
+  /// The sample app as the process tests run it: 2 small slots, a quick health check, served
+  /// by routers for `APP.test`.
+  static func sampleSpec(_ app: String, maxPerNode: Int? = nil) -> AppSpec {
+    AppSpec(
+      name: app, image: "turnout-sample:1", slots: 2,
+      resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
+      health: HealthCheck(path: "/healthz", intervalMillis: 250, timeoutMillis: 500),
+      maxPerNode: maxPerNode, hosts: ["\(app).test"])
   }
 
   var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: Self.apiToken) }

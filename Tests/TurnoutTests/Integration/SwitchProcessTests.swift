@@ -111,12 +111,7 @@ extension ProcessSuites {
       }
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 2 })
       let host = "\(app).test"
-      _ = try await api.apply(
-        AppSpec(
-          name: app, image: "turnout-sample:1", slots: 2,
-          resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
-          health: HealthCheck(path: "/healthz", intervalMillis: 250, timeoutMillis: 500),
-          maxPerNode: 1, hosts: [host]))
+      _ = try await api.apply(ProcessCluster.sampleSpec(app, maxPerNode: 1))
       _ = try await api.deploy(app, image: nil)
       _ = try await api.deploy(app, image: "turnout-sample:2")
       #expect(

@@ -35,15 +35,13 @@ extension ProcessSuites {
         tests.append(
           TestSpec(name: "broken", command: ["sh", "-c", "echo 2 of 9 specs failed >&2; exit 2"]))
       }
-      return AppSpec(
-        name: app, image: sampleImage, slots: 2,
-        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
-        health: HealthCheck(path: "/healthz", intervalMillis: 250, timeoutMillis: 500),
-        hosts: ["\(app).test"], tests: tests,
-        checks: [
-          CheckSpec(name: "version", http: HTTPCheck(path: "/version", bodyContains: "2")),
-          CheckSpec(name: "port", http: nil, timeoutMillis: 1000),
-        ])
+      var spec = ProcessCluster.sampleSpec(app)
+      spec.tests = tests
+      spec.checks = [
+        CheckSpec(name: "version", http: HTTPCheck(path: "/version", bodyContains: "2")),
+        CheckSpec(name: "port", http: nil, timeoutMillis: 1000),
+      ]
+      return spec
     }
 
     /// Containers and networks of this app's test runs still on the engine.

@@ -105,8 +105,7 @@ public final class Scheduler: Service {
         }
       }
       group.addTask { try await app.run() }
-      let sampler = Sampler(
-        cluster: cluster, apps: apps, routers: self.routers, logger: logger)
+      let sampler = Sampler(cluster: cluster, routers: self.routers, logger: logger)
       let sampleEvery = config.sampleInterval
       group.addTask {
         try? await cancelWhenGracefulShutdown {

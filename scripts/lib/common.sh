@@ -8,12 +8,17 @@ fi
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# missing_packages PKG...: prints the ones dpkg does not have installed.
+missing_packages() {
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || echo "$pkg"
+  done
+}
+
 # ensure_packages PKG...: installs the Debian packages that are missing, and only those.
 ensure_packages() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
+  local missing
+  mapfile -t missing < <(missing_packages "$@")
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]}"
   [ "$(id -u)" = 0 ] || die "need root to install ${missing[*]} (or install them yourself)"
@@ -25,10 +30,8 @@ ensure_packages() {
 # on install (nginx on :80, prometheus on :9090, both on every address): a temporary
 # policy-rc.d keeps them stopped; Turnout runs its own instances on 127.0.0.1.
 ensure_packages_stopped() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
+  local missing
+  mapfile -t missing < <(missing_packages "$@")
   [ ${#missing[@]} -eq 0 ] && return 0
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   ensure_packages "${missing[@]}" || { rm -f /usr/sbin/policy-rc.d; return 1; }

@@ -238,6 +238,7 @@ enum HeadParser {
         }
       }
       var dropped = false
+      var framing = false
       switch name.count {
       case 2: dropped = equalsLowercase(bytes, name, "te")
       case 7: dropped = equalsLowercase(bytes, name, "upgrade")
@@ -257,6 +258,7 @@ enum HeadParser {
           dropped = equalsLowercase(bytes, name, "keep-alive")
         }
       case 14 where equalsLowercase(bytes, name, "content-length"):
+        framing = true
         let length = try parseLength(bytes, value)
         if let previous = facts.contentLength, previous != length {
           throw HeadError("two different content-length values")
@@ -264,13 +266,15 @@ enum HeadParser {
         facts.contentLength = length
       case 16: dropped = equalsLowercase(bytes, name, "proxy-connection")
       case 17 where equalsLowercase(bytes, name, "transfer-encoding"):
+        framing = true
         var last: Range<Int>?
         forEachToken(bytes, value) { last = $0 }
         facts.transferEncoding = last.map { equalsLowercase(bytes, $0, "chunked") } ?? false
       default: break
       }
       if !dropped { dropped = try classify(name, value, &message) }
-      message.fields.append(MessageHead.Field(name: name, value: value, dropped: dropped))
+      message.fields.append(
+        MessageHead.Field(name: name, value: value, dropped: dropped, framing: framing))
       if dropped { message.dropsAny = true }
     }
     // Fields the connection header names are hop-by-hop too (`transfer-encoding` excepted: it

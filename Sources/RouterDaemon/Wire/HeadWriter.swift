@@ -8,7 +8,7 @@ enum HeadWriter {
   static func request(_ head: MessageHead, clientIP: String?, into out: inout ByteBuffer) {
     copy(head, head.requestLinePrefix, into: &out)
     out.writeStaticString("HTTP/1.1\r\n")
-    fields(head, dropping: { _ in false }, into: &out)
+    fields(head, dropFraming: false, into: &out)
     if let clientIP {
       out.writeStaticString("x-forwarded-for: ")
       if let earlier = head.forwardedFor {
@@ -44,18 +44,7 @@ enum HeadWriter {
     out.writeStaticString("HTTP/1.1")
     copy(head, head.statusLineSuffix, into: &out)
     out.writeStaticString("\r\n")
-    if dechunk {
-      head.bytes.withUnsafeReadableBytes { bytes in
-        fields(
-          head,
-          dropping: { name in
-            HeadParser.equalsLowercase(bytes, name, "transfer-encoding")
-              || HeadParser.equalsLowercase(bytes, name, "content-length")
-          }, into: &out)
-      }
-    } else {
-      fields(head, dropping: { _ in false }, into: &out)
-    }
+    fields(head, dropFraming: dechunk, into: &out)
     if var stamps { out.writeBuffer(&stamps) }
     switch persistence {
     case .implicit: break
@@ -98,15 +87,12 @@ enum HeadWriter {
     return out
   }
 
-  private static func fields(
-    _ head: MessageHead, dropping: (Range<Int>) -> Bool, into out: inout ByteBuffer
-  ) {
-    let extra = head.fields.contains { !$0.dropped && dropping($0.name) }
-    if !head.dropsAny && !extra {
+  private static func fields(_ head: MessageHead, dropFraming: Bool, into out: inout ByteBuffer) {
+    if !head.dropsAny && !(dropFraming && head.fields.contains(where: \.framing)) {
       copy(head, head.fieldBlock, into: &out)
       return
     }
-    for field in head.fields where !field.dropped && !dropping(field.name) {
+    for field in head.fields where !field.dropped && !(dropFraming && field.framing) {
       copy(head, field.name, into: &out)
       out.writeStaticString(": ")
       copy(head, field.value, into: &out)

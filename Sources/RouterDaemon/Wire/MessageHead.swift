@@ -18,6 +18,8 @@ struct MessageHead {
     var value: Range<Int>
     /// The header describes one hop (or is one the router replaces) and is not forwarded.
     var dropped: Bool
+    /// `content-length` or `transfer-encoding`: left out when a chunked body is de-chunked.
+    var framing = false
   }
 
   /// The head, from the start line through the empty line that ends it.

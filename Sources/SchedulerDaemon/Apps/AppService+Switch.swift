@@ -151,7 +151,8 @@ extension AppService {
     // verification of the candidate's digest and deployment, unless forced.
     var forcedPast: String?
     if !rollback {
-      let gate = await passingVerification(app, target: target, state: state)
+      let gate = await passingVerification(
+        app, target: target, state: state, reports: reports, nodes: nodes)
       if !gate.passed {
         guard force else {
           throw APIFailure(

@@ -17,15 +17,21 @@ extension AppService {
     var digest: String
   }
 
-  /// The candidate set of `app` as it runs now, or the reason it cannot be verified.
-  func candidate(of app: AppRecord, state: StateSnapshot) async throws(APIFailure) -> Candidate {
+  /// The candidate set of `app` as it runs now, or the reason it cannot be verified. A caller
+  /// that already read the slot reports and nodes (a switch) passes them in.
+  func candidate(
+    of app: AppRecord, state: StateSnapshot,
+    reports known: [SlotID: (node: NodeID, status: SlotStatus)]? = nil,
+    nodes knownNodes: [Node]? = nil
+  ) async throws(APIFailure) -> Candidate {
     let name = app.name
     guard let set = state.sets.first(where: { $0.app == name && $0.color != app.live }) else {
       throw APIFailure(
         .conflict, "\(name) has no candidate set; deploy one first (schedctl deploy \(name))")
     }
-    let reports = await cluster.slotStatuses()
-    let nodes = Dictionary(uniqueKeysWithValues: await cluster.snapshot().map { ($0.id, $0) })
+    let reports = if let known { known } else { await cluster.slotStatuses() }
+    let nodeList = if let knownNodes { knownNodes } else { await cluster.snapshot() }
+    let nodes = Dictionary(uniqueKeysWithValues: nodeList.map { ($0.id, $0) })
     let allocations = state.allocations.filter { $0.slot.app == name && $0.slot.color == set.color }
       .sorted { $0.slot.index < $1.slot.index }
     let slots = allocations.map {
@@ -131,11 +137,14 @@ extension AppService {
   }
 
   /// The gate of a switch: the candidate's digest and deployment passed a verification.
-  func passingVerification(_ app: AppRecord, target: SetRecord, state: StateSnapshot)
-    async -> (passed: Bool, reason: String)
-  {
+  func passingVerification(
+    _ app: AppRecord, target: SetRecord, state: StateSnapshot,
+    reports: [SlotID: (node: NodeID, status: SlotStatus)], nodes: [Node]
+  ) async -> (passed: Bool, reason: String) {
     let candidate: Candidate
-    do { candidate = try await self.candidate(of: app, state: state) } catch {
+    do {
+      candidate = try await self.candidate(of: app, state: state, reports: reports, nodes: nodes)
+    } catch {
       return (false, error.message)
     }
     // The verification this process ran last is the usual answer: no read on the switch's path.
@@ -310,13 +319,8 @@ extension AppService {
   {
     let nodes = await cluster.snapshot()
     guard let allocations = try? await store.allocations() else { return nil }
-    let view = ClusterView(nodes: nodes, allocations: allocations, at: cluster.now())
-    var candidates = view.placementNodes(forSet: nil)
-    for index in candidates.indices {
-      let held = testReservations.values.filter { $0.node == candidates[index].id }
-        .reduce(Resources.zero) { $0 + $1.resources }
-      candidates[index].allocated = candidates[index].allocated + held
-    }
+    let candidates = placementNodes(
+      ClusterView(nodes: nodes, allocations: allocations, at: cluster.now()))
     let request = SetRequest(count: 1, demand: demand, requiredLabels: constraints, maxPerNode: nil)
     guard case .placed(let planned)? = try? Placer.place(request, on: candidates),
       let node = planned.first?.node
@@ -325,13 +329,16 @@ extension AppService {
     return node
   }
 
-  /// Test runs hold their CPU and memory on a node until they end: what placement must count.
-  func reservedByTests() -> [NodeID: Resources] {
-    var out: [NodeID: Resources] = [:]
-    for (node, resources) in testReservations.values {
-      out[node, default: .zero] = out[node, default: .zero] + resources
+  /// Placement's input with what running test containers hold counted as taken: they keep
+  /// their CPU and memory on a node until they end.
+  func placementNodes(_ view: ClusterView) -> [PlacementNode] {
+    view.placementNodes(forSet: nil).map { node in
+      var node = node
+      for held in testReservations.values where held.node == node.id {
+        node.allocated = node.allocated + held.resources
+      }
+      return node
     }
-    return out
   }
 
   private func addStep(_ app: String, _ step: VerifyStep) -> Int {

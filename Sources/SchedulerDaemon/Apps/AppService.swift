@@ -106,13 +106,7 @@ public actor AppService {
     let result: PlacementResult
     do {
       // What running test containers hold is not free for slots.
-      let reserved = reservedByTests()
-      let candidates = view.placementNodes(forSet: nil).map { node in
-        var node = node
-        node.allocated = node.allocated + (reserved[node.id] ?? .zero)
-        return node
-      }
-      result = try Placer.place(request, on: candidates)
+      result = try Placer.place(request, on: placementNodes(view))
     } catch {
       throw APIFailure(.badRequest, error.message)
     }

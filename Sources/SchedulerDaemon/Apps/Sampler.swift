@@ -11,7 +11,6 @@ import SchedStore
 /// routers' counters).
 actor Sampler {
   let cluster: Cluster
-  let apps: AppService
   let routers: RouterHub
   let store: any StateStore
   let retention: Retention
@@ -21,11 +20,9 @@ actor Sampler {
   private var lastAt: Int64?
 
   init(
-    cluster: Cluster, apps: AppService, routers: RouterHub, retention: Retention = .standard,
-    logger: Logger
+    cluster: Cluster, routers: RouterHub, retention: Retention = .standard, logger: Logger
   ) {
     self.cluster = cluster
-    self.apps = apps
     self.routers = routers
     self.store = cluster.store
     self.retention = retention

@@ -19,12 +19,8 @@ final class RouterSession: Sendable {
     self.name = name
     self.connection = connection
     // A router listening on every address said only its port: it is reached at its peer's IP.
-    if let preview, preview.hasPrefix(":") {
-      let peer = connection.peer
-      let host =
-        peer.hasPrefix("[")
-        ? String(peer.prefix { $0 != "]" }) + "]" : String(peer.prefix { $0 != ":" })
-      self.preview = host + preview
+    if let preview, preview.hasPrefix(":"), let (host, _) = CheckRunner.split(connection.peer) {
+      self.preview = (host.contains(":") ? "[\(host)]" : host) + preview
     } else {
       self.preview = preview
     }

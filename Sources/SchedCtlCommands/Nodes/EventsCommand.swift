@@ -45,7 +45,9 @@ struct EventsCommand: AsyncParsableCommand {
       cursor = page.last?.seq ?? cursor
       if page.count < 1000 { break }
     }
-    let shown = Array(events.filter(matches).suffix(after > 0 ? events.count : limit))
+    // --after: the first --limit events after it; otherwise the newest --limit.
+    let matching = events.filter(matches)
+    let shown = Array(after > 0 ? matching.prefix(limit) : matching.suffix(limit))
     switch global.output {
     case .json where !follow:
       try printJSON(EventsResponse(events: shown))

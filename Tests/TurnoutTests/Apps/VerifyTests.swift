@@ -84,4 +84,43 @@ struct VerifyTests {
     }
     await scheduler.stop()
   }
+
+  @Test("a running test holds its CPU and memory on its node: a deploy cannot take them")
+  func testRunsReserveResources() async throws {
+    let scheduler = try await InProcessScheduler.start(
+      heartbeat: .milliseconds(250), missedBeats: 12)
+    let runtime = FakeRuntime(images: ["web:1", "web:2", "api:1"])
+    // The test container never exits: its reservation lasts as long as the test.
+    await runtime.whenStarted { _ in nil }
+    let agent = scheduler.startRuntimeAgent(
+      "n1", runtime: runtime, capacity: Resources(cpuMillis: 500, memoryBytes: 1 << 30))
+    defer { agent.cancel() }
+    let api = scheduler.api
+    #expect(await eventually { (try? await api.nodes().count) == 1 })
+    let small = Resources(cpuMillis: 100, memoryBytes: 32 << 20)
+    _ = try await api.apply(
+      AppSpec(
+        name: "web", image: "web:1", slots: 2, resources: small,
+        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100),
+        tests: [TestSpec(name: "long", command: ["sleep", "600"], timeoutMillis: 600_000)]))
+    _ = try await api.apply(AppSpec(name: "api", image: "api:1", slots: 1, resources: small))
+    _ = try await api.deploy("web", image: nil)
+    _ = try await api.deploy("web", image: "web:2")
+    #expect(
+      await eventually {
+        (try? await api.status("web"))?.sets.allSatisfy { $0.state == .ready } == true
+      })
+    // 4 slots take 400m of 500m; the test takes the last 100m while it runs.
+    let started = try await api.verify("web")
+    #expect(
+      await eventually {
+        (try? await api.verification("web", id: started.id))?.steps.first?.target == "node n1"
+      })
+    await #expect {
+      _ = try await api.deploy("api", image: nil)
+    } throws: { error in
+      ((error as? ClientError)?.message ?? "").contains("does not fit")
+    }
+    await scheduler.stop()
+  }
 }

@@ -4,36 +4,78 @@ import SchedModel
 
 /// The production `StateStore`: SQLite through GRDB, in WAL mode with `synchronous=FULL`, so a
 /// committed change survives a crash of the process or the host.
+///
+/// Checkpoints (copying the write-ahead log into the database file and syncing it) run on a
+/// connection of their own every `checkpointEvery`, never inside a commit: SQLite's automatic
+/// checkpoint would run in whichever commit crosses the log's threshold, and that can be a
+/// switch's.
 public final class SQLiteStore: StateStore {
   private let pool: DatabasePool
+  private let checkpointer: DatabaseQueue
+  private let checkpointTask: Task<Void, Never>
 
   /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-  public init(path: String) throws(StoreError) {
+  public init(path: String, checkpointEvery: Duration = .seconds(2)) throws(StoreError) {
     var configuration = Configuration()
     configuration.prepareDatabase { db in
       try db.execute(sql: "PRAGMA synchronous = FULL")
       try db.execute(sql: "PRAGMA foreign_keys = ON")
+      try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
     }
     configuration.busyMode = .timeout(5)
     do {
       let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
       pool = try DatabasePool(path: path, configuration: configuration)
+      // GRDB sets the pool's writer to NORMAL when it turns WAL on (a commit then waits for no
+      // sync, and the last ones can be lost with the host); FULL syncs the log at every commit.
+      try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
       try Schema.migrator.migrate(pool)
+      checkpointer = try DatabaseQueue(path: path, configuration: configuration)
     } catch {
       throw StoreError(
         .open,
         "cannot open the state database at \(path): \(error). Check that the directory is writable and the file is a Turnout database."
       )
     }
+    checkpointTask = Task.detached { [checkpointer] in
+      while !Task.isCancelled {
+        try? await Task.sleep(for: checkpointEvery)
+        _ = try? await Self.checkpoint(checkpointer)
+      }
+    }
+  }
+
+  deinit { checkpointTask.cancel() }
+
+  /// Copies what the write-ahead log holds into the database file without waiting for readers
+  /// or blocking writers (a passive checkpoint). Returns the log's frames and how many of them
+  /// are now in the database file.
+  @discardableResult
+  public func checkpoint() async throws(StoreError) -> (logFrames: Int, checkpointed: Int) {
+    do {
+      return try await Self.checkpoint(checkpointer)
+    } catch {
+      throw Self.wrap(error)
+    }
+  }
+
+  private static func checkpoint(_ queue: DatabaseQueue) async throws -> (Int, Int) {
+    try await queue.writeWithoutTransaction { db in
+      let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+      return (row?[1] ?? 0, row?[2] ?? 0)
+    }
   }
 
   /// The journal mode and synchronous setting in force, for tests and `--help`-level diagnostics.
-  public func pragmas() async throws(StoreError) -> (journalMode: String, synchronous: Int) {
-    try await read { db in
+  public func pragmas() async throws(StoreError) -> (
+    journalMode: String, synchronous: Int, autoCheckpoint: Int
+  ) {
+    try await write { db in
       let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "?"
       let sync = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
-      return (mode, sync)
+      let auto = try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? -1
+      return (mode, sync, auto)
     }
   }
 

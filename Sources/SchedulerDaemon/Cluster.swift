@@ -18,6 +18,12 @@ public actor Cluster {
   /// When each node was last heard from. In memory only: after a restart every node gets a
   /// full TTL from boot to reconnect before it is marked down.
   private var lastSeen: [NodeID: Date] = [:]
+  /// When each node's heartbeat was last written to the store. A heartbeat changes only the
+  /// node's last-seen time and usage, which the store keeps for `nodes` after a restart: one
+  /// write per `heartbeatPersistInterval` is enough, and keeps a synced write per beat off the
+  /// store's single writer, where switches and deploys wait for their turn.
+  private var lastPersisted: [NodeID: Date] = [:]
+  static let heartbeatPersistInterval: TimeInterval = 30
   var sessions: [NodeID: AgentSession] = [:]
   /// Each node's slots as its agent last reported them.
   private(set) var slotReports: [NodeID: [SlotStatus]] = [:]
@@ -148,6 +154,12 @@ public actor Cluster {
         ])
     } else {
       nodes[id] = node
+      if let written = lastPersisted[id],
+        at.timeIntervalSince(written) < Self.heartbeatPersistInterval
+      {
+        return
+      }
+      lastPersisted[id] = at
       try await store.recordHeartbeat(node: id, usage: usage, at: at)
     }
   }

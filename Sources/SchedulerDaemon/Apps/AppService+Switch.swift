@@ -188,7 +188,7 @@ extension AppService {
         record: Self.recorder(
           store, record, at: at, actor: actor, kind: kind, detail: detail, service: self))
     } catch {
-      await recordAbort(name, verb: verb, live: live, actor: actor, reason: "\(error)")
+      await recordAbort(app, verb: verb, actor: actor, reason: "\(error)")
       throw error
     }
     logger.info(
@@ -246,18 +246,23 @@ extension AppService {
     }
   }
 
-  private func recordAbort(_ name: String, verb: String, live: Color, actor: String, reason: String)
-    async
-  {
+  /// Puts `app` back as it was before the switch (the switch's record may have landed while
+  /// the routers prepared) and logs the abort, in one transaction.
+  private func recordAbort(_ app: AppRecord, verb: String, actor: String, reason: String) async {
+    let live = app.live?.rawValue ?? "nothing"
+    invalidateState()
     do {
-      try await store.appendEvents([
-        ClusterEvent(
-          at: cluster.now(), actor: actor, kind: "app.\(verb)_aborted", subject: name,
-          detail: "\(live.rawValue) stays live: \(reason)")
-      ])
+      try await store.saveApp(
+        app,
+        events: [
+          ClusterEvent(
+            at: cluster.now(), actor: actor, kind: "app.\(verb)_aborted", subject: app.name,
+            detail: "\(live) stays live: \(reason)")
+        ])
     } catch {
       logger.error("cannot record an aborted \(verb)", metadata: ["error": "\(error)"])
     }
+    invalidateState()
     await refreshRoutes()
   }
 

@@ -132,13 +132,14 @@ public actor RouterHub {
     return max(table.epoch + 1, millis, highestSeen + 1)
   }
 
+  /// Switch rounds ended so far, committed or aborted. A table built from state read before
+  /// the last one ended is refused by `publish`, so a slow refresh can neither put the old
+  /// color back nor serve the record of a switch that was aborted.
+  private(set) var switches = 0
+
   /// Serves `apps` on every router at once when they differ from what is served (a slot became
   /// healthy or left, a set was deployed or stopped). Held back while a switch is in progress;
   /// the switch's caller publishes again after it.
-  /// Switches committed so far. A table built from state read before the last switch is
-  /// refused by `publish`, so a slow refresh cannot put the old color back.
-  private(set) var switches = 0
-
   @discardableResult
   func publish(_ apps: [AppRoutes], builtAfter switchesSeen: Int? = nil, force: Bool = false)
     -> Bool
@@ -166,9 +167,13 @@ public actor RouterHub {
     var lagging: [String]
   }
 
-  /// Two-phase switch to `apps`: prepare on every connected router, and only when all acked,
-  /// run `record` (the scheduler's own commit) and then commit everywhere. Any refusal, loss or
-  /// timeout aborts on every router and throws the reason; the old table stays served.
+  /// Two-phase switch to `apps`: prepare on every connected router while `record` (the
+  /// scheduler's own durable write of the switch) runs alongside, and only when every router
+  /// acked and the record is on disk, commit everywhere. Any refusal, loss or timeout aborts on
+  /// every router and throws the reason; the old table stays served, and the caller undoes the
+  /// record. Overlapping the two keeps a synced write off the switch's critical path; a crash
+  /// between the record and the commit leaves the switch recorded, and the routers get it from
+  /// the table published after the restart.
   func switchTables(
     to apps: [AppRoutes], timeout: Duration,
     record: @escaping @Sendable (Int64) async throws -> Void
@@ -186,6 +191,7 @@ public actor RouterHub {
     var round = SwitchRound(epoch: epoch, routers: Set(sessions.map(\.name)))
     if case .abort(let reason) = round.decision { throw APIFailure(.unavailable, reason) }
 
+    let recording = Task { try await record(epoch) }
     let results = await requestAll(
       sessions, timeout: timeout,
       frame: { Frame(id: $0, .routes(Routes(phase: .prepare, table: next))) })
@@ -209,12 +215,16 @@ public actor RouterHub {
       let reason: String
       if case .abort(let why) = round.decision { reason = why } else { reason = "not committed" }
       abortAll(sessions, epoch: epoch, reason: reason)
+      // Tables built from state read while the record was there must not be published.
+      switches += 1
+      _ = await recording.result
       throw APIFailure(
         .unavailable, "switch aborted, nothing changed: \(reason)")
     }
     do {
-      try await record(epoch)
+      try await recording.value
     } catch {
+      switches += 1
       abortAll(sessions, epoch: epoch, reason: "the scheduler could not record the switch")
       throw APIFailure(
         .internalError, "switch aborted, nothing changed: cannot record it: \(error)")

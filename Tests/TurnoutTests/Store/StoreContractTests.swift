@@ -193,6 +193,45 @@ struct SQLiteStoreTests {
     let pragmas = try await store.pragmas()
     #expect(pragmas.journalMode == "wal")
     #expect(pragmas.synchronous == 2)  // FULL
+    #expect(pragmas.autoCheckpoint == 0)  // no checkpoint inside a commit
+  }
+
+  /// Commits land in the write-ahead log only; the store's own checkpointer copies them into
+  /// the database file. A copy of that file alone (no log) shows what was checkpointed.
+  @Test func theCheckpointerMovesCommitsIntoTheDatabaseFile() async throws {
+    let directory = temporaryDirectory("checkpoint")
+    let path = directory.appendingPathComponent("s.db").path
+    let store = try SQLiteStore(path: path, checkpointEvery: .seconds(3600))
+    try await store.saveNode(Fixtures.node("n1"), events: [Fixtures.event("node.registered")])
+    func nodesInFileAlone() throws -> String {
+      let copy = directory.appendingPathComponent("copy-\(UUID().uuidString).db").path
+      try FileManager.default.copyItem(atPath: path, toPath: copy)
+      return try python(
+        """
+        import sqlite3, sys
+        try:
+            print([r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT id FROM nodes")])
+        except sqlite3.DatabaseError as e:
+            print(e)
+        """, copy)
+    }
+    // Not even the schema is in the file yet: the migrations are in the log too.
+    #expect(try nodesInFileAlone() == "no such table: nodes\n")
+    let result = try await store.checkpoint()
+    #expect(result.logFrames > 0)
+    #expect(result.checkpointed == result.logFrames)
+    #expect(try nodesInFileAlone() == "['n1']\n")
+
+    // The same, done by the store's own timer.
+    let timed = try SQLiteStore(path: path, checkpointEvery: .milliseconds(50))
+    try await timed.saveNode(Fixtures.node("n2"), events: [])
+    var seen = ""
+    for _ in 0..<100 {
+      seen = try nodesInFileAlone()
+      if seen == "['n1', 'n2']\n" { break }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    #expect(seen == "['n1', 'n2']\n")
   }
 
   @Test func survivesReopening() async throws {
@@ -211,10 +250,7 @@ struct SQLiteStoreTests {
     let store = try SQLiteStore(path: path)
     try await store.appendEvents([Fixtures.event("a")])
     // Go around the store, as a careless script would.
-    let sqlite = Process()
-    sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    sqlite.arguments = [
-      "python3", "-c",
+    let output = try python(
       """
       import sqlite3, sys
       db = sqlite3.connect(sys.argv[1])
@@ -222,15 +258,22 @@ struct SQLiteStoreTests {
           db.execute("DELETE FROM events"); db.commit(); print("deleted")
       except sqlite3.DatabaseError as e:
           print("refused:", e)
-      """, path,
-    ]
-    let pipe = Pipe()
-    sqlite.standardOutput = pipe
-    try sqlite.run()
-    sqlite.waitUntilExit()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      """, path)
     #expect(output.contains("refused: the event log is append-only"))
     #expect(try await store.events(after: 0, limit: 5).count == 1)
+  }
+
+  /// Runs a Python script with `arguments`; returns what it printed.
+  private func python(_ script: String, _ arguments: String...) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return output
   }
 
   @Test func unopenableDatabaseSaysWhy() {

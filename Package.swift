@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Pure targets (SchedModel, SchedWire, Placement, AgentCore) depend on no I/O package:
+// Pure targets (SchedModel, SchedWire, Placement, AgentCore, RouteTable, Dashboard) depend on no I/O package:
 // the build itself keeps the core free of sockets, files and clocks.
 let package = Package(
   name: "Turnout",
@@ -31,6 +31,7 @@ let package = Package(
     .target(name: "Placement", dependencies: ["SchedModel"]),
     .target(name: "AgentCore", dependencies: ["SchedModel", "SchedWire"]),
     .target(name: "RouteTable", dependencies: ["SchedModel"]),
+    .target(name: "Dashboard", dependencies: ["SchedModel", "SchedWire", "RouteTable"]),
 
     // MARK: I/O
     .target(
@@ -52,7 +53,7 @@ let package = Package(
     .target(
       name: "SchedulerDaemon",
       dependencies: [
-        "SchedModel", "SchedWire", "Placement", "SchedStore", "WireTransport",
+        "SchedModel", "SchedWire", "Placement", "SchedStore", "WireTransport", "Dashboard",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Prometheus", package: "swift-prometheus"),
@@ -151,7 +152,7 @@ let package = Package(
       dependencies: [
         "SchedModel", "SchedWire", "Placement", "AgentCore", "SchedStore", "WireTransport",
         "SchedulerDaemon", "AgentDaemon", "SchedClient", "SchedCtlCommands", "SchedTestSupport",
-        "DockerRuntime", "RouteTable", "RouterDaemon",
+        "DockerRuntime", "RouteTable", "RouterDaemon", "Dashboard",
         .product(name: "PropertyBased", package: "swift-property-based"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -138,6 +138,10 @@ public actor MemoryStore: StateStore {
     Array(eventRows.filter { $0.seq! > after }.prefix(max(0, limit)))
   }
 
+  public func recentEvents(limit: Int) -> [ClusterEvent] {
+    Array(eventRows.suffix(max(0, limit)).reversed())
+  }
+
   private func append(_ events: [ClusterEvent]) {
     for var event in events {
       event.seq = Int64(eventRows.count + 1)

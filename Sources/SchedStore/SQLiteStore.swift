@@ -357,12 +357,22 @@ public final class SQLiteStore: StateStore {
       try Row.fetchAll(
         db, sql: "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
         arguments: [after, max(0, limit)]
-      ).map { row in
-        ClusterEvent(
-          seq: row["seq"], at: Date(timeIntervalSince1970: row["at"]), actor: row["actor"],
-          kind: row["kind"], subject: row["subject"], detail: row["detail"])
-      }
+      ).map(Self.event(from:))
     }
+  }
+
+  public func recentEvents(limit: Int) async throws(StoreError) -> [ClusterEvent] {
+    try await read { db in
+      try Row.fetchAll(
+        db, sql: "SELECT * FROM events ORDER BY seq DESC LIMIT ?", arguments: [max(0, limit)]
+      ).map(Self.event(from:))
+    }
+  }
+
+  private static func event(from row: Row) -> ClusterEvent {
+    ClusterEvent(
+      seq: row["seq"], at: Date(timeIntervalSince1970: row["at"]), actor: row["actor"],
+      kind: row["kind"], subject: row["subject"], detail: row["detail"])
   }
 
   // MARK: plumbing

@@ -31,6 +31,8 @@ public protocol StateStore: Sendable {
   func appendEvents(_ events: [ClusterEvent]) async throws(StoreError)
   /// Events with `seq` greater than `after`, oldest first, at most `limit`.
   func events(after: Int64, limit: Int) async throws(StoreError) -> [ClusterEvent]
+  /// The newest `limit` events, newest first.
+  func recentEvents(limit: Int) async throws(StoreError) -> [ClusterEvent]
   /// Adds samples to every tier's buckets and drops buckets older than each tier keeps.
   func recordSamples(_ samples: [Sample], retention: Retention, now: Int64)
     async throws(StoreError)

@@ -49,6 +49,12 @@ struct Schedd: AsyncParsableCommand {
   @Option(help: "Heartbeat interval handed to agents; a node is down after 3 missed beats.")
   var heartbeatInterval: String = "2s"
 
+  @Option(
+    help:
+      "How often the scheduler stores metric samples (node and set CPU and memory, request rates) for graphs and /v1/samples."
+  )
+  var sampleInterval: String = "10s"
+
   @Option(help: "How long a new connection has to send hello.")
   var helloTimeout: String = "10s"
 
@@ -86,13 +92,17 @@ struct Schedd: AsyncParsableCommand {
       guard interval >= .milliseconds(50) else {
         throw ValidationError("--heartbeat-interval must be at least 50ms")
       }
+      let sampleEvery = try Parsing.duration(sampleInterval)
+      guard sampleEvery >= .seconds(1) else {
+        throw ValidationError("--sample-interval must be at least 1s")
+      }
       return SchedulerConfig(
         clusterHost: cluster.host, clusterPort: cluster.port, apiHost: api.host, apiPort: api.port,
         databasePath: db ?? env["TURNOUT_DB"] ?? "/var/lib/turnout/turnout.db", joinToken: join,
         apiToken: apiToken, heartbeatInterval: interval,
         helloTimeout: try Parsing.duration(helloTimeout),
         routerToken: (routerToken ?? env["TURNOUT_ROUTER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 },
-        switchTimeout: try Parsing.duration(switchTimeout))
+        switchTimeout: try Parsing.duration(switchTimeout), sampleInterval: sampleEvery)
     } catch let error as ModelError {
       throw ValidationError(error.message)
     }

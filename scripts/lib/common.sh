@@ -39,6 +39,18 @@ ensure_packages_stopped() {
 }
 
 # require_swift: fails with a clear message when no Swift 6 toolchain is present.
+# ensure_browser: Debian's headless Chromium and its driver, and selenium (below 4.40) for
+# python3, for the dashboard's browser test and scripts/screenshot-dashboard.
+ensure_browser() {
+  ensure_packages chromium chromium-driver
+  if ! python3 -c 'import selenium' 2>/dev/null; then
+    say "installing selenium<4.40 for python3"
+    python3 -m pip install -q 'selenium<4.40' 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages 'selenium<4.40' \
+      || die "cannot install selenium for python3 (python3 -m pip install 'selenium<4.40')"
+  fi
+}
+
 require_swift() {
   command -v swift >/dev/null 2>&1 || die "no swift on PATH: install Swift 6 (https://swift.org/install) or add it to PATH"
 }

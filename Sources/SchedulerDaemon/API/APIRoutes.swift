@@ -5,16 +5,21 @@ import Placement
 import SchedModel
 import SchedWire
 
-/// The operator API: `/v1/...` behind the bearer token, `/healthz` open.
+/// The operator API: `/v1/...` behind the bearer token (or a dashboard session), `/healthz`
+/// open, `/metrics` behind the token, the dashboard at `/dashboard`.
 struct APIRoutes {
   let cluster: Cluster
   let apps: AppService
   let routers: RouterHub
   let apiToken: String
+  let sessions = DashboardSessions()
 
   func router() -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]) }
+    DashboardRoutes(
+      cluster: cluster, apps: apps, routers: routers, apiToken: apiToken, sessions: sessions
+    ).add(to: router)
     // Prometheus sends the operator token too (`authorization: { credentials: TOKEN }`).
     router.group("metrics").add(middleware: BearerAuth(token: apiToken)).get { _, _ in
       let text = MetricsExport.text(try await metricsSnapshot())
@@ -22,7 +27,7 @@ struct APIRoutes {
         status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
-    let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken))
+    let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken, sessions: sessions))
     v1.get("nodes") { _, _ in try await nodes() }
     v1.get("placement") { _, _ in try await placement() }
     v1.post("plan") { request, _ in try await plan(request) }

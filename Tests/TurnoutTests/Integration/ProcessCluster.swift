@@ -19,14 +19,14 @@ struct ProcessCluster {
     self.workDir = temporaryDirectory(name)
   }
 
-  func schedd() -> ManagedProcess {
+  func schedd(_ extra: [String] = []) -> ManagedProcess {
     ManagedProcess(
       "schedd",
       [
         "--db", workDir.appendingPathComponent("state.db").path,
         "--cluster-listen", "127.0.0.1:\(clusterPort)", "--api-listen", "127.0.0.1:\(apiPort)",
         "--heartbeat-interval", heartbeat,
-      ],
+      ] + extra,
       logDirectory: workDir,
       environment: [
         "TURNOUT_JOIN_TOKEN": Self.joinToken, "TURNOUT_API_TOKEN": Self.apiToken,

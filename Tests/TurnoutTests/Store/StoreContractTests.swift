@@ -70,6 +70,8 @@ struct StoreContractTests {
     #expect(all.map(\.seq) == [1, 2, 3])
     #expect(try await store.events(after: 1, limit: 1).map(\.kind) == ["b"])
     #expect(all[0].detail == "detail of a")
+    #expect(try await store.recentEvents(limit: 2).map(\.kind) == ["c", "b"])
+    #expect(try await store.recentEvents(limit: 10).map(\.seq) == [3, 2, 1])
   }
 
   @Test(arguments: StoreKind.allCases)

@@ -1,0 +1,116 @@
+import Dashboard
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SchedModel
+import SchedWire
+
+/// The dashboard on the API port: `/dashboard` (the page, or the login form without a
+/// session), `/dashboard/state` (the part the page refreshes), login and logout, and the
+/// page's own stylesheet and script. Its buttons call the `/v1` API with the session.
+struct DashboardRoutes {
+  let cluster: Cluster
+  let apps: AppService
+  let routers: RouterHub
+  let apiToken: String
+  let sessions: DashboardSessions
+
+  /// Graphs reach this far back.
+  static let window: Int64 = 1800
+
+  func add(to router: Router<BasicRequestContext>) {
+    router.get("/") { _, _ in Self.redirect("/dashboard") }
+    router.get("dashboard") { request, _ in
+      guard sessions.session(of: request) != nil else { return Self.html(LoginPage.render()) }
+      return Self.html(DashboardPage.page(try await model()))
+    }
+    router.get("dashboard/state") { request, _ in
+      guard sessions.session(of: request) != nil else {
+        return Self.html("<p>log in again</p>", status: .unauthorized)
+      }
+      return Self.html(DashboardPage.state(try await model()))
+    }
+    router.post("dashboard/login") { request, _ in
+      let body = try await request.body.collect(upTo: 16 << 10)
+      let presented = Self.formValue("token", in: String(buffer: body)) ?? ""
+      guard !presented.isEmpty, Admission.constantTimeEqual(presented, apiToken) else {
+        return Self.html(
+          LoginPage.render(
+            message:
+              "That token was refused. Use the scheduler's operator token (schedd --api-token or TURNOUT_API_TOKEN)."
+          ), status: .unauthorized)
+      }
+      var response = Self.redirect("/dashboard")
+      response.headers[.setCookie] = sessions.setCookie(sessions.create())
+      return response
+    }
+    router.post("dashboard/logout") { request, _ in
+      if let id = sessions.session(of: request) { sessions.remove(id) }
+      var response = Self.redirect("/dashboard")
+      response.headers[.setCookie] = DashboardSessions.clearCookie
+      return response
+    }
+    router.get("dashboard/style.css") { _, _ in
+      Self.asset(Assets.style, type: "text/css; charset=utf-8")
+    }
+    router.get("dashboard/app.js") { _, _ in
+      Self.asset(Assets.script, type: "text/javascript; charset=utf-8")
+    }
+  }
+
+  /// Reads everything one page shows.
+  func model() async throws -> DashboardModel {
+    let view = try await ClusterView.make(cluster)
+    var statuses: [AppStatusResponse] = []
+    for app in try await apps.apps().sorted(by: { $0.name < $1.name }) {
+      if let status = try? await apps.status(app.name) { statuses.append(status) }
+    }
+    let now = Int64(cluster.now().timeIntervalSince1970)
+    let series = statuses.flatMap { DashboardModel.series(app: $0.app.name) }
+    let points =
+      series.isEmpty
+      ? []
+      : try await cluster.store.samplePoints(
+        series: series, resolution: 10, since: now - Self.window)
+    return DashboardModel(
+      nodes: view.nodeViews, apps: statuses, routers: await routers.views(),
+      events: try await cluster.store.recentEvents(limit: 40),
+      samples: Dictionary(grouping: points, by: \.series), now: now, window: Self.window)
+  }
+
+  /// The value of `name` in an `application/x-www-form-urlencoded` body.
+  static func formValue(_ name: String, in body: String) -> String? {
+    for pair in body.split(separator: "&") {
+      let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      guard parts.count == 2, parts[0] == name else { continue }
+      return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+    return nil
+  }
+
+  /// Pages may load only the scheduler's own script and style, and may not be framed.
+  static let securityHeaders: HTTPFields = [
+    HTTPField.Name("Content-Security-Policy")!:
+      "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+    .cacheControl: "no-store",
+  ]
+
+  static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+    var headers = securityHeaders
+    headers[.contentType] = "text/html; charset=utf-8"
+    return Response(
+      status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+  }
+
+  static func asset(_ text: String, type: String) -> Response {
+    var headers = securityHeaders
+    headers[.contentType] = type
+    return Response(
+      status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+  }
+
+  static func redirect(_ location: String) -> Response {
+    Response(status: .seeOther, headers: [.location: location])
+  }
+}

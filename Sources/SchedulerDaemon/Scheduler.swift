@@ -105,7 +105,9 @@ public final class Scheduler: Service {
         }
       }
       group.addTask { try await app.run() }
-      let sampler = Sampler(cluster: cluster, routers: self.routers, logger: logger)
+      let sinks: [any MetricSink] =
+        config.graphite.map { [GraphiteSink(host: $0.host, port: $0.port, logger: logger)] } ?? []
+      let sampler = Sampler(cluster: cluster, routers: self.routers, sinks: sinks, logger: logger)
       let sampleEvery = config.sampleInterval
       group.addTask {
         try? await cancelWhenGracefulShutdown {

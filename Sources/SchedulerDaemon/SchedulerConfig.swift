@@ -26,6 +26,8 @@ public struct SchedulerConfig: Sendable {
   public var commandTimeout: Duration
   /// How often metric samples are taken and stored (the finest tier is 10 s buckets).
   public var sampleInterval: Duration
+  /// Graphite's plaintext receiver (carbon, port 2003 by default), for every sample round.
+  public var graphite: (host: String, port: Int)?
 
   public init(
     clusterHost: String = "127.0.0.1", clusterPort: Int = 7100, apiHost: String = "127.0.0.1",
@@ -33,9 +35,11 @@ public struct SchedulerConfig: Sendable {
     heartbeatInterval: Duration = .seconds(2), missedBeats: Int = 3,
     helloTimeout: Duration = WireLimits.helloTimeout, maxLineBytes: Int = WireLimits.maxLineBytes,
     commandTimeout: Duration = .seconds(30), routerToken: String? = nil,
-    switchTimeout: Duration = .seconds(5), sampleInterval: Duration = .seconds(10)
+    switchTimeout: Duration = .seconds(5), sampleInterval: Duration = .seconds(10),
+    graphite: (host: String, port: Int)? = nil
   ) {
     self.sampleInterval = sampleInterval
+    self.graphite = graphite
     self.routerToken = routerToken
     self.switchTimeout = switchTimeout
     self.clusterHost = clusterHost

@@ -17,7 +17,7 @@ struct Schedd: AsyncParsableCommand {
       that survives a reboot.
 
       Every flag can also come from the environment: TURNOUT_JOIN_TOKEN, TURNOUT_API_TOKEN,
-      TURNOUT_ROUTER_TOKEN, TURNOUT_DB, TURNOUT_CLUSTER_LISTEN, TURNOUT_API_LISTEN.
+      TURNOUT_ROUTER_TOKEN, TURNOUT_DB, TURNOUT_CLUSTER_LISTEN, TURNOUT_API_LISTEN, TURNOUT_GRAPHITE.
 
       Example:
         schedd --join-token "$(cat /etc/turnout/join-token)" \\
@@ -54,6 +54,12 @@ struct Schedd: AsyncParsableCommand {
       "How often the scheduler stores metric samples (node and set CPU and memory, request rates) for graphs and /v1/samples."
   )
   var sampleInterval: String = "10s"
+
+  @Option(
+    help:
+      "Also send every round of samples to Graphite's plaintext receiver at HOST:PORT (carbon listens on 2003), as turnout.node.NODE.cpu, turnout.set.APP.COLOR.requests, ..."
+  )
+  var graphite: String?
 
   @Option(help: "How long a new connection has to send hello.")
   var helloTimeout: String = "10s"
@@ -102,7 +108,8 @@ struct Schedd: AsyncParsableCommand {
         apiToken: apiToken, heartbeatInterval: interval,
         helloTimeout: try Parsing.duration(helloTimeout),
         routerToken: (routerToken ?? env["TURNOUT_ROUTER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 },
-        switchTimeout: try Parsing.duration(switchTimeout), sampleInterval: sampleEvery)
+        switchTimeout: try Parsing.duration(switchTimeout), sampleInterval: sampleEvery,
+        graphite: try (graphite ?? env["TURNOUT_GRAPHITE"]).map { try Parsing.hostPort($0) })
     } catch let error as ModelError {
       throw ValidationError(error.message)
     }

@@ -15,13 +15,16 @@ actor Sampler {
   let store: any StateStore
   let retention: Retention
   let logger: Logger
+  let sinks: [any MetricSink]
   /// The routers' counters at the last sample, to turn totals into rates.
   private var lastCounts: [String: Int64] = [:]
   private var lastAt: Int64?
 
   init(
-    cluster: Cluster, routers: RouterHub, retention: Retention = .standard, logger: Logger
+    cluster: Cluster, routers: RouterHub, retention: Retention = .standard,
+    sinks: [any MetricSink] = [], logger: Logger
   ) {
+    self.sinks = sinks
     self.cluster = cluster
     self.routers = routers
     self.store = cluster.store
@@ -72,5 +75,6 @@ actor Sampler {
     } catch {
       logger.error("cannot store metric samples", metadata: ["error": "\(error)"])
     }
+    for sink in sinks { await sink.send(samples) }
   }
 }

@@ -27,7 +27,7 @@ struct InProcessScheduler {
   static func start(
     heartbeat: Duration = .milliseconds(200), helloTimeout: Duration = .seconds(10),
     store: (any StateStore)? = nil, switchTimeout: Duration = .seconds(5), missedBeats: Int = 3,
-    sampleInterval: Duration = .seconds(10)
+    sampleInterval: Duration = .seconds(10), graphite: (host: String, port: Int)? = nil
   ) async throws -> InProcessScheduler {
     let store = store ?? MemoryStore()
     var logger = Logger(label: "test.schedd")
@@ -38,7 +38,7 @@ struct InProcessScheduler {
       apiToken: apiToken, heartbeatInterval: heartbeat, missedBeats: missedBeats,
       helloTimeout: helloTimeout,
       commandTimeout: .seconds(5), routerToken: routerToken, switchTimeout: switchTimeout,
-      sampleInterval: sampleInterval)
+      sampleInterval: sampleInterval, graphite: graphite)
     let scheduler = try await Scheduler.start(config: config, store: store, logger: logger)
     let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [], logger: logger)
     let task = Task { try await group.run() }

@@ -1,0 +1,112 @@
+import AgentCore
+import Foundation
+import SchedClient
+import SchedModel
+import SchedTestSupport
+import Testing
+
+@Suite("Graphite sink")
+struct GraphiteTests {
+  @Test func plaintextLinesNameTheSeriesUnderThePrefix() {
+    let text = GraphitePlaintext.lines(
+      [
+        Sample(series: "set/web/blue/requests", at: 1_700_000_000, value: 12.5),
+        Sample(series: "node/rack-1.example/memory", at: 1_700_000_000, value: 2_097_152),
+        Sample(series: "set/web/green/cpu", at: 1_700_000_010, value: .nan),
+      ], prefix: "turnout")
+    #expect(
+      text == """
+        turnout.set.web.blue.requests 12.5 1700000000
+        turnout.node.rack-1_example.memory 2097152 1700000000
+
+        """)
+  }
+
+  /// Debian's carbon (graphite-carbon) on 127.0.0.1 with its data in a temporary folder.
+  static func carbon(port: Int) throws -> (Process, URL) {
+    let dir = temporaryDirectory("carbon")
+    let data = dir.appendingPathComponent("data")
+    try """
+    [cache]
+    STORAGE_DIR = \(dir.path)/
+    LOCAL_DATA_DIR = \(data.path)/
+    WHITELISTS_DIR = \(dir.path)/lists/
+    CONF_DIR = \(dir.path)/
+    LOG_DIR = \(dir.path)/log/
+    PID_DIR = \(dir.path)/
+    ENABLE_LOGROTATION = False
+    ENABLE_TAGS = False
+    USER =
+    MAX_CACHE_SIZE = inf
+    MAX_UPDATES_PER_SECOND = inf
+    MAX_CREATES_PER_MINUTE = inf
+    LINE_RECEIVER_INTERFACE = 127.0.0.1
+    LINE_RECEIVER_PORT = \(port)
+    ENABLE_UDP_LISTENER = False
+    PICKLE_RECEIVER_INTERFACE = 127.0.0.1
+    PICKLE_RECEIVER_PORT = \(freePort())
+    CACHE_QUERY_INTERFACE = 127.0.0.1
+    CACHE_QUERY_PORT = \(freePort())
+    WHISPER_AUTOFLUSH = True
+    """.write(to: dir.appendingPathComponent("carbon.conf"), atomically: true, encoding: .utf8)
+    try "[all]\npattern = .*\nretentions = 1s:1h\n".write(
+      to: dir.appendingPathComponent("storage-schemas.conf"), atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/carbon-cache")
+    process.arguments = [
+      "--config=\(dir.appendingPathComponent("carbon.conf").path)", "--nodaemon",
+      "--pidfile=\(dir.appendingPathComponent("carbon.pid").path)", "start",
+    ]
+    let log = dir.appendingPathComponent("carbon.log")
+    FileManager.default.createFile(atPath: log.path, contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: log)
+    process.standardError = process.standardOutput
+    try process.run()
+    return (process, data)
+  }
+
+  @Test(
+    "schedd --graphite: carbon stores the sampled series",
+    .enabled(
+      if: FileManager.default.isExecutableFile(atPath: "/usr/bin/carbon-cache")
+        && FileManager.default.isExecutableFile(atPath: "/usr/bin/whisper-fetch"),
+      "no carbon-cache or whisper-fetch (scripts/test installs Debian's graphite-carbon)"))
+  func carbonStoresTheSeries() async throws {
+    let port = freePort()
+    let (carbon, data) = try Self.carbon(port: port)
+    defer {
+      // carbon-cache can take its time over SIGTERM; nothing of it is needed any more.
+      kill(carbon.processIdentifier, SIGKILL)
+      carbon.waitUntilExit()
+    }
+    let scheduler = try await InProcessScheduler.start(
+      heartbeat: .milliseconds(250), missedBeats: 12, sampleInterval: .milliseconds(1000),
+      graphite: ("127.0.0.1", port))
+    let agent = scheduler.startRuntimeAgent("n1", runtime: FakeRuntime(images: ["web:1"]))
+    defer { agent.cancel() }
+    let api = scheduler.api
+    #expect(await eventually { (try? await api.nodes().count) == 1 })
+    _ = try await api.apply(
+      AppSpec(
+        name: "web", image: "web:1", slots: 2,
+        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
+        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100)))
+    _ = try await api.deploy("web", image: nil)
+    // The fake runtime reports 1 MiB per container: the set's two make 2 MiB, in carbon too.
+    let file = data.appendingPathComponent("turnout/set/web/blue/memory.wsp").path
+    var fetched = ""
+    #expect(
+      await eventually(timeout: .seconds(30), every: .milliseconds(500)) {
+        guard FileManager.default.fileExists(atPath: file) else { return false }
+        let from = Int(Date().timeIntervalSince1970) - 120
+        fetched = (try? Browser.run(["whisper-fetch", "--from=\(from)", file]).output) ?? ""
+        return fetched.split(separator: "\n").contains {
+          $0.split(separator: "\t").last.flatMap { Double($0) } == 2_097_152
+        }
+      }, "whisper-fetch: \(fetched)")
+    #expect(
+      FileManager.default.fileExists(
+        atPath: data.appendingPathComponent("turnout/node/n1/cpu.wsp").path))
+    await scheduler.stop()
+  }
+}

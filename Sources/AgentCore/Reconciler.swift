@@ -88,6 +88,6 @@ public enum Reconciler {
       networkMode: assignment.network == .host ? .host : .bridge,
       containerPort: assignment.containerPort, hostIP: publishAddress,
       hostPort: assignment.hostPort, restartUnlessStopped: true,
-      security: assignment.security)
+      security: assignment.security, log: assignment.log)
   }
 }

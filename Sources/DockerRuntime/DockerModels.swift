@@ -35,6 +35,11 @@ struct CreateRequest: Encodable {
     var PidMode: String
     var IpcMode: String
     var Devices: [Device]
+    var LogConfig: LogConfigPart?
+  }
+  struct LogConfigPart: Encodable {
+    var `Type`: String
+    var Config: [String: String]
   }
   struct Empty: Encodable {}
 
@@ -78,7 +83,8 @@ struct CreateRequest: Encodable {
       IpcMode: spec.security.hostIPC ? "host" : "",
       Devices: spec.security.devices.map {
         Device(PathOnHost: $0, PathInContainer: $0, CgroupPermissions: "rwm")
-      })
+      },
+      LogConfig: spec.log.map { LogConfigPart(Type: $0.driver, Config: $0.options) })
     NetworkingConfig = spec.network.map {
       NetworkingPart(EndpointsConfig: [$0: EndpointPart(Aliases: spec.aliases)])
     }

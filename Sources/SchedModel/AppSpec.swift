@@ -28,6 +28,8 @@ public struct AppSpec: Codable, Sendable, Hashable {
   public var tests: [TestSpec]
   /// Checks run against every candidate slot before a switch.
   public var checks: [CheckSpec]
+  /// The slots' container log driver; nil leaves the engine's default.
+  public var log: LogConfig?
 
   public init(
     name: String, image: String, slots: Int, resources: Resources, containerPort: Int = 8080,
@@ -36,8 +38,9 @@ public struct AppSpec: Codable, Sendable, Hashable {
     constraints: [String: String] = [:], maxPerNode: Int? = nil,
     security: SecurityRequest = SecurityRequest(), hosts: [String] = [],
     keepWarmMillis: Int64? = nil, drainTimeoutMillis: Int64 = 30_000,
-    tests: [TestSpec] = [], checks: [CheckSpec] = []
+    tests: [TestSpec] = [], checks: [CheckSpec] = [], log: LogConfig? = nil
   ) {
+    self.log = log
     self.name = name
     self.image = image
     self.slots = slots
@@ -58,7 +61,7 @@ public struct AppSpec: Codable, Sendable, Hashable {
 
   enum CodingKeys: String, CodingKey {
     case name, image, slots, resources, env, health, network, constraints, security, hosts
-    case tests, checks
+    case tests, checks, log
     case containerPort = "container_port"
     case maxPerNode = "max_per_node"
     case keepWarmMillis = "keep_warm_ms"
@@ -84,6 +87,7 @@ public struct AppSpec: Codable, Sendable, Hashable {
     drainTimeoutMillis = try c.decodeIfPresent(Int64.self, forKey: .drainTimeoutMillis) ?? 30_000
     tests = try c.decodeIfPresent([TestSpec].self, forKey: .tests) ?? []
     checks = try c.decodeIfPresent([CheckSpec].self, forKey: .checks) ?? []
+    log = try c.decodeIfPresent(LogConfig.self, forKey: .log)
   }
 
   /// App names become container names and URL path parts: a safe alphabet only.
@@ -136,6 +140,7 @@ public struct AppSpec: Codable, Sendable, Hashable {
     }
     if let keepWarmMillis, keepWarmMillis < 0 { throw fail("keep_warm", "must not be negative") }
     guard drainTimeoutMillis >= 0 else { throw fail("drain_timeout", "must not be negative") }
+    try log?.validate()
     for key in env.keys where key.isEmpty || key.contains("=") {
       throw fail("env", "'\(key)' is not a valid variable name")
     }
@@ -264,5 +269,33 @@ public struct NodePermissions: Codable, Sendable, Hashable {
         "devices \(request.devices) are not allowed on this node (sched-agent --allow-devices)")
     }
     return out
+  }
+}
+
+/// The container log driver of an app's slots, passed to Docker as it is (`HostConfig.LogConfig`):
+/// `json-file` with `max-size`, `fluentd` with `fluentd-address`, `syslog`, `journald`, `none`...
+/// Without it the engine's default applies.
+public struct LogConfig: Codable, Sendable, Hashable {
+  public var driver: String
+  public var options: [String: String]
+
+  public init(driver: String, options: [String: String] = [:]) {
+    self.driver = driver
+    self.options = options
+  }
+
+  /// Driver names are plugin references (`fluentd`, `vendor/plugin:tag`): no spaces or controls.
+  public func validate() throws(ModelError) {
+    let allowed = driver.unicodeScalars.allSatisfy {
+      ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+        || "-_./:".unicodeScalars.contains($0)
+    }
+    guard !driver.isEmpty, driver.count <= 128, allowed else {
+      throw ModelError(
+        .invalidApp, "log.driver: '\(driver)' is not a log driver name (json-file, fluentd, ...)")
+    }
+    for key in options.keys where key.isEmpty || key.contains(" ") {
+      throw ModelError(.invalidApp, "log.options: '\(key)' is not an option name")
+    }
   }
 }

@@ -13,12 +13,16 @@ public struct SlotAssignment: Codable, Sendable, Hashable {
   public var health: HealthCheck
   public var network: NetworkMode
   public var security: SecurityRequest
+  /// The container log driver from the app's spec; nil leaves the engine's default.
+  public var log: LogConfig?
 
   public init(
     slot: SlotID, deployment: String, image: String, resources: Resources, hostPort: Int,
     containerPort: Int, env: [String: String] = [:], health: HealthCheck = HealthCheck(),
-    network: NetworkMode = .bridge, security: SecurityRequest = SecurityRequest()
+    network: NetworkMode = .bridge, security: SecurityRequest = SecurityRequest(),
+    log: LogConfig? = nil
   ) {
+    self.log = log
     self.slot = slot
     self.deployment = deployment
     self.image = image
@@ -32,7 +36,7 @@ public struct SlotAssignment: Codable, Sendable, Hashable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case slot, deployment, image, resources, env, health, network, security
+    case slot, deployment, image, resources, env, health, network, security, log
     case hostPort = "host_port"
     case containerPort = "container_port"
   }

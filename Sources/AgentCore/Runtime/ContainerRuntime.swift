@@ -62,6 +62,8 @@ public struct ContainerSpec: Sendable, Hashable {
   /// container answers to on it.
   public var network: String?
   public var aliases: [String]
+  /// The log driver and its options; nil leaves the engine's default.
+  public var log: LogConfig?
 
   public init(
     name: String, image: String, environment: [String: String] = [:],
@@ -69,8 +71,9 @@ public struct ContainerSpec: Sendable, Hashable {
     networkMode: NetworkMode = .bridge, containerPort: Int, hostIP: String = "127.0.0.1",
     hostPort: Int, restartUnlessStopped: Bool = true,
     security: SecurityRequest = SecurityRequest(), command: [String]? = nil,
-    network: String? = nil, aliases: [String] = []
+    network: String? = nil, aliases: [String] = [], log: LogConfig? = nil
   ) {
+    self.log = log
     self.name = name
     self.image = image
     self.environment = environment

@@ -42,6 +42,9 @@ struct AppApplyCommand: AsyncParsableCommand {
         checks:                     # run against every candidate slot and a router's preview
           - { name: home, http: { path: /, status: 200, body_contains: Welcome, max_latency: 500ms } }
           - { name: port, tcp: true, timeout: 1s }
+        log:                        # the containers' log driver, passed to Docker as it is
+          driver: fluentd           # json-file, local, syslog, journald, fluentd, none, ...
+          options: { fluentd-address: 127.0.0.1:24224, tag: web }
 
       Errors name the line and the field. Applying changes no running container; the next
       deploy uses the new spec.

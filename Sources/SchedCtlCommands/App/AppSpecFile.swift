@@ -19,8 +19,9 @@ enum AppSpecFile {
 
   static let fields = [
     "name", "image", "slots", "cpu", "memory", "port", "env", "health", "network", "constraints",
-    "max_per_node", "security", "hosts", "keep_warm", "drain_timeout", "tests", "checks",
+    "max_per_node", "security", "hosts", "keep_warm", "drain_timeout", "tests", "checks", "log",
   ]
+  static let logFields = ["driver", "options"]
   static let testFields = ["name", "command", "env", "timeout", "companions"]
   static let companionFields = ["name", "image", "env", "command"]
   static let checkFields = ["name", "http", "tcp", "timeout"]
@@ -253,6 +254,13 @@ enum AppSpecFile {
         }
         network = mode
       }
+      var log: LogConfig?
+      if let node = top["log"] {
+        let fields = try mapping(node, "log", known: AppSpecFile.logFields)
+        log = LogConfig(
+          driver: try string(fields["driver"], "log.driver"),
+          options: try dictionary(fields["options"], "log.options"))
+      }
       let spec = AppSpec(
         name: try string(top["name"], "name"), image: try string(top["image"], "image"),
         slots: try int(top["slots"], "slots"),
@@ -267,7 +275,7 @@ enum AppSpecFile {
         security: security, hosts: try strings(top["hosts"], "hosts"),
         keepWarmMillis: try duration(top["keep_warm"], "keep_warm"),
         drainTimeoutMillis: try duration(top["drain_timeout"], "drain_timeout") ?? 30_000,
-        tests: try tests(top["tests"]), checks: try checks(top["checks"]))
+        tests: try tests(top["tests"]), checks: try checks(top["checks"]), log: log)
       do throws(ModelError) {
         try spec.validate()
       } catch {

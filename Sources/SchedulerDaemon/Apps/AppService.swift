@@ -282,7 +282,7 @@ public actor AppService {
         slot: allocation.slot, deployment: set.deployment, image: set.image,
         resources: allocation.resources, hostPort: allocation.hostPort,
         containerPort: spec.containerPort, env: spec.env, health: spec.health,
-        network: spec.network, security: spec.security)
+        network: spec.network, security: spec.security, log: spec.log)
     }
   }
 

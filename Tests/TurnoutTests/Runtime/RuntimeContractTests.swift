@@ -1,6 +1,7 @@
 import AgentCore
 import DockerRuntime
 import Foundation
+import SchedModel
 import SchedTestSupport
 import Testing
 
@@ -224,6 +225,28 @@ extension ProcessSuites {
         #expect(error.code == .unavailable)
         #expect(error.message.contains("Is dockerd running"))
       }
+    }
+
+    /// The app spec's `log:` reaches Docker as the container's `HostConfig.LogConfig`.
+    @Test func theLogDriverAndItsOptionsArePassedThrough() async throws {
+      let fixture = RuntimeFixture(runtime: DockerRuntime())
+      var spec = fixture.spec("logs")
+      spec.log = LogConfig(driver: "json-file", options: ["max-size": "1m", "max-file": "2"])
+      let id = try await fixture.runtime.create(spec)
+      let inspected = try Browser.run([
+        "docker", "inspect", "-f",
+        "{{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}", id,
+      ])
+      #expect(inspected.output == "json-file {\"max-file\":\"2\",\"max-size\":\"1m\"}\n")
+      var quiet = fixture.spec("nologs")
+      quiet.log = LogConfig(driver: "none")
+      let silent = try await fixture.runtime.create(quiet)
+      try await fixture.runtime.start(silent)
+      let none = try Browser.run([
+        "docker", "inspect", "-f", "{{.HostConfig.LogConfig.Type}}", silent,
+      ])
+      #expect(none.output == "none\n")
+      await fixture.cleanUp()
     }
 
     @Test func theContainerAnswersOnItsPublishedPort() async throws {

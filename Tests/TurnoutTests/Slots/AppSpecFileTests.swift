@@ -1,3 +1,5 @@
+import AgentCore
+import Foundation
 import SchedModel
 import Testing
 
@@ -44,6 +46,36 @@ struct AppSpecFileTests {
     }
   }
 
+  @Test("log: the driver and its options, with errors that name the field")
+  func logDriver() throws {
+    let base = "name: web\nimage: x:1\nslots: 2\ncpu: 100m\nmemory: 32Mi\n"
+    let spec = try AppSpecFile.parse(
+      base + "log: { driver: fluentd, options: { fluentd-address: 127.0.0.1:24224, tag: web } }\n",
+      file: "app.yaml")
+    #expect(
+      spec.log
+        == LogConfig(
+          driver: "fluentd", options: ["fluentd-address": "127.0.0.1:24224", "tag": "web"]))
+    #expect(try AppSpecFile.parse(base, file: "app.yaml").log == nil)
+    #expect(
+      problem(base + "log: { driver: json-file, size: 1m }\n")
+        == "app.yaml:6: log.size: unknown field; known fields: driver, options")
+    #expect(
+      problem(base + "log: { driver: \"my driver\" }\n")
+        == "app.yaml:6: log.driver: 'my driver' is not a log driver name (json-file, fluentd, ...)")
+    // The agent gets it with each slot, and hands it to the runtime.
+    let assignment = SlotAssignment(
+      slot: SlotID(app: "web", color: .blue, index: 0), deployment: "d", image: "x:1",
+      resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20), hostPort: 20000,
+      containerPort: 8080, log: spec.log)
+    let decoded = try JSONDecoder().decode(
+      SlotAssignment.self, from: try JSONEncoder().encode(assignment))
+    #expect(decoded.log == spec.log)
+    #expect(
+      Reconciler.containerSpec(for: decoded, node: "n1", publishAddress: "127.0.0.1").log
+        == spec.log)
+  }
+
   @Test func errorsNameTheLineAndTheField() {
     let base = "name: web\nimage: x:1\nslots: 2\ncpu: 100m\nmemory: 32Mi\n"
     #expect(
@@ -52,7 +84,7 @@ struct AppSpecFileTests {
     )
     #expect(
       problem(base + "colour: blue\n")
-        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout, tests, checks"
+        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout, tests, checks, log"
     )
     #expect(
       problem("name: web\nimage: x:1\nslots: many\ncpu: 1\nmemory: 1Gi\n")

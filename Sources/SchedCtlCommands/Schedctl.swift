@@ -21,6 +21,7 @@ public struct Schedctl: AsyncParsableCommand {
       DeployCommand.self, StatusCommand.self, VerifyCommand.self, SwitchCommand.self,
       RollbackCommand.self,
       RetireCommand.self, RoutersCommand.self, StopSetCommand.self, EventsCommand.self,
+      TopCommand.self,
     ]
   )
 

@@ -98,23 +98,59 @@ struct DeployCommand: AsyncParsableCommand {
   }
 }
 
-/// `schedctl status APP`: both colors, each slot's node, address, container and health.
+/// `schedctl status APP`: both colors, each slot's node, address, container and health, the
+/// routers' counters, and the last minutes of traffic from the stored samples.
 struct StatusCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "status", abstract: "Show an app's blue and green sets and every slot's state.")
+    commandName: "status",
+    abstract: "Show an app's blue and green sets, every slot's state, and its recent traffic.",
+    discussion: """
+      The last table sums the scheduler's stored samples (a point every 10 s) over --minutes:
+      requests per second on average and now, the share of 2xx, 4xx and 5xx-or-proxy-error
+      answers, a trend line of the request rate, and the set's CPU and memory.
+      """)
 
   @OptionGroup var global: GlobalOptions
 
   @Argument(help: "The app.")
   var app: String
 
+  @Option(help: "How many minutes of traffic to show.")
+  var minutes: Int = 5
+
+  func validate() throws {
+    guard (1...1440).contains(minutes) else { throw ValidationError("--minutes must be 1 to 1440") }
+  }
+
   func run() async throws {
     let client = try global.client()
     let status = try await Exit.guarding { try await client.status(app) }
+    let since = Int64(Date().timeIntervalSince1970) - Int64(minutes * 60)
+    let points = try await Exit.guarding {
+      try await client.samples(RecentTraffic.series(app: app), resolution: 10, since: since)
+    }
+    let recent = RecentTraffic.summarize(points, app: app)
     switch global.output {
     case .json: try printJSON(status)
-    case .table: print(Self.render(status))
+    case .table: print(Self.render(status) + Self.render(recent, minutes: minutes))
     }
+  }
+
+  static func render(_ recent: [RecentTraffic], minutes: Int) -> String {
+    guard !recent.isEmpty else {
+      return "\nlast \(minutes) min: no samples yet (the scheduler stores one every 10 s)\n"
+    }
+    var table = Table(
+      "COLOR", "REQ/S AVG", "REQ/S NOW", "2XX", "4XX", "5XX+ERR", "CPU", "MEMORY", "TREND")
+    for set in recent {
+      table.add(
+        set.color.rawValue, RecentTraffic.rate(set.averageRate),
+        RecentTraffic.rate(set.latestRate), RecentTraffic.percent(set.success),
+        RecentTraffic.percent(set.clientErrors), RecentTraffic.percent(set.failures),
+        set.cpuMillis.map { Quantity.formatCPU(Int64($0.rounded())) } ?? "-",
+        set.memoryBytes.map { Quantity.formatMemory(Int64($0)) } ?? "-", set.trend)
+    }
+    return "\nlast \(minutes) min (10 s points)\n" + table.render() + "\n"
   }
 
   static func render(_ status: AppStatusResponse) -> String {

@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SchedModel
+import SchedTestSupport
+import Testing
+
+/// The dashboard's login, session cookie and the API's rule for it, over HTTP.
+@Suite("Dashboard sessions")
+struct DashboardAuthTests {
+  @Test(
+    "login sets an HttpOnly cookie; the API takes it only with the dashboard header; logout ends it"
+  )
+  func sessions() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    let client = HTTPClient(
+      eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+    let base = "http://127.0.0.1:\(scheduler.apiPort)"
+    func fetch(
+      _ path: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
+      body: String? = nil
+    )
+      async throws -> Fetched
+    {
+      try await TestHTTP.fetch(
+        base + path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) },
+        client: client)
+    }
+    let form = [("Content-Type", "application/x-www-form-urlencoded")]
+
+    // Without a session: the login page, and nothing else.
+    let anonymous = try await fetch("/dashboard")
+    #expect(anonymous.status == 200)
+    #expect(String(buffer: anonymous.body).contains("id=\"login\""))
+    #expect(anonymous.headers["content-security-policy"]?.contains("script-src 'self'") == true)
+    #expect(try await fetch("/dashboard/state").status == 401)
+    #expect(try await fetch("/", method: .GET).headers["location"] == "/dashboard")
+
+    let refused = try await fetch(
+      "/dashboard/login", method: .POST, headers: form, body: "token=nope")
+    #expect(refused.status == 401)
+    #expect(String(buffer: refused.body).contains("That token was refused"))
+
+    let login = try await fetch(
+      "/dashboard/login", method: .POST, headers: form,
+      body:
+        "token=\(InProcessScheduler.apiToken.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+    )
+    #expect(login.status == 303)
+    let setCookie = try #require(login.headers["set-cookie"])
+    #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
+    #expect(!setCookie.contains(InProcessScheduler.apiToken))  // an id, not the token
+    let cookie = String(setCookie.prefix { $0 != ";" })
+
+    let page = try await fetch("/dashboard", headers: [("Cookie", cookie)])
+    #expect(String(buffer: page.body).contains("id=\"state\""))
+    #expect(try await fetch("/dashboard/state", headers: [("Cookie", cookie)]).status == 200)
+    // The API: the cookie alone is not enough (a form on another site could send it)...
+    #expect(try await fetch("/v1/nodes", headers: [("Cookie", cookie)]).status == 401)
+    // ...with the dashboard's header it is.
+    let withHeader = [("Cookie", cookie), ("X-Turnout-Dashboard", "1")]
+    #expect(try await fetch("/v1/nodes", headers: withHeader).status == 200)
+    // A made-up session id is refused.
+    #expect(
+      try await fetch(
+        "/v1/nodes", headers: [("Cookie", "turnout_session=0123"), ("X-Turnout-Dashboard", "1")]
+      )
+      .status == 401)
+
+    let logout = try await fetch("/dashboard/logout", method: .POST, headers: [("Cookie", cookie)])
+    #expect(logout.status == 303)
+    #expect(logout.headers["set-cookie"]?.contains("Max-Age=0") == true)
+    #expect(try await fetch("/v1/nodes", headers: withHeader).status == 401)
+    #expect(try await fetch("/dashboard/state", headers: [("Cookie", cookie)]).status == 401)
+    try await client.shutdown()
+    await scheduler.stop()
+  }
+}

@@ -18,10 +18,7 @@ struct EventsFollowTests {
     let process = Process()
     process.executableURL = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
     process.arguments = ["events", "--app", "web", "--follow"]
-    process.environment = ProcessInfo.processInfo.environment.merging([
-      "TURNOUT_API": "http://127.0.0.1:\(scheduler.apiPort)",
-      "TURNOUT_API_TOKEN": InProcessScheduler.apiToken,
-    ]) { $1 }
+    process.environment = scheduler.schedctlEnvironment
     let pipe = Pipe()
     process.standardOutput = pipe
     let output = Mutex("")
@@ -43,7 +40,7 @@ struct EventsFollowTests {
           resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20)))
     }
     #expect(
-      await eventually(timeout: .seconds(5)) {
+      await eventually(timeout: .seconds(20)) {
         output.withLock { $0.contains("app.applied  web  created: 1 x web:1") }
       }, "\(output.withLock { $0 })")
     try await Task.sleep(for: .milliseconds(1500))

@@ -38,32 +38,15 @@ struct TopAndStatusTests {
 
   @Test("the binaries show sets with their containers' memory, refreshing")
   func topAndStatusAsProcesses() async throws {
-    let scheduler = try await InProcessScheduler.start(
-      heartbeat: .milliseconds(250), missedBeats: 12, sampleInterval: .milliseconds(300))
-    let agent = scheduler.startRuntimeAgent("n1", runtime: FakeRuntime(images: ["web:1"]))
+    let (scheduler, agent) = try await InProcessScheduler.withDeployedWeb(
+      sampleInterval: .milliseconds(300))
     defer { agent.cancel() }
     let api = scheduler.api
-    #expect(await eventually { (try? await api.nodes().count) == 1 })
-    _ = try await api.apply(
-      AppSpec(
-        name: "web", image: "web:1", slots: 2,
-        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
-        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100)))
-    _ = try await api.deploy("web", image: nil)
     func schedctl(_ arguments: [String]) throws -> String {
-      let process = Process()
-      process.executableURL = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
-      process.arguments = arguments
-      process.environment = ProcessInfo.processInfo.environment.merging([
-        "TURNOUT_API": "http://127.0.0.1:\(scheduler.apiPort)",
-        "TURNOUT_API_TOKEN": InProcessScheduler.apiToken,
-      ]) { $1 }
-      let pipe = Pipe()
-      process.standardOutput = pipe
-      try process.run()
-      let data = pipe.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
-      return String(decoding: data, as: UTF8.self)
+      try runToEnd(
+        ManagedProcess.binDirectory().appendingPathComponent("schedctl"), arguments,
+        environment: scheduler.schedctlEnvironment
+      ).output
     }
     // The fake runtime reports 1 MiB per container: the set's two make 2 MiB.
     var top = ""

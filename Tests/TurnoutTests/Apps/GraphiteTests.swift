@@ -79,19 +79,9 @@ struct GraphiteTests {
       kill(carbon.processIdentifier, SIGKILL)
       carbon.waitUntilExit()
     }
-    let scheduler = try await InProcessScheduler.start(
-      heartbeat: .milliseconds(250), missedBeats: 12, sampleInterval: .milliseconds(1000),
-      graphite: ("127.0.0.1", port))
-    let agent = scheduler.startRuntimeAgent("n1", runtime: FakeRuntime(images: ["web:1"]))
+    let (scheduler, agent) = try await InProcessScheduler.withDeployedWeb(
+      sampleInterval: .milliseconds(1000), graphite: ("127.0.0.1", port))
     defer { agent.cancel() }
-    let api = scheduler.api
-    #expect(await eventually { (try? await api.nodes().count) == 1 })
-    _ = try await api.apply(
-      AppSpec(
-        name: "web", image: "web:1", slots: 2,
-        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
-        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100)))
-    _ = try await api.deploy("web", image: nil)
     // The fake runtime reports 1 MiB per container: the set's two make 2 MiB, in carbon too.
     let file = data.appendingPathComponent("turnout/set/web/blue/memory.wsp").path
     var fetched = ""
@@ -99,7 +89,10 @@ struct GraphiteTests {
       await eventually(timeout: .seconds(30), every: .milliseconds(500)) {
         guard FileManager.default.fileExists(atPath: file) else { return false }
         let from = Int(Date().timeIntervalSince1970) - 120
-        fetched = (try? Browser.run(["whisper-fetch", "--from=\(from)", file]).output) ?? ""
+        fetched =
+          (try? runToEnd(
+            URL(fileURLWithPath: "/usr/bin/whisper-fetch"), ["--from=\(from)", file]
+          ).output) ?? ""
         return fetched.split(separator: "\n").contains {
           $0.split(separator: "\t").last.flatMap { Double($0) } == 2_097_152
         }

@@ -10,18 +10,10 @@ import Testing
 struct SamplerTests {
   @Test("node usage and the containers of a set are sampled into stored points")
   func samplesNodesAndSets() async throws {
-    let scheduler = try await InProcessScheduler.start(
-      heartbeat: .milliseconds(250), missedBeats: 12, sampleInterval: .milliseconds(300))
-    let agent = scheduler.startRuntimeAgent("n1", runtime: FakeRuntime(images: ["web:1"]))
+    let (scheduler, agent) = try await InProcessScheduler.withDeployedWeb(
+      sampleInterval: .milliseconds(300))
     defer { agent.cancel() }
     let api = scheduler.api
-    #expect(await eventually { (try? await api.nodes().count) == 1 })
-    _ = try await api.apply(
-      AppSpec(
-        name: "web", image: "web:1", slots: 2,
-        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
-        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100)))
-    _ = try await api.deploy("web", image: nil)
     // The fake runtime reports 1 MiB per container: the set's two make 2 MiB.
     var points: [SamplePoint] = []
     #expect(

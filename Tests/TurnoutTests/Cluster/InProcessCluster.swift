@@ -168,3 +168,53 @@ final class RawConnection: Sendable {
     return try await next()
   }
 }
+
+extension InProcessScheduler {
+  /// A scheduler sampling every `sampleInterval`, one agent "n1" on a fake runtime, and the
+  /// app "web" (2 slots of web:1, whose containers the fake reports at 1 MiB each) deployed:
+  /// what the sampling tests measure. Cancel the task to stop the agent.
+  static func withDeployedWeb(
+    sampleInterval: Duration, graphite: (host: String, port: Int)? = nil
+  ) async throws -> (InProcessScheduler, Task<Void, any Error>) {
+    let scheduler = try await start(
+      heartbeat: .milliseconds(250), missedBeats: 12, sampleInterval: sampleInterval,
+      graphite: graphite)
+    let agent = scheduler.startRuntimeAgent("n1", runtime: FakeRuntime(images: ["web:1"]))
+    let api = scheduler.api
+    guard await eventually(timeout: .seconds(10), { (try? await api.nodes().count) == 1 }) else {
+      agent.cancel()
+      throw ClientError(.unreachable, "agent n1 did not register")
+    }
+    _ = try await api.apply(
+      AppSpec(
+        name: "web", image: "web:1", slots: 2,
+        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
+        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100)))
+    _ = try await api.deploy("web", image: nil)
+    return (scheduler, agent)
+  }
+
+  /// What the schedctl binary needs in its environment to talk to this scheduler.
+  var schedctlEnvironment: [String: String] {
+    ProcessInfo.processInfo.environment.merging([
+      "TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": Self.apiToken,
+    ]) { $1 }
+  }
+}
+
+/// Runs a program to its end; returns its exit status and all it printed (stdout and stderr).
+func runToEnd(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil)
+  throws -> (status: Int32, output: String)
+{
+  let process = Process()
+  process.executableURL = executable
+  process.arguments = arguments
+  if let environment { process.environment = environment }
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  process.standardError = pipe
+  try process.run()
+  let data = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

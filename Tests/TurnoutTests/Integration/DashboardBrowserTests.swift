@@ -6,26 +6,17 @@ import Testing
 
 /// Whether a headless Chromium can be driven here, and a way to run its script.
 enum Browser {
+  /// Runs `arguments` through /usr/bin/env, to its end.
+  static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    try runToEnd(URL(fileURLWithPath: "/usr/bin/env"), arguments)
+  }
+
   static let missing: Comment =
     "no /usr/bin/chromium, /usr/bin/chromedriver or python3's selenium (scripts/test installs them)"
   static var available: Bool {
     FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
       && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
       && (try? run(["python3", "-c", "import selenium"]).status) == 0
-  }
-
-  /// Runs a command; returns its exit status and what it printed (stdout and stderr).
-  static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 }
 

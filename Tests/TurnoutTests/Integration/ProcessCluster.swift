@@ -86,18 +86,10 @@ struct ProcessCluster {
   func schedctl(_ arguments: [String], env: [String: String] = [:]) throws -> (
     status: Int32, output: String
   ) {
-    let process = Process()
-    process.executableURL = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging([
-      "TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": Self.apiToken,
-    ]) { $1 }.merging(env) { $1 }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    try runToEnd(
+      ManagedProcess.binDirectory().appendingPathComponent("schedctl"), arguments,
+      environment: ProcessInfo.processInfo.environment.merging([
+        "TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": Self.apiToken,
+      ]) { $1 }.merging(env) { $1 })
   }
 }

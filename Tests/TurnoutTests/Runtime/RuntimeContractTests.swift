@@ -233,18 +233,22 @@ extension ProcessSuites {
       var spec = fixture.spec("logs")
       spec.log = LogConfig(driver: "json-file", options: ["max-size": "1m", "max-file": "2"])
       let id = try await fixture.runtime.create(spec)
-      let inspected = try Browser.run([
-        "docker", "inspect", "-f",
-        "{{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}", id,
-      ])
+      let inspected = try runToEnd(
+        URL(fileURLWithPath: "/usr/bin/env"),
+        [
+          "docker", "inspect", "-f",
+          "{{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}", id,
+        ])
       #expect(inspected.output == "json-file {\"max-file\":\"2\",\"max-size\":\"1m\"}\n")
       var quiet = fixture.spec("nologs")
       quiet.log = LogConfig(driver: "none")
       let silent = try await fixture.runtime.create(quiet)
       try await fixture.runtime.start(silent)
-      let none = try Browser.run([
-        "docker", "inspect", "-f", "{{.HostConfig.LogConfig.Type}}", silent,
-      ])
+      let none = try runToEnd(
+        URL(fileURLWithPath: "/usr/bin/env"),
+        [
+          "docker", "inspect", "-f", "{{.HostConfig.LogConfig.Type}}", silent,
+        ])
       #expect(none.output == "none\n")
       await fixture.cleanUp()
     }

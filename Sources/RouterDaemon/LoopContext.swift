@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -12,7 +13,7 @@ struct SetKey: Hashable {
 }
 
 /// Where an upstream listens; pools are per address, not per slot.
-struct PoolKey: Hashable {
+struct PoolKey: Hashable, Sendable {
   var address: String
   var port: Int
 
@@ -29,12 +30,21 @@ final class LoopContext {
   let eventLoop: any EventLoop
   let config: RouterConfig
   private var idle: [PoolKey: [UpstreamHandler]] = [:]
+  /// Open connections per upstream (idle or busy), and the upstreams with at least one, for
+  /// other loops to read: a switch's warm-up hops to this loop only when one it needs is not
+  /// there. Changes on connect and close only, never per request.
+  private var open: [PoolKey: Int] = [:]
+  let connected: NIOLockedValueBox<Set<PoolKey>>
   private var balancers: [SetKey: Balancer] = [:]
   private var sets: [SetKey: SetCounters] = [:]
 
-  init(eventLoop: any EventLoop, config: RouterConfig) {
+  init(
+    eventLoop: any EventLoop, config: RouterConfig,
+    connected: NIOLockedValueBox<Set<PoolKey>> = NIOLockedValueBox([])
+  ) {
     self.eventLoop = eventLoop
     self.config = config
+    self.connected = connected
   }
 
   // MARK: balancing
@@ -140,15 +150,29 @@ final class LoopContext {
         }
       }
       .connect(host: upstream.address, port: upstream.port)
+      .assumeIsolated()
       .flatMapThrowing { channel in
-        try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+        let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+        self.opened(PoolKey(upstream), channel)
+        return handler
       }
+      .nonisolated()
   }
 
-  /// Opens one idle connection to each upstream that has none, so the first requests after a
-  /// switch skip the connect. Failures are left to the balancer.
+  private func opened(_ key: PoolKey, _ channel: any Channel) {
+    open[key, default: 0] += 1
+    if open[key] == 1 { connected.withLockedValue { _ = $0.insert(key) } }
+    channel.closeFuture.assumeIsolated().whenComplete { _ in
+      let left = (self.open[key] ?? 1) - 1
+      self.open[key] = left > 0 ? left : nil
+      if left <= 0 { self.connected.withLockedValue { _ = $0.remove(key) } }
+    }
+  }
+
+  /// Opens a connection to each upstream this loop has none open to, so the first requests
+  /// after a switch skip the connect. Failures are left to the balancer.
   func warm(_ upstreams: [Upstream]) -> EventLoopFuture<Void> {
-    let missing = upstreams.filter { !hasIdle($0) }
+    let missing = upstreams.filter { open[PoolKey($0)] == nil }
     let futures = missing.map { upstream in
       connect(upstream).assumeIsolated().map { connection in
         self.put(connection)

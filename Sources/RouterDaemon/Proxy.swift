@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -12,7 +13,7 @@ public final class Proxy: Sendable {
   let config: RouterConfig
   let routes: RouteState
   let group: MultiThreadedEventLoopGroup
-  private let contexts: [ObjectIdentifier: LoopEntry]
+  let contexts: [ObjectIdentifier: LoopEntry]
   private let channels: [any Channel]
 
   /// The production port actually bound.
@@ -35,10 +36,13 @@ public final class Proxy: Sendable {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threads)
     var contexts: [ObjectIdentifier: LoopEntry] = [:]
     for loop in group.makeIterator() {
+      let connected = NIOLockedValueBox<Set<PoolKey>>([])
       let context = try await loop.submit {
-        NIOLoopBound(LoopContext(eventLoop: loop, config: config), eventLoop: loop)
+        NIOLoopBound(
+          LoopContext(eventLoop: loop, config: config, connected: connected), eventLoop: loop)
       }.get()
-      contexts[ObjectIdentifier(loop)] = LoopEntry(loop: loop, context: context)
+      contexts[ObjectIdentifier(loop)] = LoopEntry(
+        loop: loop, context: context, connected: connected)
     }
     var channels: [any Channel] = []
     do {
@@ -102,15 +106,21 @@ public final class Proxy: Sendable {
   }
 
   /// Opens a connection to every upstream that `table` makes live and the served table does
-  /// not, on every loop; the future succeeds when they are open or `config.warmTimeout` passed
-  /// (failures are the balancer's to handle). Upstreams already live have pools of their own.
+  /// not, on every loop that has none open to it; the future succeeds when they are open or
+  /// `config.warmTimeout` passed (failures are the balancer's to handle). Upstreams already
+  /// live have pools of their own. When every loop already has them (a rollback, a switch back
+  /// and forth), it succeeds at once, without a hop to any loop.
   func warm(_ table: RouteTable, on loop: any EventLoop) -> EventLoopFuture<Void> {
     let served = Set(routes.current.table.apps.flatMap { $0.live?.upstreams ?? [] })
     let upstreams = table.apps.flatMap { $0.live?.upstreams ?? [] }.filter {
       !served.contains($0)
     }
-    guard !upstreams.isEmpty else { return loop.makeSucceededVoidFuture() }
-    let futures = contexts.values.map { entry in
+    let keys = Set(upstreams.map(PoolKey.init))
+    let cold = contexts.values.filter { entry in
+      !entry.connected.withLockedValue { keys.isSubset(of: $0) }
+    }
+    guard !cold.isEmpty else { return loop.makeSucceededVoidFuture() }
+    let futures = cold.map { entry in
       let context = entry.context
       return entry.loop.flatSubmit { context.value.warm(upstreams) }
     }
@@ -127,8 +137,9 @@ public final class Proxy: Sendable {
   }
 }
 
-/// An event loop and the context only it may touch.
+/// An event loop, the context only it may touch, and the upstreams it has connections to.
 struct LoopEntry: Sendable {
   let loop: any EventLoop
   let context: NIOLoopBound<LoopContext>
+  let connected: NIOLockedValueBox<Set<PoolKey>>
 }

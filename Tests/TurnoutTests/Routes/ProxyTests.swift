@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import RouteTable
 import SchedModel
 import SchedTestSupport
@@ -72,6 +74,65 @@ struct ProxyTests {
                 upstream(app, .green, $0.offset, port: $0.element)
               }))
       ] + extraApps)
+  }
+
+  /// Accepts TCP connections, counts them and keeps them open.
+  final class CountingListener: Sendable {
+    let channel: any Channel
+    let children: NIOLockedValueBox<[any Channel]>
+    var port: Int { channel.localAddress?.port ?? 0 }
+    var accepted: Int { children.withLockedValue { $0.count } }
+
+    init() async throws {
+      let children = NIOLockedValueBox<[any Channel]>([])
+      self.children = children
+      channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .childChannelInitializer { channel in
+          children.withLockedValue { $0.append(channel) }
+          return channel.eventLoop.makeSucceededVoidFuture()
+        }
+        .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    /// Closes every accepted connection and the listener.
+    func close() async {
+      for child in children.withLockedValue({ $0 }) { try? await child.close() }
+      try? await channel.close()
+    }
+  }
+
+  @Test("a prepare's warm-up opens a connection on every loop once, then needs no hop")
+  func warmsEveryLoopOnce() async throws {
+    let blue = try await TestBackend.start("blue")
+    let green = try await CountingListener()
+    let running = try await Self.start(Self.table(live: [blue.port]))
+    let next = RouteTable(
+      epoch: 11,
+      apps: [
+        AppRoutes(
+          app: "web", hosts: ["web.test"],
+          live: RouteSet(
+            color: .green, deployment: "d2", image: "web:2",
+            upstreams: [Self.upstream("web", .green, 0, port: green.port)]))
+      ])
+    let proxy = running.router.proxy
+    let loop = MultiThreadedEventLoopGroup.singleton.next()
+    try await proxy.warm(next, on: loop).get()
+    let key = PoolKey(next.apps[0].live!.upstreams[0])
+    #expect(await eventually { green.accepted == 2 })  // 2 loops
+    #expect(proxy.contexts.values.allSatisfy { $0.connected.withLockedValue { $0.contains(key) } })
+    // Both loops hold a connection: a second prepare of the same table opens none.
+    try await proxy.warm(next, on: loop).get()
+    try await Task.sleep(for: .milliseconds(100))
+    #expect(green.accepted == 2)
+    // When the upstream closes them, the loops forget them.
+    await green.close()
+    #expect(
+      await eventually {
+        proxy.contexts.values.allSatisfy { !$0.connected.withLockedValue { $0.contains(key) } }
+      })
+    await running.stop()
+    await blue.stop()
   }
 
   @Test("routes by Host to the live set, balances over its slots, stamps every response")

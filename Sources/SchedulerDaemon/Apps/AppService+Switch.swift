@@ -186,9 +186,12 @@ extension AppService {
       outcome = try await routers.switchTables(
         to: apps, timeout: switchTimeout,
         record: Self.recorder(
-          store, record, at: at, actor: actor, kind: kind, detail: detail, service: self))
+          store, record, at: at, actor: actor, kind: kind, detail: detail, service: self),
+        undo: { [weak self] reason, recorded in
+          await self?.recordAbort(app, verb: verb, actor: actor, reason: reason, restore: recorded)
+        })
     } catch {
-      await recordAbort(app, verb: verb, actor: actor, reason: "\(error)")
+      await refreshRoutes()
       throw error
     }
     logger.info(
@@ -246,24 +249,27 @@ extension AppService {
     }
   }
 
-  /// Puts `app` back as it was before the switch (the switch's record may have landed while
-  /// the routers prepared) and logs the abort, in one transaction.
-  private func recordAbort(_ app: AppRecord, verb: String, actor: String, reason: String) async {
-    let live = app.live?.rawValue ?? "nothing"
+  /// Logs an aborted switch; with `restore`, puts `app` back as it was before the switch (its
+  /// record may have landed while the routers prepared), in the same transaction.
+  private func recordAbort(
+    _ app: AppRecord, verb: String, actor: String, reason: String, restore: Bool
+  ) async {
+    let event = ClusterEvent(
+      at: cluster.now(), actor: actor, kind: "app.\(verb)_aborted", subject: app.name,
+      detail: "\(app.live?.rawValue ?? "nothing") stays live: \(reason)"
+        + (restore
+          ? " (the switch's own record, written while the routers prepared, is undone)" : ""))
     invalidateState()
     do {
-      try await store.saveApp(
-        app,
-        events: [
-          ClusterEvent(
-            at: cluster.now(), actor: actor, kind: "app.\(verb)_aborted", subject: app.name,
-            detail: "\(live) stays live: \(reason)")
-        ])
+      if restore {
+        try await store.saveApp(app, events: [event])
+      } else {
+        try await store.appendEvents([event])
+      }
     } catch {
       logger.error("cannot record an aborted \(verb)", metadata: ["error": "\(error)"])
     }
     invalidateState()
-    await refreshRoutes()
   }
 
   // MARK: retire

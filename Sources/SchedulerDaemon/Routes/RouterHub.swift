@@ -170,16 +170,21 @@ public actor RouterHub {
   /// Two-phase switch to `apps`: prepare on every connected router while `record` (the
   /// scheduler's own durable write of the switch) runs alongside, and only when every router
   /// acked and the record is on disk, commit everywhere. Any refusal, loss or timeout aborts on
-  /// every router and throws the reason; the old table stays served, and the caller undoes the
-  /// record. Overlapping the two keeps a synced write off the switch's critical path; a crash
-  /// between the record and the commit leaves the switch recorded, and the routers get it from
-  /// the table published after the restart.
+  /// every router and throws the reason; the old table stays served, and `undo` (told whether
+  /// the record may have landed) puts the scheduler's state back and logs the abort before any
+  /// other table can be published. Every failure calls `undo` once. Overlapping the two keeps
+  /// a synced write off the switch's critical path; a crash between the record and the commit
+  /// leaves the switch recorded, and the routers get it from the table published after the
+  /// restart.
   func switchTables(
     to apps: [AppRoutes], timeout: Duration,
-    record: @escaping @Sendable (Int64) async throws -> Void
+    record: @escaping @Sendable (Int64) async throws -> Void,
+    undo: @escaping @Sendable (_ reason: String, _ recorded: Bool) async -> Void
   ) async throws(APIFailure) -> SwitchOutcome {
     guard !switching else {
-      throw APIFailure(.conflict, "another switch is in progress; try again in a moment")
+      let reason = "another switch is in progress; try again in a moment"
+      await undo(reason, false)
+      throw APIFailure(.conflict, reason)
     }
     switching = true
     defer { switching = false }
@@ -189,7 +194,10 @@ public actor RouterHub {
     let next = RouteTable(epoch: epoch, apps: apps)
     let sessions = peers.values.compactMap(\.session)
     var round = SwitchRound(epoch: epoch, routers: Set(sessions.map(\.name)))
-    if case .abort(let reason) = round.decision { throw APIFailure(.unavailable, reason) }
+    if case .abort(let reason) = round.decision {
+      await undo(reason, false)
+      throw APIFailure(.unavailable, reason)
+    }
 
     let recording = Task { try await record(epoch) }
     let results = await requestAll(
@@ -215,17 +223,20 @@ public actor RouterHub {
       let reason: String
       if case .abort(let why) = round.decision { reason = why } else { reason = "not committed" }
       abortAll(sessions, epoch: epoch, reason: reason)
-      // Tables built from state read while the record was there must not be published.
-      switches += 1
+      // Undone while publishing is still held, and counted as a round: no table built from
+      // state read while the record was there can be served.
       _ = await recording.result
+      await undo(reason, true)
+      switches += 1
       throw APIFailure(
         .unavailable, "switch aborted, nothing changed: \(reason)")
     }
     do {
       try await recording.value
     } catch {
-      switches += 1
       abortAll(sessions, epoch: epoch, reason: "the scheduler could not record the switch")
+      await undo("cannot record it: \(error)", true)
+      switches += 1
       throw APIFailure(
         .internalError, "switch aborted, nothing changed: cannot record it: \(error)")
     }

@@ -42,8 +42,8 @@ struct TopAndStatusTests {
       sampleInterval: .milliseconds(300))
     defer { agent.cancel() }
     let api = scheduler.api
-    func schedctl(_ arguments: [String]) throws -> String {
-      try runToEnd(
+    func schedctl(_ arguments: [String]) async throws -> String {
+      try await run(
         ManagedProcess.binDirectory().appendingPathComponent("schedctl"), arguments,
         environment: scheduler.schedctlEnvironment
       ).output
@@ -52,17 +52,17 @@ struct TopAndStatusTests {
     var top = ""
     #expect(
       await eventually(timeout: .seconds(20), every: .milliseconds(300)) {
-        top = (try? schedctl(["top", "--once"])) ?? ""
+        top = (try? await schedctl(["top", "--once"])) ?? ""
         return top.contains("2.0Mi") || top.contains("2Mi")
       }, "\(top)")
     #expect(top.contains("n1") && top.contains("ready"))
     #expect(
       top.range(of: #"web\s+blue\s+live\s+2/2 ready"#, options: .regularExpression) != nil, "\(top)"
     )
-    let frames = try schedctl(["top", "--frames", "2", "--interval", "200ms"])
+    let frames = try await schedctl(["top", "--frames", "2", "--interval", "200ms"])
     #expect(frames.components(separatedBy: "schedctl top ").count - 1 == 2)
     #expect(frames.contains("\u{1B}[2J"))  // each frame clears the screen first
-    let status = try schedctl(["status", "web", "--minutes", "2"])
+    let status = try await schedctl(["status", "web", "--minutes", "2"])
     #expect(status.contains("last 2 min (10 s points)"), "\(status)")
     #expect(
       status.range(of: #"blue\s+0\.0\s+0\.0\s+-\s+-\s+-"#, options: .regularExpression) != nil,

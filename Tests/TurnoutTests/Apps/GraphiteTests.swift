@@ -90,7 +90,7 @@ struct GraphiteTests {
         guard FileManager.default.fileExists(atPath: file) else { return false }
         let from = Int(Date().timeIntervalSince1970) - 120
         fetched =
-          (try? runToEnd(
+          (try? await run(
             URL(fileURLWithPath: "/usr/bin/whisper-fetch"), ["--from=\(from)", file]
           ).output) ?? ""
         return fetched.split(separator: "\n").contains {

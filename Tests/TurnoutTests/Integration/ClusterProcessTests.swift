@@ -195,41 +195,41 @@ extension ProcessSuites {
         "TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": ProcessCluster.apiToken,
       ]
 
-      let table = try runSchedctl(["nodes"], env: env)
+      let table = try await runSchedctl(["nodes"], env: env)
       #expect(table.status == 0)
       #expect(table.output.contains("w1"))
       #expect(table.output.contains("ready"))
 
-      let json = try runSchedctl(["nodes", "--output", "json"], env: env)
+      let json = try await runSchedctl(["nodes", "--output", "json"], env: env)
       let decoded = try JSONDecoder().decode(NodesResponse.self, from: Data(json.output.utf8))
       #expect(decoded.nodes.map(\.name) == ["w1"])
 
-      let fits = try runSchedctl(
+      let fits = try await runSchedctl(
         ["plan", "--slots", "2", "--cpu", "100m", "--memory", "64Mi"], env: env)
       #expect(fits.status == 0)
       #expect(fits.output.contains("Fits"))
-      let noFit = try runSchedctl(
+      let noFit = try await runSchedctl(
         ["plan", "--slots", "11", "--cpu", "100m", "--memory", "64Mi"], env: env)
       #expect(noFit.status == 2)
       #expect(noFit.output.contains("no free host port on 1 node"))
 
-      let badToken = try runSchedctl(["nodes", "--token", "wrong"], env: env)
+      let badToken = try await runSchedctl(["nodes", "--token", "wrong"], env: env)
       #expect(badToken.status == 77)
       #expect(badToken.output.contains("bearer token refused"))
-      let unreachable = try runSchedctl(
+      let unreachable = try await runSchedctl(
         ["nodes", "--scheduler", "http://127.0.0.1:\(freePort())"], env: env)
       #expect(unreachable.status == 69)
       #expect(unreachable.output.contains("Is schedd running?"))
-      let badFlag = try runSchedctl(
+      let badFlag = try await runSchedctl(
         ["plan", "--slots", "1", "--cpu", "1", "--memory", "lots"], env: env)
       #expect(badFlag.status == 64)
       #expect(badFlag.output.contains("memory 'lots' is not valid"))
     }
 
-    func runSchedctl(_ arguments: [String], env: [String: String]) throws -> (
+    func runSchedctl(_ arguments: [String], env: [String: String]) async throws -> (
       status: Int32, output: String
     ) {
-      try cluster.schedctl(arguments, env: env)
+      try await cluster.schedctl(arguments, env: env)
     }
   }
 }

@@ -55,10 +55,12 @@ extension ProcessSuites {
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("browser/dashboard_test.py").path
       let shot = cluster.workDir.appendingPathComponent("dashboard.png").path
-      let result = try Browser.run([
-        "python3", script, "http://127.0.0.1:\(cluster.apiPort)", ProcessCluster.apiToken, app,
-        "turnout-sample:1", "turnout-sample:2", "\(routerPort)", "\(app).test", shot,
-      ])
+      let result = try await run(
+        URL(fileURLWithPath: "/usr/bin/env"),
+        [
+          "python3", script, "http://127.0.0.1:\(cluster.apiPort)", ProcessCluster.apiToken, app,
+          "turnout-sample:1", "turnout-sample:2", "\(routerPort)", "\(app).test", shot,
+        ])
       print(result.output)
       #expect(result.status == 0, "the browser test failed:\n\(result.output)")
       #expect(result.output.contains("PASSED"))

@@ -21,8 +21,8 @@ extension ProcessSuites {
     func agent(_ name: String, ports: String) -> ManagedProcess {
       cluster.agent(name, ports: ports)
     }
-    func schedctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-      try cluster.schedctl(arguments)
+    func schedctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+      try await cluster.schedctl(arguments)
     }
 
     func spec(_ name: String, slots: Int = 4, security: SecurityRequest = SecurityRequest())
@@ -76,7 +76,7 @@ extension ProcessSuites {
       _ = try await api.apply(spec(app))
 
       // 1. Deploy: 4 healthy slots, spread 2 and 2, printed as they come up.
-      let deploy = try schedctl(["deploy", app, "--timeout", "60s"])
+      let deploy = try await schedctl(["deploy", app, "--timeout", "60s"])
       #expect(deploy.status == 0, "\(deploy.output)")
       #expect(deploy.output.contains("ready: 4/4 healthy"))
       let placed = try await containers(app)
@@ -153,7 +153,7 @@ extension ProcessSuites {
       )
 
       // 6. stop-set leaves no managed container behind.
-      let stop = try schedctl(["stop-set", app, "blue"])
+      let stop = try await schedctl(["stop-set", app, "blue"])
       #expect(stop.status == 0, "\(stop.output)")
       #expect(
         await eventually(timeout: .seconds(30)) { (try? await containers(app).isEmpty) == true })
@@ -175,7 +175,7 @@ extension ProcessSuites {
       var hostSpec = spec(hosted, slots: 1)
       hostSpec.network = .host
       _ = try await api.apply(hostSpec)
-      let deploy = try schedctl(["deploy", hosted, "--timeout", "30s"])
+      let deploy = try await schedctl(["deploy", hosted, "--timeout", "30s"])
       #expect(deploy.status == 0, "\(deploy.output)")
       let slot = try #require(try await api.status(hosted).sets.first?.slots.first)
       #expect(await httpGet("http://127.0.0.1:\(slot.hostPort)/version", timeout: 3)?.body == "1\n")
@@ -196,7 +196,7 @@ extension ProcessSuites {
       #expect(await eventually(timeout: .seconds(15)) { (try? await api.nodes().count) == 1 })
       let risky = "\(app)-priv"
       _ = try await api.apply(spec(risky, slots: 1, security: SecurityRequest(privileged: true)))
-      let deploy = try schedctl(["deploy", risky, "--timeout", "30s"])
+      let deploy = try await schedctl(["deploy", risky, "--timeout", "30s"])
       #expect(deploy.status == 1)
       #expect(
         deploy.output.contains(

@@ -127,10 +127,10 @@ extension ProcessSuites {
       let urls = ports.map { "http://127.0.0.1:\($0)" }
 
       // The gate: no switch before a verification of green's digest passed.
-      let unverified = try cluster.schedctl(["switch", app])
+      let unverified = try await cluster.schedctl(["switch", app])
       #expect(unverified.status == 1, "\(unverified.output)")
       #expect(unverified.output.contains("has no passing verification"), "\(unverified.output)")
-      let verified = try cluster.schedctl(["verify", app])
+      let verified = try await cluster.schedctl(["verify", app])
       #expect(verified.status == 0, "\(verified.output)")
       // Each slot directly and through both routers' preview listeners.
       #expect(verified.output.contains("passed: 4 step(s)"), "\(verified.output)")
@@ -212,7 +212,7 @@ extension ProcessSuites {
         urls: urls, host: host, connections: 8, stop: stop2,
         deadline: ContinuousClock.now + .seconds(30))
       try await Task.sleep(for: .milliseconds(300))
-      let refused = try cluster.schedctl(["switch", app])
+      let refused = try await cluster.schedctl(["switch", app])
       try await Task.sleep(for: .milliseconds(500))
       stop2.set()
       let during = await second

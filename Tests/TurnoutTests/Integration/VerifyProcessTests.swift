@@ -82,7 +82,7 @@ extension ProcessSuites {
       // Slot 1 of green loses the page the version check reads: that check fails there only.
       let broken = "turnout-\(app)-green-1"
       try SwitchProcessTests.docker(["exec", broken, "mv", "/www/version", "/www/version.off"])
-      let failed = try cluster.schedctl(["verify", app])
+      let failed = try await cluster.schedctl(["verify", app])
       #expect(failed.status == 1, "\(failed.output)")
       let out = failed.output
       print("verify e2e, the failing run:\n\(out)")
@@ -96,10 +96,10 @@ extension ProcessSuites {
       #expect(out.contains("ok   check port on slot \(app)/green/1"), "\(out)")
       #expect(try await leftovers() == 0)
 
-      let shown = try cluster.schedctl(["verify", app, "--show"])
+      let shown = try await cluster.schedctl(["verify", app, "--show"])
       #expect(shown.status == 1)
       #expect(shown.output.contains("failed: test broken"), "\(shown.output)")
-      let refused = try cluster.schedctl(["switch", app])
+      let refused = try await cluster.schedctl(["switch", app])
       #expect(refused.status == 1)
       #expect(refused.output.contains("its last verification"), "\(refused.output)")
       #expect(refused.output.contains("failed: test broken"), "\(refused.output)")
@@ -108,14 +108,14 @@ extension ProcessSuites {
       // Fixed: the slot serves its page again and the broken test is gone from the spec.
       try SwitchProcessTests.docker(["exec", broken, "mv", "/www/version.off", "/www/version"])
       _ = try await api.apply(spec(withBrokenTest: false))
-      let passed = try cluster.schedctl(["verify", app])
+      let passed = try await cluster.schedctl(["verify", app])
       #expect(passed.status == 0, "\(passed.output)")
       // 2 tests, then 2 checks on 2 slots and the version check through the preview.
       #expect(passed.output.contains("passed: 7 step(s)"), "\(passed.output)")
       #expect(
         passed.output.contains("ok   check version on router edge-v preview"), "\(passed.output)")
       #expect(try await leftovers() == 0)
-      let switched = try cluster.schedctl(["switch", app])
+      let switched = try await cluster.schedctl(["switch", app])
       #expect(switched.status == 0, "\(switched.output)")
       #expect(try await api.status(app).app.live == .green)
       let events = try await api.events(limit: 500).filter { $0.subject == app }.map(\.kind)

@@ -233,7 +233,7 @@ extension ProcessSuites {
       var spec = fixture.spec("logs")
       spec.log = LogConfig(driver: "json-file", options: ["max-size": "1m", "max-file": "2"])
       let id = try await fixture.runtime.create(spec)
-      let inspected = try runToEnd(
+      let inspected = try await run(
         URL(fileURLWithPath: "/usr/bin/env"),
         [
           "docker", "inspect", "-f",
@@ -244,7 +244,7 @@ extension ProcessSuites {
       quiet.log = LogConfig(driver: "none")
       let silent = try await fixture.runtime.create(quiet)
       try await fixture.runtime.start(silent)
-      let none = try runToEnd(
+      let none = try await run(
         URL(fileURLWithPath: "/usr/bin/env"),
         [
           "docker", "inspect", "-f", "{{.HostConfig.LogConfig.Type}}", silent,

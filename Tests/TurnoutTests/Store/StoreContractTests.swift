@@ -205,10 +205,10 @@ struct SQLiteStoreTests {
     let path = directory.appendingPathComponent("s.db").path
     let store = try SQLiteStore(path: path, checkpointEvery: .seconds(3600))
     try await store.saveNode(Fixtures.node("n1"), events: [Fixtures.event("node.registered")])
-    func nodesInFileAlone() throws -> String {
+    func nodesInFileAlone() async throws -> String {
       let copy = directory.appendingPathComponent("copy-\(UUID().uuidString).db").path
       try FileManager.default.copyItem(atPath: path, toPath: copy)
-      return try python(
+      return try await python(
         """
         import sqlite3, sys
         try:
@@ -218,18 +218,18 @@ struct SQLiteStoreTests {
         """, copy)
     }
     // Not even the schema is in the file yet: the migrations are in the log too.
-    #expect(try nodesInFileAlone() == "no such table: nodes\n")
+    #expect(try await nodesInFileAlone() == "no such table: nodes\n")
     let result = try await store.checkpoint()
     #expect(result.logFrames > 0)
     #expect(result.checkpointed == result.logFrames)
-    #expect(try nodesInFileAlone() == "['n1']\n")
+    #expect(try await nodesInFileAlone() == "['n1']\n")
 
     // The same, done by the store's own timer.
     let timed = try SQLiteStore(path: path, checkpointEvery: .milliseconds(50))
     try await timed.saveNode(Fixtures.node("n2"), events: [])
     var seen = ""
     for _ in 0..<100 {
-      seen = try nodesInFileAlone()
+      seen = try await nodesInFileAlone()
       if seen == "['n1', 'n2']\n" { break }
       try await Task.sleep(for: .milliseconds(50))
     }
@@ -252,7 +252,7 @@ struct SQLiteStoreTests {
     let store = try SQLiteStore(path: path)
     try await store.appendEvents([Fixtures.event("a")])
     // Go around the store, as a careless script would.
-    let output = try python(
+    let output = try await python(
       """
       import sqlite3, sys
       db = sqlite3.connect(sys.argv[1])
@@ -266,8 +266,8 @@ struct SQLiteStoreTests {
   }
 
   /// Runs a Python script with `arguments`; returns what it printed.
-  private func python(_ script: String, _ arguments: String...) throws -> String {
-    try runToEnd(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script] + arguments)
+  private func python(_ script: String, _ arguments: String...) async throws -> String {
+    try await run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script] + arguments)
       .output
   }
 

@@ -158,28 +158,44 @@ public enum Assets {
         log.done(result.from + " to " + result.to + " at epoch " + result.epoch + " on " + result.routers.length + " router(s)");
       } catch (error) { log.failed(error); }
     }
+    // Actions under way, as "action/app": their buttons stay disabled across refreshes.
+    const running = new Set();
+    const key = (button) => button.dataset.action + "/" + button.dataset.app;
+    function markButtons() {
+      document.querySelectorAll("#state button[data-action]").forEach((b) => { b.disabled = running.has(key(b)); });
+    }
     document.addEventListener("click", async (event) => {
       const button = event.target.closest("button[data-action]");
-      if (!button) return;
-      button.disabled = true;
-      try { await actions[button.dataset.action](button.dataset.app); } finally { button.disabled = false; }
+      if (!button || button.disabled) return;
+      const name = key(button);
+      running.add(name);
+      markButtons();
+      try { await actions[button.dataset.action](button.dataset.app); } finally { running.delete(name); markButtons(); }
     });
     let refreshing = false;
+    let lastHTML = "";
+    // A press on a button must end on the same button: no refresh between mousedown and click.
+    let pressing = false;
+    document.addEventListener("pointerdown", () => { pressing = true; }, true);
+    document.addEventListener("pointerup", () => { setTimeout(() => { pressing = false; }, 0); }, true);
     async function refresh() {
-      if (refreshing || document.getElementById("confirm").open) return;
+      const state = document.getElementById("state");
+      // Not while the operator types in a field of the live part, nor while a dialog asks.
+      const typing = state.contains(document.activeElement) && document.activeElement.tagName === "INPUT";
+      if (refreshing || typing || pressing || document.getElementById("confirm").open) return;
       refreshing = true;
       try {
         const response = await fetch("/dashboard/state", { credentials: "same-origin", headers });
         if (response.status === 401) { location.href = "/dashboard"; return; }
         if (!response.ok) return;
         const html = await response.text();
-        const state = document.getElementById("state");
+        if (html === lastHTML || pressing) return;
+        lastHTML = html;
         const kept = {};
         state.querySelectorAll("input[id]").forEach((input) => { kept[input.id] = input.value; });
-        const busy = [...state.querySelectorAll("button:disabled")].map((b) => b.dataset.action + "/" + b.dataset.app);
         state.innerHTML = html;
         for (const [id, value] of Object.entries(kept)) { const input = document.getElementById(id); if (input) input.value = value; }
-        state.querySelectorAll("button[data-action]").forEach((b) => { if (busy.includes(b.dataset.action + "/" + b.dataset.app)) b.disabled = true; });
+        markButtons();
         document.getElementById("refreshed").textContent = "updated " + new Date().toLocaleTimeString();
       } catch { /* the next round tries again */ } finally { refreshing = false; }
     }

@@ -18,7 +18,7 @@ import time
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -42,9 +42,15 @@ def browser():
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
+# The page replaces its live part every 3 seconds: an element found just before that is stale
+# just after. Waits retry through it; reads of the live part are single scripts; clicks retry.
+STALE = (StaleElementReferenceException,)
+
+
 def wait_for(driver, what, condition, timeout=60):
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d))
+        return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=STALE).until(
+            lambda d: condition(d))
     except TimeoutException:
         log = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#log li")]
         fail(f"timed out waiting for {what}; activity: {log}")
@@ -58,6 +64,21 @@ def fetch_status(driver, method, path, extra=""):
         ".then(r => done(r.status)).catch(e => done(String(e)));")
 
 
+def click(driver, selector):
+    for _ in range(10):
+        try:
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+            return
+        except STALE:
+            time.sleep(0.1)
+    fail(f"{selector} kept going stale")
+
+
+def snapshot(driver, script):
+    """What a script reads from the page, in one go."""
+    return driver.execute_script(script)
+
+
 def activity_done(driver, prefix):
     """The activity entry starting with `prefix` once it finished (done or failed)."""
     for item in driver.find_elements(By.CSS_SELECTOR, "#log li"):
@@ -66,10 +87,23 @@ def activity_done(driver, prefix):
     return None
 
 
+def set_image(driver, app, image):
+    """Types the image into the app's field (kept across refreshes by the page)."""
+    for _ in range(10):
+        try:
+            field = driver.find_element(By.ID, f"image-{app}")
+            field.clear()
+            field.send_keys(image)
+            if driver.find_element(By.ID, f"image-{app}").get_attribute("value") == image:
+                return
+        except WebDriverException:  # replaced while typing: type again
+            pass
+        time.sleep(0.1)
+    fail(f"could not type {image} into the image field")
+
+
 def run_action(driver, app, action, prefix, confirm=False, timeout=90):
-    button = driver.find_element(
-        By.CSS_SELECTOR, f"section.app[data-app='{app}'] button[data-action='{action}']")
-    button.click()
+    click(driver, f"section.app[data-app='{app}'] button[data-action='{action}']")
     if confirm:
         dialog = wait_for(driver, "the confirmation dialog",
                           lambda d: d.find_element(By.ID, "confirm").get_attribute("open") is not None
@@ -114,28 +148,26 @@ def main():
         driver.find_element(By.ID, "token").send_keys(token)
         driver.find_element(By.ID, "login-submit").click()
         wait_for(driver, "the dashboard", lambda d: d.find_elements(By.CSS_SELECTOR, "article.node"))
-        nodes = driver.find_elements(By.CSS_SELECTOR, "article.node")
-        bars = driver.find_elements(By.CSS_SELECTOR, "article.node .capacity .bar")
-        if len(bars) != 2 * len(nodes):
-            fail(f"{len(nodes)} nodes but {len(bars)} capacity bars")
-        labels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "article.node .capacity .label")]
+        page = snapshot(driver, """return {
+            nodes: [...document.querySelectorAll("article.node")].map(n => n.dataset.node),
+            bars: document.querySelectorAll("article.node .capacity .bar").length,
+            labels: [...document.querySelectorAll("article.node .capacity .label")].map(e => e.textContent.trim())}""")
+        nodes, bars, labels = page["nodes"], page["bars"], page["labels"]
+        if bars != 2 * len(nodes):
+            fail(f"{len(nodes)} nodes but {bars} capacity bars")
         if not any(label.startswith("CPU: used") for label in labels):
             fail(f"no CPU bar label: {labels}")
-        step(f"logged in: {len(nodes)} node(s) {[n.get_attribute('data-node') for n in nodes]}, bars: {labels}")
+        step(f"logged in: {len(nodes)} node(s) {nodes}, bars: {labels}")
         if not driver.find_elements(By.CSS_SELECTOR, f"section.app[data-app='{app}']"):
             fail(f"app {app} not shown")
 
         # 3. The buttons.
-        image_input = driver.find_element(By.ID, f"image-{app}")
-        image_input.clear()
-        image_input.send_keys(image1)
+        set_image(driver, app, image1)
         run_action(driver, app, "deploy", f"build new environment of {app}")
         wait_for(driver, "the blue set to be ready and live", lambda d: d.find_elements(
             By.CSS_SELECTOR, f"section.app[data-app='{app}'][data-live='blue'] .set.blue[data-state='ready']"))
         step("blue set ready and live")
-        image_input = driver.find_element(By.ID, f"image-{app}")
-        image_input.clear()
-        image_input.send_keys(image2)
+        set_image(driver, app, image2)
         for item in driver.find_elements(By.CSS_SELECTOR, "#log li"):
             driver.execute_script("arguments[0].remove()", item)
         run_action(driver, app, "deploy", f"build new environment of {app}")
@@ -145,8 +177,7 @@ def main():
         run_action(driver, app, "verify", f"pre-production check of {app}", timeout=120)
 
         # Cancelling the confirmation changes nothing.
-        driver.find_element(
-            By.CSS_SELECTOR, f"section.app[data-app='{app}'] button[data-action='switch']").click()
+        click(driver, f"section.app[data-app='{app}'] button[data-action='switch']")
         wait_for(driver, "the dialog", lambda d: d.find_element(By.ID, "confirm").get_attribute("open") is not None)
         driver.find_element(By.ID, "confirm-cancel").click()
         time.sleep(1)
@@ -172,16 +203,16 @@ def main():
         for _ in range(40):
             urllib.request.urlopen(urllib.request.Request(
                 f"http://127.0.0.1:{router_port}/version", headers={"Host": host}), timeout=5).read()
-        charts = driver.find_elements(By.CSS_SELECTOR, f"section.app[data-app='{app}'] svg.chart")
-        if len(charts) != 5:
-            fail(f"{len(charts)} charts for {app}, expected 5")
+        charts = snapshot(driver, f"return document.querySelectorAll(\"section.app[data-app='{app}'] svg.chart\").length")
+        if charts != 5:
+            fail(f"{charts} charts for {app}, expected 5")
         wait_for(driver, "a requests line in green", lambda d: d.find_elements(
             By.CSS_SELECTOR, f"section.app[data-app='{app}'] figure.graph:first-child .line.green"), 60)
         step("requests-per-second graph draws green's traffic")
         wait_for(driver, "memory lines", lambda d: d.find_elements(
             By.CSS_SELECTOR, f"section.app[data-app='{app}'] figure.graph:last-child .line"), 60)
         step("memory-per-set graph has points")
-        kinds = [e.get_attribute("data-kind") for e in driver.find_elements(By.CSS_SELECTOR, "#events tr.event")]
+        kinds = snapshot(driver, "return [...document.querySelectorAll('#events tr.event')].map(e => e.dataset.kind)")
         for kind in ("app.verified", "app.switched"):
             if kind not in kinds:
                 fail(f"{kind} not in the event log: {kinds[:10]}")

@@ -30,13 +30,7 @@ public struct DashboardModel: Sendable {
   }
 
   /// The series the graphs of `app` read.
-  public static func series(app: String) -> [String] {
-    Color.allCases.flatMap { color in
-      ["requests", "2xx", "3xx", "4xx", "5xx", "proxy_error", "cpu", "memory"].map {
-        "set/\(app)/\(color.rawValue)/\($0)"
-      }
-    }
-  }
+  public static func series(app: String) -> [String] { SeriesName.sets(app: app) }
 
   func points(_ series: String) -> [(at: Int64, value: Double)] {
     (samples[series] ?? []).map { ($0.start, $0.mean) }
@@ -44,14 +38,14 @@ public struct DashboardModel: Sendable {
 
   /// The share of each status class in the requests of one set, per bucket, in percent.
   func statusShares(app: String, color: Color) -> [Chart.Line] {
-    let base = "set/\(app)/\(color.rawValue)"
     var totals: [Int64: Double] = [:]
-    for point in points("\(base)/requests") { totals[point.at] = point.value }
+    for point in points(SeriesName.set(app, color, "requests")) { totals[point.at] = point.value }
     return [
       ("2xx", "ok"), ("3xx", "redirect"), ("4xx", "client"), ("5xx", "server"),
       ("proxy_error", "proxy"),
     ].map { name, css in
-      let share = points("\(base)/\(name)").compactMap { point -> (at: Int64, value: Double)? in
+      let share = points(SeriesName.set(app, color, name)).compactMap {
+        point -> (at: Int64, value: Double)? in
         guard let total = totals[point.at], total > 0 else { return nil }
         return (point.at, point.value / total * 100)
       }
@@ -68,7 +62,7 @@ public struct DashboardModel: Sendable {
       Color.allCases.map {
         Chart.Line(
           label: $0.rawValue, cssClass: $0.rawValue,
-          points: points("set/\(app)/\($0.rawValue)/\(metric)"))
+          points: points(SeriesName.set(app, $0, metric)))
       }
     }
     return [

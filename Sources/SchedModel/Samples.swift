@@ -11,6 +11,26 @@ public struct Sample: Codable, Sendable, Hashable {
   }
 }
 
+/// The names of stored series, written by the scheduler's sampler and read by the dashboard,
+/// `schedctl status` and `top`: `node/NODE/cpu|memory` and `set/APP/COLOR/METRIC`.
+public enum SeriesName {
+  /// What is sampled per set: request rates overall and by status class, containers' use.
+  public static let setMetrics = [
+    "requests", "2xx", "3xx", "4xx", "5xx", "proxy_error", "cpu", "memory",
+  ]
+
+  public static func node(_ node: String, _ metric: String) -> String { "node/\(node)/\(metric)" }
+
+  public static func set(_ app: String, _ color: Color, _ metric: String) -> String {
+    "set/\(app)/\(color.rawValue)/\(metric)"
+  }
+
+  /// Every set series of `app`, both colours.
+  public static func sets(app: String) -> [String] {
+    Color.allCases.flatMap { color in setMetrics.map { set(app, color, $0) } }
+  }
+}
+
 /// A stored point: the mean of the samples that fell in its bucket of one tier.
 public struct SamplePoint: Codable, Sendable, Hashable {
   public var series: String

@@ -17,12 +17,8 @@ struct RecentTraffic: Equatable {
   var cpuMillis: Double?
   var memoryBytes: Double?
 
-  static let metrics = ["requests", "2xx", "4xx", "5xx", "proxy_error", "cpu", "memory"]
-
   /// The series to ask for to summarize `app`.
-  static func series(app: String) -> [String] {
-    Color.allCases.flatMap { color in metrics.map { "set/\(app)/\(color.rawValue)/\($0)" } }
-  }
+  static func series(app: String) -> [String] { SeriesName.sets(app: app) }
 
   /// One summary per colour that has points in the window.
   static func summarize(_ points: [SamplePoint], app: String) -> [RecentTraffic] {
@@ -31,7 +27,7 @@ struct RecentTraffic: Equatable {
     }
     return Color.allCases.compactMap { color in
       func values(_ metric: String) -> [Double] {
-        (bySeries["set/\(app)/\(color.rawValue)/\(metric)"] ?? []).map(\.mean)
+        (bySeries[SeriesName.set(app, color, metric)] ?? []).map(\.mean)
       }
       let requests = values("requests")
       let cpu = values("cpu")

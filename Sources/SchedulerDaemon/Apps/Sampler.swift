@@ -38,27 +38,35 @@ actor Sampler {
     for node in await cluster.snapshot() {
       guard let usage = node.usage, node.state == .ready else { continue }
       samples.append(
-        Sample(series: "node/\(node.id)/cpu", at: now, value: Double(usage.cpuUsedMillis)))
+        Sample(
+          series: SeriesName.node(node.id.rawValue, "cpu"), at: now,
+          value: Double(usage.cpuUsedMillis)))
       samples.append(
-        Sample(series: "node/\(node.id)/memory", at: now, value: Double(usage.memoryUsedBytes)))
+        Sample(
+          series: SeriesName.node(node.id.rawValue, "memory"), at: now,
+          value: Double(usage.memoryUsedBytes)))
     }
-    var perSet: [String: (cpu: Int64, memory: Int64)] = [:]
+    var perSet: [SetKey: (cpu: Int64, memory: Int64)] = [:]
     for (slot, report) in await cluster.slotStatuses() {
       guard let cpu = report.status.cpuUsedMillis, let memory = report.status.memoryUsedBytes
       else { continue }
-      let key = "set/\(slot.app)/\(slot.color.rawValue)"
+      let key = SetKey(app: slot.app, color: slot.color)
       let sum = perSet[key] ?? (0, 0)
       perSet[key] = (sum.cpu + cpu, sum.memory + memory)
     }
     for (key, sum) in perSet {
-      samples.append(Sample(series: "\(key)/cpu", at: now, value: Double(sum.cpu)))
-      samples.append(Sample(series: "\(key)/memory", at: now, value: Double(sum.memory)))
+      samples.append(
+        Sample(series: SeriesName.set(key.app, key.color, "cpu"), at: now, value: Double(sum.cpu)))
+      samples.append(
+        Sample(
+          series: SeriesName.set(key.app, key.color, "memory"), at: now, value: Double(sum.memory)))
     }
     var counts: [String: Int64] = [:]
     for traffic in await routers.allTraffic {
-      let key = "set/\(traffic.app)/\(traffic.color.rawValue)"
-      counts["\(key)/requests"] = traffic.requests
-      for (kind, name) in MetricsExport.classLabels { counts["\(key)/\(name)"] = traffic[kind] }
+      counts[SeriesName.set(traffic.app, traffic.color, "requests")] = traffic.requests
+      for (kind, name) in MetricsExport.classLabels {
+        counts[SeriesName.set(traffic.app, traffic.color, name)] = traffic[kind]
+      }
     }
     if let lastAt, now > lastAt {
       let seconds = Double(now - lastAt)
@@ -77,4 +85,9 @@ actor Sampler {
     }
     for sink in sinks { await sink.send(samples) }
   }
+}
+
+private struct SetKey: Hashable {
+  var app: String
+  var color: Color
 }

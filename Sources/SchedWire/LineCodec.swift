@@ -12,9 +12,7 @@ public enum LineCodec {
   public static func encode(_ frame: Frame) -> String {
     do {
       var line = "{\"v\":\(frame.version),\"type\":\"\(frame.message.type.rawValue)\""
-      if let id = frame.id {
-        line += ",\"id\":" + String(decoding: try encoder.encode(id), as: UTF8.self)
-      }
+      if let id = frame.id { line += ",\"id\":" + jsonString(id) }
       let body = String(decoding: try encodeBody(frame.message), as: UTF8.self)
       // The body is a JSON object: splice its members after the head.
       let members = body.dropFirst().dropLast()
@@ -24,6 +22,24 @@ public enum LineCodec {
       // Our own message types always encode; this is a programming error.
       preconditionFailure("cannot encode \(frame.message.type): \(error)")
     }
+  }
+
+  /// `value` as a JSON string literal.
+  static func jsonString(_ value: String) -> String {
+    var out = "\""
+    for scalar in value.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20:
+        out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out + "\""
   }
 
   private static func encodeBody(_ message: ClusterMessage) throws -> Data {
@@ -51,18 +67,22 @@ public enum LineCodec {
     Array(encode(frame).utf8) + [UInt8(ascii: "\n")]
   }
 
-  /// Decodes one line (without its newline).
+  /// Decodes one line (without its newline). The line is parsed once: the head first, then,
+  /// when the head is acceptable, the body from the same parse.
   public static func decode(_ line: some Collection<UInt8>) -> Result<Frame, LineError> {
-    let data = Data(line)
-    let head: Head
+    let envelope: Envelope
     do {
-      head = try decoder.decode(Head.self, from: data)
+      envelope = try decoder.decode(Envelope.self, from: Data(line))
     } catch let error as DecodingError {
       return .failure(LineError(id: nil, reply: describe(error)))
     } catch {
       return .failure(LineError(id: nil, reply: ErrorReply(code: .badJSON, message: "\(error)")))
     }
-    guard ProtocolVersion.supported.contains(head.v) else {
+    let head = envelope.head
+    switch envelope.body {
+    case .message(let message):
+      return .success(Frame(version: head.v, id: head.id, message))
+    case .unsupportedVersion:
       return .failure(
         LineError(
           id: head.id,
@@ -71,8 +91,7 @@ public enum LineCodec {
             message:
               "protocol version \(head.v) is not spoken here; supported: \(ProtocolVersion.supported.map(String.init).joined(separator: ", "))"
           )))
-    }
-    guard let type = MessageType(rawValue: head.type) else {
+    case .unknownType:
       let known = MessageType.allCases.map(\.rawValue).joined(separator: ", ")
       return .failure(
         LineError(
@@ -81,37 +100,66 @@ public enum LineCodec {
             code: .unknownType,
             message: "unknown message type '\(head.type)'; known types: \(known)")
         ))
-    }
-    do {
-      let message = try decodeBody(type, from: data)
-      return .success(Frame(version: head.v, id: head.id, message))
-    } catch let error as DecodingError {
+    case .failed(let type, let error as DecodingError):
       var reply = describe(error)
       reply.message = "\(type.rawValue): \(reply.message)"
       return .failure(LineError(id: head.id, reply: reply))
-    } catch {
+    case .failed(_, let error):
       return .failure(
         LineError(id: head.id, reply: ErrorReply(code: .badField, message: "\(error)")))
     }
   }
 
-  private static func decodeBody(_ type: MessageType, from data: Data) throws -> ClusterMessage {
+  /// A whole line: its head, and its body decoded from the same parse when the head allows.
+  private struct Envelope: Decodable {
+    enum Body {
+      case message(ClusterMessage)
+      case unsupportedVersion
+      case unknownType
+      case failed(MessageType, any Error)
+    }
+
+    var head: Head
+    var body: Body
+
+    init(from decoder: any Decoder) throws {
+      head = try Head(from: decoder)
+      guard ProtocolVersion.supported.contains(head.v) else {
+        body = .unsupportedVersion
+        return
+      }
+      guard let type = MessageType(rawValue: head.type) else {
+        body = .unknownType
+        return
+      }
+      do {
+        body = .message(try LineCodec.decodeBody(type, from: decoder))
+      } catch {
+        body = .failed(type, error)
+      }
+    }
+  }
+
+  /// The body's fields sit beside the head's in the same object.
+  private static func decodeBody(_ type: MessageType, from decoder: any Decoder) throws
+    -> ClusterMessage
+  {
     switch type {
-    case .hello: .hello(try decoder.decode(Hello.self, from: data))
-    case .welcome: .welcome(try decoder.decode(Welcome.self, from: data))
-    case .register: .register(try decoder.decode(Register.self, from: data))
-    case .registered: .registered(try decoder.decode(Registered.self, from: data))
-    case .heartbeat: .heartbeat(try decoder.decode(Heartbeat.self, from: data))
-    case .error: .error(try decoder.decode(ErrorReply.self, from: data))
-    case .command: .command(try decoder.decode(Command.self, from: data))
-    case .commandAck: .commandAck(try decoder.decode(CommandAck.self, from: data))
-    case .routes: .routes(try decoder.decode(Routes.self, from: data))
-    case .commit: .commit(try decoder.decode(Commit.self, from: data))
-    case .abort: .abort(try decoder.decode(Abort.self, from: data))
-    case .routeAck: .routeAck(try decoder.decode(RouteAck.self, from: data))
-    case .drain: .drain(try decoder.decode(Drain.self, from: data))
-    case .drained: .drained(try decoder.decode(Drained.self, from: data))
-    case .routerReport: .routerReport(try decoder.decode(RouterReport.self, from: data))
+    case .hello: .hello(try Hello(from: decoder))
+    case .welcome: .welcome(try Welcome(from: decoder))
+    case .register: .register(try Register(from: decoder))
+    case .registered: .registered(try Registered(from: decoder))
+    case .heartbeat: .heartbeat(try Heartbeat(from: decoder))
+    case .error: .error(try ErrorReply(from: decoder))
+    case .command: .command(try Command(from: decoder))
+    case .commandAck: .commandAck(try CommandAck(from: decoder))
+    case .routes: .routes(try Routes(from: decoder))
+    case .commit: .commit(try Commit(from: decoder))
+    case .abort: .abort(try Abort(from: decoder))
+    case .routeAck: .routeAck(try RouteAck(from: decoder))
+    case .drain: .drain(try Drain(from: decoder))
+    case .drained: .drained(try Drained(from: decoder))
+    case .routerReport: .routerReport(try RouterReport(from: decoder))
     }
   }
 

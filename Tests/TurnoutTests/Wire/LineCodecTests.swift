@@ -1,3 +1,4 @@
+import Foundation
 import SchedModel
 import SchedWire
 import Testing
@@ -88,6 +89,16 @@ struct LineCodecTests {
     let frame = Frame(id: #"a"b\c"#, .registered(Registered(generation: 1)))
     let line = LineCodec.encode(frame)
     #expect(try LineCodec.decode(Array(line.utf8)).get() == frame)
+  }
+
+  @Test func idsWithControlCharactersAndNonASCIIRoundTrip() throws {
+    let id = "q\u{1}\u{1f}\t\r\n\\/é\u{2028}😀"
+    let line = LineCodec.encode(Frame(id: id, .commit(Commit(epoch: 1))))
+    #expect(line.hasPrefix(#"{"v":1,"type":"commit","id":"q\u0001\u001f\t\r\n\\/é"#))
+    #expect(try LineCodec.decode(Array(line.utf8)).get().id == id)
+    // Foundation reads the same string back from it.
+    let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    #expect(object?["id"] as? String == id)
   }
 
   @Test func errorFrameEchoesTheID() {

@@ -27,10 +27,10 @@ let package = Package(
   targets: [
     // MARK: pure core
     .target(name: "SchedModel"),
-    .target(name: "SchedWire", dependencies: ["SchedModel", "RouteTable"]),
-    .target(name: "Placement", dependencies: ["SchedModel"]),
+    .target(name: "SchedWire", dependencies: ["SchedModel", "RouteTable"], exclude: ["README.md"]),
+    .target(name: "Placement", dependencies: ["SchedModel"], exclude: ["README.md"]),
     .target(name: "AgentCore", dependencies: ["SchedModel", "SchedWire"]),
-    .target(name: "RouteTable", dependencies: ["SchedModel"]),
+    .target(name: "RouteTable", dependencies: ["SchedModel"], exclude: ["README.md"]),
     .target(name: "Dashboard", dependencies: ["SchedModel", "SchedWire", "RouteTable"]),
 
     // MARK: I/O
@@ -114,6 +114,7 @@ let package = Package(
       dependencies: [
         "SchedulerDaemon", "SchedStore", "SchedModel",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]

@@ -66,6 +66,28 @@ public actor MemoryStore: StateStore {
     append(events)
   }
 
+  public nonisolated func startSettingLive(
+    _ name: String, to live: Color?, at: Date, events: [ClusterEvent]
+  ) -> (committed: PendingWrite, durable: PendingWrite) {
+    let pending = PendingWrite()
+    Task { pending.finish(await self.setLive(name, to: live, at: at, events: events)) }
+    // Memory is as durable as it gets here.
+    return (pending, pending)
+  }
+
+  private func setLive(_ name: String, to live: Color?, at: Date, events: [ClusterEvent])
+    -> Result<Void, StoreError>
+  {
+    guard var app = appRows[name] else {
+      return .failure(StoreError(.conflict, "no app named '\(name)'"))
+    }
+    app.live = live
+    app.updatedAt = at
+    appRows[name] = app
+    append(events)
+    return .success(())
+  }
+
   private var verificationRows: [String: Verification] = [:]
   private struct SampleKey: Hashable {
     var series: String

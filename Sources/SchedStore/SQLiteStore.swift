@@ -11,6 +11,7 @@ import SchedModel
 /// switch's.
 public final class SQLiteStore: StateStore {
   private let pool: DatabasePool
+  private let path: String
   private let checkpointer: DatabaseQueue
   private let checkpointTask: Task<Void, Never>
 
@@ -23,6 +24,7 @@ public final class SQLiteStore: StateStore {
       try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
     }
     configuration.busyMode = .timeout(5)
+    self.path = path
     do {
       let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -215,6 +217,60 @@ public final class SQLiteStore: StateStore {
       try Self.upsert(app, spec: spec, db)
       try Self.insert(events, db)
     }
+  }
+
+  /// Hands the write to the writer's queue before returning; one narrow UPDATE, nothing to
+  /// encode first. The transaction commits without waiting for the disk (`synchronous =
+  /// NORMAL` for this one commit: the log is written, not yet synced), which is `committed`;
+  /// the writer then syncs the log (what FULL would have done inside the commit) and
+  /// `durable` follows. Every other write still syncs inside its commit.
+  public func startSettingLive(
+    _ name: String, to live: Color?, at: Date, events: [ClusterEvent]
+  ) -> (committed: PendingWrite, durable: PendingWrite) {
+    let committed = PendingWrite()
+    let durable = PendingWrite()
+    let log = path + "-wal"
+    pool.asyncWriteWithoutTransaction { db in
+      do {
+        try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        let outcome = Result { () throws -> Void in
+          try db.inTransaction {
+            try db.execute(
+              sql: "UPDATE apps SET live_color = ?, updated_at = ? WHERE name = ?",
+              arguments: [live?.rawValue, at.timeIntervalSince1970, name])
+            guard db.changesCount == 1 else {
+              throw StoreError(.conflict, "no app named '\(name)'")
+            }
+            try Self.insert(events, db)
+            return .commit
+          }
+        }
+        try db.execute(sql: "PRAGMA synchronous = FULL")
+        try outcome.get()
+      } catch {
+        committed.finish(.failure(Self.wrap(error)))
+        durable.finish(.failure(Self.wrap(error)))
+        return
+      }
+      committed.finish(.success(()))
+      durable.finish(Self.syncData(of: log))
+    }
+    return (committed, durable)
+  }
+
+  /// fdatasync of the file at `path`: its written pages reach the disk.
+  private static func syncData(of path: String) -> Result<Void, StoreError> {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else {
+      return .failure(
+        StoreError(.io, "cannot open \(path) to sync it: \(String(cString: strerror(errno)))"))
+    }
+    defer { close(fd) }
+    guard fdatasync(fd) == 0 else {
+      return .failure(
+        StoreError(.io, "cannot sync \(path) to disk: \(String(cString: strerror(errno)))"))
+    }
+    return .success(())
   }
 
   public func recordSamples(_ samples: [Sample], retention: Retention, now: Int64)

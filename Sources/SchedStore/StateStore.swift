@@ -20,6 +20,13 @@ public protocol StateStore: Sendable {
   func apps() async throws(StoreError) -> [AppRecord]
   /// Inserts or replaces an app's record, and appends `events`.
   func saveApp(_ app: AppRecord, events: [ClusterEvent]) async throws(StoreError)
+  /// Sets the live color of app `name` and its update time, and appends `events`: a switch's
+  /// record. Started before this returns (no task hop first), so it runs alongside other work.
+  /// Two outcomes: `committed` once the transaction is committed (readers see it and it
+  /// survives the scheduler's process dying), `durable` once it is also synced to disk
+  /// (survives the host losing power). Fails with `conflict` when there is no such app.
+  func startSettingLive(_ name: String, to live: Color?, at: Date, events: [ClusterEvent])
+    -> (committed: PendingWrite, durable: PendingWrite)
   func sets() async throws(StoreError) -> [SetRecord]
   /// In one transaction: saves the app record, puts `set` in place of the app's set of `color`
   /// (removes it when nil), replaces that set's allocations, and appends `events`.

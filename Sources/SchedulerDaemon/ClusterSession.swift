@@ -95,6 +95,9 @@ struct ClusterSession {
         if hello.role == .router {
           let session = RouterSession(
             name: hello.node.rawValue, connection: connection, preview: hello.preview)
+          // From now on the router's answers are settled as they are read.
+          await connection.handler(RouterAnswerTap.self)?.claim(
+            routers.answers, for: ObjectIdentifier(session))
           do {
             try await routers.connected(session, welcome: Frame(id: frame.id, .welcome(welcome)))
           } catch {
@@ -173,8 +176,8 @@ struct ClusterSession {
     case (.router(let session), .routerReport(let report)):
       await routers.report(report, from: session)
       return phase
-    case (.router, .routeAck), (.router, .drained):
-      if let id = frame.id { await routers.answered(id, frame.message) }
+    case (.router(let session), .routeAck), (.router(let session), .drained):
+      if let id = frame.id { routers.answered(id, frame.message, from: session) }
       return phase
     case (.router, _):
       session(phase)?.send(

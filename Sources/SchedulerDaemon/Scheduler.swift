@@ -50,7 +50,8 @@ public final class Scheduler: Service {
       heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats)
     let cluster = try await Cluster(store: store, policy: policy, logger: logger, now: now)
     let server = try await LineServer.bind(
-      host: config.clusterHost, port: config.clusterPort, maxLineBytes: config.maxLineBytes)
+      host: config.clusterHost, port: config.clusterPort, maxLineBytes: config.maxLineBytes,
+      handlers: { try $0.pipeline.syncOperations.addHandler(RouterAnswerTap()) })
     let loaded = await cluster.snapshot().count
     logger.info(
       "cluster port listening",

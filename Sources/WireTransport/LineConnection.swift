@@ -17,6 +17,11 @@ public struct LineConnection: Sendable {
     self.outbound = outbound
   }
 
+  /// The pipeline's handler of type `Handler` (one added by the server's `handlers`), if any.
+  public func handler<Handler: ChannelHandler & Sendable>(_ type: Handler.Type) async -> Handler? {
+    try? await channel.pipeline.handler(type: type).get()
+  }
+
   /// The peer's address, for logs.
   public var peer: String {
     guard let address = channel.remoteAddress else { return "unknown peer" }

@@ -19,10 +19,13 @@ public final class LineServer: Sendable {
     self.port = port
   }
 
-  /// Binds the listening socket. Nothing is accepted until `run`.
+  /// Binds the listening socket. Nothing is accepted until `run`. `handlers` adds handlers to
+  /// each connection between the line decoder and the connection's task: they see every
+  /// `LineFrame` on the event loop first.
   public static func bind(
     host: String, port: Int, maxLineBytes: Int,
-    group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    handlers: @escaping @Sendable (any Channel) throws -> Void = { _ in }
   ) async throws(TransportError) -> LineServer {
     do {
       let channel = try await ServerBootstrap(group: group)
@@ -32,7 +35,7 @@ public final class LineServer: Sendable {
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         .bind(host: host, port: port) { child in
           child.eventLoop.makeCompletedFuture {
-            try child.addLineHandlers(maxLineBytes: maxLineBytes)
+            try child.addLineHandlers(maxLineBytes: maxLineBytes, extra: handlers)
           }
         }
       let bound = channel.channel.localAddress?.port ?? port

@@ -6,7 +6,6 @@ import SchedStore
 import SchedulerDaemon
 import ServiceLifecycle
 
-@main
 struct Schedd: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "schedd",

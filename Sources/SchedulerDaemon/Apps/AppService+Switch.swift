@@ -182,6 +182,7 @@ extension AppService {
     let detail =
       "from \(live.rawValue) (\(current.deployment), \(current.image)) to \(target.color.rawValue) (\(target.deployment), \(target.image)) on router(s) \(names.joined(separator: ", "))"
     let outcome: RouterHub.SwitchOutcome
+    invalidateState()
     do {
       outcome = try await routers.switchTables(
         to: apps, timeout: switchTimeout,
@@ -212,6 +213,16 @@ extension AppService {
     scheduleKeepWarm(record, live: target.color, deployment: target.deployment)
     // The routers already serve the new table; a refresh only catches what changed meanwhile.
     Task { await self.refreshRoutes() }
+    // The operator hears of the switch once its record is on disk.
+    if case .failure(let error) = await outcome.durable.result {
+      logger.error(
+        "\(verb) record not synced to disk",
+        metadata: ["app.name": "\(name)", "error": "\(error)"])
+      throw APIFailure(
+        .internalError,
+        "\(verb) done: \(target.color.rawValue) is live at epoch \(outcome.epoch) on every router, but the scheduler could not sync its record to disk (\(error.message)); check the disk that holds the state database"
+      )
+    }
     return SwitchResponse(
       app: name, from: live, to: target.color, deployment: target.deployment,
       epoch: outcome.epoch, routers: outcome.routers, lagging: outcome.lagging,
@@ -228,24 +239,30 @@ extension AppService {
     return out
   }
 
-  /// The scheduler's own commit of a switch, run once every router acked the prepare.
+  /// The scheduler's own record of a switch: started by the hub as the round starts (the
+  /// write runs alongside the routers' prepare); its commit is awaited before the routers
+  /// commit, its sync to disk before the operator is answered.
   static func recorder(
     _ store: any StateStore, _ record: AppRecord, at: Date, actor: String, kind: String,
     detail: String, service: AppService
-  ) -> @Sendable (Int64) async throws -> Void {
+  ) -> @Sendable (Int64) -> RouterHub.SwitchRecord {
     { epoch in
-      // Cleared before and after the write, and before the routers count the switch: a
-      // refresh that reads after that sees the new live color.
-      await service.invalidateState()
-      defer { Task { await service.invalidateState() } }
-      try await store.saveApp(
-        record,
+      let (committed, durable) = store.startSettingLive(
+        record.name, to: record.live, at: record.updatedAt,
         events: [
           ClusterEvent(
             at: at, actor: actor, kind: kind, subject: record.name,
             detail: "\(detail) at epoch \(epoch)")
         ])
-      await service.invalidateState()
+      let task = Task {
+        let result = await committed.result
+        // The caller cleared the cached state before the round; it is cleared again once the
+        // write is in (whatever its outcome), before the routers count the switch: a refresh
+        // that reads after that sees the new live color.
+        await service.invalidateState()
+        try result.get()
+      }
+      return RouterHub.SwitchRecord(committed: task, durable: durable)
     }
   }
 

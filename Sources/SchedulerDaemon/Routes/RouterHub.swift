@@ -2,7 +2,9 @@ import Foundation
 import Logging
 import RouteTable
 import SchedModel
+import SchedStore
 import SchedWire
+import Synchronization
 
 /// The scheduler's side of every router: who is connected, the table they should serve, the
 /// two-phase switch across all of them, drains, and their traffic reports.
@@ -18,18 +20,14 @@ public actor RouterHub {
     var connectedAt: Date
   }
 
-  enum Failure: Error, Sendable {
-    case left
-    case timedOut
-  }
+  typealias Failure = RouterAnswers.Failure
 
   private let logger: Logger
   private let now: @Sendable () -> Date
   private var peers: [String: Peer] = [:]
-  /// Requests waiting for a router's answer, by frame id, and the gathering they belong to.
-  private var pending: [String: (router: String, gathering: Int)] = [:]
-  private var gatherings: [Int: Gathering] = [:]
-  private var gatheringCounter = 0
+  /// Requests waiting for a router's answer. Shared with each router connection's
+  /// `RouterAnswerTap`, which settles answers on the event loop that reads them.
+  nonisolated let answers = RouterAnswers()
   private var counter = 0
   private var highestSeen: Int64 = 0
   /// The table every router should serve; epoch 0 until the first publish.
@@ -68,10 +66,7 @@ public actor RouterHub {
     guard peers[session.name]?.session === session else { return }
     peers[session.name]?.session = nil
     session.closed()
-    for (id, entry) in pending where entry.router == session.name {
-      pending.removeValue(forKey: id)
-      settle(entry.gathering, router: entry.router, .failure(.left))
-    }
+    answers.left(ObjectIdentifier(session))
     logger.info("router disconnected", metadata: ["router": "\(session.name)"])
   }
 
@@ -87,10 +82,10 @@ public actor RouterHub {
     }
   }
 
-  /// A router answered request `id` (route_ack or drained).
-  func answered(_ id: String, _ message: ClusterMessage) {
-    guard let entry = pending.removeValue(forKey: id) else { return }
-    settle(entry.gathering, router: entry.router, .success(message))
+  /// A router answered request `id` (route_ack or drained) and its connection's tap did not
+  /// take the answer.
+  nonisolated func answered(_ id: String, _ message: ClusterMessage, from session: RouterSession) {
+    answers.answered(id, message, from: ObjectIdentifier(session))
   }
 
   // MARK: views
@@ -157,6 +152,14 @@ public actor RouterHub {
     return true
   }
 
+  /// The scheduler's own record of a switch, started as its round starts.
+  struct SwitchRecord: Sendable {
+    /// The record is committed in the store: the routers may commit.
+    var committed: Task<Void, any Error>
+    /// The record is on disk: the operator may be told.
+    var durable: PendingWrite
+  }
+
   /// What a switch round ended with.
   struct SwitchOutcome: Sendable {
     var epoch: Int64
@@ -165,6 +168,8 @@ public actor RouterHub {
     var commitMillis: Double
     /// Routers that did not ack the commit in time; they were sent the table to install.
     var lagging: [String]
+    /// The switch's record reaching the disk, which may still be under way.
+    var durable: PendingWrite
   }
 
   /// Two-phase switch to `apps`: prepare on every connected router while `record` (the
@@ -178,7 +183,7 @@ public actor RouterHub {
   /// restart.
   func switchTables(
     to apps: [AppRoutes], timeout: Duration,
-    record: @escaping @Sendable (Int64) async throws -> Void,
+    record: @escaping @Sendable (Int64) -> SwitchRecord,
     undo: @escaping @Sendable (_ reason: String, _ recorded: Bool) async -> Void
   ) async throws(APIFailure) -> SwitchOutcome {
     guard !switching else {
@@ -199,10 +204,17 @@ public actor RouterHub {
       throw APIFailure(.unavailable, reason)
     }
 
-    let recording = Task { try await record(epoch) }
+    // The record starts right after the prepares are written, before the first ack can be
+    // read: its commit (no sync) is far shorter than the routers' round trip, and starting it
+    // first would hand the prepares' thread to the store's writer on a busy host.
+    let recordStarted = Mutex<SwitchRecord?>(nil)
     let results = await requestAll(
       sessions, timeout: timeout,
-      frame: { Frame(id: $0, .routes(Routes(phase: .prepare, table: next))) })
+      frame: { Frame(id: $0, .routes(Routes(phase: .prepare, table: next))) },
+      then: { recordStarted.withLock { $0 = record(epoch) } })
+    guard let recording = recordStarted.withLock({ $0 }) else {
+      preconditionFailure("a prepare round ended without starting its record")
+    }
     for (name, result) in results {
       switch result {
       case .success(.routeAck(let ack)) where ack.ok:
@@ -225,14 +237,14 @@ public actor RouterHub {
       abortAll(sessions, epoch: epoch, reason: reason)
       // Undone while publishing is still held, and counted as a round: no table built from
       // state read while the record was there can be served.
-      _ = await recording.result
+      _ = await recording.committed.result
       await undo(reason, true)
       switches += 1
       throw APIFailure(
         .unavailable, "switch aborted, nothing changed: \(reason)")
     }
     do {
-      try await recording.value
+      try await recording.committed.value
     } catch {
       abortAll(sessions, epoch: epoch, reason: "the scheduler could not record the switch")
       await undo("cannot record it: \(error)", true)
@@ -256,7 +268,7 @@ public actor RouterHub {
     return SwitchOutcome(
       epoch: epoch, routers: round.routers.sorted(),
       prepareMillis: Self.millis(prepared - started), commitMillis: Self.millis(done - prepared),
-      lagging: lagging.sorted())
+      lagging: lagging.sorted(), durable: recording.durable)
   }
 
   /// Asks every connected router to wait for its requests to `app`'s `color` set to finish.
@@ -281,74 +293,29 @@ public actor RouterHub {
 
   // MARK: plumbing
 
-  /// The answers to one request sent to several routers, resumed once when the last is in or
-  /// the timeout passed: one wake-up per round, not one per router.
-  private final class Gathering {
-    var results: [(String, Result<ClusterMessage, Failure>)] = []
-    var waiting: Set<String>
-    let continuation: CheckedContinuation<[(String, Result<ClusterMessage, Failure>)], Never>
-    var timer: Task<Void, Never>?
-
-    init(
-      waiting: Set<String>,
-      continuation: CheckedContinuation<[(String, Result<ClusterMessage, Failure>)], Never>
-    ) {
-      self.waiting = waiting
-      self.continuation = continuation
-    }
-  }
-
   /// Sends `frame` to every session and waits for each answer; a router that left or did not
   /// answer within `timeout` is reported as such.
   private func requestAll(
-    _ sessions: [RouterSession], timeout: Duration, frame: (String) -> Frame
-  ) async -> [(String, Result<ClusterMessage, Failure>)] {
-    gatheringCounter += 1
-    let key = gatheringCounter
-    return await withCheckedContinuation { continuation in
-      let gathering = Gathering(waiting: Set(sessions.map(\.name)), continuation: continuation)
-      gatherings[key] = gathering
-      for session in sessions {
-        guard peers[session.name]?.session === session else {
-          settle(key, router: session.name, .failure(.left))
-          continue
-        }
-        let id = nextID("q")
-        pending[id] = (session.name, key)
-        session.send(frame(id))
+    _ sessions: [RouterSession], timeout: Duration, frame: (String) -> Frame,
+    then: @Sendable () -> Void = {}
+  ) async -> RouterAnswers.Results {
+    var requests: [RouterAnswers.Request] = []
+    var outgoing: [(RouterSession, Frame)] = []
+    var gone: [String] = []
+    for session in sessions {
+      guard peers[session.name]?.session === session else {
+        gone.append(session.name)
+        continue
       }
-      if gatherings[key] != nil, gathering.waiting.isEmpty {
-        finish(key)
-      } else if gatherings[key] != nil {
-        gathering.timer = Task { [weak self] in
-          try? await Task.sleep(for: timeout)
-          guard !Task.isCancelled else { return }
-          await self?.expire(key)
-        }
-      }
+      let id = nextID("q")
+      requests.append(.init(id: id, router: session.name, session: ObjectIdentifier(session)))
+      outgoing.append((session, frame(id)))
     }
-  }
-
-  private func settle(
-    _ key: Int, router: String, _ result: Result<ClusterMessage, Failure>
-  ) {
-    guard let gathering = gatherings[key], gathering.waiting.remove(router) != nil else { return }
-    gathering.results.append((router, result))
-    if gathering.waiting.isEmpty { finish(key) }
-  }
-
-  private func expire(_ key: Int) {
-    guard let gathering = gatherings[key] else { return }
-    for router in gathering.waiting { gathering.results.append((router, .failure(.timedOut))) }
-    gathering.waiting = []
-    finish(key)
-  }
-
-  private func finish(_ key: Int) {
-    guard let gathering = gatherings.removeValue(forKey: key) else { return }
-    gathering.timer?.cancel()
-    pending = pending.filter { $0.value.gathering != key }
-    gathering.continuation.resume(returning: gathering.results)
+    let frames = outgoing
+    return await answers.gather(requests, gone: gone, timeout: timeout) {
+      for (session, frame) in frames { session.send(frame) }
+      then()
+    }
   }
 
   private func abortAll(_ sessions: [RouterSession], epoch: Int64, reason: String) {

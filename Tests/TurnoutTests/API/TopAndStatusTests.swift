@@ -41,7 +41,6 @@ struct TopAndStatusTests {
     let (scheduler, agent) = try await InProcessScheduler.withDeployedWeb(
       sampleInterval: .milliseconds(300))
     defer { agent.cancel() }
-    let api = scheduler.api
     func schedctl(_ arguments: [String]) async throws -> String {
       try await run(
         ManagedProcess.binDirectory().appendingPathComponent("schedctl"), arguments,

@@ -58,7 +58,7 @@ struct GraphiteTests {
       "--pidfile=\(dir.appendingPathComponent("carbon.pid").path)", "start",
     ]
     let log = dir.appendingPathComponent("carbon.log")
-    FileManager.default.createFile(atPath: log.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: log)
     process.standardError = process.standardOutput
     try process.run()

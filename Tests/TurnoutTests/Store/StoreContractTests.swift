@@ -153,6 +153,38 @@ struct StoreAppContractTests {
   }
 
   @Test(arguments: StoreKind.allCases)
+  func settingLiveChangesOnlyTheLiveColorAndLogs(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.saveApp(app(live: .blue), events: [])
+    let later = at.addingTimeInterval(60)
+    let (committed, durable) = store.startSettingLive(
+      "web", to: .green, at: later, events: [Fixtures.event("app.switched")])
+    try await committed.value()
+    var expected = app(live: .green)
+    expected.updatedAt = later
+    #expect(try await store.apps() == [expected])
+    #expect(try await store.events(after: 0, limit: 10).map(\.kind) == ["app.switched"])
+    try await durable.value()
+    // Waiting again gives the same outcome.
+    try await committed.value()
+  }
+
+  @Test(arguments: StoreKind.allCases)
+  func settingLiveOfAMissingAppFailsAndLogsNothing(kind: StoreKind) async throws {
+    let store = try kind.make()
+    let (committed, durable) = store.startSettingLive(
+      "ghost", to: .green, at: at, events: [Fixtures.event("app.switched")])
+    guard case .failure = await durable.result, case .failure(let error) = await committed.result
+    else {
+      Issue.record("setting the live color of a missing app succeeded")
+      return
+    }
+    #expect(error.code == .conflict)
+    #expect(error.message.contains("ghost"))
+    #expect(try await store.events(after: 0, limit: 10).isEmpty)
+  }
+
+  @Test(arguments: StoreKind.allCases)
   func commitSetPutsAndRemovesASetWithItsAllocations(kind: StoreKind) async throws {
     let store = try kind.make()
     try await store.saveNode(Fixtures.node("n1"), events: [])
@@ -234,6 +266,34 @@ struct SQLiteStoreTests {
       try await Task.sleep(for: .milliseconds(50))
     }
     #expect(seen == "['n1', 'n2']\n")
+  }
+
+  /// A switch's record commits without waiting for the disk, then the writer syncs the log;
+  /// every later commit syncs inside itself again.
+  @Test func aSwitchRecordCommitsThenSyncsAndTheWriterStaysFull() async throws {
+    let directory = temporaryDirectory("live")
+    let path = directory.appendingPathComponent("s.db").path
+    let store = try SQLiteStore(path: path, checkpointEvery: .seconds(3600))
+    try await store.saveApp(StoreAppContractTests().app(live: .blue), events: [])
+    let (committed, durable) = store.startSettingLive(
+      "web", to: .green, at: Date(), events: [Fixtures.event("app.switched")])
+    try await committed.value()
+    #expect(try await store.apps().map(\.live) == [.green])
+    try await durable.value()
+    #expect(try await store.pragmas().synchronous == 2)
+    // The record is in the log file: a copy of the database with its log reads it back.
+    let copy = directory.appendingPathComponent("copy")
+    try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+    for suffix in ["", "-wal"] {
+      try FileManager.default.copyItem(
+        atPath: path + suffix, toPath: copy.appendingPathComponent("s.db").path + suffix)
+    }
+    let live = try await python(
+      """
+      import sqlite3, sys
+      print(sqlite3.connect(sys.argv[1]).execute("SELECT live_color FROM apps").fetchall())
+      """, copy.appendingPathComponent("s.db").path)
+    #expect(live == "[('green',)]\n")
   }
 
   @Test func survivesReopening() async throws {

@@ -1,0 +1,148 @@
+import SchedWire
+import Synchronization
+
+/// Requests sent to routers and waiting for their answers (`route_ack`, `drained`), gathered
+/// per round: the waiting caller wakes once, when the last answer is in or the timeout passed.
+/// Lock-based rather than an actor, so an answer is settled on the event loop that read it
+/// (`RouterAnswerTap`) and the waiting switch goes on there, with no hop through a task.
+final class RouterAnswers: Sendable {
+  enum Failure: Error, Sendable {
+    case left
+    case timedOut
+  }
+
+  typealias Results = [(String, Result<ClusterMessage, Failure>)]
+
+  /// A request to one router: the frame id, the router's name, its connection.
+  struct Request: Sendable {
+    var id: String
+    var router: String
+    var session: ObjectIdentifier
+  }
+
+  private struct Gathering {
+    var results: Results = []
+    var waiting: Set<String>
+    var continuation: CheckedContinuation<Results, Never>
+    var timer: Task<Void, Never>?
+  }
+
+  private struct State {
+    var pending: [String: (request: Request, gathering: Int)] = [:]
+    var gatherings: [Int: Gathering] = [:]
+    var counter = 0
+  }
+
+  private let state = Mutex(State())
+
+  /// Registers `requests`, calls `send` (which writes them), and waits for every answer or
+  /// `timeout`. Routers in `gone` count as left at once.
+  func gather(
+    _ requests: [Request], gone: [String], timeout: Duration, send: @Sendable () -> Void
+  ) async -> Results {
+    await withCheckedContinuation { continuation in
+      let key = state.withLock { state in
+        state.counter += 1
+        var gathering = Gathering(
+          waiting: Set(requests.map(\.router)), continuation: continuation)
+        for name in gone { gathering.results.append((name, .failure(.left))) }
+        for request in requests { state.pending[request.id] = (request, state.counter) }
+        state.gatherings[state.counter] = gathering
+        return state.counter
+      }
+      // Registered first: an answer may be read on another thread before `send` returns.
+      send()
+      if requests.isEmpty {
+        finish(key)
+        return
+      }
+      let timer = Task { [weak self] in
+        try? await Task.sleep(for: timeout)
+        guard !Task.isCancelled else { return }
+        self?.expire(key)
+      }
+      let running = state.withLock { state -> Bool in
+        guard state.gatherings[key] != nil else { return false }
+        state.gatherings[key]?.timer = timer
+        return true
+      }
+      if !running { timer.cancel() }
+    }
+  }
+
+  /// Router connection `session` answered request `id`. False when nothing waits for that id
+  /// from that connection (it timed out, or another connection tries to answer it).
+  @discardableResult
+  func answered(_ id: String, _ message: ClusterMessage, from session: ObjectIdentifier) -> Bool {
+    let (taken, done) = state.withLock { state -> (Bool, Gathering?) in
+      guard let entry = state.pending[id], entry.request.session == session else {
+        return (false, nil)
+      }
+      state.pending.removeValue(forKey: id)
+      let done = Self.settle(
+        &state, entry.gathering, router: entry.request.router, .success(message))
+      return (true, done?.0)
+    }
+    if let done { Self.resume(done) }
+    return taken
+  }
+
+  /// The connection `session` closed: its requests count as left.
+  func left(_ session: ObjectIdentifier) {
+    let done = state.withLock { state -> [Gathering] in
+      var done: [Gathering] = []
+      for (id, entry) in state.pending where entry.request.session == session {
+        state.pending.removeValue(forKey: id)
+        if let (gathering, _) = Self.settle(
+          &state, entry.gathering, router: entry.request.router, .failure(.left))
+        {
+          done.append(gathering)
+        }
+      }
+      return done
+    }
+    done.forEach(Self.resume)
+  }
+
+  private func expire(_ key: Int) {
+    let done = state.withLock { state -> Gathering? in
+      guard var gathering = state.gatherings.removeValue(forKey: key) else { return nil }
+      for router in gathering.waiting { gathering.results.append((router, .failure(.timedOut))) }
+      gathering.waiting = []
+      state.pending = state.pending.filter { $0.value.gathering != key }
+      return gathering
+    }
+    if let done { Self.resume(done) }
+  }
+
+  private func finish(_ key: Int) {
+    let done = state.withLock { state -> Gathering? in
+      state.pending = state.pending.filter { $0.value.gathering != key }
+      return state.gatherings.removeValue(forKey: key)
+    }
+    if let done { Self.resume(done) }
+  }
+
+  /// Records one router's outcome; returns the gathering when it was the last one awaited.
+  private static func settle(
+    _ state: inout State, _ key: Int, router: String,
+    _ result: Result<ClusterMessage, Failure>
+  ) -> (Gathering, Int)? {
+    guard var gathering = state.gatherings[key], gathering.waiting.remove(router) != nil else {
+      return nil
+    }
+    gathering.results.append((router, result))
+    guard gathering.waiting.isEmpty else {
+      state.gatherings[key] = gathering
+      return nil
+    }
+    state.gatherings.removeValue(forKey: key)
+    return (gathering, key)
+  }
+
+  /// Wakes the waiter, outside the lock.
+  private static func resume(_ gathering: Gathering) {
+    gathering.timer?.cancel()
+    gathering.continuation.resume(returning: gathering.results)
+  }
+}

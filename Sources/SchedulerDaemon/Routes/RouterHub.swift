@@ -173,14 +173,15 @@ public actor RouterHub {
   }
 
   /// Two-phase switch to `apps`: prepare on every connected router while `record` (the
-  /// scheduler's own durable write of the switch) runs alongside, and only when every router
-  /// acked and the record is on disk, commit everywhere. Any refusal, loss or timeout aborts on
-  /// every router and throws the reason; the old table stays served, and `undo` (told whether
-  /// the record may have landed) puts the scheduler's state back and logs the abort before any
-  /// other table can be published. Every failure calls `undo` once. Overlapping the two keeps
-  /// a synced write off the switch's critical path; a crash between the record and the commit
-  /// leaves the switch recorded, and the routers get it from the table published after the
-  /// restart.
+  /// scheduler's own write of the switch, started once the prepares are written) runs
+  /// alongside, and only when every router acked and the record is committed, commit
+  /// everywhere. Any refusal, loss or timeout aborts on every router and throws the reason; the
+  /// old table stays served, and `undo` (told whether the record may have landed) puts the
+  /// scheduler's state back and logs the abort before any other table can be published. Every
+  /// failure calls `undo` once. The record's sync to disk is not waited for here: the outcome
+  /// carries it, and the caller answers the operator once it is done. A crash of the process
+  /// between the record and the commit leaves the switch recorded, and the routers get it from
+  /// the table published after the restart.
   func switchTables(
     to apps: [AppRoutes], timeout: Duration,
     record: @escaping @Sendable (Int64) -> SwitchRecord,

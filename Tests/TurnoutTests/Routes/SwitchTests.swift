@@ -4,6 +4,7 @@ import Logging
 import RouteTable
 import SchedClient
 import SchedModel
+import SchedStore
 import SchedTestSupport
 import SchedWire
 import Testing
@@ -19,9 +20,12 @@ struct SwitchTests {
     let agents: [Task<Void, any Error>]
     var routers: [(router: Router, task: Task<Void, any Error>)] = []
 
-    static func start(switchTimeout: Duration = .seconds(5)) async throws -> Cluster {
+    static func start(switchTimeout: Duration = .seconds(5), store: (any StateStore)? = nil)
+      async throws -> Cluster
+    {
       let scheduler = try await InProcessScheduler.start(
-        heartbeat: .milliseconds(250), switchTimeout: switchTimeout, missedBeats: 12)
+        heartbeat: .milliseconds(250), store: store, switchTimeout: switchTimeout,
+        missedBeats: 12)
       let prober = ScriptedProber()
       let agents = ["n1", "n2"].map {
         scheduler.startRuntimeAgent(
@@ -224,6 +228,57 @@ struct SwitchTests {
     #expect(await eventually { (try? await api.routers().routers.filter(\.connected).count) == 1 })
     _ = try await api.switchLive("web", force: true)
     #expect(Self.live(router).0 == .green)
+    await cluster.stop()
+  }
+
+  @Test("a switch whose record cannot be written is aborted everywhere and logged; blue stays")
+  func recordThatFailsAborts() async throws {
+    let store = FaultyRecordStore()
+    var cluster = try await Cluster.start(store: store)
+    let router = try await cluster.addRouter("edge-1")
+    try await cluster.deployBoth()
+    let api = cluster.api
+    #expect(await eventually { Self.live(router) == (.blue, 2) })
+    store.arm(.commit)
+    await #expect {
+      _ = try await api.switchLive("web", force: true)
+    } throws: { error in
+      let message = (error as? ClientError)?.message ?? ""
+      return message.contains("switch aborted, nothing changed: cannot record it")
+        && message.contains("injected")
+    }
+    #expect(Self.live(router).0 == .blue)
+    #expect(try await api.status("web").app.live == .blue)
+    #expect(
+      try await api.events(limit: 200).contains {
+        $0.kind == "app.switch_aborted" && $0.detail.contains("blue stays live")
+      })
+    store.arm(.none)
+    #expect(try await api.switchLive("web", force: true).to == .green)
+    #expect(Self.live(router).0 == .green)
+    await cluster.stop()
+  }
+
+  @Test("a switch whose record is written but not synced is live; the operator is told")
+  func recordThatIsNotSyncedIsReported() async throws {
+    let store = FaultyRecordStore()
+    var cluster = try await Cluster.start(store: store)
+    let router = try await cluster.addRouter("edge-1")
+    try await cluster.deployBoth()
+    let api = cluster.api
+    #expect(await eventually { Self.live(router) == (.blue, 2) })
+    store.arm(.sync)
+    await #expect {
+      _ = try await api.switchLive("web", force: true)
+    } throws: { error in
+      let message = (error as? ClientError)?.message ?? ""
+      return message.contains("switch done: green is live at epoch")
+        && message.contains("could not sync its record to disk")
+        && message.contains("check the disk")
+    }
+    // The routers and the scheduler's state agree: green is live.
+    #expect(Self.live(router).0 == .green)
+    #expect(try await api.status("web").app.live == .green)
     await cluster.stop()
   }
 

@@ -76,8 +76,8 @@ struct SwitchTests {
   }
 
   /// A cluster with one router, blue live and green ready, the router serving blue.
-  static func deployedWithRouter() async throws -> (Cluster, Router) {
-    var cluster = try await Cluster.start()
+  static func deployedWithRouter(store: (any StateStore)? = nil) async throws -> (Cluster, Router) {
+    var cluster = try await Cluster.start(store: store)
     let router = try await cluster.addRouter("edge-1")
     try await cluster.deployBoth()
     #expect(await eventually { Self.live(router) == (.blue, 2) })
@@ -234,11 +234,8 @@ struct SwitchTests {
   @Test("a switch whose record cannot be written is aborted everywhere and logged; blue stays")
   func recordThatFailsAborts() async throws {
     let store = FaultyRecordStore()
-    var cluster = try await Cluster.start(store: store)
-    let router = try await cluster.addRouter("edge-1")
-    try await cluster.deployBoth()
+    let (cluster, router) = try await Self.deployedWithRouter(store: store)
     let api = cluster.api
-    #expect(await eventually { Self.live(router) == (.blue, 2) })
     store.arm(.commit)
     await #expect {
       _ = try await api.switchLive("web", force: true)
@@ -262,11 +259,8 @@ struct SwitchTests {
   @Test("a switch whose record is written but not synced is live; the operator is told")
   func recordThatIsNotSyncedIsReported() async throws {
     let store = FaultyRecordStore()
-    var cluster = try await Cluster.start(store: store)
-    let router = try await cluster.addRouter("edge-1")
-    try await cluster.deployBoth()
+    let (cluster, router) = try await Self.deployedWithRouter(store: store)
     let api = cluster.api
-    #expect(await eventually { Self.live(router) == (.blue, 2) })
     store.arm(.sync)
     await #expect {
       _ = try await api.switchLive("web", force: true)

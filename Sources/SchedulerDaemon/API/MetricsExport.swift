@@ -78,8 +78,9 @@ enum MetricsExport {
       let labels = [("app", traffic.app), ("color", traffic.color.rawValue)]
       for (kind, name) in classLabels {
         registry.makeCounter(
-          name: "turnout_requests_total", labels: labels + [("class", name)],
-          help: "requests answered, by status class, summed over routers"
+          descriptor: descriptor(
+            "turnout_requests_total", "requests answered, by status class, summed over routers"),
+          labels: labels + [("class", name)]
         ).increment(by: traffic[kind])
       }
       gauge(registry, "turnout_requests_in_flight", "requests being answered now", labels)
@@ -101,6 +102,11 @@ enum MetricsExport {
     _ registry: PrometheusCollectorRegistry, _ name: String, _ help: String,
     _ labels: [(String, String)]
   ) -> Gauge {
-    registry.makeGauge(name: name, labels: labels, help: help)
+    registry.makeGauge(descriptor: descriptor(name, help), labels: labels)
+  }
+
+  /// A whole metric name as it is exposed (the unit is already part of it).
+  private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
   }
 }

@@ -239,8 +239,8 @@ extension AppService {
     return out
   }
 
-  /// The scheduler's own record of a switch: started by the hub as the round starts (the
-  /// write runs alongside the routers' prepare); its commit is awaited before the routers
+  /// The scheduler's own record of a switch: started by the hub once the prepares are written
+  /// (the write runs alongside the routers' prepare); its commit is awaited before the routers
   /// commit, its sync to disk before the operator is answered.
   static func recorder(
     _ store: any StateStore, _ record: AppRecord, at: Date, actor: String, kind: String,

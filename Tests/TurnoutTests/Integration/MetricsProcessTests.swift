@@ -40,7 +40,7 @@ extension ProcessSuites {
         "--web.listen-address=127.0.0.1:\(port)",
       ]
       let log = dir.appendingPathComponent("prometheus.log")
-      FileManager.default.createFile(atPath: log.path, contents: nil)
+      _ = FileManager.default.createFile(atPath: log.path, contents: nil)
       process.standardOutput = try FileHandle(forWritingTo: log)
       process.standardError = process.standardOutput
       try process.run()

@@ -117,7 +117,7 @@ struct RouterAnswerTapTests {
       [.init(id: "q1", router: "edge-1", session: session)], gone: [], timeout: .seconds(30)
     ) {
       // Read on the connection: taken by the tap, never seen by the session.
-      try? channel.writeInbound(self.line(Frame(id: "q1", ack(9))))
+      _ = try? channel.writeInbound(self.line(Frame(id: "q1", ack(9))))
     }
     #expect(outcome(results) == ["edge-1": "ack 9"])
     #expect(try passedOn(channel) == [])

@@ -31,9 +31,20 @@ struct DashboardRoutes {
       return Self.html(DashboardPage.state(try await model()))
     }
     router.post("dashboard/login") { request, _ in
+      if let wait = sessions.loginClosedFor() {
+        let seconds = max(1, Int((RouterHub.millis(wait) / 1000).rounded(.up)))
+        var response = Self.html(
+          LoginPage.render(
+            message:
+              "Too many refused logins in the last \(sessions.refusedWindow.components.seconds) s: the form is closed for \(seconds) s. The operator token keeps working with schedctl."
+          ), status: .tooManyRequests)
+        response.headers[.retryAfter] = String(seconds)
+        return response
+      }
       let body = try await request.body.collect(upTo: 16 << 10)
       let presented = Self.formValue("token", in: String(buffer: body)) ?? ""
       guard !presented.isEmpty, Admission.constantTimeEqual(presented, apiToken) else {
+        sessions.recordRefused()
         return Self.html(
           LoginPage.render(
             message:

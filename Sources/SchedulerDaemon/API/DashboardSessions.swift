@@ -4,14 +4,40 @@ import Synchronization
 
 /// Dashboard logins: a random id per login, kept in memory for `lifetime` (a scheduler restart
 /// logs everyone out). The browser holds the id in an HttpOnly, SameSite=Strict cookie; the
-/// operator token itself never leaves the login form.
+/// operator token itself never leaves the login form. Refused logins are throttled: after
+/// `maxRefused` within `refusedWindow`, the form is closed until the oldest of them ages out
+/// (the token still works with schedctl and the API).
 final class DashboardSessions: Sendable {
   static let cookieName = "turnout_session"
   let lifetime: Duration
+  let maxRefused: Int
+  let refusedWindow: Duration
   private let sessions = Mutex<[String: ContinuousClock.Instant]>([:])
+  private let refused = Mutex<[ContinuousClock.Instant]>([])
 
-  init(lifetime: Duration = .seconds(12 * 3600)) {
+  init(
+    lifetime: Duration = .seconds(12 * 3600), maxRefused: Int = 5,
+    refusedWindow: Duration = .seconds(60)
+  ) {
     self.lifetime = lifetime
+    self.maxRefused = maxRefused
+    self.refusedWindow = refusedWindow
+  }
+
+  /// How long the login form stays closed, or nil when a login may be tried now.
+  func loginClosedFor() -> Duration? {
+    let now = ContinuousClock.now
+    return refused.withLock { times in
+      times.removeAll { $0 + refusedWindow <= now }
+      guard times.count >= maxRefused, let oldest = times.first else { return nil }
+      return oldest + refusedWindow - now
+    }
+  }
+
+  /// A login was refused.
+  func recordRefused() {
+    let now = ContinuousClock.now
+    refused.withLock { $0.append(now) }
   }
 
   /// Starts a session; returns its id.

@@ -6,6 +6,8 @@ import SchedModel
 import SchedTestSupport
 import Testing
 
+@testable import SchedulerDaemon
+
 /// The dashboard's login, session cookie and the API's rule for it, over HTTP.
 @Suite("Dashboard sessions")
 struct DashboardAuthTests {
@@ -75,5 +77,42 @@ struct DashboardAuthTests {
     #expect(try await fetch("/dashboard/state", headers: [("Cookie", cookie)]).status == 401)
     try await client.shutdown()
     await scheduler.stop()
+  }
+
+  @Test("after five refused logins in a minute the form is closed, even to the right token")
+  func refusedLoginsAreThrottled() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    let client = HTTPClient(
+      eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+    func login(_ token: String) async throws -> Fetched {
+      try await TestHTTP.fetch(
+        "http://127.0.0.1:\(scheduler.apiPort)/dashboard/login", method: .POST,
+        headers: [("Content-Type", "application/x-www-form-urlencoded")],
+        body: ByteBuffer(string: "token=\(token)"), client: client)
+    }
+    for _ in 0..<5 { #expect(try await login("guess").status == 401) }
+    let closed = try await login(InProcessScheduler.apiToken)
+    #expect(closed.status == 429)
+    #expect(String(buffer: closed.body).contains("Too many refused logins"))
+    #expect(Int(closed.headers["retry-after"] ?? "") ?? 0 >= 1)
+    // The token itself still works on the API.
+    #expect(try await scheduler.api.nodes().isEmpty)
+    try await client.shutdown()
+    await scheduler.stop()
+  }
+}
+
+@Suite("Dashboard login throttle")
+struct LoginThrottleTests {
+  @Test func theFormOpensAgainWhenTheOldestRefusalAgesOut() async throws {
+    let sessions = DashboardSessions(maxRefused: 2, refusedWindow: .milliseconds(300))
+    #expect(sessions.loginClosedFor() == nil)
+    sessions.recordRefused()
+    #expect(sessions.loginClosedFor() == nil)
+    sessions.recordRefused()
+    let wait = try #require(sessions.loginClosedFor())
+    #expect(wait > .zero && wait <= .milliseconds(300))
+    try await Task.sleep(for: .milliseconds(350))
+    #expect(sessions.loginClosedFor() == nil)
   }
 }

@@ -94,8 +94,10 @@ public enum DashboardPage {
     let escaped = HTML.escape(name)
     let live = status.app.live
     let liveText = live.map { "\($0.rawValue) is live" } ?? "nothing live yet"
-    let candidate = status.sets.first { !$0.live }
-    let image = candidate?.image ?? status.sets.first(where: \.live)?.image ?? status.app.spec.image
+    // The deploy field starts from the newest set's image (the candidate before a switch, the
+    // live set after one), for the operator to edit; the app's own image before any deploy.
+    let newest = status.sets.max { ($0.createdAt ?? .distantPast) < ($1.createdAt ?? .distantPast) }
+    let image = newest?.image ?? status.app.spec.image
     var html = """
       <section class="app" data-app="\(escaped)" data-live="\(live?.rawValue ?? "")">
       <h2>\(escaped) <span class="badge \(live?.rawValue ?? "none")">\(liveText)</span></h2>

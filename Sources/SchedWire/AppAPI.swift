@@ -76,9 +76,12 @@ public struct SetView: Codable, Sendable, Equatable {
   public var state: State
   public var live: Bool
   public var slots: [SlotView]
+  /// When the set was deployed.
+  public var createdAt: Date?
 
   public init(
-    color: Color, deployment: String, image: String, state: State, live: Bool, slots: [SlotView]
+    color: Color, deployment: String, image: String, state: State, live: Bool, slots: [SlotView],
+    createdAt: Date? = nil
   ) {
     self.color = color
     self.deployment = deployment
@@ -86,6 +89,7 @@ public struct SetView: Codable, Sendable, Equatable {
     self.state = state
     self.live = live
     self.slots = slots
+    self.createdAt = createdAt
   }
 
   public var healthy: Int { slots.filter { $0.health == .healthy }.count }

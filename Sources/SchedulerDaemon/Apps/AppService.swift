@@ -229,7 +229,7 @@ public actor AppService {
       return SetView(
         color: set.color, deployment: set.deployment, image: set.image,
         state: Self.state(of: slots),
-        live: app.live == set.color, slots: slots)
+        live: app.live == set.color, slots: slots, createdAt: set.createdAt)
     }
     return AppStatusResponse(
       app: app, sets: views, traffic: await routers.traffic(app: name),

@@ -97,10 +97,11 @@ struct DashboardRenderTests {
       app: record,
       sets: [
         SetView(
-          color: .blue, deployment: "d1", image: "shop:1", state: .ready, live: true, slots: [slot]),
+          color: .blue, deployment: "d1", image: "shop:1", state: .ready, live: true, slots: [slot],
+          createdAt: Date(timeIntervalSince1970: 1_000)),
         SetView(
-          color: .green, deployment: "d2", image: "shop:2", state: .starting, live: false, slots: []
-        ),
+          color: .green, deployment: "d2", image: "shop:2", state: .starting, live: false,
+          slots: [], createdAt: Date(timeIntervalSince1970: 2_000)),
       ])
     let html = DashboardPage.page(
       DashboardModel(nodes: [node], apps: [status], routers: [], events: [], samples: [:], now: 100)
@@ -110,6 +111,15 @@ struct DashboardRenderTests {
     #expect(html.contains("style=\"width:50%\""))  // used CPU and memory
     #expect(html.contains("data-app=\"shop\" data-live=\"blue\""))
     #expect(html.contains("value=\"shop:2\""))  // the deploy field offers the candidate's image
+    // After the switch green is live and blue the older standby: still green's image, not the
+    // old one.
+    var switched = status
+    switched.sets[0].live = false
+    switched.sets[1].live = true
+    let after = DashboardPage.page(
+      DashboardModel(
+        nodes: [node], apps: [switched], routers: [], events: [], samples: [:], now: 100))
+    #expect(after.contains("value=\"shop:2\"") && !after.contains("value=\"shop:1\""))
     for action in ["deploy", "verify", "switch", "rollback", "retire"] {
       #expect(html.contains("data-action=\"\(action)\" data-app=\"shop\""))
     }

@@ -79,6 +79,11 @@ public struct SetView: Codable, Sendable, Equatable {
   /// When the set was deployed.
   public var createdAt: Date?
 
+  enum CodingKeys: String, CodingKey {
+    case color, deployment, image, state, live, slots
+    case createdAt = "created_at"
+  }
+
   public init(
     color: Color, deployment: String, image: String, state: State, live: Bool, slots: [SlotView],
     createdAt: Date? = nil

@@ -35,8 +35,8 @@ final class RouterAnswerTap: ChannelInboundHandler, Sendable {
   /// Whether a line is a `route_ack` or `drained` frame, from its head alone (frames start
   /// `{"v":N,"type":"...`): other lines, router reports above all, are not decoded here.
   static func isAnswer(_ line: ByteBufferView) -> Bool {
-    let head = line.prefix(40)
-    return contains(head, routeAck) || contains(head, drained)
+    let head = String(decoding: line.prefix(40), as: UTF8.self)
+    return head.contains(#""type":"route_ack""#) || head.contains(#""type":"drained""#)
   }
 
   private static func isAnswer(_ message: ClusterMessage) -> Bool {
@@ -44,20 +44,5 @@ final class RouterAnswerTap: ChannelInboundHandler, Sendable {
     case .routeAck, .drained: true
     default: false
     }
-  }
-
-  private static let routeAck = Array(#""type":"route_ack""#.utf8)
-  private static let drained = Array(#""type":"drained""#.utf8)
-
-  private static func contains(_ haystack: ByteBufferView.SubSequence, _ needle: [UInt8]) -> Bool {
-    guard haystack.count >= needle.count else { return false }
-    var start = haystack.startIndex
-    while haystack.distance(from: start, to: haystack.endIndex) >= needle.count {
-      if haystack[start..<haystack.index(start, offsetBy: needle.count)].elementsEqual(needle) {
-        return true
-      }
-      start = haystack.index(after: start)
-    }
-    return false
   }
 }

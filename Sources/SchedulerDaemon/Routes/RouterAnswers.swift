@@ -5,6 +5,9 @@ import Synchronization
 /// per round: the waiting caller wakes once, when the last answer is in or the timeout passed.
 /// Lock-based rather than an actor, so an answer is settled on the event loop that read it
 /// (`RouterAnswerTap`) and the waiting switch goes on there, with no hop through a task.
+///
+/// A round is registered (`expect`) before its requests are written, so an answer read before
+/// the caller starts to `wait` is kept, not lost.
 final class RouterAnswers: Sendable {
   enum Failure: Error, Sendable {
     case left
@@ -20,10 +23,15 @@ final class RouterAnswers: Sendable {
     var session: ObjectIdentifier
   }
 
+  /// A registered round, to wait for.
+  struct Round: Sendable {
+    fileprivate let key: Int
+  }
+
   private struct Gathering {
     var results: Results = []
     var waiting: Set<String>
-    var continuation: CheckedContinuation<Results, Never>
+    var continuation: CheckedContinuation<Results, Never>?
     var timer: Task<Void, Never>?
   }
 
@@ -35,35 +43,43 @@ final class RouterAnswers: Sendable {
 
   private let state = Mutex(State())
 
-  /// Registers `requests`, calls `send` (which writes them), and waits for every answer or
-  /// `timeout`. Routers in `gone` count as left at once.
-  func gather(
-    _ requests: [Request], gone: [String], timeout: Duration, send: @Sendable () -> Void
-  ) async -> Results {
+  /// Registers a round of `requests`; routers in `gone` count as left at once.
+  func expect(_ requests: [Request], gone: [String]) -> Round {
+    state.withLock { state in
+      state.counter += 1
+      var gathering = Gathering(waiting: Set(requests.map(\.router)))
+      for name in gone { gathering.results.append((name, .failure(.left))) }
+      for request in requests { state.pending[request.id] = (request, state.counter) }
+      state.gatherings[state.counter] = gathering
+      return Round(key: state.counter)
+    }
+  }
+
+  /// Every answer of `round`, once the last is in or `timeout` passed (those missing then
+  /// count as timed out).
+  func wait(_ round: Round, timeout: Duration) async -> Results {
     await withCheckedContinuation { continuation in
-      let key = state.withLock { state in
-        state.counter += 1
-        var gathering = Gathering(
-          waiting: Set(requests.map(\.router)), continuation: continuation)
-        for name in gone { gathering.results.append((name, .failure(.left))) }
-        for request in requests { state.pending[request.id] = (request, state.counter) }
-        state.gatherings[state.counter] = gathering
-        return state.counter
+      let done: Results? = state.withLock { state in
+        guard let gathering = state.gatherings[round.key] else { return [] }
+        guard !gathering.waiting.isEmpty else {
+          state.gatherings.removeValue(forKey: round.key)
+          return gathering.results
+        }
+        state.gatherings[round.key]?.continuation = continuation
+        return nil
       }
-      // Registered first: an answer may be read on another thread before `send` returns.
-      send()
-      if requests.isEmpty {
-        finish(key)
+      if let done {
+        continuation.resume(returning: done)
         return
       }
       let timer = Task { [weak self] in
         try? await Task.sleep(for: timeout)
         guard !Task.isCancelled else { return }
-        self?.expire(key)
+        self?.expire(round.key)
       }
       let running = state.withLock { state -> Bool in
-        guard state.gatherings[key] != nil else { return false }
-        state.gatherings[key]?.timer = timer
+        guard state.gatherings[round.key] != nil else { return false }
+        state.gatherings[round.key]?.timer = timer
         return true
       }
       if !running { timer.cancel() }
@@ -79,9 +95,10 @@ final class RouterAnswers: Sendable {
         return (false, nil)
       }
       state.pending.removeValue(forKey: id)
-      let done = Self.settle(
-        &state, entry.gathering, router: entry.request.router, .success(message))
-      return (true, done?.0)
+      return (
+        true,
+        Self.settle(&state, entry.gathering, router: entry.request.router, .success(message))
+      )
     }
     if let done { Self.resume(done) }
     return taken
@@ -93,7 +110,7 @@ final class RouterAnswers: Sendable {
       var done: [Gathering] = []
       for (id, entry) in state.pending where entry.request.session == session {
         state.pending.removeValue(forKey: id)
-        if let (gathering, _) = Self.settle(
+        if let gathering = Self.settle(
           &state, entry.gathering, router: entry.request.router, .failure(.left))
         {
           done.append(gathering)
@@ -115,34 +132,28 @@ final class RouterAnswers: Sendable {
     if let done { Self.resume(done) }
   }
 
-  private func finish(_ key: Int) {
-    let done = state.withLock { state -> Gathering? in
-      state.pending = state.pending.filter { $0.value.gathering != key }
-      return state.gatherings.removeValue(forKey: key)
-    }
-    if let done { Self.resume(done) }
-  }
-
-  /// Records one router's outcome; returns the gathering when it was the last one awaited.
+  /// Records one router's outcome. When it was the last one awaited and the caller is already
+  /// waiting, returns the gathering to resume; a round nobody waits for yet keeps its results
+  /// for `wait`.
   private static func settle(
     _ state: inout State, _ key: Int, router: String,
     _ result: Result<ClusterMessage, Failure>
-  ) -> (Gathering, Int)? {
+  ) -> Gathering? {
     guard var gathering = state.gatherings[key], gathering.waiting.remove(router) != nil else {
       return nil
     }
     gathering.results.append((router, result))
-    guard gathering.waiting.isEmpty else {
+    guard gathering.waiting.isEmpty, gathering.continuation != nil else {
       state.gatherings[key] = gathering
       return nil
     }
     state.gatherings.removeValue(forKey: key)
-    return (gathering, key)
+    return gathering
   }
 
   /// Wakes the waiter, outside the lock.
   private static func resume(_ gathering: Gathering) {
     gathering.timer?.cancel()
-    gathering.continuation.resume(returning: gathering.results)
+    gathering.continuation?.resume(returning: gathering.results)
   }
 }

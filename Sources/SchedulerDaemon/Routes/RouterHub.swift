@@ -4,7 +4,6 @@ import RouteTable
 import SchedModel
 import SchedStore
 import SchedWire
-import Synchronization
 
 /// The scheduler's side of every router: who is connected, the table they should serve, the
 /// two-phase switch across all of them, drains, and their traffic reports.
@@ -208,14 +207,9 @@ public actor RouterHub {
     // The record starts right after the prepares are written, before the first ack can be
     // read: its commit (no sync) is far shorter than the routers' round trip, and starting it
     // first would hand the prepares' thread to the store's writer on a busy host.
-    let recordStarted = Mutex<SwitchRecord?>(nil)
-    let results = await requestAll(
-      sessions, timeout: timeout,
-      frame: { Frame(id: $0, .routes(Routes(phase: .prepare, table: next))) },
-      then: { recordStarted.withLock { $0 = record(epoch) } })
-    guard let recording = recordStarted.withLock({ $0 }) else {
-      preconditionFailure("a prepare round ended without starting its record")
-    }
+    let prepares = post(sessions) { Frame(id: $0, .routes(Routes(phase: .prepare, table: next))) }
+    let recording = record(epoch)
+    let results = await answers.wait(prepares, timeout: timeout)
     for (name, result) in results {
       switch result {
       case .success(.routeAck(let ack)) where ack.ok:
@@ -297,9 +291,14 @@ public actor RouterHub {
   /// Sends `frame` to every session and waits for each answer; a router that left or did not
   /// answer within `timeout` is reported as such.
   private func requestAll(
-    _ sessions: [RouterSession], timeout: Duration, frame: (String) -> Frame,
-    then: @Sendable () -> Void = {}
+    _ sessions: [RouterSession], timeout: Duration, frame: (String) -> Frame
   ) async -> RouterAnswers.Results {
+    await answers.wait(post(sessions, frame: frame), timeout: timeout)
+  }
+
+  /// Registers a round of answers to wait for, then writes `frame` to every session still
+  /// connected (a session replaced meanwhile counts as left).
+  private func post(_ sessions: [RouterSession], frame: (String) -> Frame) -> RouterAnswers.Round {
     var requests: [RouterAnswers.Request] = []
     var outgoing: [(RouterSession, Frame)] = []
     var gone: [String] = []
@@ -312,11 +311,9 @@ public actor RouterHub {
       requests.append(.init(id: id, router: session.name, session: ObjectIdentifier(session)))
       outgoing.append((session, frame(id)))
     }
-    let frames = outgoing
-    return await answers.gather(requests, gone: gone, timeout: timeout) {
-      for (session, frame) in frames { session.send(frame) }
-      then()
-    }
+    let round = answers.expect(requests, gone: gone)
+    for (session, frame) in outgoing { session.send(frame) }
+    return round
   }
 
   private func abortAll(_ sessions: [RouterSession], epoch: Int64, reason: String) {

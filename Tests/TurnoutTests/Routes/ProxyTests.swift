@@ -106,15 +106,7 @@ struct ProxyTests {
     let blue = try await TestBackend.start("blue")
     let green = try await CountingListener()
     let running = try await Self.start(Self.table(live: [blue.port]))
-    let next = RouteTable(
-      epoch: 11,
-      apps: [
-        AppRoutes(
-          app: "web", hosts: ["web.test"],
-          live: RouteSet(
-            color: .green, deployment: "d2", image: "web:2",
-            upstreams: [Self.upstream("web", .green, 0, port: green.port)]))
-      ])
+    let next = Self.table(epoch: 11, live: [green.port])
     let proxy = running.router.proxy
     let loop = MultiThreadedEventLoopGroup.singleton.next()
     try await proxy.warm(next, on: loop).get()

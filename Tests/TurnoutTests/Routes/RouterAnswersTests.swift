@@ -42,11 +42,11 @@ struct RouterAnswersTests {
   @Test func aRoundEndsWhenEveryRouterAnswered() async {
     let answers = RouterAnswers()
     let (one, two) = (ObjectIdentifier(self.one), ObjectIdentifier(self.two))
-    let results = await answers.gather(requests(), gone: [], timeout: .seconds(30)) {
-      // An answer read before the sender is done still counts: requests are registered first.
-      #expect(answers.answered("q1", ack(), from: one))
-      Task { answers.answered("q2", ack(8), from: two) }
-    }
+    let round = answers.expect(requests(), gone: [])
+    // An answer read before the caller waits still counts: the round is registered first.
+    #expect(answers.answered("q1", ack(), from: one))
+    Task { answers.answered("q2", ack(8), from: two) }
+    let results = await answers.wait(round, timeout: .seconds(30))
     #expect(outcome(results) == ["edge-1": "ack 7", "edge-2": "ack 8"])
     // Once taken, an id is not taken again.
     #expect(!answers.answered("q1", ack(), from: one))
@@ -55,10 +55,10 @@ struct RouterAnswersTests {
   @Test func anotherConnectionCannotAnswerARequest() async {
     let answers = RouterAnswers()
     let (one, two) = (ObjectIdentifier(self.one), ObjectIdentifier(self.two))
-    let results = await answers.gather(requests(), gone: [], timeout: .milliseconds(200)) {
-      #expect(!answers.answered("q1", ack(), from: two))
-      #expect(answers.answered("q2", ack(), from: two))
-    }
+    let round = answers.expect(requests(), gone: [])
+    #expect(!answers.answered("q1", ack(), from: two))
+    #expect(answers.answered("q2", ack(), from: two))
+    let results = await answers.wait(round, timeout: .milliseconds(200))
     #expect(outcome(results) == ["edge-1": "timed out", "edge-2": "ack 7"])
     // A late answer finds nothing waiting.
     #expect(!answers.answered("q1", ack(), from: one))
@@ -67,16 +67,17 @@ struct RouterAnswersTests {
   @Test func aClosedConnectionCountsAsLeft() async {
     let answers = RouterAnswers()
     let (one, two) = (ObjectIdentifier(self.one), ObjectIdentifier(self.two))
-    let results = await answers.gather(requests(), gone: [], timeout: .seconds(30)) {
-      answers.left(one)
-      answers.answered("q2", ack(), from: two)
-    }
+    let round = answers.expect(requests(), gone: [])
+    answers.left(one)
+    answers.answered("q2", ack(), from: two)
+    let results = await answers.wait(round, timeout: .seconds(30))
     #expect(outcome(results) == ["edge-1": "left", "edge-2": "ack 7"])
   }
 
   @Test func routersGoneBeforeTheRoundAreReportedAtOnce() async {
     let answers = RouterAnswers()
-    let results = await answers.gather([], gone: ["edge-9"], timeout: .seconds(30)) {}
+    let results = await answers.wait(
+      answers.expect([], gone: ["edge-9"]), timeout: .seconds(30))
     #expect(outcome(results) == ["edge-9": "left"])
   }
 }
@@ -113,12 +114,10 @@ struct RouterAnswerTapTests {
     #expect(try passedOn(channel) == ["route_ack q1"])
 
     tap.claim(answers, for: session)
-    let results = await answers.gather(
-      [.init(id: "q1", router: "edge-1", session: session)], gone: [], timeout: .seconds(30)
-    ) {
-      // Read on the connection: taken by the tap, never seen by the session.
-      _ = try? channel.writeInbound(self.line(Frame(id: "q1", ack(9))))
-    }
+    let round = answers.expect([.init(id: "q1", router: "edge-1", session: session)], gone: [])
+    // Read on the connection: taken by the tap, never seen by the session.
+    try channel.writeInbound(line(Frame(id: "q1", ack(9))))
+    let results = await answers.wait(round, timeout: .seconds(30))
     #expect(outcome(results) == ["edge-1": "ack 9"])
     #expect(try passedOn(channel) == [])
 

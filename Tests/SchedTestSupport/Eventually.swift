@@ -31,10 +31,28 @@ public func freePort() -> Int {
   return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// A fresh directory under the system temp dir, for one test.
+/// A fresh directory for one test, inside this test run's folder.
 public func temporaryDirectory(_ name: String = "turnout") -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "\(name)-\(UUID().uuidString.prefix(8))")
+  let url = testRunFolder.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))")
   try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
+
+/// `turnout-tests-PID` under the system temp dir: every test directory of this run (state
+/// databases, logs of the processes a test started) is in it. Made on first use, when the
+/// folders of earlier runs whose process is gone are removed: a run's folder stays for reading
+/// its logs until the next run starts.
+private let testRunFolder: URL = {
+  let files = FileManager.default
+  let base = files.temporaryDirectory
+  let prefix = "turnout-tests-"
+  for name in (try? files.contentsOfDirectory(atPath: base.path)) ?? []
+  where name.hasPrefix(prefix) {
+    guard let pid = Int32(name.dropFirst(prefix.count)), kill(pid, 0) != 0, errno == ESRCH
+    else { continue }
+    try? files.removeItem(at: base.appendingPathComponent(name))
+  }
+  let folder = base.appendingPathComponent("\(prefix)\(getpid())")
+  try! files.createDirectory(at: folder, withIntermediateDirectories: true)
+  return folder
+}()

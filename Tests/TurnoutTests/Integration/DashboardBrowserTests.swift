@@ -48,6 +48,7 @@ extension ProcessSuites {
         router.kill(SIGTERM)
         agent.kill(SIGTERM)
         scheduler.kill(SIGTERM)
+        ProcessCluster.removeContainers(of: app)
       }
       let api = cluster.api
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 1 })
@@ -66,7 +67,6 @@ extension ProcessSuites {
       #expect(result.status == 0, "the browser test failed:\n\(result.output)")
       #expect(result.output.contains("PASSED"))
       #expect(FileManager.default.fileExists(atPath: shot))
-      for color in Color.allCases { try? await api.stopSet(app, color: color) }
     }
   }
 }

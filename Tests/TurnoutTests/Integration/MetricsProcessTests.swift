@@ -79,6 +79,7 @@ extension ProcessSuites {
         router.kill(SIGTERM)
         agent.kill(SIGTERM)
         scheduler.kill(SIGTERM)
+        ProcessCluster.removeContainers(of: app)
       }
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 1 })
       let host = "\(app).test"
@@ -123,8 +124,6 @@ extension ProcessSuites {
       // Without the token, nothing.
       let anonymous = try await TestHTTP.fetch("http://127.0.0.1:\(cluster.apiPort)/metrics")
       #expect(anonymous.status == 401)
-
-      try? SwitchProcessTests.docker(["rm", "-f", "turnout-\(app)-blue-0", "turnout-\(app)-blue-1"])
     }
   }
 }

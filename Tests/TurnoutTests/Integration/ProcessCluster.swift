@@ -70,6 +70,18 @@ struct ProcessCluster {
     return process.terminationStatus
   }
 
+  /// Removes every container of `app` (any color, running or not) with Debian's docker CLI.
+  /// Called once the test's agents are stopped, so none starts a replacement.
+  static func removeContainers(of app: String) {
+    let docker = URL(fileURLWithPath: "/usr/bin/docker")
+    guard
+      let listed = try? runToEnd(docker, ["ps", "-aq", "--filter", "label=turnout.app=\(app)"]),
+      listed.status == 0
+    else { return }
+    let ids = listed.output.split(whereSeparator: \.isWhitespace).map(String.init)
+    if !ids.isEmpty { _ = try? runToEnd(docker, ["rm", "-f"] + ids) }
+  }
+
   /// The sample app as the process tests run it: 2 small slots, a quick health check, served
   /// by routers for `APP.test`.
   static func sampleSpec(_ app: String, maxPerNode: Int? = nil) -> AppSpec {

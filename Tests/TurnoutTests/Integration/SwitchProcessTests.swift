@@ -108,6 +108,7 @@ extension ProcessSuites {
         for router in routers { router.kill(SIGTERM) }
         for agent in agents { agent.kill(SIGTERM) }
         scheduler.kill(SIGTERM)
+        ProcessCluster.removeContainers(of: app)
       }
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 2 })
       let host = "\(app).test"
@@ -222,8 +223,6 @@ extension ProcessSuites {
       #expect(!during.isEmpty)
       #expect(try await api.status(app).app.live == .blue)
 
-      _ = try? await api.retire(app, drainTimeoutMillis: 1000)
-      try? Self.docker(["rm", "-f", "turnout-\(app)-blue-0", "turnout-\(app)-blue-1"])
     }
 
     static func docker(_ arguments: [String]) throws {

@@ -63,6 +63,7 @@ extension ProcessSuites {
         router.kill(SIGTERM)
         agent.kill(SIGTERM)
         scheduler.kill(SIGTERM)
+        ProcessCluster.removeContainers(of: app)
       }
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 1 })
       _ = try await api.apply(spec(withBrokenTest: true))
@@ -120,9 +121,6 @@ extension ProcessSuites {
       #expect(try await api.status(app).app.live == .green)
       let events = try await api.events(limit: 500).filter { $0.subject == app }.map(\.kind)
       #expect(events.contains("app.verify_failed") && events.contains("app.verified"))
-
-      _ = try? await api.retire(app, drainTimeoutMillis: 1000)
-      try? SwitchProcessTests.docker(["rm", "-f", "turnout-\(app)-green-0", broken])
     }
   }
 }

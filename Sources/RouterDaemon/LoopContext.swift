@@ -83,6 +83,13 @@ final class LoopContext {
     }
   }
 
+  /// A request a slot answered with a protocol switch (a WebSocket): its status and latency
+  /// count now; it stays in flight, so a drain waits for it, until its connection closes and
+  /// `finished` is called with no class.
+  func switchedProtocols(_ counters: SetCounters?, since start: NIODeadline) {
+    counters?.traffic.record(.success, micros: (NIODeadline.now() - start).nanoseconds / 1000)
+  }
+
   /// A request the router answered itself, never in flight.
   func answered(_ key: SetKey, _ kind: StatusClass, since start: NIODeadline) {
     counters(key).traffic.record(kind, micros: (NIODeadline.now() - start).nanoseconds / 1000)

@@ -68,6 +68,12 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     lastActivity = .now()
     guard !closing else { return }
     var buffer = unwrapInboundIn(data)
+    if let exchange, exchange.tunnel {
+      guard let upstream = exchange.current else { return }
+      upstream.write(buffer)
+      if !upstream.isWritable { pauseReading(context) }
+      return
+    }
     if inbound.readableBytes == 0 {
       inbound = buffer
     } else {
@@ -242,7 +248,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     exchangeID &+= 1
     exchange = Exchange(
       id: exchangeID, key: key, set: set, head: upstreamHead, method: head.method,
-      clientMinorVersion: head.minorVersion, keepAlive: head.keepAlive, start: start)
+      clientMinorVersion: head.minorVersion, keepAlive: head.keepAlive,
+      upgrade: head.upgrade != nil, start: start)
     exchange!.counters = loop.started(key)
     let framer = BodyFramer(head.framing)
     if framer.isDone {
@@ -328,7 +335,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   /// request. Closes an idle client connection; answers 504 for a slot that has not started
   /// its answer in time.
   private func checkTimeouts() {
-    if exchange == nil, NIODeadline.now() - lastActivity >= config.idleTimeout {
+    if exchange?.tunnel ?? true, NIODeadline.now() - lastActivity >= config.idleTimeout {
+      abandonExchange()
       context?.close(promise: nil)
       return
     }
@@ -351,6 +359,12 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     guard exchange != nil, exchange!.current === connection else {
       connection.delegate = nil
       connection.close()
+      return
+    }
+    if exchange!.tunnel {
+      lastActivity = .now()
+      context?.write(wrapOutboundOut(buffer), promise: nil)
+      if context?.channel.isWritable == false { connection.setAutoRead(false) }
       return
     }
     var buffer = buffer
@@ -397,9 +411,14 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     // An interim answer (100, 103) is not the response.
     if head.status < 200 {
       if head.status == 101 {
-        upstreamBroke(
-          connection,
-          "slot \(connection.upstream.slot) switched protocols, which the router does not proxy")
+        guard exchange.upgrade, head.upgrade != nil else {
+          upstreamBroke(
+            connection,
+            "slot \(connection.upstream.slot) switched protocols though the request did not ask to"
+          )
+          return false
+        }
+        openTunnel(connection, head, &buffer, exchange)
         return false
       }
       return true
@@ -471,6 +490,41 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   static let maxResponseHeadBytes = 64 * 1024
 
+  /// The slot agreed to switch protocols: its 101 goes to the client, and from here on the two
+  /// connections are spliced, bytes passing both ways untouched (with the same back-pressure)
+  /// until either side closes or both stay silent for the idle timeout. The request counts as
+  /// answered now and stays in flight until the end, so a drain waits for it.
+  private func openTunnel(
+    _ connection: UpstreamHandler, _ head: MessageHead, _ buffer: inout ByteBuffer,
+    _ exchange: Exchange
+  ) {
+    guard let context else { return }
+    exchange.responseStarted = true
+    exchange.tunnel = true
+    exchange.status = 101
+    exchange.replay = []
+    loop.succeeded(connection.upstream)
+    loop.switchedProtocols(exchange.counters, since: exchange.start)
+    var out = ByteBuffer()
+    out.reserveCapacity(head.bytes.readableBytes + 160)
+    HeadWriter.response(
+      head, stamps: config.stampResponses ? connection.stamps(for: exchange.set) : nil,
+      persistence: .upgraded, dechunk: false, into: &out)
+    context.write(wrapOutboundOut(out), promise: nil)
+    if buffer.readableBytes > 0 {
+      context.write(wrapOutboundOut(buffer.readSlice(length: buffer.readableBytes)!), promise: nil)
+    }
+    context.flush()
+    // What the client sent after its request head already speaks the new protocol.
+    if inbound.readableBytes > 0 {
+      connection.write(inbound)
+      connection.flush()
+      inbound = ByteBuffer()
+    }
+    lastActivity = .now()
+    if readPaused { resumeReading(context) }
+  }
+
   /// The response is complete: count it, pool or close the upstream connection, flush the
   /// client, and go on with a pipelined request.
   private func finishResponse(_ connection: UpstreamHandler, leftover: Int) {
@@ -530,6 +584,18 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   func upstreamClosed(_ connection: UpstreamHandler) {
     guard let exchange, exchange.current === connection else { return }
+    if exchange.tunnel {
+      exchange.current = nil
+      loop.finished(exchange.counters, nil, since: exchange.start)
+      self.exchange = nil
+      closing = true
+      if let context {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+          context.close(promise: nil)
+        }
+      }
+      return
+    }
     if exchange.responseStarted, exchange.responseBody?.endsAtClose == true {
       // A body delimited by the close: this is its end.
       exchange.closeClient = true
@@ -633,6 +699,10 @@ private final class Exchange {
   let clientMinorVersion: Int
   /// The client wants the connection kept after this response.
   let keepAlive: Bool
+  /// The request asks to switch protocols (a WebSocket handshake).
+  let upgrade: Bool
+  /// The slot switched protocols: both connections are spliced until one closes.
+  var tunnel = false
   let start: NIODeadline
   var counters: SetCounters?
   var tried: Set<Upstream> = []
@@ -662,7 +732,7 @@ private final class Exchange {
 
   init(
     id: Int, key: SetKey, set: RouteSet, head: ByteBuffer, method: MessageHead.Method,
-    clientMinorVersion: Int, keepAlive: Bool, start: NIODeadline
+    clientMinorVersion: Int, keepAlive: Bool, upgrade: Bool, start: NIODeadline
   ) {
     self.id = id
     self.key = key
@@ -671,6 +741,7 @@ private final class Exchange {
     self.method = method
     self.clientMinorVersion = clientMinorVersion
     self.keepAlive = keepAlive
+    self.upgrade = upgrade
     self.start = start
   }
 }

@@ -70,7 +70,10 @@ struct SchedRouter: AsyncParsableCommand {
   @Option(help: "Largest request head accepted, in bytes.")
   var maxHeaderBytes: Int = 32 * 1024
 
-  @Option(help: "Close client connections idle this long.")
+  @Option(
+    help:
+      "Close client connections idle this long, and upgraded ones (WebSockets) silent both ways this long."
+  )
   var idleTimeout: String = "60s"
 
   @Option(help: "Give up connecting to a slot after this long (then retry another slot).")

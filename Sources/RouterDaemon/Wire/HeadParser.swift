@@ -65,6 +65,10 @@ enum HeadParser {
         stamping && name.count > 10 && equalsLowercase(bytes, name.prefix(10), "x-turnout-")
       }
       message.keepAlive = message.minorVersion == 1 ? !facts.close : facts.keepAlive
+      // A 101 names its protocol in `upgrade`; some servers leave `connection` out of it.
+      if message.minorVersion == 1, facts.upgrade || message.status == 101 {
+        message.upgrade = facts.upgradeValue
+      }
       message.contentLength = facts.contentLength
       message.chunked = facts.transferEncoding ?? false
       message.hasTransferEncoding = facts.transferEncoding != nil
@@ -191,6 +195,9 @@ enum HeadParser {
     var transferEncoding: Bool?
     var close = false
     var keepAlive = false
+    /// The connection field lists `upgrade`.
+    var upgrade = false
+    var upgradeValue: Range<Int>?
   }
 
   /// Reads every field line after the start line. `classify` sees each field the common code
@@ -241,7 +248,9 @@ enum HeadParser {
       var framing = false
       switch name.count {
       case 2: dropped = equalsLowercase(bytes, name, "te")
-      case 7: dropped = equalsLowercase(bytes, name, "upgrade")
+      case 7 where equalsLowercase(bytes, name, "upgrade"):
+        dropped = true
+        if !value.isEmpty { facts.upgradeValue = value }
       case 10:
         if equalsLowercase(bytes, name, "connection") {
           dropped = true
@@ -250,6 +259,8 @@ enum HeadParser {
               facts.close = true
             } else if equalsLowercase(bytes, token, "keep-alive") {
               facts.keepAlive = true
+            } else if equalsLowercase(bytes, token, "upgrade") {
+              facts.upgrade = true
             } else {
               listed.append(lowercased(bytes, token))
             }
@@ -339,6 +350,11 @@ enum HeadParser {
     message.contentLength = facts.contentLength
     message.chunked = facts.transferEncoding ?? false
     message.hasTransferEncoding = facts.transferEncoding != nil
+    // A protocol switch is asked for by a request without a body (RFC 9110 §7.8): with one,
+    // the upgrade fields are dropped and the request goes on as plain HTTP.
+    if facts.upgrade, message.minorVersion == 1, message.framing == .none {
+      message.upgrade = facts.upgradeValue
+    }
   }
 
   private static func parseLength(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>)

@@ -23,6 +23,15 @@ enum HeadWriter {
       out.writeStaticString("\r\n")
     }
     if !head.hasForwardedProto { out.writeStaticString("x-forwarded-proto: http\r\n") }
+    if head.upgrade != nil { upgradeFields(head, into: &out) }
+    out.writeStaticString("\r\n")
+  }
+
+  /// `connection: upgrade` and the `upgrade` field as the message gave it.
+  private static func upgradeFields(_ head: MessageHead, into out: inout ByteBuffer) {
+    guard let value = head.upgrade else { return }
+    out.writeStaticString("connection: upgrade\r\nupgrade: ")
+    copy(head, value, into: &out)
     out.writeStaticString("\r\n")
   }
 
@@ -33,6 +42,8 @@ enum HeadWriter {
     /// An HTTP/1.0 client kept only if told.
     case keepAlive
     case close
+    /// The connection carries another protocol from here on (a 101 answer to an upgrade).
+    case upgraded
   }
 
   /// The response head for the client. `stamps` are prebuilt field lines; `dechunk` drops the
@@ -50,6 +61,7 @@ enum HeadWriter {
     case .implicit: break
     case .keepAlive: out.writeStaticString("connection: keep-alive\r\n")
     case .close: out.writeStaticString("connection: close\r\n")
+    case .upgraded: upgradeFields(head, into: &out)
     }
     out.writeStaticString("\r\n")
   }

@@ -57,6 +57,10 @@ struct MessageHead {
   var keepAlive = true
   /// Any field is dropped: forwarding must filter instead of copying the block whole.
   var dropsAny = false
+  /// The `upgrade` field's value when the connection field names it too, on HTTP/1.1: a request
+  /// asks to switch protocols (a WebSocket handshake), a 101 answer agrees. Both fields are
+  /// hop-by-hop and dropped; the writer puts them back for the upstream and for the client.
+  var upgrade: Range<Int>?
 
   enum Method: Equatable, Sendable {
     case get, head, post, put, delete, options, trace, patch, connect, other

@@ -448,6 +448,144 @@ struct ProxyTests {
     await candidate.stop()
   }
 
+  /// A blocking client socket that reads with a 3 s timeout, for a conversation in steps.
+  final class Conversation {
+    let fd: Int32
+    private(set) var received = ""
+
+    init(port: Int) throws {
+      fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      var address = sockaddr_in()
+      address.sin_family = sa_family_t(AF_INET)
+      address.sin_port = in_port_t(UInt16(port).bigEndian)
+      address.sin_addr.s_addr = inet_addr("127.0.0.1")
+      let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+          connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+      }
+      guard connected == 0 else {
+        close(fd)
+        throw HarnessError("cannot connect to \(port)")
+      }
+      var timeout = timeval(tv_sec: 3, tv_usec: 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) {
+      _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// Reads until everything received so far contains `marker`; false if the connection
+    /// ended or 3 s passed first.
+    func read(until marker: String) -> Bool {
+      var buffer = [UInt8](repeating: 0, count: 65536)
+      while !received.contains(marker) {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { return false }
+        received += String(decoding: buffer[0..<n], as: UTF8.self)
+      }
+      return true
+    }
+
+    /// Reads until the other side closes; false if 3 s passed first.
+    func readToEnd() -> Bool {
+      var buffer = [UInt8](repeating: 0, count: 65536)
+      while true {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n == 0 { return true }
+        if n < 0 { return false }
+        received += String(decoding: buffer[0..<n], as: UTF8.self)
+      }
+    }
+  }
+
+  static let handshake =
+    "GET /ws HTTP/1.1\r\nHost: web.test\r\nConnection: keep-alive, Upgrade\r\n"
+    + "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+  @Test("a WebSocket handshake reaches the slot, its 101 the client, and bytes pass both ways")
+  func splicesUpgradedConnections() async throws {
+    let slot = try await UpgradeBackend.start()
+    let running = try await Self.start(Self.table(live: [slot.port]))
+    let client = try Conversation(port: running.router.proxy.port)
+    // Bytes right behind the head already speak the new protocol.
+    client.send(Self.handshake + "early")
+    #expect(client.read(until: "EARLY"), "\(client.received)")
+    let head = client.received.lowercased()
+    #expect(head.hasPrefix("http/1.1 101 switching protocols\r\n"))
+    #expect(head.contains("\r\nconnection: upgrade\r\n"))
+    #expect(head.contains("\r\nupgrade: websocket\r\n"))
+    #expect(head.contains("\r\nx-turnout-color: blue\r\n"))
+    #expect(head.contains("hello-from-slot"))
+    let seen = try #require(slot.heads.withLockedValue { $0.first })
+    #expect(seen.contains("\r\nsec-websocket-key: dGhlIHNhbXBsZQ==".lowercased()))
+    for message in ["first frame", "second frame"] {
+      client.send(message)
+      #expect(client.read(until: message.uppercased()), "\(client.received)")
+    }
+    // Answered once, and in flight while open: a drain waits for it.
+    var blue = try #require(await running.router.proxy.traffic().first { $0.color == .blue })
+    #expect(blue.requests == 1 && blue[.success] == 1 && blue.inFlight == 1)
+    // The slot ends it: the client's connection closes too, and nothing is in flight.
+    client.send("bye")
+    #expect(client.readToEnd())
+    #expect(client.received.hasSuffix("BYE"))
+    #expect(
+      await eventually {
+        await running.router.proxy.traffic().first { $0.color == .blue }?.inFlight == 0
+      })
+    blue = try #require(await running.router.proxy.traffic().first { $0.color == .blue })
+    #expect(blue.requests == 1 && blue[.proxyError] == 0)
+    await running.stop()
+    await slot.stop()
+  }
+
+  @Test("a client leaving an upgraded connection closes the slot's; no upgrade without asking")
+  func upgradedConnectionEndsFromTheClient() async throws {
+    let slot = try await UpgradeBackend.start()
+    let running = try await Self.start(Self.table(live: [slot.port]))
+    do {
+      let client = try Conversation(port: running.router.proxy.port)
+      client.send(Self.handshake)
+      #expect(client.read(until: "hello-from-slot"))
+    }
+    #expect(
+      await eventually {
+        await running.router.proxy.traffic().first { $0.color == .blue }?.inFlight == 0
+      })
+    // `upgrade` without `connection: upgrade` is a hop-by-hop field like any other: dropped.
+    let plain = try Self.raw(
+      running.router.proxy.port,
+      "GET / HTTP/1.1\r\nHost: web.test\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n")
+    #expect(plain.hasPrefix("HTTP/1.1 400 Bad Request"), "\(plain)")
+    #expect(plain.hasSuffix("no upgrade asked"))
+    #expect(slot.heads.withLockedValue { $0.last?.contains("upgrade") } == false)
+    await running.stop()
+    await slot.stop()
+  }
+
+  @Test("an upgraded connection silent both ways for the idle timeout is closed on both sides")
+  func idleUpgradedConnectionCloses() async throws {
+    let slot = try await UpgradeBackend.start()
+    let running = try await Self.start(
+      Self.table(live: [slot.port]), idleTimeout: .milliseconds(300))
+    let client = try Conversation(port: running.router.proxy.port)
+    client.send(Self.handshake)
+    #expect(client.read(until: "hello-from-slot"))
+    let opened = ContinuousClock.now
+    #expect(client.readToEnd())
+    #expect(ContinuousClock.now - opened >= .milliseconds(250))
+    #expect(
+      await eventually {
+        await running.router.proxy.traffic().first { $0.color == .blue }?.inFlight == 0
+      })
+    await running.stop()
+    await slot.stop()
+  }
+
   @Test("the served table is saved and served again after a restart, before any scheduler")
   func servesSavedTableAfterRestart() async throws {
     let b0 = try await TestBackend.start("b0")

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -129,6 +130,83 @@ private final class RawAnswer: ChannelInboundHandler {
     answered = true
     context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer))).assumeIsolated()
       .whenComplete { _ in context.close(promise: nil) }
+  }
+}
+
+/// A backend that takes WebSocket-style upgrades: to a request asking for one it answers 101
+/// and a greeting, then echoes what it reads upper-cased, and closes on `bye`. A request that
+/// does not ask gets 400. Keeps every request head it read, lower-cased.
+final class UpgradeBackend: Sendable {
+  let channel: any Channel
+  let heads: NIOLockedValueBox<[String]>
+  var port: Int { channel.localAddress!.port! }
+
+  private init(channel: any Channel, heads: NIOLockedValueBox<[String]>) {
+    self.channel = channel
+    self.heads = heads
+  }
+
+  static func start() async throws -> UpgradeBackend {
+    let heads = NIOLockedValueBox<[String]>([])
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.addHandler(UpgradeAnswer(heads: heads))
+        }
+      }
+      .bind(host: "127.0.0.1", port: 0).get()
+    return UpgradeBackend(channel: channel, heads: heads)
+  }
+
+  func stop() async { try? await channel.close() }
+}
+
+private final class UpgradeAnswer: ChannelInboundHandler {
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+  let heads: NIOLockedValueBox<[String]>
+  var pending = ""
+  var upgraded = false
+
+  init(heads: NIOLockedValueBox<[String]>) { self.heads = heads }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    pending += String(buffer: unwrapInboundIn(data))
+    if !upgraded {
+      guard let end = pending.range(of: "\r\n\r\n") else { return }
+      let head = pending[..<end.lowerBound].lowercased()
+      pending = String(pending[end.upperBound...])
+      heads.withLockedValue { $0.append(head) }
+      guard head.contains("\r\nupgrade: websocket"), head.contains("\r\nconnection: upgrade")
+      else {
+        let body = "no upgrade asked"
+        context.writeAndFlush(
+          wrapOutboundOut(
+            ByteBuffer(
+              string:
+                "HTTP/1.1 400 Bad Request\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")),
+          promise: nil)
+        return
+      }
+      upgraded = true
+      context.write(
+        wrapOutboundOut(
+          ByteBuffer(
+            string:
+              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello-from-slot"
+          )), promise: nil)
+    }
+    if pending.contains("bye") {
+      context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "BYE"))).assumeIsolated()
+        .whenComplete { _ in context.close(promise: nil) }
+      return
+    }
+    if !pending.isEmpty {
+      context.write(wrapOutboundOut(ByteBuffer(string: pending.uppercased())), promise: nil)
+      pending = ""
+    }
+    context.flush()
   }
 }
 

@@ -137,6 +137,43 @@ struct WireTests {
         + "x-turnout-image: i\r\nx-turnout-deployment: d\r\nconnection: close\r\n\r\n")
   }
 
+  @Test("an upgrade is asked only with both fields on a bodiless HTTP/1.1 request, and kept")
+  func upgrades() throws {
+    let asked = try Self.request(
+      "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n"
+        + "Sec-WebSocket-Key: k\r\n\r\n")
+    #expect(asked.upgrade.map(asked.string) == "websocket")
+    var out = ByteBuffer()
+    HeadWriter.request(asked, clientIP: nil, into: &out)
+    #expect(
+      String(buffer: out)
+        == "GET /ws HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: k\r\nx-forwarded-proto: http\r\n"
+        + "connection: upgrade\r\nupgrade: websocket\r\n\r\n")
+    // Without `connection: upgrade`, on HTTP/1.0, or with a body: plain HTTP, fields dropped.
+    for text in [
+      "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n",
+      "GET / HTTP/1.0\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n"
+        + "Content-Length: 2\r\n\r\n",
+    ] {
+      let plain = try Self.request(text)
+      #expect(plain.upgrade == nil, "\(text)")
+      out.clear()
+      HeadWriter.request(plain, clientIP: nil, into: &out)
+      #expect(!String(buffer: out).lowercased().contains("upgrade"), "\(text)")
+    }
+    let agreed = try Self.response(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Accept: x\r\n\r\n")
+    #expect(agreed.upgrade.map(agreed.string) == "websocket")
+    out.clear()
+    HeadWriter.response(agreed, stamps: nil, persistence: .upgraded, dechunk: false, into: &out)
+    #expect(
+      String(buffer: out)
+        == "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: x\r\n"
+        + "connection: upgrade\r\nupgrade: websocket\r\n\r\n")
+  }
+
   static let chunked =
     "5;ext=1\r\nhello\r\n1A\r\n" + String(repeating: "z", count: 26)
     + "\r\n0\r\nTrailer-A: 1\r\n\r\n"

@@ -13,6 +13,8 @@ import SchedWire
 public actor RouterHub {
   struct Peer {
     var session: RouterSession?
+    /// The newest epoch this connection acknowledged or reported serving: a router's epoch only
+    /// grows while it stays connected, so an older report arriving late changes nothing.
     var epoch: Int64 = 0
     var traffic: [SetTraffic] = []
     var lastReport: Date?
@@ -52,6 +54,8 @@ public actor RouterHub {
     var peer = peers[session.name] ?? Peer(connectedAt: now())
     peer.session = session
     peer.connectedAt = now()
+    // A restarted router may serve an older table from its disk: unknown until it says.
+    peer.epoch = 0
     peers[session.name] = peer
     session.send(welcome)
     logger.info(
@@ -71,7 +75,7 @@ public actor RouterHub {
 
   func report(_ report: RouterReport, from session: RouterSession) {
     guard peers[session.name]?.session === session else { return }
-    peers[session.name]?.epoch = report.epoch
+    serving(report.epoch, name: session.name)
     peers[session.name]?.traffic = report.traffic
     peers[session.name]?.lastReport = now()
     if report.epoch > highestSeen { highestSeen = report.epoch }
@@ -84,7 +88,23 @@ public actor RouterHub {
   /// A router answered request `id` (route_ack or drained) and its connection's tap did not
   /// take the answer.
   nonisolated func answered(_ id: String, _ message: ClusterMessage, from session: RouterSession) {
-    answers.answered(id, message, from: ObjectIdentifier(session))
+    if answers.answered(id, message, from: ObjectIdentifier(session)) { return }
+    // Nobody waits for an install's ack; it still tells which table the router serves.
+    if case .routeAck(let ack) = message, ack.ok {
+      Task { await self.installed(ack.epoch, by: session) }
+    }
+  }
+
+  private func installed(_ epoch: Int64, by session: RouterSession) {
+    guard peers[session.name]?.session === session else { return }
+    serving(epoch, name: session.name)
+  }
+
+  /// Router `name` acknowledged or reported serving `epoch`: `schedctl routers` shows it at
+  /// once, not at the router's next report.
+  private func serving(_ epoch: Int64, name: String) {
+    guard let known = peers[name]?.epoch else { return }
+    peers[name]?.epoch = max(known, epoch)
   }
 
   // MARK: views
@@ -253,7 +273,10 @@ public actor RouterHub {
       sessions, timeout: timeout, frame: { Frame(id: $0, .commit(Commit(epoch: epoch))) })
     var lagging: [String] = []
     for (name, result) in commits {
-      if case .success(.routeAck(let ack)) = result, ack.ok { continue }
+      if case .success(.routeAck(let ack)) = result, ack.ok {
+        serving(epoch, name: name)
+        continue
+      }
       lagging.append(name)
       if let session = peers[name]?.session {
         session.send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: next))))

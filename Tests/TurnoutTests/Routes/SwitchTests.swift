@@ -142,11 +142,14 @@ struct SwitchTests {
 
     // Blue is live again, so green is now the candidate: a rollback has nowhere to go.
     await #expect(throws: ClientError.self) { _ = try await api.rollback("web") }
-    _ = try await api.switchLive("web", force: true)
+    let again = try await api.switchLive("web", force: true)
 
+    // The commit's acks move the routers' view at once, before their next reports.
     let routers = try await api.routers()
-    #expect(routers.routers.allSatisfy { $0.connected })
-    #expect(await eventually { (try? await api.routers().routers.allSatisfy(\.inSync)) == true })
+    #expect(routers.epoch == again.epoch)
+    #expect(
+      routers.routers.allSatisfy { $0.connected && $0.inSync && $0.epoch == again.epoch },
+      "\(routers.routers)")
 
     let retired = try await api.retire("web", drainTimeoutMillis: 1000)
     #expect(retired.color == .blue)

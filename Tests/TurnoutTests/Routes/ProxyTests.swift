@@ -249,31 +249,12 @@ struct ProxyTests {
     await b0.stop()
   }
 
-  /// Sends raw bytes on one connection and reads until `count` responses ended or it closed.
+  /// Sends raw bytes on one connection and reads until it closes (or 3 s pass).
   static func raw(_ port: Int, _ text: String) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard connected == 0 else { throw HarnessError("cannot connect to \(port)") }
-    var timeout = timeval(tv_sec: 3, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    _ = Array(text.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-      let n = recv(fd, &buffer, buffer.count, 0)
-      if n <= 0 { break }
-      out += buffer[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
+    let connection = try Conversation(port: port)
+    connection.send(text)
+    _ = connection.readToEnd()
+    return connection.received
   }
 
   @Test("pipelined requests are answered in order on one connection; garbage gets 400")

@@ -5,6 +5,19 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+/// A listener on 127.0.0.1 (a free port) whose every connection gets the handlers `configure`
+/// adds to its pipeline.
+func testListener(
+  _ configure: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void
+) async throws -> any Channel {
+  try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+    .childChannelInitializer { channel in
+      channel.eventLoop.makeCompletedFuture { try configure(channel.pipeline.syncOperations) }
+    }
+    .bind(host: "127.0.0.1", port: 0).get()
+}
+
 /// A small HTTP/1.1 server on 127.0.0.1 for proxy tests: answers with its name, echoes bodies
 /// (`/echo`), sends large bodies (`/big?n=BYTES`), any status (`/status/CODE`), keeps alive.
 final class TestBackend: Sendable {
@@ -19,15 +32,10 @@ final class TestBackend: Sendable {
   }
 
   static func start(_ name: String) async throws -> TestBackend {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-      .childChannelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-          try channel.pipeline.syncOperations.addHandler(BackendHandler(name: name))
-        }
-      }
-      .bind(host: "127.0.0.1", port: 0).get()
+    let channel = try await testListener { pipeline in
+      try pipeline.configureHTTPServerPipeline()
+      try pipeline.addHandler(BackendHandler(name: name))
+    }
     return TestBackend(name: name, channel: channel)
   }
 
@@ -103,15 +111,7 @@ final class RawBackend: Sendable {
   private init(channel: any Channel) { self.channel = channel }
 
   static func start(answer: String) async throws -> RawBackend {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-      .childChannelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHandler(RawAnswer(answer: answer))
-        }
-      }
-      .bind(host: "127.0.0.1", port: 0).get()
-    return RawBackend(channel: channel)
+    RawBackend(channel: try await testListener { try $0.addHandler(RawAnswer(answer: answer)) })
   }
 
   func stop() async { try? await channel.close() }
@@ -148,14 +148,7 @@ final class UpgradeBackend: Sendable {
 
   static func start() async throws -> UpgradeBackend {
     let heads = NIOLockedValueBox<[String]>([])
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-      .childChannelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHandler(UpgradeAnswer(heads: heads))
-        }
-      }
-      .bind(host: "127.0.0.1", port: 0).get()
+    let channel = try await testListener { try $0.addHandler(UpgradeAnswer(heads: heads)) }
     return UpgradeBackend(channel: channel, heads: heads)
   }
 

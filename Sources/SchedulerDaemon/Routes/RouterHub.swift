@@ -61,7 +61,8 @@ public actor RouterHub {
     logger.info(
       "router connected", metadata: ["router": "\(session.name)", "peer": "\(session.peer)"])
     if table.epoch > 0 {
-      session.send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: table))))
+      session.send(
+        Frame(id: nextID(Self.installPrefix), .routes(Routes(phase: .install, table: table))))
     }
   }
 
@@ -89,8 +90,9 @@ public actor RouterHub {
   /// take the answer.
   nonisolated func answered(_ id: String, _ message: ClusterMessage, from session: RouterSession) {
     if answers.answered(id, message, from: ObjectIdentifier(session)) { return }
-    // Nobody waits for an install's ack; it still tells which table the router serves.
-    if case .routeAck(let ack) = message, ack.ok {
+    // Nobody waits for an install's ack; it still tells which table the router serves. (Not
+    // a prepare's ack come too late: that table was aborted.)
+    if id.hasPrefix(Self.installPrefix), case .routeAck(let ack) = message, ack.ok {
       Task { await self.installed(ack.epoch, by: session) }
     }
   }
@@ -166,7 +168,8 @@ public actor RouterHub {
     logger.debug("route table published", metadata: ["epoch": "\(table.epoch)"])
     for peer in peers.values {
       guard let session = peer.session else { continue }
-      session.send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: table))))
+      session.send(
+        Frame(id: nextID(Self.installPrefix), .routes(Routes(phase: .install, table: table))))
     }
     return true
   }
@@ -279,7 +282,8 @@ public actor RouterHub {
       }
       lagging.append(name)
       if let session = peers[name]?.session {
-        session.send(Frame(id: nextID("i"), .routes(Routes(phase: .install, table: next))))
+        session.send(
+          Frame(id: nextID(Self.installPrefix), .routes(Routes(phase: .install, table: next))))
       }
     }
     let done = clock.now
@@ -344,6 +348,9 @@ public actor RouterHub {
       session.send(Frame(id: nextID("a"), .abort(Abort(epoch: epoch, reason: reason))))
     }
   }
+
+  /// The id prefix of install frames, whose acks nobody waits for.
+  static let installPrefix = "i"
 
   private func nextID(_ prefix: String) -> String {
     counter += 1

@@ -221,6 +221,27 @@ struct SwitchTests {
         return message.contains("switch aborted") && message.contains("silent")
       }
       #expect(ContinuousClock.now - started < .seconds(3))
+      // The router now answers: its install's ack shows its epoch at once; the prepare's ack,
+      // come too late for an aborted table, does not move it.
+      var install: (id: String, epoch: Int64)?
+      var prepared: (id: String, epoch: Int64)?
+      while install == nil || prepared == nil, let frame = try await raw.next() {
+        guard case .routes(let routes) = frame.message, let id = frame.id else { continue }
+        if routes.phase == .install { install = (id, routes.table.epoch) }
+        if routes.phase == .prepare { prepared = (id, routes.table.epoch) }
+      }
+      let (installID, installEpoch) = try #require(install)
+      let (prepareID, prepareEpoch) = try #require(prepared)
+      func silent() async -> RouterView? {
+        try? await api.routers().routers.first { $0.name == "silent" }
+      }
+      #expect(await silent()?.epoch == 0)
+      try await raw.send(Frame(id: installID, .routeAck(RouteAck(epoch: installEpoch, ok: true))))
+      #expect(await eventually { await silent()?.epoch == installEpoch })
+      try await raw.send(Frame(id: prepareID, .routeAck(RouteAck(epoch: prepareEpoch, ok: true))))
+      try await Task.sleep(for: .milliseconds(200))
+      #expect(await silent()?.epoch == installEpoch)
+      #expect(prepareEpoch > installEpoch)
     }
     #expect(Self.live(router).0 == .blue)
     #expect(try await api.status("web").app.live == .blue)

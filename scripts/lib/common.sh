@@ -43,12 +43,18 @@ ensure_packages_stopped() {
 # python3, for the dashboard's browser test and scripts/screenshot-dashboard.
 ensure_browser() {
   ensure_packages chromium chromium-driver
-  if ! python3 -c 'import selenium' 2>/dev/null; then
-    say "installing selenium<4.40 for python3"
-    python3 -m pip install -q 'selenium<4.40' 2>/dev/null \
-      || python3 -m pip install -q --break-system-packages 'selenium<4.40' \
-      || die "cannot install selenium for python3 (python3 -m pip install 'selenium<4.40')"
-  fi
+  ensure_python_module selenium 'selenium<4.40'
+}
+
+# ensure_python_module MODULE REQUIREMENT: pip-installs REQUIREMENT (from PyPI) for python3 when
+# `import MODULE` fails.
+ensure_python_module() {
+  ensure_packages python3 python3-pip
+  python3 -c "import $1" 2>/dev/null && return 0
+  say "installing $2 for python3"
+  python3 -m pip install -q "$2" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "$2" \
+    || die "cannot install $2 for python3 (python3 -m pip install '$2')"
 }
 
 require_swift() {

@@ -155,9 +155,14 @@ extension AppService {
         app, target: target, state: state, reports: reports, nodes: nodes)
       if !gate.passed {
         guard force else {
+          // The other set is the one that served before: going back is a rollback.
+          let hint =
+            target.createdAt < current.createdAt
+            ? "it is the set that was live before \(live.rawValue); to go back to it, run schedctl rollback \(name)"
+            : "run schedctl verify \(name), or switch with --force"
           throw APIFailure(
             .conflict,
-            "switch refused: the \(target.color.rawValue) set of \(name) has no passing verification: \(gate.reason); run schedctl verify \(name), or switch with --force; \(live.rawValue) stays live"
+            "switch refused: the \(target.color.rawValue) set of \(name) has no passing verification: \(gate.reason); \(hint); \(live.rawValue) stays live"
           )
         }
         forcedPast = gate.reason

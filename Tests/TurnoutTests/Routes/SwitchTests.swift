@@ -114,6 +114,14 @@ struct SwitchTests {
         $0.kind == "app.switch_forced" && $0.subject == "web"
           && $0.detail.contains("without a passing verification")
       })
+    // Blue served before green: a switch to it (never verified) points to the rollback.
+    await #expect {
+      _ = try await api.switchLive("web")
+    } throws: { error in
+      let message = (error as? ClientError)?.message ?? ""
+      return message.contains("the set that was live before green")
+        && message.contains("schedctl rollback web") && !message.contains("--force")
+    }
     #expect(try await api.rollback("web").to == .blue)
     await cluster.stop()
   }

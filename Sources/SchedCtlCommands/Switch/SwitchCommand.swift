@@ -123,7 +123,16 @@ struct RetireCommand: AsyncParsableCommand {
 /// `schedctl routers`: every router and the epoch it serves.
 struct RoutersCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "routers", abstract: "List routers and whether they serve the current table.")
+    commandName: "routers", abstract: "List routers and whether they serve the current table.",
+    discussion: """
+      EPOCH is the route table a router serves, as it last acknowledged it (a switch's \
+      commit, a table installed) or reported it (once a heartbeat); "-" until a router that \
+      just connected has said.
+
+      IN SYNC: it serves the scheduler's table (the "table epoch" line). A router out of sync \
+      gets the table again with every change; a disconnected one serves the table it kept \
+      (from its --state-file after a restart).
+      """)
 
   @OptionGroup var global: GlobalOptions
 
@@ -138,7 +147,7 @@ struct RoutersCommand: AsyncParsableCommand {
       for router in result.routers {
         table.add(
           router.name, router.connected ? "connected" : "disconnected", router.peer ?? "-",
-          String(router.epoch), router.inSync ? "yes" : "no",
+          router.epoch > 0 ? String(router.epoch) : "-", router.inSync ? "yes" : "no",
           router.reportAgeMillis.map { "\($0) ms ago" } ?? "-")
       }
       print(result.routers.isEmpty ? "No router has connected." : table.render())

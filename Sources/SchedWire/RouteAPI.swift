@@ -55,10 +55,13 @@ public struct SwitchResponse: Codable, Sendable, Equatable {
   public var lagging: [String]
   public var prepareMillis: Double
   public var commitMillis: Double
+  /// When the scheduler took the command (wall clock): with the client's own times, how much
+  /// of a switch was the request's way in.
+  public var acceptedAt: Date?
 
   public init(
     app: String, from: Color?, to: Color, deployment: String, epoch: Int64, routers: [String],
-    lagging: [String], prepareMillis: Double, commitMillis: Double
+    lagging: [String], prepareMillis: Double, commitMillis: Double, acceptedAt: Date? = nil
   ) {
     self.app = app
     self.from = from
@@ -69,12 +72,14 @@ public struct SwitchResponse: Codable, Sendable, Equatable {
     self.lagging = lagging
     self.prepareMillis = prepareMillis
     self.commitMillis = commitMillis
+    self.acceptedAt = acceptedAt
   }
 
   enum CodingKeys: String, CodingKey {
     case app, from, to, deployment, epoch, routers, lagging
     case prepareMillis = "prepare_ms"
     case commitMillis = "commit_ms"
+    case acceptedAt = "accepted_at"
   }
 }
 

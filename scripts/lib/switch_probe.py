@@ -4,7 +4,10 @@ For each of N switches (alternating switch and rollback) it sends the command to
 API, then keeps one request at a time in flight on a keep-alive connection to the router until a
 response carries the new color. One thread: both sockets are watched with select, so the
 command's answer is timed when it arrives, not after the probe's own request. Latency = command
-sent -> first response from the new color received. Prints one line per switch and a summary.
+sent -> first response from the new color received. Also from the command accepted: the
+scheduler's answer says when it took the command (`accepted_at`, wall clock, the same clock as
+the probe's on one machine), which leaves out the request's way in (the HTTP connection, the
+server's parsing). Prints one line per switch and a summary.
 
 A new probe request leaves INTERVAL_MS (default 0.5) after the previous answer, so the probe
 does not take a core of its own from the switch it measures; latencies are rounded up by at
@@ -98,7 +101,7 @@ def main():
     api_host, api_port = api.split("//", 1)[1].split(":")
     router = Router(rhost, rport, app)
     _, current = router.color()
-    latencies, api_times, failures = [], [], 0
+    latencies, api_times, accepted_times, failures = [], [], [], 0
     for i in range(n):
         target = "green" if current == "blue" else "blue"
         verb = "switch" if i % 2 == 0 else "rollback"
@@ -107,7 +110,7 @@ def main():
         command.sendall((f"POST /v1/apps/{app}/{verb} HTTP/1.1\r\nHost: {api_host}\r\n"
                          f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
                          "Content-Length: 2\r\nConnection: close\r\n\r\n{}").encode())
-        answer, answered, seen = b"", None, None
+        answer, answered, seen, seen_wall = b"", None, None, None
         router.send()
         in_flight, next_send = True, None
         while (seen is None or answered is None) and time.perf_counter() - start < 10:
@@ -131,6 +134,7 @@ def main():
                         failures += 1
                     if color == target and seen is None:
                         seen = time.perf_counter()
+                        seen_wall = time.time()
                     next_send = time.perf_counter() + interval
         command.close()
         parsed = parse(answer) if answer else None
@@ -146,7 +150,10 @@ def main():
         result = json.loads(body)
         latencies.append((seen - start) * 1000)
         api_times.append((answered - start) * 1000)
-        print(f"{i + 1:3d} {verb:8s} -> {target:5s} first {target} response after {latencies[-1]:6.2f} ms"
+        if result.get("accepted_at") is not None:
+            accepted_times.append((seen_wall - result["accepted_at"]) * 1000)
+        since = f", {accepted_times[-1]:6.2f} ms after accepted" if accepted_times else ""
+        print(f"{i + 1:3d} {verb:8s} -> {target:5s} first {target} response after {latencies[-1]:6.2f} ms{since}"
               f" (API answered after {api_times[-1]:6.2f} ms: prepare {result['prepare_ms']:.2f},"
               f" commit {result['commit_ms']:.2f})")
         current = target
@@ -159,6 +166,9 @@ def main():
     print(f"switch latency over {n} switches: p50 {pct(latencies, 0.5):.2f} ms, p99 {pct(latencies, 0.99):.2f} ms,"
           f" max {max(latencies):.2f} ms; API round trip p50 {pct(api_times, 0.5):.2f} ms, p99 {pct(api_times, 0.99):.2f} ms;"
           f" non-200 responses during the switches: {failures}")
+    if len(accepted_times) == n:
+        print(f"from the command accepted by the scheduler: p50 {pct(accepted_times, 0.5):.2f} ms,"
+              f" p99 {pct(accepted_times, 0.99):.2f} ms, max {max(accepted_times):.2f} ms")
     print(f"SWITCH_P99_MS {pct(latencies, 0.99):.2f}")
 
 

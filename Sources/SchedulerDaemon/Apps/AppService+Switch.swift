@@ -87,6 +87,7 @@ extension AppService {
   private func performSwitch(_ name: String, rollback: Bool, force: Bool, actor: String)
     async throws -> SwitchResponse
   {
+    let accepted = Date()
     // One snapshot of the state serves the checks and the new table: a switch is on the
     // critical path of production, every read counts.
     let state = try await state()
@@ -231,7 +232,8 @@ extension AppService {
     return SwitchResponse(
       app: name, from: live, to: target.color, deployment: target.deployment,
       epoch: outcome.epoch, routers: outcome.routers, lagging: outcome.lagging,
-      prepareMillis: outcome.prepareMillis, commitMillis: outcome.commitMillis)
+      prepareMillis: outcome.prepareMillis, commitMillis: outcome.commitMillis,
+      acceptedAt: accepted)
   }
 
   static func notHealthy(_ slots: [SlotView]) -> [String] {

@@ -136,8 +136,13 @@ struct SwitchTests {
     #expect(await eventually { Self.live(r1) == (.blue, 2) && Self.live(r2) == (.blue, 2) })
     #expect(await eventually { r1.table.app(named: "web")?.candidate?.upstreams.count == 2 })
 
+    let sent = Date()
     let switched = try await api.switchLive("web", force: true)
+    let answered = Date()
     #expect(switched.from == .blue && switched.to == .green)
+    // When the scheduler took the command, for clients that time their switches.
+    let accepted = try #require(switched.acceptedAt)
+    #expect(sent <= accepted && accepted <= answered)
     #expect(switched.routers == ["edge-1", "edge-2"])
     #expect(r1.epoch == switched.epoch && r2.epoch == switched.epoch)
     #expect(Self.live(r1) == (.green, 2) && Self.live(r2) == (.green, 2))

@@ -84,7 +84,8 @@ struct ControlSession {
     try await connection.send(
       Frame(
         id: "rr\(sequence)",
-        .routerReport(RouterReport(epoch: router.routes.epoch, traffic: traffic))))
+        .routerReport(
+          RouterReport(epoch: router.routes.epoch, traffic: traffic, startedAt: router.startedAt))))
   }
 
   private func handle(_ frame: Frame) async throws {

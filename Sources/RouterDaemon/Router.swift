@@ -1,4 +1,5 @@
 import AgentCore
+import Foundation
 import Logging
 import RouteTable
 import SchedModel
@@ -12,6 +13,8 @@ public final class Router: Service {
   let routes: RouteState
   public let proxy: Proxy
   let logger: Logger
+  /// When this process's router started, in its reports: its counts start from zero then.
+  let startedAt = Date()
 
   /// The epoch of the table served now.
   public var epoch: Int64 { routes.epoch }

@@ -1,3 +1,4 @@
+import Foundation
 import RouteTable
 import SchedModel
 
@@ -98,9 +99,18 @@ public struct RouterReport: WireBody {
   public static let type = MessageType.routerReport
   public var epoch: Int64
   public var traffic: [SetTraffic]
+  /// When the router process started: a new value means its counts started again from zero,
+  /// and the scheduler keeps the ones it had.
+  public var startedAt: Date?
 
-  public init(epoch: Int64, traffic: [SetTraffic]) {
+  public init(epoch: Int64, traffic: [SetTraffic], startedAt: Date? = nil) {
     self.epoch = epoch
     self.traffic = traffic
+    self.startedAt = startedAt
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case epoch, traffic
+    case startedAt = "started_at"
   }
 }

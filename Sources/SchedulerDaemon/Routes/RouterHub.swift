@@ -17,6 +17,10 @@ public actor RouterHub {
     /// grows while it stays connected, so an older report arriving late changes nothing.
     var epoch: Int64 = 0
     var traffic: [SetTraffic] = []
+    /// When the router process behind the reports started (from its reports).
+    var startedAt: Date?
+    /// Counts of the router's earlier processes: totals carry across its restarts.
+    var carried: [SetTraffic] = []
     var lastReport: Date?
     var connectedAt: Date
   }
@@ -77,6 +81,20 @@ public actor RouterHub {
   func report(_ report: RouterReport, from session: RouterSession) {
     guard peers[session.name]?.session === session else { return }
     serving(report.epoch, name: session.name)
+    if let started = report.startedAt {
+      if var peer = peers[session.name], let before = peer.startedAt, before != started {
+        // The router restarted: its new counts start from zero. What its last process
+        // counted is kept (not what it had in flight).
+        let ended = peer.traffic.map { traffic in
+          var traffic = traffic
+          traffic.inFlight = 0
+          return traffic
+        }
+        peer.carried = SetTraffic.merged(peer.carried + ended)
+        peers[session.name] = peer
+      }
+      peers[session.name]?.startedAt = started
+    }
     peers[session.name]?.traffic = report.traffic
     peers[session.name]?.lastReport = now()
     if report.epoch > highestSeen { highestSeen = report.epoch }
@@ -133,12 +151,16 @@ public actor RouterHub {
     }
   }
 
-  /// Traffic of one app summed over every router that has reported.
-  /// Traffic of every app, summed over every router that has reported.
-  var allTraffic: [SetTraffic] { SetTraffic.merged(peers.values.flatMap(\.traffic)) }
+  /// Traffic of every app, summed over every router that has reported, with what routers
+  /// counted before they restarted.
+  var allTraffic: [SetTraffic] {
+    SetTraffic.merged(peers.values.flatMap { $0.carried + $0.traffic })
+  }
 
+  /// Traffic of one app, summed the same way.
   func traffic(app: String) -> [SetTraffic] {
-    SetTraffic.merged(peers.values.flatMap { $0.traffic.filter { $0.app == app } })
+    SetTraffic.merged(
+      peers.values.flatMap { ($0.carried + $0.traffic).filter { $0.app == app } })
   }
 
   // MARK: publishing

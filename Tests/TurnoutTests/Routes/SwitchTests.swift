@@ -268,6 +268,64 @@ struct SwitchTests {
     await cluster.stop()
   }
 
+  @Test("a router's counts carry across its restarts and are not counted twice on a reconnect")
+  func countsCarryAcrossRouterRestarts() async throws {
+    let cluster = try await Cluster.start()
+    let api = cluster.api
+    _ = try await api.apply(
+      AppSpec(
+        name: "web", image: "web:1", slots: 1,
+        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20), hosts: ["web.test"]))
+    @Sendable func blue() async -> SetTraffic? {
+      try? await api.status("web").traffic.first { $0.color == .blue }
+    }
+    func connected() async -> Bool? {
+      try? await api.routers().routers.first { $0.name == "edge-r" }?.connected
+    }
+    /// One connection of router `edge-r`, whose process started at `started`, reporting
+    /// `requests` answered and `inFlight` in flight; closed once the scheduler counted it.
+    func report(started: Double, requests: Int64, inFlight: Int64, total: Int64) async throws {
+      #expect(await eventually { await connected() != true })
+      var traffic = SetTraffic(app: "web", color: .blue)
+      for _ in 0..<requests { traffic.record(.success, micros: 300) }
+      traffic.inFlight = inFlight
+      let sent = traffic
+      try await cluster.scheduler.withRawConnection { raw in
+        try await raw.send(
+          Frame(
+            id: "h",
+            .hello(
+              Hello(
+                role: .router, versions: [1], node: "edge-r",
+                token: InProcessScheduler.routerToken))))
+        guard case .welcome = try await raw.next()?.message else {
+          Issue.record("no welcome for a router")
+          return
+        }
+        try await raw.send(
+          Frame(
+            id: "rr0",
+            .routerReport(
+              RouterReport(
+                epoch: 1, traffic: [sent], startedAt: Date(timeIntervalSince1970: started)))))
+        let counted = await eventually {
+          let now = await blue()
+          return now?.requests == total && now?[.success] == total && now?.inFlight == inFlight
+        }
+        let seen = await blue()
+        #expect(
+          counted, "after a report of \(requests) from \(started): \(String(describing: seen))")
+      }
+    }
+    try await report(started: 100, requests: 5, inFlight: 2, total: 5)
+    // The same process again (a reconnect): its counts replace what it said before.
+    try await report(started: 100, requests: 7, inFlight: 1, total: 7)
+    // A new process: it counts from zero, its predecessor's 7 are kept (not its 1 in flight).
+    try await report(started: 200, requests: 3, inFlight: 0, total: 10)
+    try await report(started: 300, requests: 1, inFlight: 0, total: 11)
+    await cluster.stop()
+  }
+
   @Test("a switch whose record cannot be written is aborted everywhere and logged; blue stays")
   func recordThatFailsAborts() async throws {
     let store = FaultyRecordStore()

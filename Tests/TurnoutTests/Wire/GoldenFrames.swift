@@ -109,7 +109,12 @@ enum GoldenFrames {
     (.drained, Frame(id: "r15", .drained(Drained(app: "web", color: .blue, inFlight: 0)))),
     (
       .routerReport,
-      Frame(id: "rr9", .routerReport(RouterReport(epoch: 1_795_750_000_123, traffic: [traffic])))
+      Frame(
+        id: "rr9",
+        .routerReport(
+          RouterReport(
+            epoch: 1_795_750_000_123, traffic: [traffic],
+            startedAt: Date(timeIntervalSince1970: 1_795_749_000.5))))
     ),
   ]
 

@@ -15,6 +15,15 @@ public enum Fixtures {
       ports: try! PortRange(low: ports.0, high: ports.1), labels: labels)
   }
 
+  /// A small app: `slots` of `image` at 100m CPU and 32 MiB each.
+  public static func app(
+    _ name: String, image: String = "web:1", slots: Int = 1, hosts: [String] = []
+  ) -> AppSpec {
+    AppSpec(
+      name: name, image: image, slots: slots,
+      resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20), hosts: hosts)
+  }
+
   public static func node(
     _ id: String = "n1", state: NodeState = .ready, generation: Int64 = 1,
     at: Date = Date(timeIntervalSince1970: 1_800_000_000)

@@ -11,10 +11,7 @@ struct EventsFollowTests {
   func followsOneApp() async throws {
     let scheduler = try await InProcessScheduler.start()
     let api = scheduler.api
-    _ = try await api.apply(
-      AppSpec(
-        name: "before", image: "web:1", slots: 1,
-        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20)))
+    _ = try await api.apply(Fixtures.app("before"))
     let process = Process()
     process.executableURL = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
     process.arguments = ["events", "--app", "web", "--follow"]

@@ -155,6 +155,17 @@ final class RawConnection: Sendable {
     return try await iterator.next() ?? nil
   }
 
+  /// Says hello as router `name` with the router token; whether the scheduler welcomed it.
+  func helloAsRouter(_ name: NodeID) async throws -> Bool {
+    try await send(
+      Frame(
+        id: "h",
+        .hello(
+          Hello(role: .router, versions: [1], node: name, token: InProcessScheduler.routerToken))))
+    guard case .welcome = try await next()?.message else { return false }
+    return true
+  }
+
   func nextError() async throws -> ErrorReply? {
     guard let frame = try await next(), case .error(let reply) = frame.message else { return nil }
     return reply

@@ -215,14 +215,7 @@ struct SwitchTests {
     let api = cluster.api
     #expect(await eventually { Self.live(router) == (.blue, 2) })
     try await cluster.scheduler.withRawConnection { raw in
-      try await raw.send(
-        Frame(
-          id: "h",
-          .hello(
-            Hello(
-              role: .router, versions: [1], node: "silent",
-              token: InProcessScheduler.routerToken))))
-      guard case .welcome = try await raw.next()?.message else {
+      guard try await raw.helloAsRouter("silent") else {
         Issue.record("no welcome for a router")
         return
       }
@@ -272,10 +265,7 @@ struct SwitchTests {
   func countsCarryAcrossRouterRestarts() async throws {
     let cluster = try await Cluster.start()
     let api = cluster.api
-    _ = try await api.apply(
-      AppSpec(
-        name: "web", image: "web:1", slots: 1,
-        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20), hosts: ["web.test"]))
+    _ = try await api.apply(Fixtures.app("web", hosts: ["web.test"]))
     @Sendable func blue() async -> SetTraffic? {
       try? await api.status("web").traffic.first { $0.color == .blue }
     }
@@ -291,14 +281,7 @@ struct SwitchTests {
       traffic.inFlight = inFlight
       let sent = traffic
       try await cluster.scheduler.withRawConnection { raw in
-        try await raw.send(
-          Frame(
-            id: "h",
-            .hello(
-              Hello(
-                role: .router, versions: [1], node: "edge-r",
-                token: InProcessScheduler.routerToken))))
-        guard case .welcome = try await raw.next()?.message else {
+        guard try await raw.helloAsRouter("edge-r") else {
           Issue.record("no welcome for a router")
           return
         }

@@ -78,21 +78,26 @@ final class LoopContext {
   func finished(_ counters: SetCounters?, _ kind: StatusClass?, since start: NIODeadline) {
     guard let counters else { return }
     counters.traffic.inFlight -= 1
-    if let kind {
-      counters.traffic.record(kind, micros: (NIODeadline.now() - start).nanoseconds / 1000)
-    }
+    if let kind { Self.record(kind, in: counters, since: start) }
   }
 
   /// A request a slot answered with a protocol switch (a WebSocket): its status and latency
   /// count now; it stays in flight, so a drain waits for it, until its connection closes and
   /// `finished` is called with no class.
   func switchedProtocols(_ counters: SetCounters?, since start: NIODeadline) {
-    counters?.traffic.record(.success, micros: (NIODeadline.now() - start).nanoseconds / 1000)
+    guard let counters else { return }
+    Self.record(.success, in: counters, since: start)
   }
 
   /// A request the router answered itself, never in flight.
   func answered(_ key: SetKey, _ kind: StatusClass, since start: NIODeadline) {
-    counters(key).traffic.record(kind, micros: (NIODeadline.now() - start).nanoseconds / 1000)
+    Self.record(kind, in: counters(key), since: start)
+  }
+
+  private static func record(
+    _ kind: StatusClass, in counters: SetCounters, since start: NIODeadline
+  ) {
+    counters.traffic.record(kind, micros: (NIODeadline.now() - start).nanoseconds / 1000)
   }
 
   private func counters(_ key: SetKey) -> SetCounters {

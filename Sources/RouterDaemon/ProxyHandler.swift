@@ -540,9 +540,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     }
     if exchange.closeClient {
       closing = true
-      context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-        context.close(promise: nil)
-      }
+      write(ByteBuffer(), thenClose: true)
       return
     }
     context.flush()
@@ -589,11 +587,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       loop.finished(exchange.counters, nil, since: exchange.start)
       self.exchange = nil
       closing = true
-      if let context {
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-          context.close(promise: nil)
-        }
-      }
+      write(ByteBuffer(), thenClose: true)
       return
     }
     if exchange.responseStarted, exchange.responseBody?.endsAtClose == true {

@@ -23,6 +23,9 @@ public actor RouterHub {
     var carried: [SetTraffic] = []
     var lastReport: Date?
     var connectedAt: Date
+
+    /// The router acknowledged or reported serving `epoch`.
+    mutating func serving(_ epoch: Int64) { self.epoch = max(self.epoch, epoch) }
   }
 
   typealias Failure = RouterAnswers.Failure
@@ -79,10 +82,10 @@ public actor RouterHub {
   }
 
   func report(_ report: RouterReport, from session: RouterSession) {
-    guard peers[session.name]?.session === session else { return }
-    serving(report.epoch, name: session.name)
+    guard var peer = peers[session.name], peer.session === session else { return }
+    peer.serving(report.epoch)
     if let started = report.startedAt {
-      if var peer = peers[session.name], let before = peer.startedAt, before != started {
+      if let before = peer.startedAt, before != started {
         // The router restarted: its new counts start from zero. What its last process
         // counted is kept (not what it had in flight).
         let ended = peer.traffic.map { traffic in
@@ -91,12 +94,12 @@ public actor RouterHub {
           return traffic
         }
         peer.carried = SetTraffic.merged(peer.carried + ended)
-        peers[session.name] = peer
       }
-      peers[session.name]?.startedAt = started
+      peer.startedAt = started
     }
-    peers[session.name]?.traffic = report.traffic
-    peers[session.name]?.lastReport = now()
+    peer.traffic = report.traffic
+    peer.lastReport = now()
+    peers[session.name] = peer
     if report.epoch > highestSeen { highestSeen = report.epoch }
     if report.epoch > table.epoch && table.epoch > 0 {
       // The router kept a newer table than ours (our clock went back): outrank it.
@@ -115,16 +118,10 @@ public actor RouterHub {
     }
   }
 
+  /// `schedctl routers` shows the installed epoch at once, not at the router's next report.
   private func installed(_ epoch: Int64, by session: RouterSession) {
     guard peers[session.name]?.session === session else { return }
-    serving(epoch, name: session.name)
-  }
-
-  /// Router `name` acknowledged or reported serving `epoch`: `schedctl routers` shows it at
-  /// once, not at the router's next report.
-  private func serving(_ epoch: Int64, name: String) {
-    guard let known = peers[name]?.epoch else { return }
-    peers[name]?.epoch = max(known, epoch)
+    peers[session.name]?.serving(epoch)
   }
 
   // MARK: views
@@ -299,7 +296,7 @@ public actor RouterHub {
     var lagging: [String] = []
     for (name, result) in commits {
       if case .success(.routeAck(let ack)) = result, ack.ok {
-        serving(epoch, name: name)
+        peers[name]?.serving(epoch)
         continue
       }
       lagging.append(name)

@@ -122,7 +122,7 @@ let package = Package(
     .executableTarget(
       name: "sched-agent",
       dependencies: [
-        "AgentDaemon", "AgentCore", "SchedModel", "DockerRuntime",
+        "AgentDaemon", "AgentCore", "SchedModel", "DockerRuntime", "WireTransport",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -132,7 +132,7 @@ let package = Package(
     .executableTarget(
       name: "sched-router",
       dependencies: [
-        "RouterDaemon",
+        "RouterDaemon", "WireTransport",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

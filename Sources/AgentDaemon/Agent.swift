@@ -13,11 +13,17 @@ public final class Agent: Service {
   let probe: any HostProbe
   let executor: any CommandExecutor
   let logger: Logger
+  /// The cluster this node belongs to; a scheduler of another is refused.
+  let cluster: PinnedCluster
 
+  /// `cluster` defaults to a pin held in memory: the first scheduler's id is kept for this
+  /// process's life. `sched-agent` keeps it in its state directory.
   public init(
     config: AgentConfig, probe: any HostProbe, executor: any CommandExecutor = NoRuntimeExecutor(),
+    cluster: PinnedCluster = PinnedCluster(known: nil, joinNew: false, who: "agent") { _ in },
     logger: Logger
   ) {
+    self.cluster = cluster
     self.config = config
     self.probe = probe
     self.executor = executor
@@ -47,6 +53,12 @@ public final class Agent: Service {
         throw error
       } catch is CancellationError {
         return
+      } catch let error as AgentError where error.code == .wrongCluster {
+        logger.error(
+          "scheduler refused: it serves another cluster; keeping this node's containers and retrying",
+          metadata: [
+            "scheduler": "\(config.schedulerHost):\(config.schedulerPort)", "error": "\(error)",
+          ])
       } catch let error as AgentError {
         logger.warning(
           "session with the scheduler ended; retrying", metadata: ["error": "\(error)"])

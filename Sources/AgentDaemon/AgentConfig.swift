@@ -41,6 +41,9 @@ public struct AgentError: Error, Hashable, Sendable, CustomStringConvertible {
     case refused
     /// The session broke; the agent reconnects.
     case session
+    /// The scheduler serves another cluster than the one this node joined; the agent keeps
+    /// its containers and tries again.
+    case wrongCluster = "wrong_cluster"
     case probe
   }
 

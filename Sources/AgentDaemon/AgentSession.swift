@@ -25,6 +25,10 @@ struct AgentSession {
     guard case .welcome(let welcome) = try await next(&lines, expecting: "welcome") else {
       throw AgentError(.session, "expected welcome")
     }
+    // Before anything the scheduler says is acted on: is it this node's cluster?
+    if let reason = agent.cluster.admit(welcome.cluster) {
+      throw AgentError(.wrongCluster, reason)
+    }
     let capacity = try await agent.probe.capacity()
     let spec = NodeSpec(
       id: config.node, name: config.name, address: config.advertiseAddress, capacity: capacity,

@@ -123,6 +123,9 @@ public struct RouteError: Error, Hashable, Sendable, CustomStringConvertible {
     case alreadyLive = "already_live"
     case noHealthyUpstream = "no_healthy_upstream"
     case notPrepared = "not_prepared"
+    /// The table leaves out an app the router serves, and the scheduler did not say it was
+    /// deleted: a scheduler with an empty or wrong database.
+    case dropsApps = "drops_apps"
   }
 
   public let code: Code

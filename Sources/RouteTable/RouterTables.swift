@@ -10,7 +10,9 @@ public struct RouterTables: Sendable, Hashable {
 
   /// Phase one: hold `table` ready without serving it. Refused when it is not newer than what
   /// is served; a newer prepare replaces an older pending one.
-  public mutating func prepare(_ table: RouteTable) throws(RouteError) {
+  public mutating func prepare(_ table: RouteTable, removed: Set<String> = [])
+    throws(RouteError)
+  {
     guard table.epoch > current.epoch else {
       throw RouteError(
         .staleEpoch,
@@ -21,6 +23,7 @@ public struct RouterTables: Sendable, Hashable {
         .staleEpoch,
         "prepare of epoch \(table.epoch) refused: epoch \(pending.epoch) is already prepared")
     }
+    try checkKeeps(table, removed: removed)
     pending = table
   }
 
@@ -46,12 +49,28 @@ public struct RouterTables: Sendable, Hashable {
   }
 
   /// A change that needs no agreement (a slot became healthy or left): serve it at once when it
-  /// is newer. Returns whether it was taken.
+  /// is newer. Returns whether it was taken; a table that drops a served app is refused.
   @discardableResult
-  public mutating func install(_ table: RouteTable) -> Bool {
+  public mutating func install(_ table: RouteTable, removed: Set<String> = []) throws(RouteError)
+    -> Bool
+  {
     guard table.epoch > current.epoch else { return false }
+    try checkKeeps(table, removed: removed)
     current = table
     if let pending, pending.epoch <= table.epoch { self.pending = nil }
     return true
+  }
+
+  /// Every app served now must be in `table`, unless the scheduler names it in `removed` (it
+  /// deleted the app). A table without them comes from a scheduler that lost its state.
+  func checkKeeps(_ table: RouteTable, removed: Set<String>) throws(RouteError) {
+    let kept = Set(table.apps.map(\.app))
+    let dropped = current.apps.map(\.app).filter { !kept.contains($0) && !removed.contains($0) }
+    guard dropped.isEmpty else {
+      throw RouteError(
+        .dropsApps,
+        "table of epoch \(table.epoch) refused: it leaves out \(dropped.joined(separator: ", ")), which this router serves, and the scheduler did not say they were deleted; epoch \(current.epoch) stays served"
+      )
+    }
   }
 }

@@ -50,6 +50,9 @@ struct ControlSession {
     case .failure(let error):
       throw RouterError(.session, "bad line from scheduler: \(error.reply.message)")
     }
+    if let reason = router.cluster.admit(welcome.cluster) {
+      throw RouterError(.wrongCluster, reason)
+    }
     onWelcome()
     router.logger.info(
       "connected to scheduler",

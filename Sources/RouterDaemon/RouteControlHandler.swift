@@ -7,6 +7,9 @@ import WireTransport
 /// Answers the scheduler's route messages (install, prepare, commit, abort) on the control
 /// connection's event loop, as they are read: a switch waits on these acks, so they skip the
 /// hop to the session's task. Everything else goes on to `ControlSession`.
+///
+/// Route messages count only after a `welcome` from this router's cluster: a scheduler of
+/// another cluster (a wrong database) cannot change what is served.
 final class RouteControlHandler: ChannelInboundHandler {
   typealias InboundIn = LineFrame
   typealias InboundOut = LineFrame
@@ -14,11 +17,20 @@ final class RouteControlHandler: ChannelInboundHandler {
 
   private let routes: RouteState
   private let proxy: Proxy
+  private let cluster: PinnedCluster
   private let logger: Logger
 
-  init(routes: RouteState, proxy: Proxy, logger: Logger) {
+  private enum Standing {
+    case awaitingWelcome
+    case following
+    case refused
+  }
+  private var standing = Standing.awaitingWelcome
+
+  init(routes: RouteState, proxy: Proxy, cluster: PinnedCluster, logger: Logger) {
     self.routes = routes
     self.proxy = proxy
+    self.cluster = cluster
     self.logger = logger
   }
 
@@ -29,19 +41,37 @@ final class RouteControlHandler: ChannelInboundHandler {
       context.fireChannelRead(data)
       return
     }
-    switch frame.message {
-    case .routes(let message):
+    switch (standing, frame.message) {
+    case (_, .welcome(let welcome)):
+      // ControlSession asks the same question and closes on a refusal; the pin's answer is
+      // the same both times.
+      standing = cluster.admit(welcome.cluster) == nil ? .following : .refused
+      context.fireChannelRead(data)
+    case (.awaitingWelcome, .routes), (.awaitingWelcome, .commit), (.awaitingWelcome, .abort),
+      (.refused, .routes), (.refused, .commit), (.refused, .abort):
+      logger.warning(
+        "route message from a scheduler not followed; ignored",
+        metadata: ["type": "\(frame.message.type.rawValue)"])
+    case (.following, .routes(let message)):
       let table = message.table
+      let removed = Set(message.removed)
       switch message.phase {
       case .install:
-        let taken = routes.install(table)
+        let taken: Bool
+        do {
+          taken = try routes.install(table, removed: removed)
+        } catch {
+          logger.error("route table refused", metadata: ["error": "\(error.message)"])
+          ack(context, frame, epoch: table.epoch, ok: false, error.message)
+          return
+        }
         if taken { logger.debug("route table installed", metadata: ["epoch": "\(table.epoch)"]) }
         ack(
           context, frame, epoch: table.epoch, ok: true,
           taken ? nil : "epoch \(routes.epoch) is already served")
       case .prepare:
         do {
-          try routes.prepare(table)
+          try routes.prepare(table, removed: removed)
         } catch {
           ack(context, frame, epoch: table.epoch, ok: false, error.message)
           return
@@ -52,7 +82,7 @@ final class RouteControlHandler: ChannelInboundHandler {
           this.value.ack(bound.value, frame, epoch: table.epoch, ok: true)
         }
       }
-    case .commit(let commit):
+    case (.following, .commit(let commit)):
       do {
         try routes.commit(epoch: commit.epoch)
         logger.info("switched", metadata: ["epoch": "\(commit.epoch)"])
@@ -60,7 +90,7 @@ final class RouteControlHandler: ChannelInboundHandler {
       } catch {
         ack(context, frame, epoch: commit.epoch, ok: false, error.message)
       }
-    case .abort(let abort):
+    case (.following, .abort(let abort)):
       routes.abort(epoch: abort.epoch)
       logger.notice(
         "switch aborted", metadata: ["epoch": "\(abort.epoch)", "reason": "\(abort.reason)"])

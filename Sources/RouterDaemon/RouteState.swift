@@ -36,19 +36,26 @@ final class RouteState: Sendable {
   private let tables: Mutex<RouterTables>
   private let served: Mutex<CompiledRoutes>
   private let file: TableFile?
+  /// The cluster id the state file names (the cluster this router joined), if any.
+  let savedCluster: String?
 
   /// Loads the saved table when there is one; a damaged file is an error, not an empty table.
   init(stateFile: String?, onError: @escaping @Sendable (RouterError) -> Void = { _ in })
     throws(RouterError)
   {
     var initial = RouteTable.empty
+    var cluster: String? = nil
     if let stateFile {
       let file = TableFile(path: stateFile, onError: onError)
-      initial = try file.load() ?? .empty
+      if let saved = try file.load() {
+        initial = saved.table
+        cluster = saved.cluster
+      }
       self.file = file
     } else {
       self.file = nil
     }
+    savedCluster = cluster
     tables = Mutex(RouterTables(current: initial))
     served = Mutex(CompiledRoutes(initial))
   }
@@ -58,10 +65,17 @@ final class RouteState: Sendable {
 
   var epoch: Int64 { current.table.epoch }
 
-  func prepare(_ table: RouteTable) throws(RouteError) {
+  func prepare(_ table: RouteTable, removed: Set<String> = []) throws(RouteError) {
     try tables.withLock { (tables: inout RouterTables) throws(RouteError) in
-      try tables.prepare(table)
+      try tables.prepare(table, removed: removed)
     }
+  }
+
+  /// Writes down the cluster this router now belongs to, with the served table, before
+  /// returning: a router must not forget its cluster by crashing.
+  func pinCluster(_ id: String) throws(RouterError) {
+    guard let file else { return }
+    try file.pin(id, table: current.table)
   }
 
   /// Serves the prepared table of `epoch`; returns it.
@@ -84,16 +98,43 @@ final class RouteState: Sendable {
     tables.withLock { $0.abort(epoch: epoch) }
   }
 
-  /// Serves `table` at once when it is newer than the served one.
+  /// Serves `table` at once when it is newer than the served one; refuses one that leaves out
+  /// a served app not in `removed`.
   @discardableResult
-  func install(_ table: RouteTable) -> Bool {
-    let taken = tables.withLock { tables in
-      guard tables.install(table) else { return false }
+  func install(_ table: RouteTable, removed: Set<String> = []) throws(RouteError) -> Bool {
+    let taken = try tables.withLock { (tables: inout RouterTables) throws(RouteError) -> Bool in
+      guard try tables.install(table, removed: removed) else { return false }
       served.withLock { $0 = CompiledRoutes(table) }
       return true
     }
     if taken { file?.save(table) }
     return taken
+  }
+}
+
+/// What the state file holds: the served table's fields, and beside them the id of the cluster
+/// the router joined (`"cluster"`; files written before it have none).
+struct SavedRoutes: Codable, Sendable {
+  var table: RouteTable
+  var cluster: String?
+
+  init(table: RouteTable, cluster: String?) {
+    self.table = table
+    self.cluster = cluster
+  }
+
+  enum CodingKeys: String, CodingKey { case cluster }
+
+  init(from decoder: any Decoder) throws {
+    table = try RouteTable(from: decoder)
+    cluster = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(
+      String.self, forKey: .cluster)
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    try table.encode(to: encoder)
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encodeIfPresent(cluster, forKey: .cluster)
   }
 }
 
@@ -103,6 +144,8 @@ final class RouteState: Sendable {
 final class TableFile: Sendable {
   let path: String
   private let pending = Mutex<RouteTable?>(nil)
+  /// The cluster id written with every table.
+  private let cluster = Mutex<String?>(nil)
   private let queue = DispatchQueue(label: "turnout.router.table-file")
   private let onError: @Sendable (RouterError) -> Void
 
@@ -111,11 +154,13 @@ final class TableFile: Sendable {
     self.onError = onError
   }
 
-  func load() throws(RouterError) -> RouteTable? {
+  func load() throws(RouterError) -> SavedRoutes? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }
     do {
       let data = try Data(contentsOf: URL(fileURLWithPath: path))
-      return try JSONDecoder().decode(RouteTable.self, from: data)
+      let saved = try JSONDecoder().decode(SavedRoutes.self, from: data)
+      cluster.withLock { $0 = saved.cluster }
+      return saved
     } catch {
       throw RouterError(
         .stateFile,
@@ -145,11 +190,26 @@ final class TableFile: Sendable {
   /// Waits until every queued save is on disk.
   func flush() { queue.sync {} }
 
+  /// Records the cluster id and writes it with `table` now, on the file's queue.
+  func pin(_ id: String, table: RouteTable) throws(RouterError) {
+    cluster.withLock { $0 = id }
+    let result: Result<Void, RouterError> = queue.sync {
+      do throws(RouterError) {
+        try write(table)
+        return .success(())
+      } catch {
+        return .failure(error)
+      }
+    }
+    try result.get()
+  }
+
   func write(_ table: RouteTable) throws(RouterError) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
     let data: Data
-    do { data = try encoder.encode(table) } catch {
+    let saved = SavedRoutes(table: table, cluster: cluster.withLock { $0 })
+    do { data = try encoder.encode(saved) } catch {
       throw RouterError(.stateFile, "cannot encode the route table: \(error)")
     }
     let temp = path + ".tmp"

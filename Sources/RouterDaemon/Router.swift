@@ -13,6 +13,8 @@ public final class Router: Service {
   let routes: RouteState
   public let proxy: Proxy
   let logger: Logger
+  /// The cluster this router joined; a scheduler of another is refused.
+  let cluster: PinnedCluster
   /// When this process's router started, in its reports: its counts start from zero then.
   let startedAt = Date()
 
@@ -21,7 +23,11 @@ public final class Router: Service {
   /// The table served now.
   public var table: RouteTable { routes.current.table }
 
-  private init(config: RouterConfig, routes: RouteState, proxy: Proxy, logger: Logger) {
+  private init(
+    config: RouterConfig, routes: RouteState, proxy: Proxy, cluster: PinnedCluster,
+    logger: Logger
+  ) {
+    self.cluster = cluster
     self.config = config
     self.routes = routes
     self.proxy = proxy
@@ -41,7 +47,11 @@ public final class Router: Service {
         "preview": "\(proxy.previewPort.map { "\(config.listenHost):\($0)" } ?? "off")",
         "epoch": "\(routes.epoch)", "apps": "\(routes.current.table.apps.count)",
       ])
-    return Router(config: config, routes: routes, proxy: proxy, logger: logger)
+    // The cluster joined is kept in the state file with the table (in memory without one).
+    let cluster = PinnedCluster(
+      known: routes.savedCluster, joinNew: config.joinNewCluster, who: "router"
+    ) { id in try routes.pinCluster(id) }
+    return Router(config: config, routes: routes, proxy: proxy, cluster: cluster, logger: logger)
   }
 
   /// Serves until cancelled or shut down; throws when the scheduler refuses this router.
@@ -70,12 +80,12 @@ public final class Router: Service {
     while !Task.isCancelled {
       let welcomed = OnceFlag()
       do {
-        let (routes, proxy, logger) = (self.routes, self.proxy, self.logger)
+        let (routes, proxy, cluster, logger) = (self.routes, self.proxy, self.cluster, self.logger)
         try await LineClient.withConnection(
           host: host, port: config.schedulerPort, maxLineBytes: config.maxLineBytes,
           handlers: { channel in
             try channel.pipeline.syncOperations.addHandler(
-              RouteControlHandler(routes: routes, proxy: proxy, logger: logger))
+              RouteControlHandler(routes: routes, proxy: proxy, cluster: cluster, logger: logger))
           }
         ) { connection in
           try await ControlSession(router: self, connection: connection).run(
@@ -86,6 +96,10 @@ public final class Router: Service {
         throw error
       } catch is CancellationError {
         return
+      } catch let error as RouterError where error.code == .wrongCluster {
+        logger.error(
+          "scheduler refused: it serves another cluster; serving epoch \(routes.epoch) and retrying",
+          metadata: ["scheduler": "\(host):\(config.schedulerPort)", "error": "\(error)"])
       } catch {
         logger.warning(
           "scheduler unreachable; serving epoch \(routes.epoch) and retrying",

@@ -41,6 +41,8 @@ public struct RouterConfig: Sendable {
   /// Request bodies up to this size are kept so a failed attempt can be replayed elsewhere.
   public var replayBufferBytes: Int
   public var maxLineBytes: Int
+  /// Follow a scheduler of another cluster than the one in the state file (once).
+  public var joinNewCluster: Bool
 
   public init(
     name: String, schedulerHost: String? = "127.0.0.1", schedulerPort: Int = 7100,
@@ -51,8 +53,10 @@ public struct RouterConfig: Sendable {
     idleTimeout: TimeAmount = .seconds(60), connectTimeout: TimeAmount = .seconds(2),
     responseTimeout: TimeAmount = .seconds(60), maxIdlePerUpstream: Int = 64,
     upstreamIdleTimeout: TimeAmount = .seconds(30), warmTimeout: TimeAmount = .seconds(1),
-    replayBufferBytes: Int = 64 * 1024, maxLineBytes: Int = 1 << 20
+    replayBufferBytes: Int = 64 * 1024, maxLineBytes: Int = 1 << 20,
+    joinNewCluster: Bool = false
   ) {
+    self.joinNewCluster = joinNewCluster
     self.name = name
     self.schedulerHost = schedulerHost
     self.schedulerPort = schedulerPort

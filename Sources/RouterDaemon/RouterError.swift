@@ -6,6 +6,8 @@ public struct RouterError: Error, Sendable, CustomStringConvertible {
     case stateFile = "state_file"
     case refused
     case session
+    /// The scheduler serves another cluster than the one this router joined.
+    case wrongCluster = "wrong_cluster"
   }
 
   public let code: Code

@@ -9,7 +9,11 @@ public actor MemoryStore: StateStore {
   private var appRows: [String: AppRecord] = [:]
   private var setRows: [String: SetRecord] = [:]
 
-  public init() {}
+  private let cluster: String
+
+  public init(clusterID: String = ClusterID.random()) { cluster = clusterID }
+
+  public func clusterID() -> String { cluster }
 
   public func nodes() -> [Node] {
     nodeRows.values.sorted { $0.id < $1.id }

@@ -200,6 +200,12 @@ public final class SQLiteStore: StateStore {
     }
   }
 
+  public func clusterID() async throws(StoreError) -> String {
+    let id = try await read { db in try String.fetchOne(db, sql: "SELECT id FROM cluster") }
+    guard let id else { throw StoreError(.open, "the database at \(path) has no cluster id") }
+    return id
+  }
+
   public func apps() async throws(StoreError) -> [AppRecord] {
     try await read { db in
       try Row.fetchAll(db, sql: "SELECT * FROM apps ORDER BY name").map { row in

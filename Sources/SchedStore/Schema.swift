@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import SchedModel
 
 /// The database schema, as an ordered list of migrations. Never edit a shipped migration; add one.
 enum Schema {
@@ -95,6 +97,21 @@ enum Schema {
           ) WITHOUT ROWID;
           CREATE INDEX samples_by_age ON samples (resolution, start);
           """)
+    }
+    migrator.registerMigration("v5: cluster identity") { db in
+      // The cluster's id is made with its database: agents and routers remember it and refuse
+      // a scheduler that answers with another (a typo in --db must not empty production).
+      try db.execute(
+        sql: """
+          CREATE TABLE cluster (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            id TEXT NOT NULL,
+            created_at REAL NOT NULL
+          );
+          """)
+      try db.execute(
+        sql: "INSERT INTO cluster (singleton, id, created_at) VALUES (1, ?, ?)",
+        arguments: [ClusterID.random(), Date().timeIntervalSince1970])
     }
     return migrator
   }

@@ -5,6 +5,8 @@ import SchedModel
 /// Every method is one transaction: an operator's change is acknowledged only after it commits,
 /// and a state change commits together with the events that describe it.
 public protocol StateStore: Sendable {
+  /// The cluster's id, made once with the database and never changed.
+  func clusterID() async throws(StoreError) -> String
   func nodes() async throws(StoreError) -> [Node]
   /// Inserts or replaces a node, and appends `events` in the same transaction.
   func saveNode(_ node: Node, events: [ClusterEvent]) async throws(StoreError)

@@ -5,11 +5,16 @@ public struct Admission: Sendable {
   public var tokens: [PeerRole: String]
   public var heartbeatMillis: Int64
   public var ttlMillis: Int64
+  /// The cluster's id, sent in every welcome.
+  public var cluster: String?
 
-  public init(tokens: [PeerRole: String], heartbeatMillis: Int64, ttlMillis: Int64) {
+  public init(
+    tokens: [PeerRole: String], heartbeatMillis: Int64, ttlMillis: Int64, cluster: String? = nil
+  ) {
     self.tokens = tokens
     self.heartbeatMillis = heartbeatMillis
     self.ttlMillis = ttlMillis
+    self.cluster = cluster
   }
 
   /// `welcome` for a good hello; otherwise the `error` to send before closing.
@@ -40,7 +45,8 @@ public struct Admission: Sendable {
         ))
     }
     return .success(
-      Welcome(version: version, heartbeatMillis: heartbeatMillis, ttlMillis: ttlMillis))
+      Welcome(
+        version: version, heartbeatMillis: heartbeatMillis, ttlMillis: ttlMillis, cluster: cluster))
   }
 
   /// Compares without stopping at the first difference, so timing does not leak the token.

@@ -22,22 +22,26 @@ public struct Hello: WireBody {
   }
 }
 
-/// The scheduler's answer to a good `hello`: the version chosen and the heartbeat contract.
+/// The scheduler's answer to a good `hello`: the version chosen, the heartbeat contract, and
+/// the cluster's id, which agents and routers remember and check on every later welcome.
 public struct Welcome: WireBody {
   public static let type = MessageType.welcome
   public var version: Int
   public var heartbeatMillis: Int64
   /// Silence longer than this marks the node down.
   public var ttlMillis: Int64
+  /// The id made with the scheduler's database; nil only from a scheduler older than it.
+  public var cluster: String?
 
-  public init(version: Int, heartbeatMillis: Int64, ttlMillis: Int64) {
+  public init(version: Int, heartbeatMillis: Int64, ttlMillis: Int64, cluster: String? = nil) {
     self.version = version
     self.heartbeatMillis = heartbeatMillis
     self.ttlMillis = ttlMillis
+    self.cluster = cluster
   }
 
   enum CodingKeys: String, CodingKey {
-    case version
+    case version, cluster
     case heartbeatMillis = "heartbeat_ms"
     case ttlMillis = "ttl_ms"
   }

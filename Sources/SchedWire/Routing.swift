@@ -14,10 +14,29 @@ public struct Routes: WireBody {
 
   public var phase: Phase
   public var table: RouteTable
+  /// Apps the scheduler deleted: the only ones a router lets a table leave out.
+  public var removed: [String]
 
-  public init(phase: Phase, table: RouteTable) {
+  public init(phase: Phase, table: RouteTable, removed: [String] = []) {
     self.phase = phase
     self.table = table
+    self.removed = removed
+  }
+
+  enum CodingKeys: String, CodingKey { case phase, table, removed }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    phase = try container.decode(Phase.self, forKey: .phase)
+    table = try container.decode(RouteTable.self, forKey: .table)
+    removed = try container.decodeIfPresent([String].self, forKey: .removed) ?? []
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(phase, forKey: .phase)
+    try container.encode(table, forKey: .table)
+    if !removed.isEmpty { try container.encode(removed, forKey: .removed) }
   }
 }
 

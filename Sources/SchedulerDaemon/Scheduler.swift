@@ -16,6 +16,8 @@ public final class Scheduler: Service {
   public let apps: AppService
   public let routers: RouterHub
   public let config: SchedulerConfig
+  /// The id of the cluster this scheduler's database holds, sent in every welcome.
+  public let clusterID: String
   private let lineServer: LineServer
   private let apiPortPromise: EventLoopPromise<Int>
   private let logger: Logger
@@ -27,9 +29,11 @@ public final class Scheduler: Service {
   public func apiPort() async throws -> Int { try await apiPortPromise.futureResult.get() }
 
   private init(
-    cluster: Cluster, config: SchedulerConfig, lineServer: LineServer, logger: Logger
+    cluster: Cluster, clusterID: String, config: SchedulerConfig, lineServer: LineServer,
+    logger: Logger
   ) {
     self.cluster = cluster
+    self.clusterID = clusterID
     let routers = RouterHub(logger: logger, now: cluster.now)
     self.routers = routers
     self.apps = AppService(
@@ -49,14 +53,19 @@ public final class Scheduler: Service {
     let policy = LivenessPolicy(
       heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats)
     let cluster = try await Cluster(store: store, policy: policy, logger: logger, now: now)
+    let clusterID = try await store.clusterID()
     let server = try await LineServer.bind(
       host: config.clusterHost, port: config.clusterPort, maxLineBytes: config.maxLineBytes,
       handlers: { try $0.pipeline.syncOperations.addHandler(RouterAnswerTap()) })
     let loaded = await cluster.snapshot().count
     logger.info(
       "cluster port listening",
-      metadata: ["address": "\(config.clusterHost):\(server.port)", "nodes.loaded": "\(loaded)"])
-    return Scheduler(cluster: cluster, config: config, lineServer: server, logger: logger)
+      metadata: [
+        "address": "\(config.clusterHost):\(server.port)", "nodes.loaded": "\(loaded)",
+        "cluster.id": "\(clusterID)",
+      ])
+    return Scheduler(
+      cluster: cluster, clusterID: clusterID, config: config, lineServer: server, logger: logger)
   }
 
   /// Serves until cancelled or told to shut down gracefully: on graceful shutdown the API
@@ -70,7 +79,7 @@ public final class Scheduler: Service {
         tokens: config.routerToken.map { [.agent: config.joinToken, .router: $0] } ?? [
           .agent: config.joinToken
         ], heartbeatMillis: config.heartbeatInterval.milliseconds,
-        ttlMillis: policy.ttl.milliseconds),
+        ttlMillis: policy.ttl.milliseconds, cluster: clusterID),
       helloTimeout: config.helloTimeout, logger: logger,
       onRegistered: { [apps] node in await apps.push(to: node) }, routers: routers,
       onHeartbeat: { [apps] in await apps.refreshRoutes() })

@@ -3,6 +3,8 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
   public enum Code: String, Sendable {
     case bind
     case connect
+    /// A file of the daemon's own state could not be read or written.
+    case state
   }
 
   public let code: Code

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import SchedModel
 import ServiceLifecycle
+import WireTransport
 
 @main
 struct SchedAgent: AsyncParsableCommand {
@@ -70,6 +71,20 @@ struct SchedAgent: AsyncParsableCommand {
   @Flag(help: "Let apps use host devices on this node.")
   var allowDevices = false
 
+  @Option(
+    help: ArgumentHelp(
+      "Where the agent keeps its state: the id of the cluster it joined.",
+      discussion: "Default /var/lib/turnout/agent."))
+  var stateDir: String?
+
+  @Flag(
+    help: ArgumentHelp(
+      "Follow a scheduler of another cluster than the one this node joined.",
+      discussion:
+        "Without it, a scheduler with another cluster id (a new or wrong --db) is refused and the node keeps its containers."
+    ))
+  var joinNewCluster = false
+
   @Option(help: "Longest reconnect delay.")
   var maxBackoff: String = "5s"
 
@@ -101,7 +116,21 @@ struct SchedAgent: AsyncParsableCommand {
     case .none:
       executor = NoRuntimeExecutor()
     }
-    let agent = Agent(config: config, probe: ProcHostProbe(), executor: executor, logger: logger)
+    let stateDir =
+      stateDir ?? ProcessInfo.processInfo.environment["TURNOUT_STATE_DIR"] ?? "/var/lib/turnout/agent"
+    let cluster: PinnedCluster
+    do {
+      cluster = try PinnedCluster.file(
+        stateDir + "/cluster-id", joinNew: joinNewCluster, who: "agent")
+    } catch {
+      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      throw ExitCode(78)
+    }
+    if let known = cluster.known {
+      logger.info("member of cluster \(known)", metadata: ["cluster.id": "\(known)"])
+    }
+    let agent = Agent(
+      config: config, probe: ProcHostProbe(), executor: executor, cluster: cluster, logger: logger)
     services.append(agent)
     let group = ServiceGroup(
       services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -61,6 +61,14 @@ struct SchedRouter: AsyncParsableCommand {
   @Option(help: "File keeping the last route table (default: none).")
   var stateFile: String?
 
+  @Flag(
+    help: ArgumentHelp(
+      "Follow a scheduler of another cluster than the one in the state file.",
+      discussion:
+        "Without it, a scheduler with another cluster id (a new or wrong --db) is refused and the router keeps serving its table."
+    ))
+  var joinNewCluster = false
+
   @Flag(help: "Do not add x-turnout-* headers to responses.")
   var noStamp = false
 
@@ -137,7 +145,7 @@ struct SchedRouter: AsyncParsableCommand {
         stateFile: stateFile ?? env["TURNOUT_STATE_FILE"], stampResponses: !noStamp,
         threads: threads ?? System.coreCount, maxHeaderBytes: maxHeaderBytes,
         idleTimeout: try Self.amount(idleTimeout), connectTimeout: try Self.amount(connectTimeout),
-        responseTimeout: try Self.amount(responseTimeout))
+        responseTimeout: try Self.amount(responseTimeout), joinNewCluster: joinNewCluster)
     } catch let error as ModelError {
       throw ValidationError(error.message)
     }

@@ -14,6 +14,13 @@ public final class ManagedProcess {
   ) {
     self.name = name
     self.arguments = arguments
+    var environment = environment
+    // An agent keeps the cluster it joined in its state directory: one per process of a test,
+    // kept across its restarts, never the host's /var/lib/turnout.
+    if name.hasPrefix("agent"), environment["TURNOUT_STATE_DIR"] == nil {
+      environment["TURNOUT_STATE_DIR"] =
+        logDirectory.appendingPathComponent("\(name)-state-\(UUID().uuidString.prefix(6))").path
+    }
     self.environment = environment
     self.logURL = logDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(6)).log")
   }

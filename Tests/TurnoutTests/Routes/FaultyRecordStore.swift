@@ -36,6 +36,7 @@ final class FaultyRecordStore: StateStore {
     }
   }
 
+  func clusterID() async throws(StoreError) -> String { await base.clusterID() }
   func nodes() async throws(StoreError) -> [Node] { await base.nodes() }
   func saveNode(_ node: Node, events: [ClusterEvent]) async throws(StoreError) {
     await base.saveNode(node, events: events)

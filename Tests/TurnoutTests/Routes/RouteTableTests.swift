@@ -122,8 +122,8 @@ struct RouterTablesTests {
     } catch {
       #expect(error.message == "prepare of epoch 5 refused: epoch 6 is already prepared")
     }
-    let tookOld = router.install(Routes.table(epoch: 3))
-    let tookNew = router.install(Routes.table(epoch: 7))
+    let tookOld = try router.install(Routes.table(epoch: 3))
+    let tookNew = try router.install(Routes.table(epoch: 7))
     #expect(!tookOld)
     #expect(tookNew)
     #expect(router.pending == nil)  // the installed table is newer than the prepared one
@@ -140,7 +140,7 @@ struct RouterTablesTests {
         case 0: try? router.prepare(RouteTable(epoch: Int64(epoch), apps: []))
         case 1: _ = try? router.commit(epoch: Int64(epoch))
         case 2: router.abort(epoch: Int64(epoch))
-        default: router.install(RouteTable(epoch: Int64(epoch), apps: []))
+        default: _ = try? router.install(RouteTable(epoch: Int64(epoch), apps: []))
         }
         #expect(router.current.epoch >= served)
         served = router.current.epoch

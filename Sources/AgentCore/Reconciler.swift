@@ -44,7 +44,8 @@ public enum Reconciler {
         actions.append(.remove(containerID: extra.id, name: extra.name))
       }
       let current = found.first
-      let violations = permissions.violations(of: assignment.security)
+      let violations = permissions.violations(
+        of: assignment.security, network: assignment.network)
       if !violations.isEmpty {
         actions.append(
           .refuse(assignment, reason: violations.joined(separator: "; "), containerID: current?.id))

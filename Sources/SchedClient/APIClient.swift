@@ -51,9 +51,9 @@ public struct APIClient: Sendable {
       .POST, "/v1/apps/\(app)/deploy", body: DeployRequest(image: image), as: DeployResponse.self)
   }
 
-  public func stopSet(_ app: String, color: Color) async throws(ClientError) {
+  public func stopSet(_ app: String, color: Color, force: Bool = false) async throws(ClientError) {
     _ = try await send(
-      .POST, "/v1/apps/\(app)/sets/\(color.rawValue)/stop", body: [String: String](),
+      .POST, "/v1/apps/\(app)/sets/\(color.rawValue)/stop", body: StopSetRequest(force: force),
       as: [String: String].self)
   }
 

@@ -231,11 +231,15 @@ public struct NodePermissions: Codable, Sendable, Hashable {
   public var capabilities: Bool
   public var hostNamespaces: Bool
   public var devices: Bool
+  /// `network: host`: the container shares the node's network, so it reaches every port the
+  /// host listens on (the scheduler's API on 127.0.0.1 included) and binds any it likes.
+  public var hostNetwork: Bool
 
   public init(
     privileged: Bool = false, hostMounts: Bool = false, capabilities: Bool = false,
-    hostNamespaces: Bool = false, devices: Bool = false
+    hostNamespaces: Bool = false, devices: Bool = false, hostNetwork: Bool = false
   ) {
+    self.hostNetwork = hostNetwork
     self.privileged = privileged
     self.hostMounts = hostMounts
     self.capabilities = capabilities
@@ -243,9 +247,14 @@ public struct NodePermissions: Codable, Sendable, Hashable {
     self.devices = devices
   }
 
-  /// Every part of `request` this node does not allow, each as a sentence naming the flag.
-  public func violations(of request: SecurityRequest) -> [String] {
+  /// Every part of `request` (and of the slot's network mode) this node does not allow, each as
+  /// a sentence naming the flag.
+  public func violations(of request: SecurityRequest, network: NetworkMode = .bridge) -> [String] {
     var out: [String] = []
+    if network == .host && !hostNetwork {
+      out.append(
+        "network: host is not allowed on this node (sched-agent --allow-host-network)")
+    }
     if request.privileged && !privileged {
       out.append("privileged mode is not allowed on this node (sched-agent --allow-privileged)")
     }

@@ -44,6 +44,13 @@ public struct NodeSpec: Hashable, Sendable, Codable {
     self.name = try container.decode(String.self, forKey: .name)
     self.address = try container.decode(String.self, forKey: .address)
     self.capacity = try container.decode(Resources.self, forKey: .capacity)
+    guard capacity.cpuMillis >= 0, capacity.memoryBytes >= 0 else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .capacity, in: container,
+        debugDescription:
+          "capacity must not be negative (cpu_millis \(capacity.cpuMillis), memory_bytes \(capacity.memoryBytes))"
+      )
+    }
     self.ports = try container.decode(PortRange.self, forKey: .ports)
     self.labels = try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
   }

@@ -97,6 +97,9 @@ public struct SwitchRequest: Codable, Sendable, Equatable {
   }
 }
 
+/// `POST /v1/apps/NAME/sets/COLOR/stop`: `force` stops the live set too.
+public typealias StopSetRequest = SwitchRequest
+
 public struct RetireRequest: Codable, Sendable, Equatable {
   public var drainTimeoutMillis: Int64?
 

@@ -107,6 +107,10 @@ public actor Cluster {
     }
     nodes[spec.id] = node
     lastSeen[spec.id] = at
+    // What the node's slots were before it (re)registered says nothing of them now (a node back
+    // from the dead had its containers die with it): unknown, and out of every route table,
+    // until its first heartbeat reports them.
+    slotReports[spec.id] = nil
     sessions[spec.id]?.replaced()
     sessions[spec.id] = session
     do {

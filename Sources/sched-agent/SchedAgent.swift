@@ -71,6 +71,12 @@ struct SchedAgent: AsyncParsableCommand {
   @Flag(help: "Let apps use host devices on this node.")
   var allowDevices = false
 
+  @Flag(
+    help:
+      "Let apps use network: host on this node (they then reach every port the host listens on)."
+  )
+  var allowHostNetwork = false
+
   @Option(
     help: ArgumentHelp(
       "Where the agent keeps its state: the id of the cluster it joined.",
@@ -109,7 +115,8 @@ struct SchedAgent: AsyncParsableCommand {
         prober: HTTPHealthProber(),
         permissions: NodePermissions(
           privileged: allowPrivileged, hostMounts: allowHostMounts, capabilities: allowCapabilities,
-          hostNamespaces: allowHostNamespaces, devices: allowDevices),
+          hostNamespaces: allowHostNamespaces, devices: allowDevices,
+          hostNetwork: allowHostNetwork),
         publishAddress: publishAddress ?? config.advertiseAddress, logger: logger)
       services.append(slots)
       executor = slots

@@ -199,7 +199,12 @@ struct StatusCommand: AsyncParsableCommand {
 struct StopSetCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "stop-set",
-    abstract: "Stop and remove one color's containers and free their reservations.")
+    abstract: "Stop and remove one color's containers and free their reservations.",
+    discussion: """
+      The live set serves production and is refused: switch to the other set and retire the
+      old one instead. --force stops it anyway (the app then answers 503 until a set is
+      deployed); the event log records who did it.
+      """)
 
   @OptionGroup var global: GlobalOptions
 
@@ -209,9 +214,12 @@ struct StopSetCommand: AsyncParsableCommand {
   @Argument(help: "blue or green.")
   var color: Color
 
+  @Flag(help: "Stop the set even if it is live.")
+  var force = false
+
   func run() async throws {
     let client = try global.client()
-    try await Exit.guarding { try await client.stopSet(app, color: color) }
+    try await Exit.guarding { try await client.stopSet(app, color: color, force: force) }
     if global.output == .table {
       print("stopping \(app) \(color.rawValue): its containers are being removed")
     }

@@ -116,8 +116,9 @@ struct APIRoutes {
         throw APIError(
           .badRequest, code: "bad_request", "color must be blue or green, not '\(raw)'")
       }
+      let body = try await JSONResponse.decode(StopSetRequest.self, from: request)
       let actor = Self.actor(request)
-      try await run { try await apps.stopSet(name, color: color, actor: actor) }
+      try await run { try await apps.stopSet(name, color: color, force: body.force, actor: actor) }
       return JSONResponse.ok(["stopped": "\(name)/\(color.rawValue)"])
     }
     return router

@@ -162,8 +162,10 @@ public actor AppService {
   }
 
   /// Stops and removes one color's containers and frees its reservations. The live set is
-  /// refused while the other set could take over: switch first, then retire.
-  public func stopSet(_ name: String, color: Color, actor: String) async throws(APIFailure) {
+  /// refused unless `force`: it serves production.
+  public func stopSet(_ name: String, color: Color, force: Bool = false, actor: String)
+    async throws(APIFailure)
+  {
     guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
     guard busy.insert(name).inserted else {
       throw APIFailure(
@@ -175,13 +177,20 @@ public actor AppService {
     guard sets.contains(where: { $0.app == name && $0.color == color }) else {
       throw APIFailure(.notFound, "\(name) has no \(color.rawValue) set")
     }
-    if app.live == color, sets.contains(where: { $0.app == name && $0.color == color.other }) {
+    if app.live == color, !force {
+      let other = color.other.rawValue
+      let instead =
+        sets.contains(where: { $0.app == name && $0.color == color.other })
+        ? "switch to \(other) first (schedctl switch \(name)), then retire the old set (schedctl retire \(name))"
+        : "deploy a new set and switch to it (schedctl deploy \(name), schedctl switch \(name))"
       throw APIFailure(
         .conflict,
-        "\(color.rawValue) is live for \(name); switch to \(color.other.rawValue) first (schedctl switch \(name)), then retire the old set"
+        "\(color.rawValue) is the live set of \(name) and serves production: stopping it leaves \(name) with nothing to serve. To replace it, \(instead); to take \(name) down anyway, schedctl stop-set \(name) \(color.rawValue) --force"
       )
     }
-    try await removeSet(app, color: color, actor: actor, kind: "set.stopped", detail: nil)
+    try await removeSet(
+      app, color: color, actor: actor, kind: "set.stopped",
+      detail: app.live == color ? "forced: it was the live set" : nil)
   }
 
   /// Frees a set's reservations with its event, tells its nodes, and updates the routes.

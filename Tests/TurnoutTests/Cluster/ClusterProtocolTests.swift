@@ -256,4 +256,67 @@ struct ClusterAgentTests {
     agent.cancel()
     await scheduler.stop()
   }
+
+  @Test("a register with negative capacity is refused as bad_field; the connection stays (14.11)")
+  func negativeCapacityRefused() async throws {
+    let scheduler = try await InProcessScheduler.start()
+    try await scheduler.withRawConnection { raw in
+      guard case .welcome = try await raw.hello(node: "neg")?.message else {
+        Issue.record("expected welcome")
+        return
+      }
+      try await raw.send(Frame(id: "r", .register(Register(node: Fixtures.nodeSpec("neg", cpu: -1)))))
+      let reply = try await raw.nextError()
+      #expect(reply?.code == .badField)
+      #expect(reply?.message.contains("capacity must not be negative") == true)
+      try await raw.send(Frame(id: "r2", .register(Register(node: Fixtures.nodeSpec("neg")))))
+      guard case .registered = try await raw.next()?.message else {
+        Issue.record("expected registered after a good register")
+        return
+      }
+    }
+    #expect(await scheduler.scheduler.cluster.snapshot().map(\.spec.capacity.cpuMillis) == [4000])
+    await scheduler.stop()
+  }
+
+  @Test("a node that registers again has no slot reports until its first heartbeat (14.4)")
+  func reRegisteredNodeSlotsAreUnknown() async throws {
+    let scheduler = try await InProcessScheduler.start(heartbeat: .milliseconds(200))
+    let cluster = scheduler.scheduler.cluster
+    let slot = SlotID(app: "web", color: .blue, index: 0)
+    let usage = HostUsage(cpuUsedMillis: 0, memoryUsedBytes: 0, memoryAvailableBytes: 1 << 30)
+    try await scheduler.withRawConnection { raw in
+      _ = try await raw.hello(node: "back")
+      try await raw.send(Frame(id: "r", .register(Register(node: Fixtures.nodeSpec("back")))))
+      _ = try await raw.next()
+      try await raw.send(
+        Frame(
+          id: "hb",
+          .heartbeat(
+            Heartbeat(
+              usage: usage, slots: [SlotStatus(slot: slot, deployment: "d1", health: .healthy)]))))
+      #expect(await eventually { await cluster.slotStatuses()[slot]?.status.health == .healthy })
+    }
+    // The node comes back (its host rebooted): what it said of its slots before is gone.
+    // (A moment first for the scheduler to see the old connection close.)
+    try await Task.sleep(for: .milliseconds(100))
+    try await scheduler.withRawConnection { raw in
+      _ = try await raw.hello(node: "back")
+      try await raw.send(Frame(id: "r", .register(Register(node: Fixtures.nodeSpec("back")))))
+      guard case .registered(let registered) = try await raw.next()?.message else {
+        Issue.record("expected registered")
+        return
+      }
+      #expect(registered.generation == 2)
+      #expect(await cluster.slotStatuses()[slot] == nil)
+      try await raw.send(
+        Frame(
+          id: "hb",
+          .heartbeat(
+            Heartbeat(
+              usage: usage, slots: [SlotStatus(slot: slot, deployment: "d1", health: .starting)]))))
+      #expect(await eventually { await cluster.slotStatuses()[slot]?.status.health == .starting })
+    }
+    await scheduler.stop()
+  }
 }

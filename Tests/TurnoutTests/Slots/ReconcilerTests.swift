@@ -8,12 +8,12 @@ struct ReconcilerTests {
 
   func assignment(
     _ index: Int, deployment: String = "d1", image: String = "web:1",
-    security: SecurityRequest = SecurityRequest()
+    security: SecurityRequest = SecurityRequest(), network: NetworkMode = .bridge
   ) -> SlotAssignment {
     SlotAssignment(
       slot: SlotID(app: "web", color: .blue, index: index), deployment: deployment, image: image,
       resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20), hostPort: 20000 + index,
-      containerPort: 8080, security: security)
+      containerPort: 8080, network: network, security: security)
   }
 
   func container(_ a: SlotAssignment, id: String, state: ContainerInfo.State = .running)
@@ -85,6 +85,22 @@ struct ReconcilerTests {
     #expect(reason.contains("host bind mounts"))
     let allowed = NodePermissions(privileged: true, hostMounts: true)
     #expect(plan([a], [], permissions: allowed) == [.create(a)])
+  }
+
+  @Test("network: host is refused before Docker unless the node allows it (issue 14.2)")
+  func hostNetworkIsGated() {
+    let a = assignment(0, network: .host)
+    guard case .refuse(_, let reason, nil) = plan([a], []).first else {
+      Issue.record("expected a refusal, got \(plan([a], []))")
+      return
+    }
+    #expect(reason == "network: host is not allowed on this node (sched-agent --allow-host-network)")
+    // A running container of that slot (started before the rule, or by hand) is removed too.
+    guard case .refuse(_, _, "c0") = plan([a], [container(a, id: "c0")]).first else {
+      Issue.record("expected the running container to go")
+      return
+    }
+    #expect(plan([a], [], permissions: NodePermissions(hostNetwork: true)) == [.create(a)])
   }
 
   @Test func theContainerSpecCarriesLimitsLabelsAndTheBindAddress() {

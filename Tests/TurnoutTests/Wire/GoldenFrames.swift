@@ -23,7 +23,12 @@ enum GoldenFrames {
     ),
     (
       .welcome,
-      Frame(id: "1", .welcome(Welcome(version: 1, heartbeatMillis: 2000, ttlMillis: 6000)))
+      Frame(
+        id: "1",
+        .welcome(
+          Welcome(
+            version: 1, heartbeatMillis: 2000, ttlMillis: 6000,
+            cluster: "c-0123456789abcdefghjkmnpqrs")))
     ),
     (
       .register,

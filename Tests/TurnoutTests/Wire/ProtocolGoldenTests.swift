@@ -8,7 +8,7 @@ struct ProtocolGoldenTests {
   /// The exact lines of docs/PROTOCOL.md, in the order of `GoldenFrames.all`.
   static let lines = [
     #"{"v":1,"type":"hello","id":"1","node":"web-1","role":"agent","token":"s3cret","versions":[1]}"#,
-    #"{"v":1,"type":"welcome","id":"1","heartbeat_ms":2000,"ttl_ms":6000,"version":1}"#,
+    #"{"v":1,"type":"welcome","id":"1","cluster":"c-0123456789abcdefghjkmnpqrs","heartbeat_ms":2000,"ttl_ms":6000,"version":1}"#,
     #"{"v":1,"type":"register","id":"2","node":{"address":"10.0.0.5","capacity":{"cpu_millis":4000,"memory_bytes":8589934592},"id":"web-1","labels":{"zone":"home"},"name":"web-1","ports":{"high":20999,"low":20000}}}"#,
     #"{"v":1,"type":"registered","id":"2","generation":3}"#,
     #"{"v":1,"type":"heartbeat","id":"hb17","slots":[{"container_id":"4f2a9c01b3e8","deployment":"d7","health":"healthy","slot":{"app":"web","color":"green","index":2},"started_at":1795750000}],"usage":{"cpu_used_millis":730,"memory_available_bytes":6442450944,"memory_used_bytes":2147483648}}"#,

@@ -25,7 +25,9 @@ public actor SlotManager: CommandExecutor, Service {
   private var desired: [SlotID: SlotAssignment]?
   private var observed: [SlotID: ContainerInfo] = [:]
   private var trackers: [SlotID: (container: String, tracker: HealthTracker)] = [:]
-  private var problems: [SlotID: (health: SlotHealth, message: String)] = [:]
+  /// Why a slot is not running, by slot, for the deployment the problem was met in: a new
+  /// deployment of the slot starts with none (an old refusal says nothing of a new image).
+  private var problems: [SlotID: (deployment: String, health: SlotHealth, message: String)] = [:]
   private var nextCheck: [SlotID: ContinuousClock.Instant] = [:]
   /// Deployments whose container this agent has seen running, per slot: a later create for the
   /// same deployment means the container went missing.
@@ -58,7 +60,9 @@ public actor SlotManager: CommandExecutor, Service {
   public func execute(_ action: CommandAction) async -> CommandAck {
     switch action {
     case .assign(let body):
-      desired = Dictionary(body.slots.map { ($0.slot, $0) }) { _, last in last }
+      let next = Dictionary(body.slots.map { ($0.slot, $0) }) { _, last in last }
+      desired = next
+      problems = problems.filter { next[$0.key]?.deployment == $0.value.deployment }
       logger.debug("slots assigned", metadata: ["slots": "\(body.slots.count)"])
       kick.yield()
       return CommandAck(ok: true, message: "assigned \(body.slots.count) slot(s)")
@@ -219,7 +223,7 @@ public actor SlotManager: CommandExecutor, Service {
         try await runtime.start(id)
         problems[assignment.slot] = nil
       } catch {
-        problems[assignment.slot] = (.exited, "cannot start container: \(error.message)")
+        problems[assignment.slot] = (assignment.deployment, .exited, "cannot start container: \(error.message)")
       }
     case .replace(let id, let assignment):
       logger.info(
@@ -228,7 +232,7 @@ public actor SlotManager: CommandExecutor, Service {
       do {
         try await runtime.remove(id)
       } catch {
-        problems[assignment.slot] = (.exited, "cannot remove old container: \(error.message)")
+        problems[assignment.slot] = (assignment.deployment, .exited, "cannot remove old container: \(error.message)")
         return
       }
       trackers[assignment.slot] = nil
@@ -252,7 +256,7 @@ public actor SlotManager: CommandExecutor, Service {
         logger.warning(
           "slot refused", metadata: ["slot": "\(assignment.slot)", "reason": "\(reason)"])
       }
-      problems[assignment.slot] = (.refused, reason)
+      problems[assignment.slot] = (assignment.deployment, .refused, reason)
       if let id { try? await runtime.remove(id) }
     }
   }
@@ -283,7 +287,7 @@ public actor SlotManager: CommandExecutor, Service {
     } catch {
       let health: SlotHealth =
         error.code == .notFound || error.code == .invalid ? .refused : .exited
-      problems[assignment.slot] = (health, error.message)
+      problems[assignment.slot] = (assignment.deployment, health, error.message)
       logger.error(
         "cannot start slot", metadata: ["slot": "\(assignment.slot)", "error": "\(error)"])
     }
@@ -295,7 +299,7 @@ public actor SlotManager: CommandExecutor, Service {
     guard let desired else { return }
     let now = ContinuousClock.now
     for (slot, assignment) in desired {
-      guard problems[slot] == nil, let container = observed[slot],
+      guard problems[slot]?.deployment != assignment.deployment, let container = observed[slot],
         container.labels[ManagedLabels.deployment] == assignment.deployment
       else { continue }
       if let due = nextCheck[slot], due > now { continue }
@@ -327,7 +331,7 @@ public actor SlotManager: CommandExecutor, Service {
   private func status(for slot: SlotID, deployment: String?) -> SlotStatus? {
     let container = observed[slot]
     let reportedDeployment = deployment ?? container?.labels[ManagedLabels.deployment] ?? ""
-    if let problem = problems[slot] {
+    if let problem = problems[slot], problem.deployment == reportedDeployment {
       return SlotStatus(
         slot: slot, deployment: reportedDeployment,
         containerID: container.map { String($0.id.prefix(12)) },

@@ -31,4 +31,38 @@ struct SlotManagerTests {
     let calls = await runtime.listCalls
     #expect(calls <= 6, "reconcile listed containers \(calls) times in 0.7 s")
   }
+
+  @Test("a refusal of one deployment is never reported for the next (14.6)")
+  func oldRefusalIsNotReportedForANewDeployment() async throws {
+    let runtime = FakeRuntime(images: ["web:2"])
+    var logger = Logger(label: "test.slots")
+    logger.logLevel = .critical
+    let slots = SlotManager(
+      node: NodeID("n1"), runtime: runtime, prober: ScriptedProber(),
+      permissions: NodePermissions(), publishAddress: "127.0.0.1",
+      reconcileInterval: .milliseconds(100), logger: logger)
+    let task = Task { try await slots.run() }
+    defer { task.cancel() }
+    func assignment(_ deployment: String, image: String) -> SlotAssignment {
+      SlotAssignment(
+        slot: SlotID(app: "web", color: .green, index: 0), deployment: deployment, image: image,
+        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20), hostPort: 20000,
+        containerPort: 8080, health: HealthCheck(intervalMillis: 50, timeoutMillis: 50))
+    }
+    _ = await slots.execute(.assign(AssignSlots(slots: [assignment("d1", image: "does-not-exist")])))
+    #expect(await eventually { await slots.slotStatuses().first?.health == .refused })
+    _ = await slots.execute(.assign(AssignSlots(slots: [assignment("d2", image: "web:2")])))
+    // Every report from now on is of d2, and none says d1's refusal.
+    var seen: [SlotStatus] = []
+    let deadline = ContinuousClock.now + .seconds(3)
+    while ContinuousClock.now < deadline {
+      let status = try #require(await slots.slotStatuses().first)
+      seen.append(status)
+      if status.health == .healthy { break }
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    #expect(seen.allSatisfy { $0.deployment == "d2" })
+    #expect(seen.allSatisfy { $0.health != .refused }, "\(seen.map(\.message))")
+    #expect(seen.last?.health == .healthy)
+  }
 }

@@ -71,6 +71,7 @@ extension AppService {
         "verification \(running.id) of \(name) is still running; follow it with schedctl verify \(name) --show"
       )
     }
+    try await checkLock(name, asked: "verify")
     let candidate = try await candidate(of: app, state: state)
     // Checked again after the suspension above: two verify calls must not both start.
     if let running = verifications[name], running.state == .running {

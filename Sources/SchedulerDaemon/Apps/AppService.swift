@@ -29,6 +29,8 @@ public actor AppService {
   /// of them clears it and bumps the version; a read that raced a write is not kept.
   var cachedState: StateSnapshot?
   var stateVersion = 0
+  /// Deploys still building their set, by app: a second deploy or a verify is refused.
+  var deployLocks: [String: AppLock] = [:]
   /// Verifications by app: the running one, or the last one this process ran.
   var verifications: [String: Verification] = [:]
   /// CPU and memory held on a node by a test run, by run.
@@ -90,6 +92,7 @@ public actor AppService {
       )
     }
     defer { busy.remove(name) }
+    try await checkLock(name, asked: "deploy")
     let image = image ?? app.spec.image
     guard !image.isEmpty, !image.contains(" ") else {
       throw APIFailure(.badRequest, "image '\(image)' is not a valid image reference")
@@ -154,6 +157,8 @@ public actor AppService {
       metadata: [
         "app.name": "\(name)", "set.color": "\(color.rawValue)", "deployment": "\(deployment)",
       ])
+    deployLocks[name] = AppLock(
+      .deploy(deployment: deployment, color: color), holder: actor, since: at)
     await push(to: Set(newAllocations.map(\.node) + previous.map(\.node)))
     await refreshRoutes()
     return DeployResponse(

@@ -87,6 +87,63 @@ struct DeployTests {
     await cluster.stop()
   }
 
+  @Test("a deploy holds the app until its set settles: a second deploy or a verify is refused with who and since (14.5)")
+  func secondDeployIsRefusedWhileTheFirstBuilds() async throws {
+    let cluster = try await Cluster.start()
+    let api = cluster.scheduler.api
+    // Health checks fail: the set stays starting, the deploy never settles on its own.
+    for port in 20000...20099 { cluster.prober.set(port: port, failure: "HTTP 503") }
+    _ = try await api.apply(Self.spec())
+    let first = try await api.deploy("web", image: nil)
+    do {
+      _ = try await api.deploy("web", image: "web:2")
+      Issue.record("a second deploy was accepted while the first builds")
+    } catch {
+      #expect(error.code == .refused)
+      #expect(error.message.contains("locked by the deploy of \(first.deployment) (blue, 0/4 healthy)"))
+      #expect(error.message.contains("by operator:"))
+      #expect(error.message.contains("schedctl stop-set web blue"))
+    }
+    do {
+      _ = try await api.verify("web")
+      Issue.record("a verify was accepted while a deploy builds")
+    } catch {
+      #expect(error.message.hasPrefix("verify refused: web is locked by the deploy"))
+    }
+    #expect(try await api.status("web").sets.map(\.deployment) == [first.deployment])
+    // Once the set is ready the lock is gone.
+    for port in 20000...20099 { cluster.prober.set(port: port, failure: nil) }
+    #expect(await eventually { await cluster.setState(.blue)?.state == .ready })
+    let second = try await api.deploy("web", image: "web:2")
+    #expect(second.color == .green)
+    #expect(await eventually { await cluster.setState(.green)?.state == .ready })
+    await cluster.stop()
+  }
+
+  @Test("stop-set refuses the live set unless forced, and says what to do instead (14.3)")
+  func stopSetOfTheLiveSetNeedsForce() async throws {
+    let cluster = try await Cluster.start()
+    let api = cluster.scheduler.api
+    _ = try await api.apply(Self.spec())
+    _ = try await api.deploy("web", image: nil)
+    #expect(await eventually { await cluster.setState(.blue)?.state == .ready })
+    do {
+      try await api.stopSet("web", color: .blue)
+      Issue.record("the live set was stopped without --force")
+    } catch {
+      #expect(error.code == .refused)
+      #expect(error.message.contains("blue is the live set of web and serves production"))
+      #expect(error.message.contains("schedctl deploy web, schedctl switch web"))
+      #expect(error.message.contains("--force"))
+    }
+    #expect(await cluster.containers().count == 4)
+    try await api.stopSet("web", color: .blue, force: true)
+    #expect(await eventually { await cluster.containers().isEmpty })
+    let events = try await api.events(after: 0, limit: 50)
+    #expect(events.last { $0.kind == "set.stopped" }?.detail.contains("forced") == true)
+    await cluster.stop()
+  }
+
   @Test func aRestartedAgentAdoptsItsContainers() async throws {
     var cluster = try await Cluster.start()
     _ = try await cluster.scheduler.api.apply(Self.spec())
@@ -200,5 +257,33 @@ struct DeployTests {
       #expect(error.message == "slots: must be 1 to 1000, got 0")
     }
     await scheduler.stop()
+  }
+}
+
+/// The lock's rule, as a table.
+@Suite("App lock")
+struct AppLockTests {
+  static let since = Date(timeIntervalSince1970: 1_800_000_000)
+
+  @Test(
+    arguments: [
+      (AppLock.Progress.running(healthy: 1, total: 4), 10.0, true),
+      (.running(healthy: 1, total: 4), AppLock.deployLimit + 1, false),
+      (.settled, 1, false),
+      (.gone, 1, false),
+    ] as [(AppLock.Progress, TimeInterval, Bool)])
+  func deployLock(progress: AppLock.Progress, after: TimeInterval, holds: Bool) {
+    let lock = AppLock(.deploy(deployment: "d1", color: .green), holder: "operator:ann", since: Self.since)
+    #expect(lock.holds(progress, now: Self.since + after) == holds)
+  }
+
+  @Test func verifyLockHoldsWhileRunningAndSaysWho() {
+    let lock = AppLock(.verify(id: "v7"), holder: "operator:bo", since: Self.since)
+    #expect(lock.holds(.running(healthy: 0, total: 0), now: Self.since + 86400))
+    #expect(!lock.holds(.settled, now: Self.since))
+    #expect(
+      lock.refusal(app: "web", asked: "deploy", progress: .running(healthy: 0, total: 0), now: Self.since + 42)
+        == "deploy refused: web is locked by verification v7 by operator:bo, since 08:00:00 UTC, 42s ago. Wait for it to end: schedctl verify web --show"
+    )
   }
 }

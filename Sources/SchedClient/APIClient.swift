@@ -139,6 +139,12 @@ public struct APIClient: Sendable {
       status = response.status
       bytes = try await response.body.collect(upTo: 64 << 20)
     } catch {
+      guard Self.neverConnected(error) else {
+        // Sent, perhaps acted on, not answered: the caller must find out what happened.
+        throw ClientError(
+          .interrupted,
+          "the scheduler at \(baseURL) did not answer \(method) \(path): \(Self.describe(error))")
+      }
       throw ClientError(
         .unreachable,
         "cannot reach the scheduler at \(baseURL): \(Self.describe(error)). Is schedd running? Point schedctl at it with --scheduler or TURNOUT_API."
@@ -186,6 +192,14 @@ public struct APIClient: Sendable {
     return "\(user)@\(ProcessInfo.processInfo.hostName)"
   }()
 
+  /// Whether the request failed before a connection was made, so nothing was sent.
+  static func neverConnected(_ error: any Error) -> Bool {
+    let text = "\(error)"
+    return ["Connection refused", "connectionRefused", "connectTimeout", "NIOConnectionError",
+      "No route to host", "Network is unreachable", "dnsLookup", "Could not resolve"
+    ].contains { text.contains($0) }
+  }
+
   private static func describe(_ error: any Error) -> String {
     let text = "\(error)"
     if text.contains("connectionRefused") || text.contains("Connection refused") {
@@ -199,7 +213,11 @@ public struct APIClient: Sendable {
 /// The error of the API client. `code` tells scripts (and exit codes) what kind of failure it was.
 public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
   public enum Code: String, Sendable {
+    /// No connection could be made: nothing was sent.
     case unreachable
+    /// The request was sent but no answer came (the scheduler went away): it may have been
+    /// carried out.
+    case interrupted
     case unauthorized
     case badRequest = "bad_request"
     /// The scheduler understood and said no: a switch refused or aborted, a busy app.
@@ -217,4 +235,7 @@ public struct ClientError: Error, Hashable, Sendable, CustomStringConvertible {
   }
 
   public var description: String { message }
+
+  /// The scheduler could not be reached or did not answer: it may be restarting.
+  public var schedulerAway: Bool { code == .unreachable || code == .interrupted }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RouteTable
+import SchedClient
 import SchedModel
 import SchedWire
 
@@ -12,8 +13,16 @@ struct DeployCommand: AsyncParsableCommand {
       "Build the app's idle color (blue or green) from an image and wait until it is healthy.",
     discussion: """
       All or nothing: if the set does not fit, nothing is placed and each slot says why.
-      Progress is printed as slots come up. Exits 0 when every slot is healthy, 1 when a slot is
-      refused or the set is not ready before --timeout.
+      Progress is printed as slots come up. Exits 0 when every slot is healthy, 1 when a slot
+      is refused or the set is not ready before --timeout.
+
+      A deploy holds the app until its set is ready or a slot fails (15 minutes at most): a
+      second deploy, or a verify, meanwhile is refused (not queued) with who holds the app and
+      since when. To give up on a deploy, stop its set: schedctl stop-set APP COLOR.
+
+      If the scheduler restarts while the set comes up, the deploy goes on and this command
+      keeps asking until --timeout; then it says the deployment was accepted and its state is
+      unknown (exit 69).
       """)
 
   @OptionGroup var global: GlobalOptions
@@ -46,8 +55,33 @@ struct DeployCommand: AsyncParsableCommand {
       return
     }
     var seen: [Int: SlotHealth] = [:]
+    let deadline = started + wait
+    var told = false
     while true {
-      let status = try await Exit.guarding { try await client.status(app) }
+      // The scheduler may restart while the set comes up: the deploy was accepted and goes on,
+      // so its reads are tried again until --timeout before saying what is known.
+      let status: AppStatusResponse
+      do {
+        status = try await Patient.read(
+          until: deadline,
+          onRetry: { error in
+            guard !told else { return }
+            told = true
+            FileHandle.standardError.write(
+              Data(
+                "warning: \(error.message); deployment \(deployed.deployment) was accepted, waiting for the scheduler\n"
+                  .utf8))
+          }
+        ) { try await client.status(app) }
+      } catch let error as ClientError where error.schedulerAway {
+        FileHandle.standardError.write(
+          Data(
+            "error: accepted as deployment \(deployed.deployment) (\(deployed.color.rawValue), \(deployed.image)); its state is unknown: \(error.message). Check with: schedctl status \(app)\n"
+              .utf8))
+        throw ExitCode(Exit.unavailable)
+      } catch {
+        status = try await Exit.guarding { throw error }
+      }
       guard
         let set = status.sets.first(where: {
           $0.color == deployed.color && $0.deployment == deployed.deployment

@@ -17,10 +17,29 @@ enum Exit {
     } catch let error as ClientError {
       FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
       switch error.code {
-      case .unreachable: throw ExitCode(unavailable)
+      case .unreachable, .interrupted: throw ExitCode(unavailable)
       case .unauthorized: throw ExitCode(noPermission)
       case .badRequest: throw ExitCode(dataError)
       case .refused, .server, .badResponse: throw ExitCode(failed)
+      }
+    }
+  }
+}
+
+/// Reads that outlast a restart of the scheduler: while it cannot be reached (or does not
+/// answer), the read is tried again every `every` until `deadline`; other failures at once.
+enum Patient {
+  static func read<T>(
+    until deadline: ContinuousClock.Instant, every: Duration = .milliseconds(500),
+    onRetry: (ClientError) -> Void = { _ in }, _ body: () async throws -> T
+  ) async throws -> T {
+    while true {
+      do {
+        return try await body()
+      } catch let error as ClientError where error.schedulerAway {
+        guard ContinuousClock.now + every < deadline else { throw error }
+        onRetry(error)
+        try await Task.sleep(for: every)
       }
     }
   }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SchedClient
 import SchedModel
 import SchedWire
 
@@ -29,7 +30,9 @@ struct SwitchCommand: AsyncParsableCommand {
 
   func run() async throws {
     let client = try global.client()
-    let result = try await Exit.guarding { try await client.switchLive(app, force: force) }
+    let result = try await SwitchOutput.run(app, verb: "switch", client: client) {
+      try await client.switchLive(app, force: force)
+    }
     try SwitchOutput.print(result, verb: "switched", global: global)
   }
 }
@@ -51,12 +54,62 @@ struct RollbackCommand: AsyncParsableCommand {
 
   func run() async throws {
     let client = try global.client()
-    let result = try await Exit.guarding { try await client.rollback(app) }
+    let result = try await SwitchOutput.run(app, verb: "rollback", client: client) {
+      try await client.rollback(app)
+    }
     try SwitchOutput.print(result, verb: "rolled back", global: global)
   }
 }
 
 enum SwitchOutput {
+  /// Sends a switch or rollback. When the scheduler goes away before answering (it was sent
+  /// and may have been carried out), the app's live color is read again for up to 30 s and
+  /// compared with the one before, so the operator learns what happened.
+  static func run(
+    _ app: String, verb: String, client: APIClient,
+    _ send: () async throws -> SwitchResponse
+  ) async throws -> SwitchResponse {
+    let before = try await Exit.guarding { try await client.status(app) }.app.live
+    do {
+      return try await send()
+    } catch let error as ClientError where error.code == .interrupted {
+      FileHandle.standardError.write(Data("warning: \(error.message); finding out what happened\n".utf8))
+      let after = try? await Patient.read(until: .now + .seconds(30)) {
+        try await client.status(app)
+      }
+      let (message, code) = afterLostAnswer(
+        app: app, verb: verb, before: before, after: after?.app, error: error.message)
+      FileHandle.standardError.write(Data((message + "\n").utf8))
+      throw ExitCode(code)
+    } catch {
+      return try await Exit.guarding { throw error }
+    }
+  }
+
+  /// What a switch or rollback whose answer was lost did, from the app as read afterwards
+  /// (nil: the scheduler is still away).
+  static func afterLostAnswer(
+    app: String, verb: String, before: Color?, after: AppRecord?, error: String
+  ) -> (message: String, exit: Int32) {
+    guard let after else {
+      return (
+        "error: the \(verb) of \(app) was sent, but the scheduler did not answer and is still unreachable: its outcome is unknown. Check with: schedctl status \(app)",
+        Exit.unavailable
+      )
+    }
+    let live = after.live?.rawValue ?? "none"
+    if after.live != before {
+      return (
+        "the scheduler went away before answering, but the \(verb) took effect: \(app) is live on \(live) (it was \(before?.rawValue ?? "none"))",
+        0
+      )
+    }
+    return (
+      "error: the \(verb) did not take effect: \(app) is still live on \(live). Run schedctl \(verb) \(app) again",
+      Exit.failed
+    )
+  }
+
   static func print(_ result: SwitchResponse, verb: String, global: GlobalOptions) throws {
     switch global.output {
     case .json: try printJSON(result)

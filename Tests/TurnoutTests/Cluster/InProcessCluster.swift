@@ -28,14 +28,14 @@ struct InProcessScheduler {
     heartbeat: Duration = .milliseconds(200), helloTimeout: Duration = .seconds(10),
     store: (any StateStore)? = nil, switchTimeout: Duration = .seconds(5), missedBeats: Int = 3,
     sampleInterval: Duration = .seconds(10), graphite: (host: String, port: Int)? = nil,
-    clusterPort: Int = 0
+    clusterPort: Int = 0, apiPort: Int = 0
   ) async throws -> InProcessScheduler {
     let store = store ?? MemoryStore()
     var logger = Logger(label: "test.schedd")
     logger.logLevel =
       ProcessInfo.processInfo.environment["TURNOUT_TEST_DEBUG"] != nil ? .debug : .warning
     let config = SchedulerConfig(
-      clusterPort: clusterPort, apiPort: 0, databasePath: ":memory:", joinToken: joinToken,
+      clusterPort: clusterPort, apiPort: apiPort, databasePath: ":memory:", joinToken: joinToken,
       apiToken: apiToken, heartbeatInterval: heartbeat, missedBeats: missedBeats,
       helloTimeout: helloTimeout,
       commandTimeout: .seconds(5), routerToken: routerToken, switchTimeout: switchTimeout,

@@ -27,6 +27,9 @@ let package = Package(
   targets: [
     // MARK: pure core
     .target(name: "SchedModel"),
+    // The version and the commit, written before each build (Plugins/BuildInfoPlugin).
+    .target(name: "BuildInfo", exclude: ["README.md"], plugins: ["BuildInfoPlugin"]),
+    .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
     .target(name: "SchedWire", dependencies: ["SchedModel", "RouteTable"], exclude: ["README.md"]),
     .target(name: "Placement", dependencies: ["SchedModel"], exclude: ["README.md"]),
     .target(name: "AgentCore", dependencies: ["SchedModel", "SchedWire"]),
@@ -54,6 +57,7 @@ let package = Package(
       name: "SchedulerDaemon",
       dependencies: [
         "SchedModel", "SchedWire", "Placement", "SchedStore", "WireTransport", "Dashboard",
+        "BuildInfo",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Prometheus", package: "swift-prometheus"),
@@ -102,7 +106,7 @@ let package = Package(
     .target(
       name: "SchedCtlCommands",
       dependencies: [
-        "SchedModel", "SchedWire", "SchedClient", "RouteTable",
+        "SchedModel", "SchedWire", "SchedClient", "RouteTable", "BuildInfo",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ]
@@ -112,7 +116,7 @@ let package = Package(
     .executableTarget(
       name: "schedd",
       dependencies: [
-        "SchedulerDaemon", "SchedStore", "SchedModel",
+        "SchedulerDaemon", "SchedStore", "SchedModel", "BuildInfo",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -122,7 +126,7 @@ let package = Package(
     .executableTarget(
       name: "sched-agent",
       dependencies: [
-        "AgentDaemon", "AgentCore", "SchedModel", "DockerRuntime", "WireTransport",
+        "AgentDaemon", "AgentCore", "SchedModel", "DockerRuntime", "WireTransport", "BuildInfo",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -132,7 +136,7 @@ let package = Package(
     .executableTarget(
       name: "sched-router",
       dependencies: [
-        "RouterDaemon", "WireTransport",
+        "RouterDaemon", "WireTransport", "BuildInfo",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

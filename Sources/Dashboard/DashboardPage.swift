@@ -117,14 +117,16 @@ public enum DashboardPage {
           "<div class=\"set empty \(color.rawValue)\" data-color=\"\(color.rawValue)\"><h3>\(color.rawValue)</h3><p class=\"empty\">no set</p></div>"
         continue
       }
-      html += self.set(set, traffic: status.traffic.first { $0.color == color })
+      html += self.set(
+        set, traffic: status.traffic.first { $0.color == color && $0.route == .production },
+        preview: status.traffic.first { $0.color == color && $0.route == .preview })
     }
     html += "</div><div class=\"graphs\">"
     for chart in model.charts(app: name) { html += chart.render() }
     return html + "</div></section>"
   }
 
-  static func set(_ set: SetView, traffic: SetTraffic?) -> String {
+  static func set(_ set: SetView, traffic: SetTraffic?, preview: SetTraffic? = nil) -> String {
     let role = set.live ? "live" : "standby"
     var rows = ""
     for slot in set.slots {
@@ -134,11 +136,11 @@ public enum DashboardPage {
         <td>\(HTML.escape(slot.message ?? ""))</td></tr>
         """
     }
-    var counts = "no traffic counted"
-    if let traffic {
-      counts =
-        "\(traffic.requests) requests · 2xx \(traffic[.success]) · 3xx \(traffic[.redirect]) · 4xx \(traffic[.clientError]) · 5xx \(traffic[.serverError]) · proxy errors \(traffic[.proxyError])"
+    func line(_ traffic: SetTraffic) -> String {
+      "\(traffic.requests) requests · 2xx \(traffic[.success]) · 3xx \(traffic[.redirect]) · 4xx \(traffic[.clientError]) · 5xx \(traffic[.serverError]) · proxy errors \(traffic[.proxyError])"
     }
+    var counts = traffic.map { "production: " + line($0) } ?? "no production traffic counted"
+    if let preview { counts += "</p><p class=\"meta traffic preview\">preview: " + line(preview) }
     return """
       <div class="set \(set.color.rawValue)\(set.live ? " live" : "")" data-color="\(set.color.rawValue)" data-state="\(set.state.rawValue)">
       <h3>\(set.color.rawValue) <span class="badge \(role)">\(role)</span> <span class="badge \(set.state.rawValue)">\(set.state.rawValue)</span></h3>

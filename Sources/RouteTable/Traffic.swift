@@ -90,11 +90,20 @@ public struct LatencyHistogram: Codable, Sendable, Hashable {
   }
 }
 
-/// One app color's traffic through a router since it started: requests, how they ended, how
-/// long they took, and how many are in flight now.
+/// Which listener a request came in on: production (the live set) or the preview route (the
+/// candidate set, through the preview listener or header, as `schedctl verify` checks it).
+/// Counted apart, so checks never show up as production traffic.
+public enum TrafficRoute: String, Codable, Sendable, Hashable, CaseIterable {
+  case production
+  case preview
+}
+
+/// One app color's traffic through a router since it started, on one route: requests, how they
+/// ended, how long they took, and how many are in flight now.
 public struct SetTraffic: Codable, Sendable, Hashable {
   public var app: String
   public var color: Color
+  public var route: TrafficRoute
   /// Requests answered (by an upstream or by the router itself).
   public var requests: Int64
   /// Counts per `StatusClass`: 2xx, 3xx, 4xx, 5xx, proxy errors.
@@ -102,9 +111,10 @@ public struct SetTraffic: Codable, Sendable, Hashable {
   public var inFlight: Int64
   public var latency: LatencyHistogram
 
-  public init(app: String, color: Color) {
+  public init(app: String, color: Color, route: TrafficRoute = .production) {
     self.app = app
     self.color = color
+    self.route = route
     self.requests = 0
     self.status = Array(repeating: 0, count: StatusClass.allCases.count)
     self.inFlight = 0
@@ -126,19 +136,23 @@ public struct SetTraffic: Codable, Sendable, Hashable {
     latency.merge(other.latency)
   }
 
-  /// Sums traffic by app and color, sorted.
+  /// Sums traffic by app, color and route, sorted (production before preview).
   public static func merged(_ parts: [SetTraffic]) -> [SetTraffic] {
     var out: [String: SetTraffic] = [:]
     for part in parts {
-      let key = "\(part.app)/\(part.color.rawValue)"
-      if out[key] == nil { out[key] = SetTraffic(app: part.app, color: part.color) }
+      let key = "\(part.app)/\(part.color.rawValue)/\(part.route.rawValue)"
+      if out[key] == nil {
+        out[key] = SetTraffic(app: part.app, color: part.color, route: part.route)
+      }
       out[key]!.merge(part)
     }
-    return out.values.sorted { ($0.app, $0.color.rawValue) < ($1.app, $1.color.rawValue) }
+    return out.values.sorted {
+      ($0.app, $0.route.rawValue, $0.color.rawValue) < ($1.app, $1.route.rawValue, $1.color.rawValue)
+    }
   }
 
   enum CodingKeys: String, CodingKey {
-    case app, color, requests, status, latency
+    case app, color, route, requests, status, latency
     case inFlight = "in_flight"
   }
 
@@ -149,6 +163,7 @@ public struct SetTraffic: Codable, Sendable, Hashable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     app = try c.decode(String.self, forKey: .app)
     color = try c.decode(Color.self, forKey: .color)
+    route = try c.decodeIfPresent(TrafficRoute.self, forKey: .route) ?? .production
     requests = try c.decode(Int64.self, forKey: .requests)
     inFlight = try c.decode(Int64.self, forKey: .inFlight)
     latency = try c.decode(LatencyHistogram.self, forKey: .latency)
@@ -160,6 +175,7 @@ public struct SetTraffic: Codable, Sendable, Hashable {
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(app, forKey: .app)
     try c.encode(color, forKey: .color)
+    if route != .production { try c.encode(route, forKey: .route) }
     try c.encode(requests, forKey: .requests)
     try c.encode(inFlight, forKey: .inFlight)
     try c.encode(latency, forKey: .latency)

@@ -12,6 +12,12 @@ struct SetKey: Hashable {
   var color: Color
 }
 
+/// One app color on one route: the key for counters (production and preview apart).
+struct CounterKey: Hashable {
+  var set: SetKey
+  var route: TrafficRoute
+}
+
 /// Where an upstream listens; pools are per address, not per slot.
 struct PoolKey: Hashable, Sendable {
   var address: String
@@ -36,7 +42,7 @@ final class LoopContext {
   private var open: [PoolKey: Int] = [:]
   let connected: NIOLockedValueBox<Set<PoolKey>>
   private var balancers: [SetKey: Balancer] = [:]
-  private var sets: [SetKey: SetCounters] = [:]
+  private var sets: [CounterKey: SetCounters] = [:]
 
   init(
     eventLoop: any EventLoop, config: RouterConfig,
@@ -69,7 +75,7 @@ final class LoopContext {
 
   /// Counts a request to `key` as in flight; the box is kept by the exchange so finishing it
   /// takes no lookup.
-  func started(_ key: SetKey) -> SetCounters {
+  func started(_ key: CounterKey) -> SetCounters {
     let counters = self.counters(key)
     counters.traffic.inFlight += 1
     return counters
@@ -90,7 +96,7 @@ final class LoopContext {
   }
 
   /// A request the router answered itself, never in flight.
-  func answered(_ key: SetKey, _ kind: StatusClass, since start: NIODeadline) {
+  func answered(_ key: CounterKey, _ kind: StatusClass, since start: NIODeadline) {
     Self.record(kind, in: counters(key), since: start)
   }
 
@@ -100,9 +106,9 @@ final class LoopContext {
     counters.traffic.record(kind, micros: (NIODeadline.now() - start).nanoseconds / 1000)
   }
 
-  private func counters(_ key: SetKey) -> SetCounters {
+  private func counters(_ key: CounterKey) -> SetCounters {
     if let existing = sets[key] { return existing }
-    let created = SetCounters(SetTraffic(app: key.app, color: key.color))
+    let created = SetCounters(SetTraffic(app: key.set.app, color: key.set.color, route: key.route))
     sets[key] = created
     return created
   }

@@ -102,7 +102,8 @@ public final class Proxy: Sendable {
 
   /// Requests in flight to one app color, over every loop.
   func inFlight(app: String, color: Color) async -> Int64 {
-    await traffic().first { $0.app == app && $0.color == color }?.inFlight ?? 0
+    // Production and preview requests alike: a drain waits for every one to the set.
+    await traffic().filter { $0.app == app && $0.color == color }.reduce(0) { $0 + $1.inFlight }
   }
 
   /// Opens a connection to every upstream that `table` makes live and the served table does

@@ -228,8 +228,9 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       return
     }
     let key = SetKey(app: app.app, color: set.color)
+    let counted = CounterKey(set: key, route: preview ? .preview : .production)
     guard !set.upstreams.isEmpty else {
-      loop.answered(key, .proxyError, since: start)
+      loop.answered(counted, .proxyError, since: start)
       respond(
         .serviceUnavailable,
         "the \(set.color.rawValue) set of \(app.app) has no healthy slot", request: head,
@@ -250,7 +251,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       id: exchangeID, key: key, set: set, head: upstreamHead, method: head.method,
       clientMinorVersion: head.minorVersion, keepAlive: head.keepAlive,
       upgrade: head.upgrade != nil, start: start)
-    exchange!.counters = loop.started(key)
+    exchange!.counters = loop.started(counted)
     let framer = BodyFramer(head.framing)
     if framer.isDone {
       exchange!.requestEnded = true

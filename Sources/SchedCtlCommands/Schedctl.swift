@@ -1,3 +1,4 @@
+import BuildInfo
 import ArgumentParser
 
 /// The root command: `schedctl <noun/verb>`.
@@ -16,6 +17,7 @@ public struct Schedctl: AsyncParsableCommand {
       64 bad command line; 65 the scheduler rejected the input; 69 scheduler unreachable;
       77 token refused.
       """,
+    version: BuildInfo.line("schedctl"),
     subcommands: [
       NodesCommand.self, PlacementCommand.self, PlanCommand.self, AppCommand.self,
       DeployCommand.self, StatusCommand.self, VerifyCommand.self, SwitchCommand.self,

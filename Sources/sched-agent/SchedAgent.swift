@@ -1,3 +1,4 @@
+import BuildInfo
 import AgentCore
 import AgentDaemon
 import ArgumentParser
@@ -24,7 +25,8 @@ struct SchedAgent: AsyncParsableCommand {
       Example:
         sched-agent --scheduler 10.0.0.2:7100 --token "$(cat /etc/turnout/join-token)" \\
                     --name web-1 --advertise 10.0.0.5 --ports 20000-20999 --labels zone=home
-      """)
+      """,
+    version: BuildInfo.line("sched-agent"))
 
   @Option(help: "Scheduler cluster address HOST:PORT (default 127.0.0.1:7100).")
   var scheduler: String?

@@ -1,3 +1,4 @@
+import BuildInfo
 import ArgumentParser
 import Foundation
 import Logging
@@ -32,7 +33,8 @@ struct SchedRouter: AsyncParsableCommand {
         sched-router --scheduler 10.0.0.2:7100 --token "$(cat /etc/turnout/router-token)" \\
                      --name edge-1 --listen 0.0.0.0:80 --preview-listen 127.0.0.1:8001 \\
                      --state-file /var/lib/turnout/routes.json
-      """)
+      """,
+    version: BuildInfo.line("sched-router"))
 
   @Option(help: "Scheduler cluster address HOST:PORT (default 127.0.0.1:7100), or 'none'.")
   var scheduler: String?

@@ -1,3 +1,4 @@
+import BuildInfo
 import ArgumentParser
 import Foundation
 import Logging
@@ -22,7 +23,8 @@ struct Schedd: AsyncParsableCommand {
         schedd --join-token "$(cat /etc/turnout/join-token)" \\
                --api-token "$(cat /etc/turnout/api-token)" \\
                --router-token "$(cat /etc/turnout/router-token)" --db /var/lib/turnout/turnout.db
-      """)
+      """,
+    version: BuildInfo.line("schedd"))
 
   @Option(help: "Cluster port address for agents and routers (default 127.0.0.1:7100).")
   var clusterListen: String?

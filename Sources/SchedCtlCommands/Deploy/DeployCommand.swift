@@ -139,6 +139,8 @@ struct StatusCommand: AsyncParsableCommand {
     commandName: "status",
     abstract: "Show an app's blue and green sets, every slot's state, and its recent traffic.",
     discussion: """
+      The routers' counts are per color and route: production (the live set's listener) and
+      preview (the preview listener or header, where schedctl verify checks the candidate).
       The last table sums the scheduler's stored samples (a point every 10 s) over --minutes:
       requests per second on average and now, the share of 2xx, 4xx and 5xx-or-proxy-error
       answers, a trend line of the request rate, and the set's CPU and memory.
@@ -208,13 +210,15 @@ struct StatusCommand: AsyncParsableCommand {
     if !status.traffic.isEmpty {
       out += "\ntraffic through routers (epoch \(status.epoch))\n"
       var table = Table(
-        "COLOR", "REQUESTS", "2XX", "3XX", "4XX", "5XX", "PROXY ERR", "IN FLIGHT", "P50", "P99")
+        "COLOR", "ROUTE", "REQUESTS", "2XX", "3XX", "4XX", "5XX", "PROXY ERR", "IN FLIGHT", "P50",
+        "P99")
       for traffic in status.traffic {
         func ms(_ q: Double) -> String {
           traffic.latency.quantileMicros(q).map { Self.formatMicros($0) } ?? "-"
         }
         table.add(
-          traffic.color.rawValue, String(traffic.requests), String(traffic[.success]),
+          traffic.color.rawValue, traffic.route.rawValue, String(traffic.requests),
+          String(traffic[.success]),
           String(traffic[.redirect]), String(traffic[.clientError]), String(traffic[.serverError]),
           String(traffic[.proxyError]), String(traffic.inFlight), ms(0.5), ms(0.99))
       }

@@ -62,7 +62,8 @@ actor Sampler {
           series: SeriesName.set(key.app, key.color, "memory"), at: now, value: Double(sum.memory)))
     }
     var counts: [String: Int64] = [:]
-    for traffic in await routers.allTraffic {
+    // Production traffic: what a set served its users (checks on the preview route are not).
+    for traffic in await routers.allTraffic where traffic.route == .production {
       counts[SeriesName.set(traffic.app, traffic.color, "requests")] = traffic.requests
       for (kind, name) in MetricsExport.classLabels {
         counts[SeriesName.set(traffic.app, traffic.color, name)] = traffic[kind]

@@ -429,6 +429,38 @@ struct ProxyTests {
     await candidate.stop()
   }
 
+  @Test("preview requests, by listener or header, are counted apart from production (14.8)")
+  func previewCountedApart() async throws {
+    let live = try await TestBackend.start("live")
+    let candidate = try await TestBackend.start("candidate")
+    let running = try await Self.start(
+      Self.table(live: [live.port], candidate: [candidate.port]),
+      previewHeader: "X-Turnout-Preview")
+    for _ in 0..<5 {
+      _ = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "web.test")])
+    }
+    for _ in 0..<4 {
+      _ = try await TestHTTP.fetch(running.previewURL + "/", headers: [("Host", "web.test")])
+    }
+    for _ in 0..<3 {
+      _ = try await TestHTTP.fetch(
+        running.url + "/", headers: [("Host", "web.test"), ("X-Turnout-Preview", "1")])
+    }
+    let traffic = await running.router.proxy.traffic()
+    #expect(traffic.count == 2, "\(traffic.map { ($0.color, $0.route, $0.requests) })")
+    let production = try #require(traffic.first { $0.route == .production })
+    let preview = try #require(traffic.first { $0.route == .preview })
+    #expect((production.color, production.requests) == (.blue, 5))
+    #expect((preview.color, preview.requests) == (.green, 7))
+    // On the wire the route is named for preview only; older reports read as production.
+    let line = String(decoding: try JSONEncoder().encode(preview), as: UTF8.self)
+    #expect(line.contains(#""route":"preview""#))
+    #expect(!String(decoding: try JSONEncoder().encode(production), as: UTF8.self).contains("route"))
+    await running.stop()
+    await live.stop()
+    await candidate.stop()
+  }
+
   /// A blocking client socket that reads with a 3 s timeout, for a conversation in steps.
   final class Conversation {
     let fd: Int32

@@ -30,6 +30,9 @@ public struct LatencyHistogram: Codable, Sendable, Hashable {
 
   public private(set) var boundsMicros: [Int64]
   public private(set) var counts: [Int64]
+  /// Every recorded latency added up, for a Prometheus histogram's `_sum` (0 in reports from
+  /// routers older than it).
+  public private(set) var sumMicros: Int64 = 0
 
   public init(boundsMicros: [Int64] = Self.defaultBounds) {
     self.boundsMicros = boundsMicros
@@ -39,6 +42,7 @@ public struct LatencyHistogram: Codable, Sendable, Hashable {
   public var total: Int64 { counts.reduce(0, +) }
 
   public mutating func record(micros: Int64) {
+    sumMicros &+= max(0, micros)
     var index = boundsMicros.count
     for (i, bound) in boundsMicros.enumerated() where micros <= bound {
       index = i
@@ -63,6 +67,7 @@ public struct LatencyHistogram: Codable, Sendable, Hashable {
 
   /// Adds `other`'s counts; histograms with other bounds are added by the bucket they fall in.
   public mutating func merge(_ other: LatencyHistogram) {
+    defer { sumMicros &+= other.sumMicros }
     if other.boundsMicros == boundsMicros {
       for i in counts.indices { counts[i] += other.counts[i] }
       return
@@ -70,19 +75,25 @@ public struct LatencyHistogram: Codable, Sendable, Hashable {
     for (i, count) in other.counts.enumerated() where count > 0 {
       let micros =
         i < other.boundsMicros.count ? other.boundsMicros[i] : (other.boundsMicros.last ?? 0) + 1
-      for _ in 0..<count { record(micros: micros) }
+      counts[bucket(of: micros)] += count
     }
+  }
+
+  private func bucket(of micros: Int64) -> Int {
+    boundsMicros.firstIndex { micros <= $0 } ?? boundsMicros.count
   }
 
   enum CodingKeys: String, CodingKey {
     case boundsMicros = "bounds_us"
     case counts
+    case sumMicros = "sum_us"
   }
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     boundsMicros = try c.decode([Int64].self, forKey: .boundsMicros)
     counts = try c.decode([Int64].self, forKey: .counts)
+    sumMicros = try c.decodeIfPresent(Int64.self, forKey: .sumMicros) ?? 0
     guard counts.count == boundsMicros.count + 1 else {
       throw DecodingError.dataCorruptedError(
         forKey: .counts, in: c, debugDescription: "must have one more entry than bounds_us")

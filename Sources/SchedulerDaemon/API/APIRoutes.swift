@@ -187,7 +187,8 @@ struct APIRoutes {
     return MetricsExport.Snapshot(
       nodes: await cluster.snapshot(), allocations: state.allocations,
       reports: await cluster.slotStatuses(), apps: state.apps, sets: state.sets,
-      traffic: await routers.allTraffic)
+      traffic: await routers.trafficByRouter, routers: await routers.views(),
+      counters: apps.counters.snapshot, now: cluster.now())
   }
 
   private func run<T>(_ body: () async throws -> T) async throws -> T {

@@ -198,9 +198,14 @@ extension AppService {
           await self?.recordAbort(app, verb: verb, actor: actor, reason: reason, restore: recorded)
         })
     } catch {
+      counters.switchEnded(
+        app: name, rollback: rollback, committed: false,
+        seconds: Date().timeIntervalSince(accepted))
       await refreshRoutes()
       throw error
     }
+    counters.switchEnded(
+      app: name, rollback: rollback, committed: true, seconds: Date().timeIntervalSince(accepted))
     logger.info(
       "\(verb) committed",
       metadata: [

@@ -239,6 +239,7 @@ extension AppService {
     }
     verifications[name] = verification
     let passed = verification.state == .passed
+    counters.verificationEnded(app: name, passed: passed)
     logger.info(
       "verification finished",
       metadata: [

@@ -29,6 +29,8 @@ public actor AppService {
   /// of them clears it and bumps the version; a read that raced a write is not kept.
   var cachedState: StateSnapshot?
   var stateVersion = 0
+  /// What `/metrics` exports of switches, deploys and verifications.
+  nonisolated let counters = OperatorCounters()
   /// Deploys still building their set, by app: a second deploy or a verify is refused.
   var deployLocks: [String: AppLock] = [:]
   /// Verifications by app: the running one, or the last one this process ran.
@@ -83,6 +85,20 @@ public actor AppService {
   /// Places the idle color of `name` from `image`, all or nothing, commits it, and sends the
   /// nodes their slots. Returns once the plan is committed; the set comes up after.
   public func deploy(_ name: String, image: String?, actor: String) async throws(APIFailure)
+    -> DeployResponse
+  {
+    do {
+      let placed = try await placeSet(name, image: image, actor: actor)
+      counters.deployAnswered(app: name, outcome: "placed")
+      return placed
+    } catch {
+      let refused = error.code == .conflict || error.code == .badRequest
+      counters.deployAnswered(app: name, outcome: refused ? "refused" : "failed")
+      throw error
+    }
+  }
+
+  private func placeSet(_ name: String, image: String?, actor: String) async throws(APIFailure)
     -> DeployResponse
   {
     guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }

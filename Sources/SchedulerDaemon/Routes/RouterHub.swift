@@ -154,6 +154,11 @@ public actor RouterHub {
     SetTraffic.merged(peers.values.flatMap { $0.carried + $0.traffic })
   }
 
+  /// Each router's traffic (with what its earlier processes counted), by router name.
+  var trafficByRouter: [String: [SetTraffic]] {
+    peers.mapValues { SetTraffic.merged($0.carried + $0.traffic) }
+  }
+
   /// Traffic of one app, summed the same way.
   func traffic(app: String) -> [SetTraffic] {
     SetTraffic.merged(

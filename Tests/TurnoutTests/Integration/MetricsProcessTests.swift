@@ -112,8 +112,29 @@ extension ProcessSuites {
       #expect(
         await Self.query(prometheusPort, "turnout_set_live{app=\"\(app)\",color=\"blue\"}") == 1)
       #expect(
-        await Self.query(prometheusPort, "turnout_node_cpu_capacity_millicores{node=\"mx1\"}")
+        await Self.query(prometheusPort, "turnout_node_cpu_capacity_cores{node=\"mx1\"}")
           ?? 0 > 0)
+      // Latency is a histogram per router: its count is every request the router answered.
+      #expect(
+        await Self.query(
+          prometheusPort,
+          "turnout_request_duration_seconds_count\(series),route=\"production\",router=\"edge-m\"}")
+          == 25)
+      #expect(await Self.query(prometheusPort, "turnout_routers_in_sync") == 1)
+      #expect(await Self.query(prometheusPort, "count(turnout_build_info)") == 1)
+      #expect(
+        await Self.query(prometheusPort, "turnout_deploys_total{app=\"\(app)\",outcome=\"placed\"}")
+          == 1)
+      // Debian's promtool on a live scrape: no error, no lint warning.
+      let scrape = try await TestHTTP.fetch(
+        "http://127.0.0.1:\(cluster.apiPort)/metrics",
+        headers: [("Authorization", "Bearer \(ProcessCluster.apiToken)")])
+      #expect(scrape.status == 200)
+      let file = temporaryDirectory("scrape").appendingPathComponent("metrics.txt")
+      try Data(scrape.body.readableBytesView).write(to: file)
+      let checked = try runToEnd(
+        URL(fileURLWithPath: "/bin/sh"), ["-c", "/usr/bin/promtool check metrics < '\(file.path)'"])
+      #expect(checked.status == 0 && checked.output.isEmpty, "promtool: \(checked.output)")
       // The agent samples its containers (Docker stats) and reports them with its heartbeats.
       #expect(
         await eventually(timeout: .seconds(20), every: .milliseconds(500)) {

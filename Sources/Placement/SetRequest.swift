@@ -23,6 +23,16 @@ public struct SetRequest: Sendable, Hashable {
     guard count > 0 else {
       throw PlacementError(.invalidRequest, "a set needs at least 1 slot, got \(count)")
     }
+    guard count <= AppSpec.maxSlots else {
+      throw PlacementError(
+        .invalidRequest, "a set has at most \(AppSpec.maxSlots) slots, got \(count)")
+    }
+    guard demand.fits(in: AppSpec.maxDemand) else {
+      throw PlacementError(
+        .invalidRequest,
+        "each slot may ask for at most \(Quantity.formatCPU(AppSpec.maxDemand.cpuMillis)) CPU and \(Quantity.formatMemory(AppSpec.maxDemand.memoryBytes)) memory"
+      )
+    }
     guard demand.cpuMillis > 0, demand.memoryBytes > 0 else {
       throw PlacementError(
         .invalidRequest,

@@ -103,19 +103,35 @@ public struct AppSpec: Codable, Sendable, Hashable {
     }
   }
 
+  /// The most slots a set (or a plan) may have.
+  public static let maxSlots = 1000
+  /// The most one slot may ask for: far beyond any host, and small enough that sums of
+  /// demands never overflow.
+  public static let maxDemand = Resources(cpuMillis: 4096 * 1000, memoryBytes: 64 << 40)
+
   /// Every rule a spec must meet, with messages naming the field.
   public func validate() throws(ModelError) {
     func fail(_ field: String, _ message: String) -> ModelError {
       ModelError(.invalidApp, "\(field): \(message)")
     }
     do { try Self.validateName(name) } catch { throw fail("name", error.message) }
-    guard !image.isEmpty, !image.contains(" "),
-      !image.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F })
-    else {
-      throw fail("image", "must be an image reference like web:2")
+    if let problem = ImageReference.problem(image) { throw fail("image", problem) }
+    guard (1...Self.maxSlots).contains(slots) else {
+      throw fail("slots", "must be 1 to \(Self.maxSlots), got \(slots)")
     }
-    guard (1...1000).contains(slots) else { throw fail("slots", "must be 1 to 1000, got \(slots)") }
     guard resources.cpuMillis > 0 else { throw fail("cpu", "must be more than 0") }
+    guard resources.cpuMillis <= Self.maxDemand.cpuMillis else {
+      throw fail(
+        "cpu",
+        "\(Quantity.formatCPU(resources.cpuMillis)) per slot is more than any host has (at most \(Quantity.formatCPU(Self.maxDemand.cpuMillis))); CPU is in cores, or millicores with m: 250m is a quarter core"
+      )
+    }
+    guard resources.memoryBytes <= Self.maxDemand.memoryBytes else {
+      throw fail(
+        "memory",
+        "\(Quantity.formatMemory(resources.memoryBytes)) per slot is more than any host has (at most \(Quantity.formatMemory(Self.maxDemand.memoryBytes)))"
+      )
+    }
     guard resources.memoryBytes >= 6 << 20 else {
       throw fail(
         "memory",

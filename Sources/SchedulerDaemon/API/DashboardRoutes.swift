@@ -41,7 +41,7 @@ struct DashboardRoutes {
         response.headers[.retryAfter] = String(seconds)
         return response
       }
-      let body = try await request.body.collect(upTo: 16 << 10)
+      let body = try await JSONResponse.body(of: request, limit: 16 << 10)
       let presented = Self.formValue("token", in: String(buffer: body)) ?? ""
       guard !presented.isEmpty, Admission.constantTimeEqual(presented, apiToken) else {
         sessions.recordRefused()

@@ -57,6 +57,9 @@ public actor AppService {
 
   public func apply(_ spec: AppSpec, actor: String) async throws(APIFailure) -> AppRecord {
     do { try spec.validate() } catch { throw APIFailure(.badRequest, error.message) }
+    if let problem = spec.demandProblem(nodes: await cluster.snapshot()) {
+      throw APIFailure(.badRequest, problem)
+    }
     let existing = try await app(spec.name, required: false)
     let record = AppRecord(spec: spec, live: existing?.live, updatedAt: cluster.now())
     let detail =
@@ -110,9 +113,7 @@ public actor AppService {
     defer { busy.remove(name) }
     try await checkLock(name, asked: "deploy")
     let image = image ?? app.spec.image
-    guard !image.isEmpty, !image.contains(" ") else {
-      throw APIFailure(.badRequest, "image '\(image)' is not a valid image reference")
-    }
+    if let problem = ImageReference.problem(image) { throw APIFailure(.badRequest, problem) }
     // The first deploy goes live at once; later ones build the color that is not live.
     let color = app.live?.other ?? .blue
     let allocations = try await wrap { try await store.allocations() }

@@ -14,8 +14,8 @@ struct APIRoutes {
   let apiToken: String
   let sessions = DashboardSessions()
 
-  func router() -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+  func router() -> Router<APIContext> {
+    let router = Router(context: APIContext.self)
     router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]) }
     DashboardRoutes(
       cluster: cluster, apps: apps, routers: routers, apiToken: apiToken, sessions: sessions
@@ -160,7 +160,7 @@ struct APIRoutes {
     }
   }
 
-  private func applyApp(_ request: Request, _ context: BasicRequestContext) async throws -> Response
+  private func applyApp(_ request: Request, _ context: APIContext) async throws -> Response
   {
     let name = try context.parameters.require("name")
     let spec = try await JSONResponse.decode(AppSpec.self, from: request)

@@ -18,7 +18,7 @@ struct DashboardRoutes {
   /// Graphs reach this far back.
   static let window: Int64 = 1800
 
-  func add(to router: Router<BasicRequestContext>) {
+  func add(to router: Router<APIContext>) {
     router.get("/") { _, _ in Self.redirect("/dashboard") }
     router.get("dashboard") { request, _ in
       guard sessions.session(of: request) != nil else { return Self.html(LoginPage.render()) }
@@ -30,13 +30,14 @@ struct DashboardRoutes {
       }
       return Self.html(DashboardPage.state(try await model()))
     }
-    router.post("dashboard/login") { request, _ in
-      if let wait = sessions.loginClosedFor() {
+    router.post("dashboard/login") { request, context in
+      let client = context.clientHost
+      if let wait = sessions.loginClosedFor(client: client) {
         let seconds = max(1, Int((RouterHub.millis(wait) / 1000).rounded(.up)))
         var response = Self.html(
           LoginPage.render(
             message:
-              "Too many refused logins in the last \(sessions.refusedWindow.components.seconds) s: the form is closed for \(seconds) s. The operator token keeps working with schedctl."
+              "Too many refused logins from \(client) in the last \(sessions.refusedWindow.components.seconds) s: the form is closed to it for \(seconds) s. The operator token keeps working with schedctl."
           ), status: .tooManyRequests)
         response.headers[.retryAfter] = String(seconds)
         return response
@@ -44,7 +45,7 @@ struct DashboardRoutes {
       let body = try await JSONResponse.body(of: request, limit: 16 << 10)
       let presented = Self.formValue("token", in: String(buffer: body)) ?? ""
       guard !presented.isEmpty, Admission.constantTimeEqual(presented, apiToken) else {
-        sessions.recordRefused()
+        sessions.recordRefused(client: client)
         return Self.html(
           LoginPage.render(
             message:

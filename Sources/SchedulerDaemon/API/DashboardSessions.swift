@@ -4,16 +4,21 @@ import Synchronization
 
 /// Dashboard logins: a random id per login, kept in memory for `lifetime` (a scheduler restart
 /// logs everyone out). The browser holds the id in an HttpOnly, SameSite=Strict cookie; the
-/// operator token itself never leaves the login form. Refused logins are throttled: after
-/// `maxRefused` within `refusedWindow`, the form is closed until the oldest of them ages out
-/// (the token still works with schedctl and the API).
+/// operator token itself never leaves the login form. Refused logins are throttled per client
+/// address: after `maxRefused` from one address within `refusedWindow`, the form is closed to
+/// that address until the oldest of them ages out; other addresses are not locked out by it
+/// (and the token still works with schedctl and the API).
 final class DashboardSessions: Sendable {
   static let cookieName = "turnout_session"
   let lifetime: Duration
   let maxRefused: Int
   let refusedWindow: Duration
   private let sessions = Mutex<[String: ContinuousClock.Instant]>([:])
-  private let refused = Mutex<[ContinuousClock.Instant]>([])
+  /// Refused logins by client address, oldest first.
+  private let refused = Mutex<[String: [ContinuousClock.Instant]]>([:])
+  /// Addresses tracked at most: past it, the ones whose refusals all aged out go first, then
+  /// the oldest, so a flood of addresses cannot grow the table without end.
+  static let maxClients = 10_000
 
   init(
     lifetime: Duration = .seconds(12 * 3600), maxRefused: Int = 5,
@@ -24,20 +29,35 @@ final class DashboardSessions: Sendable {
     self.refusedWindow = refusedWindow
   }
 
-  /// How long the login form stays closed, or nil when a login may be tried now.
-  func loginClosedFor() -> Duration? {
+  /// How long the login form stays closed to `client`, or nil when it may try now.
+  func loginClosedFor(client: String) -> Duration? {
     let now = ContinuousClock.now
-    return refused.withLock { times in
+    return refused.withLock { table in
+      var times = table[client] ?? []
       times.removeAll { $0 + refusedWindow <= now }
+      table[client] = times.isEmpty ? nil : times
       guard times.count >= maxRefused, let oldest = times.first else { return nil }
       return oldest + refusedWindow - now
     }
   }
 
-  /// A login was refused.
-  func recordRefused() {
+  /// How many addresses have refusals counted.
+  var trackedClients: Int { refused.withLock { $0.count } }
+
+  /// A login from `client` was refused.
+  func recordRefused(client: String) {
     let now = ContinuousClock.now
-    refused.withLock { $0.append(now) }
+    refused.withLock { table in
+      if table[client] == nil, table.count >= Self.maxClients {
+        table = table.filter { $0.value.contains { $0 + refusedWindow > now } }
+        if table.count >= Self.maxClients,
+          let oldest = table.min(by: { ($0.value.last ?? now) < ($1.value.last ?? now) })?.key
+        {
+          table[oldest] = nil
+        }
+      }
+      table[client, default: []].append(now)
+    }
   }
 
   /// Starts a session; returns its id.

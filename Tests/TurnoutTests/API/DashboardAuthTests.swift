@@ -100,19 +100,54 @@ struct DashboardAuthTests {
     try await client.shutdown()
     await scheduler.stop()
   }
+
+  @Test("refused logins from one address do not close the form to another (14.13)")
+  func throttleIsPerAddress() async throws {
+    guard TestEnvironment.has(FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")) else {
+      return
+    }
+    let scheduler = try await InProcessScheduler.start()
+    func login(_ token: String, from source: String) throws -> String {
+      try runToEnd(
+        URL(fileURLWithPath: "/usr/bin/curl"),
+        [
+          "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--interface", source,
+          "--data", "token=\(token)", "http://127.0.0.1:\(scheduler.apiPort)/dashboard/login",
+        ]
+      ).output
+    }
+    // An attacker on 127.0.0.2 guesses five times and is shut out.
+    for _ in 0..<5 { #expect(try login("guess", from: "127.0.0.2") == "401") }
+    #expect(try login(InProcessScheduler.apiToken, from: "127.0.0.2") == "429")
+    // The operator on 127.0.0.1 logs in.
+    #expect(try login(InProcessScheduler.apiToken, from: "127.0.0.1") == "303")
+    await scheduler.stop()
+  }
 }
 
 @Suite("Dashboard login throttle")
 struct LoginThrottleTests {
   @Test func theFormOpensAgainWhenTheOldestRefusalAgesOut() async throws {
     let sessions = DashboardSessions(maxRefused: 2, refusedWindow: .milliseconds(300))
-    #expect(sessions.loginClosedFor() == nil)
-    sessions.recordRefused()
-    #expect(sessions.loginClosedFor() == nil)
-    sessions.recordRefused()
-    let wait = try #require(sessions.loginClosedFor())
+    let client = "10.9.8.7"
+    #expect(sessions.loginClosedFor(client: client) == nil)
+    sessions.recordRefused(client: client)
+    #expect(sessions.loginClosedFor(client: client) == nil)
+    sessions.recordRefused(client: client)
+    let wait = try #require(sessions.loginClosedFor(client: client))
     #expect(wait > .zero && wait <= .milliseconds(300))
+    // Another address is not locked out by it (14.13).
+    #expect(sessions.loginClosedFor(client: "10.9.8.6") == nil)
     try await Task.sleep(for: .milliseconds(350))
-    #expect(sessions.loginClosedFor() == nil)
+    #expect(sessions.loginClosedFor(client: client) == nil)
+  }
+
+  @Test("refusals from a flood of addresses stay bounded")
+  func manyAddressesStayBounded() {
+    let sessions = DashboardSessions(maxRefused: 1, refusedWindow: .seconds(60))
+    for i in 0..<(DashboardSessions.maxClients + 50) { sessions.recordRefused(client: "a\(i)") }
+    // The newest is still counted; the table did not grow past its bound.
+    #expect(sessions.loginClosedFor(client: "a\(DashboardSessions.maxClients + 49)") != nil)
+    #expect(sessions.trackedClients <= DashboardSessions.maxClients)
   }
 }

@@ -13,8 +13,11 @@ public struct Schedctl: AsyncParsableCommand {
         export TURNOUT_API_TOKEN=...        # the token schedd was started with
         schedctl nodes
 
-      Exit codes: 0 success; 1 the scheduler failed the request; 2 a plan does not fit;
-      64 bad command line; 65 the scheduler rejected the input; 69 scheduler unreachable;
+      Every command takes the global options --scheduler URL, --token TOKEN and \
+      -o/--output table|json (<global options> in each usage line).
+
+      Exit codes: 0 success; 1 the scheduler failed the request; 2 a plan does not fit; \
+      64 bad command line; 65 the scheduler rejected the input; 69 scheduler unreachable; \
       77 token refused.
       """,
     version: BuildInfo.line("schedctl"),

@@ -15,16 +15,17 @@ struct SchedAgent: AsyncParsableCommand {
     commandName: "sched-agent",
     abstract: "The Turnout node agent: reports this host's capacity and usage to the scheduler.",
     discussion: """
-      The agent always dials the scheduler (it works behind NAT), registers this host's CPUs and
-      memory from /proc, heartbeats, and reconnects with jittered backoff when the scheduler is
+      The agent always dials the scheduler (it works behind NAT), registers this host's CPUs and \
+      memory from /proc, heartbeats, and reconnects with jittered backoff when the scheduler is \
       away.
 
-      Every flag can also come from the environment: TURNOUT_SCHEDULER, TURNOUT_JOIN_TOKEN,
+      Every flag can also come from the environment: TURNOUT_SCHEDULER, TURNOUT_JOIN_TOKEN, \
       TURNOUT_NODE_NAME, TURNOUT_NODE_ID, TURNOUT_ADVERTISE, TURNOUT_PORTS, TURNOUT_LABELS.
 
       Example:
-        sched-agent --scheduler 10.0.0.2:7100 --token "$(cat /etc/turnout/join-token)" \\
-                    --name web-1 --advertise 10.0.0.5 --ports 20000-20999 --labels zone=home
+        sched-agent --scheduler 10.0.0.2:7100 \\
+          --token "$(cat /etc/turnout/join-token)" --name web-1 \\
+          --advertise 10.0.0.5 --ports 20000-20999 --labels zone=home
       """,
     version: BuildInfo.line("sched-agent"))
 

@@ -13,26 +13,27 @@ struct SchedRouter: AsyncParsableCommand {
     commandName: "sched-router",
     abstract: "The Turnout router: the HTTP switch between an app's blue and green sets.",
     discussion: """
-      The router dials the scheduler's cluster port as a router, receives every app's route
-      table (live set, candidate set, healthy slots, epoch) and proxies HTTP/1.1 by Host header
-      to the live set. A switch is two-phase across all routers: each router prepares the new
-      table, warms connections to the new set and acks; the scheduler then commits it
+      The router dials the scheduler's cluster port as a router, receives every app's route \
+      table (live set, candidate set, healthy slots, epoch) and proxies HTTP/1.1 by Host header \
+      to the live set. A switch is two-phase across all routers: each router prepares the new \
+      table, warms connections to the new set and acks; the scheduler then commits it \
       everywhere. The candidate set is reachable before the switch on the preview listener.
 
-      The last table is saved in --state-file and served at start, before the scheduler answers;
+      The last table is saved in --state-file and served at start, before the scheduler answers; \
       without --scheduler the router serves that file alone.
 
-      Every response carries x-turnout-color, x-turnout-slot, x-turnout-image and
-      x-turnout-deployment (turn off with --no-stamp). Answers the router makes itself carry
+      Every response carries x-turnout-color, x-turnout-slot, x-turnout-image and \
+      x-turnout-deployment (turn off with --no-stamp). Answers the router makes itself carry \
       x-turnout-error: router.
 
-      Flags can also come from the environment: TURNOUT_SCHEDULER, TURNOUT_ROUTER_TOKEN,
+      Flags can also come from the environment: TURNOUT_SCHEDULER, TURNOUT_ROUTER_TOKEN, \
       TURNOUT_ROUTER_NAME, TURNOUT_LISTEN, TURNOUT_PREVIEW_LISTEN, TURNOUT_STATE_FILE.
 
       Example:
-        sched-router --scheduler 10.0.0.2:7100 --token "$(cat /etc/turnout/router-token)" \\
-                     --name edge-1 --listen 0.0.0.0:80 --preview-listen 127.0.0.1:8001 \\
-                     --state-file /var/lib/turnout/routes.json
+        sched-router --scheduler 10.0.0.2:7100 \\
+          --token "$(cat /etc/turnout/router-token)" --name edge-1 \\
+          --listen 0.0.0.0:80 --preview-listen 127.0.0.1:8001 \\
+          --state-file /var/lib/turnout/routes.json
       """,
     version: BuildInfo.line("sched-router"))
 

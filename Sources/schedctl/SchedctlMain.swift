@@ -3,6 +3,6 @@ import SchedCtlCommands
 @main
 enum SchedctlMain {
   static func main() async {
-    await Schedctl.main()
+    await Schedctl.mainNamingUnknownCommands()
   }
 }

@@ -11,18 +11,24 @@ struct Schedd: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "schedd",
     abstract: "The Turnout scheduler: tracks nodes, places slots, serves the operator API.",
+    usage: """
+      schedd --join-token <token> --api-token <token> [--router-token <token>]
+        [--db <path>] [--cluster-listen <host:port>] [--api-listen <host:port>]
+        [<options>]
+      """,
     discussion: """
-      Agents dial the cluster port with the join token, routers with the router token;
-      operators use the API port with the API token. State lives in one SQLite file (WAL, synchronous=FULL): back it up, keep it on disk
+      Agents dial the cluster port with the join token, routers with the router token; \
+      operators use the API port with the API token. State lives in one SQLite file (WAL, synchronous=FULL): back it up, keep it on disk \
       that survives a reboot.
 
-      Every flag can also come from the environment: TURNOUT_JOIN_TOKEN, TURNOUT_API_TOKEN,
+      Every flag can also come from the environment: TURNOUT_JOIN_TOKEN, TURNOUT_API_TOKEN, \
       TURNOUT_ROUTER_TOKEN, TURNOUT_DB, TURNOUT_CLUSTER_LISTEN, TURNOUT_API_LISTEN, TURNOUT_GRAPHITE.
 
       Example:
         schedd --join-token "$(cat /etc/turnout/join-token)" \\
                --api-token "$(cat /etc/turnout/api-token)" \\
-               --router-token "$(cat /etc/turnout/router-token)" --db /var/lib/turnout/turnout.db
+               --router-token "$(cat /etc/turnout/router-token)" \\
+               --db /var/lib/turnout/turnout.db
       """,
     version: BuildInfo.line("schedd"))
 

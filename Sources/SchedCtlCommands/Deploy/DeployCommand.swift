@@ -11,17 +11,18 @@ struct DeployCommand: AsyncParsableCommand {
     commandName: "deploy",
     abstract:
       "Build the app's idle color (blue or green) from an image and wait until it is healthy.",
+    usage: "schedctl deploy <app> [--image <image>] [--timeout <timeout>] [--no-wait]\n         [<global options>]",
     discussion: """
-      All or nothing: if the set does not fit, nothing is placed and each slot says why.
-      Progress is printed as slots come up. Exits 0 when every slot is healthy, 1 when a slot
+      All or nothing: if the set does not fit, nothing is placed and each slot says why. \
+      Progress is printed as slots come up. Exits 0 when every slot is healthy, 1 when a slot \
       is refused or the set is not ready before --timeout.
 
-      A deploy holds the app until its set is ready or a slot fails (15 minutes at most): a
-      second deploy, or a verify, meanwhile is refused (not queued) with who holds the app and
+      A deploy holds the app until its set is ready or a slot fails (15 minutes at most): a \
+      second deploy, or a verify, meanwhile is refused (not queued) with who holds the app and \
       since when. To give up on a deploy, stop its set: schedctl stop-set APP COLOR.
 
-      If the scheduler restarts while the set comes up, the deploy goes on and this command
-      keeps asking until --timeout; then it says the deployment was accepted and its state is
+      If the scheduler restarts while the set comes up, the deploy goes on and this command \
+      keeps asking until --timeout; then it says the deployment was accepted and its state is \
       unknown (exit 69).
       """)
 
@@ -138,11 +139,12 @@ struct StatusCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "status",
     abstract: "Show an app's blue and green sets, every slot's state, and its recent traffic.",
+    usage: "schedctl status <app> [--minutes <minutes>] [<global options>]",
     discussion: """
-      The routers' counts are per color and route: production (the live set's listener) and
-      preview (the preview listener or header, where schedctl verify checks the candidate).
-      The last table sums the scheduler's stored samples (a point every 10 s) over --minutes:
-      requests per second on average and now, the share of 2xx, 4xx and 5xx-or-proxy-error
+      The routers' counts are per color and route: production (the live set's listener) and \
+      preview (the preview listener or header, where schedctl verify checks the candidate). \
+      The last table sums the scheduler's stored samples (a point every 10 s) over --minutes: \
+      requests per second on average and now, the share of 2xx, 4xx and 5xx-or-proxy-error \
       answers, a trend line of the request rate, and the set's CPU and memory.
       """)
 
@@ -238,9 +240,10 @@ struct StopSetCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "stop-set",
     abstract: "Stop and remove one color's containers and free their reservations.",
+    usage: "schedctl stop-set <app> <color> [--force] [<global options>]",
     discussion: """
-      The live set serves production and is refused: switch to the other set and retire the
-      old one instead. --force stops it anyway (the app then answers 503 until a set is
+      The live set serves production and is refused: switch to the other set and retire the \
+      old one instead. --force stops it anyway (the app then answers 503 until a set is \
       deployed); the event log records who did it.
       """)
 
@@ -258,8 +261,9 @@ struct StopSetCommand: AsyncParsableCommand {
   func run() async throws {
     let client = try global.client()
     try await Exit.guarding { try await client.stopSet(app, color: color, force: force) }
-    if global.output == .table {
-      print("stopping \(app) \(color.rawValue): its containers are being removed")
+    switch global.output {
+    case .table: print("stopping \(app) \(color.rawValue): its containers are being removed")
+    case .json: try printJSON(["app": app, "color": color.rawValue, "state": "stopping"])
     }
   }
 }

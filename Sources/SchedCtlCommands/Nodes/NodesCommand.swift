@@ -7,8 +7,9 @@ struct NodesCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "nodes",
     abstract: "List the nodes, their capacity, what is used and free, and heartbeat age.",
+    usage: "schedctl nodes [<global options>]",
     discussion: """
-      USED is measured on the host by the agent. FREE is capacity less what placed slots
+      USED is measured on the host by the agent. FREE is capacity less what placed slots \
       reserve: what placement can still hand out. A node is down after 3 missed heartbeats.
       """)
 

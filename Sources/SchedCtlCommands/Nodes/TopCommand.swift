@@ -10,15 +10,20 @@ struct TopCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "top",
     abstract: "Watch nodes and sets: CPU, memory and request rates, refreshing.",
+    usage: "schedctl top [--interval <duration>] [--once] [--frames <n>]\n         [<global options>]",
     discussion: """
-      Nodes show what their agents measure against capacity, and what slots reserve. Sets show
-      their containers' CPU and memory and the request rate through the routers over the last
+      Nodes show what their agents measure against capacity, and what slots reserve. Sets show \
+      their containers' CPU and memory and the request rate through the routers over the last \
       minute (from the scheduler's 10 s samples). Ctrl-C stops it.
+
+      With -o json each frame is one JSON object on a line of its own (the nodes and \
+      every set with its last minute), and the screen is not cleared.
 
       Examples:
         schedctl top                 # redraw every 2 s
         schedctl top --interval 5s
         schedctl top --once          # one frame, for scripts
+        schedctl top --once -o json
       """)
 
   @OptionGroup var global: GlobalOptions
@@ -43,17 +48,86 @@ struct TopCommand: AsyncParsableCommand {
     let limit = once ? 1 : frames
     var drawn = 0
     while limit.map({ drawn < $0 }) ?? true {
-      let frame = try await Self.frame(client)
-      let clear = once ? "" : "\u{1B}[H\u{1B}[2J"
-      FileHandle.standardOutput.write(Data((clear + frame + "\n").utf8))
+      let data = try await Self.data(client)
+      switch global.output {
+      case .table:
+        let clear = once ? "" : "\u{1B}[H\u{1B}[2J"
+        FileHandle.standardOutput.write(Data((clear + Self.render(data) + "\n").utf8))
+      case .json:
+        FileHandle.standardOutput.write(try Self.jsonLine(data))
+      }
       drawn += 1
       if let limit, drawn >= limit { break }
       try await Task.sleep(for: every)
     }
   }
 
-  /// One frame: the time, the nodes table and the sets table.
-  static func frame(_ client: APIClient) async throws -> String {
+  /// What one frame shows.
+  struct Frame: Sendable {
+    var at: Date
+    var nodes: [NodeView]
+    var statuses: [AppStatusResponse]
+    var points: [SamplePoint]
+  }
+
+  /// A frame for scripts: the nodes, and each set with its last minute's summary.
+  struct FrameJSON: Encodable {
+    struct SetJSON: Encodable {
+      var app: String
+      var color: Color
+      var live: Bool
+      var state: String
+      var healthy: Int
+      var slots: Int
+      var cpuMillis: Double?
+      var memoryBytes: Double?
+      var requestsPerSecond: Double?
+      var failurePercent: Double?
+
+      enum CodingKeys: String, CodingKey {
+        case app, color, live, state, healthy, slots
+        case cpuMillis = "cpu_millis"
+        case memoryBytes = "memory_bytes"
+        case requestsPerSecond = "requests_per_second"
+        case failurePercent = "failure_percent"
+      }
+    }
+    var at: Date
+    var nodes: [NodeView]
+    var sets: [SetJSON]
+  }
+
+  static func jsonLine(_ frame: Frame) throws -> Data {
+    var sets: [FrameJSON.SetJSON] = []
+    for status in frame.statuses {
+      let recent = RecentTraffic.summarize(frame.points, app: status.app.name)
+      for set in status.sets {
+        let traffic = recent.first { $0.color == set.color }
+        sets.append(
+          .init(
+            app: status.app.name, color: set.color, live: set.live, state: set.state.rawValue,
+            healthy: set.healthy, slots: set.slots.count, cpuMillis: traffic?.cpuMillis,
+            memoryBytes: traffic?.memoryBytes, requestsPerSecond: traffic?.latestRate,
+            failurePercent: traffic?.failures))
+      }
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .secondsSince1970
+    var line = try encoder.encode(FrameJSON(at: frame.at, nodes: frame.nodes, sets: sets))
+    line.append(UInt8(ascii: "\n"))
+    return line
+  }
+
+  /// One frame as people read it: the time, the nodes table and the sets table.
+  static func render(_ frame: Frame) -> String {
+    let stamp = ISO8601DateFormatter().string(from: frame.at)
+    return "schedctl top  \(stamp)\n\n" + nodesTable(frame.nodes) + "\n\n"
+      + setsTable(frame.statuses, points: frame.points)
+  }
+
+  /// Reads what one frame shows.
+  static func data(_ client: APIClient) async throws -> Frame {
     let nodes = try await Exit.guarding { try await client.nodes() }
     let apps = try await Exit.guarding { try await client.apps() }
     var statuses: [AppStatusResponse] = []
@@ -65,9 +139,7 @@ struct TopCommand: AsyncParsableCommand {
     let points =
       series.isEmpty
       ? [] : try await Exit.guarding { try await client.samples(series, since: since) }
-    let stamp = ISO8601DateFormatter().string(from: Date())
-    return "schedctl top  \(stamp)\n\n" + nodesTable(nodes) + "\n\n"
-      + setsTable(statuses, points: points)
+    return Frame(at: Date(), nodes: nodes, statuses: statuses, points: points)
   }
 
   static func nodesTable(_ nodes: [NodeView]) -> String {

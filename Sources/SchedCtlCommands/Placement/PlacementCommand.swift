@@ -6,7 +6,8 @@ import SchedWire
 struct PlacementCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "placement",
-    abstract: "Show every placed slot and its node, and the free capacity of each node.")
+    abstract: "Show every placed slot and its node, and the free capacity of each node.",
+    usage: "schedctl placement [<global options>]")
 
   @OptionGroup var global: GlobalOptions
 

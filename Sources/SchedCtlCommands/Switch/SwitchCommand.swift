@@ -9,14 +9,15 @@ struct SwitchCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "switch",
     abstract: "Make the app's candidate set live on every router, with no failed request.",
+    usage: "schedctl switch <app> [--force] [<global options>]",
     discussion: """
-      Refused unless every slot of the candidate set is healthy and the image digest it runs
-      passed `schedctl verify` for this deployment; --force switches without a pass and writes
-      who did it to the event log. Two phases: every connected
-      router loads the new table and opens connections to the new set, then the scheduler
-      commits it everywhere. A router that does not answer in time (schedd --switch-timeout)
-      aborts the switch and the live set stays live on all routers. Requests in flight on the
-      old set finish there; the old set stays warm for `schedctl rollback`.
+      Refused unless every slot of the candidate set is healthy and the image digest it runs \
+      passed `schedctl verify` for this deployment; --force switches without a pass and writes \
+      who did it to the event log. Two phases: every connected \
+      router loads the new table and opens connections to the new set, then the scheduler \
+      commits it everywhere. A router that does not answer in time (schedd --switch-timeout) \
+      aborts the switch and the live set stays live on all routers. Requests in flight on the \
+      old set finish there; the old set stays warm for `schedctl rollback`. \
       Exits 0 when switched, 1 when refused or aborted (the reason is printed).
       """)
 
@@ -42,8 +43,9 @@ struct RollbackCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "rollback",
     abstract: "Make the previous set live again on every router; no container is started.",
+    usage: "schedctl rollback <app> [<global options>]",
     discussion: """
-      The set that was live before the last switch is still running (until it is retired), so
+      The set that was live before the last switch is still running (until it is retired), so \
       a rollback is the same two-phase table change as a switch, in well under a second.
       """)
 
@@ -133,9 +135,10 @@ struct RetireCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "retire",
     abstract: "Drain the old set (the one not live) and stop its containers.",
+    usage: "schedctl retire <app> [--drain-timeout <duration>] [<global options>]",
     discussion: """
-      The old set leaves every router's table, the routers wait for its requests in flight (up
-      to --drain-timeout, default the app's drain_timeout), then its containers stop. After
+      The old set leaves every router's table, the routers wait for its requests in flight (up \
+      to --drain-timeout, default the app's drain_timeout), then its containers stop. After \
       this, rollback is no longer possible.
       """)
 
@@ -177,6 +180,7 @@ struct RetireCommand: AsyncParsableCommand {
 struct RoutersCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "routers", abstract: "List routers and whether they serve the current table.",
+    usage: "schedctl routers [<global options>]",
     discussion: """
       EPOCH is the route table a router serves, as it last acknowledged it (a switch's \
       commit, a table installed) or reported it (once a heartbeat); "-" until a router that \

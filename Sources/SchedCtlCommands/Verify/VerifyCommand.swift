@@ -8,18 +8,19 @@ struct VerifyCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "verify",
     abstract: "Check the candidate set before a switch: its tests, then every slot.",
+    usage: "schedctl verify <app> [--show] [<global options>]",
     discussion: """
-      Resolves the image the candidate slots run to its digest and runs each of the app's
-      tests (spec `tests:`) in a throwaway container of exactly that digest, with its
-      companions on a private network, on a node with room for it; then runs each check (spec
-      `checks:`, or the health path when there are none) against every candidate slot directly
-      and through every router's preview listener, confirming from the stamps that the
-      candidate answered. Progress is printed as it happens; the result is stored against the
-      digest, and `schedctl switch` refuses a candidate without a pass.
+      Resolves the image the candidate slots run to its digest and runs each of the app's \
+      tests (spec `tests:`) in a throwaway container of exactly that digest, with its \
+      companions on a private network, on a node with room for it; then runs each check (spec \
+      `checks:`, or the health path when there are none) against every candidate slot directly \
+      and through every router's preview listener, confirming from the stamps that the \
+      candidate answered. Progress is printed as it happens; the result is stored against the \
+      digest, and `schedctl switch` refuses a candidate without a pass. \
       Exits 0 when everything passed, 1 when something failed or it could not start.
 
         schedctl verify web          run it and follow it
-        schedctl verify web --show   the stored result for the image the candidate runs
+        schedctl verify web --show   the stored result for the candidate's image
       """)
 
   @OptionGroup var global: GlobalOptions

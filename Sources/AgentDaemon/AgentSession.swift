@@ -132,6 +132,10 @@ struct AgentSession {
       throw AgentError(.session, "scheduler sent an oversized line")
     }
     switch LineCodec.decode(bytes.readableBytesView) {
+    case .failure where WrongPort.isHTTPResponse(bytes.readableBytesView):
+      let config = agent.config
+      throw AgentError(
+        .session, WrongPort.httpAnswerMessage(host: config.schedulerHost, port: config.schedulerPort))
     case .failure(let error):
       throw AgentError(.session, "cannot read scheduler's \(expecting): \(error.reply.message)")
     case .success(let frame):

@@ -47,6 +47,11 @@ struct ControlSession {
       default:
         throw RouterError(.session, "expected welcome, got \(frame.message.type.rawValue)")
       }
+    case .failure where WrongPort.isHTTPResponse(bytes.readableBytesView):
+      throw RouterError(
+        .session,
+        WrongPort.httpAnswerMessage(
+          host: config.schedulerHost ?? "?", port: config.schedulerPort))
     case .failure(let error):
       throw RouterError(.session, "bad line from scheduler: \(error.reply.message)")
     }

@@ -132,13 +132,18 @@ public struct APIClient: Sendable {
       }
     }
     let status: HTTPResponseStatus
+    let headers: HTTPHeaders
     let bytes: ByteBuffer
     do {
       let response = try await Self.http.execute(
         request, timeout: .milliseconds(timeout.components.seconds * 1000))
       status = response.status
+      headers = response.headers
       bytes = try await response.body.collect(upTo: 64 << 20)
     } catch {
+      if let wrong = Self.wrongServer(error, baseURL: baseURL) {
+        throw ClientError(.unreachable, wrong)
+      }
       guard Self.neverConnected(error) else {
         // Sent, perhaps acted on, not answered: the caller must find out what happened.
         throw ClientError(
@@ -151,13 +156,18 @@ public struct APIClient: Sendable {
       )
     }
     let data = Data(bytes.readableBytesView)
+    let body = try? JSONDecoder().decode(APIErrorBody.self, from: data)
+    if body?.code == "wrong_port" || (body == nil && status != .ok) || (status == .ok && !Self.isJSON(headers)) {
+      if let wrong = Self.notTheAPI(status: status, headers: headers, body: body, baseURL: baseURL) {
+        throw ClientError(.unreachable, wrong)
+      }
+    }
     guard status == .ok else {
-      let body = try? JSONDecoder().decode(APIErrorBody.self, from: data)
       let message =
         body?.error ?? "HTTP \(status.code) \(String(decoding: data.prefix(200), as: UTF8.self))"
       switch status {
       case .unauthorized: throw ClientError(.unauthorized, message)
-      case .badRequest, .notFound, .unprocessableEntity:
+      case .badRequest, .notFound, .unprocessableEntity, .payloadTooLarge:
         throw ClientError(.badRequest, message)
       case .conflict, .serviceUnavailable:
         throw ClientError(.refused, message)
@@ -174,6 +184,46 @@ public struct APIClient: Sendable {
         "the scheduler's answer could not be read (\(error)); are schedctl and schedd the same version?"
       )
     }
+  }
+
+  static func isJSON(_ headers: HTTPHeaders) -> Bool {
+    headers.first(name: "content-type")?.lowercased().contains("json") ?? false
+  }
+
+  /// Why the server at `baseURL` is not the scheduler's API, from its answer: the cluster
+  /// port, a Turnout router, or another web server. nil when it may well be the API.
+  static func notTheAPI(
+    status: HTTPResponseStatus, headers: HTTPHeaders, body: APIErrorBody?, baseURL: String
+  ) -> String? {
+    if body?.code == "wrong_port" { return "\(baseURL) is not the API: \(body!.error)" }
+    if headers.contains(name: "x-turnout-error") || headers.contains(name: "x-turnout-color") {
+      return
+        "\(baseURL) is a Turnout router (it answered with x-turnout-* headers), not the scheduler's API; point --scheduler (or TURNOUT_API) at schedd's API address, by default http://127.0.0.1:7070"
+    }
+    guard body == nil, !isJSON(headers) else { return nil }
+    let type = headers.first(name: "content-type") ?? "no content type"
+    return
+      "\(baseURL) answered HTTP \(status.code) with \(type): it is not the Turnout scheduler's API; point --scheduler (or TURNOUT_API) at schedd's API address, by default http://127.0.0.1:7070"
+  }
+
+  /// A connection error that shows the URL names the wrong kind of server: TLS to a plain HTTP
+  /// port, or HTTP to a port that does not speak it (an older scheduler's cluster port).
+  static func wrongServer(_ error: any Error, baseURL: String) -> String? {
+    let text = "\(error)"
+    if baseURL.hasPrefix("https://"),
+      ["SSL", "TLS", "handshake", "WRONG_VERSION_NUMBER", "BoringSSL"].contains(where: text.contains)
+    {
+      let plain = "http://" + baseURL.dropFirst("https://".count)
+      return
+        "\(baseURL) does not answer TLS (the handshake failed): schedd's API speaks plain HTTP; use \(plain)"
+    }
+    if ["invalidConstantString", "HTTPParserError", "invalid constant string", "invalidVersion"]
+      .contains(where: text.contains)
+    {
+      return
+        "\(baseURL) does not speak HTTP: is it schedd's cluster port? schedctl needs the API port, by default 7070"
+    }
+    return nil
   }
 
   /// One client for the process, like `HTTPClient.shared`, but a refused connection fails at once

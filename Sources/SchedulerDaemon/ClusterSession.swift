@@ -57,6 +57,16 @@ struct ClusterSession {
                   message: "line longer than \(WireLimits.maxLineBytes) bytes; closing"))))
           break lines
         case .line(let bytes):
+          if case .awaitingHello = phase, WrongPort.isHTTPRequest(bytes.readableBytesView) {
+            // schedctl or a browser at the wrong port: an HTTP answer it can show.
+            logger.notice(
+              "HTTP request on the cluster port; answered and closed",
+              metadata: ["peer": "\(connection.peer)"])
+            helloSeen.set()
+            try? await connection.sendRaw(WrongPort.clusterPortAnswer)
+            connection.close()
+            break lines
+          }
           switch LineCodec.decode(bytes.readableBytesView) {
           case .failure(let error):
             logger.debug(

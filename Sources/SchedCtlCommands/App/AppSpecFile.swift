@@ -17,6 +17,9 @@ enum AppSpecFile {
     let description: String
   }
 
+  /// Model field names that differ in the file.
+  static let fileNames = ["container_port": "port"]
+
   static let fields = [
     "name", "image", "slots", "cpu", "memory", "port", "env", "health", "network", "constraints",
     "max_per_node", "security", "hosts", "keep_warm", "drain_timeout", "tests", "checks", "log",
@@ -280,11 +283,12 @@ enum AppSpecFile {
         try spec.validate()
       } catch {
         // Point at the line of the field the rule is about.
-        let field = String(error.message.prefix { $0 != ":" })
+        // The model names a few fields otherwise than the file does (`port` is the API's
+        // `container_port`): the message uses the file's name.
+        let modelField = String(error.message.prefix { $0 != ":" })
+        let field = AppSpecFile.fileNames[modelField] ?? modelField
         let key = field.split(separator: ".").first.map(String.init) ?? field
-        throw fail(
-          top[key == "container_port" ? "port" : key] ?? root, field,
-          String(error.message.dropFirst(field.count + 2)))
+        throw fail(top[key] ?? root, field, String(error.message.dropFirst(modelField.count + 2)))
       }
       return spec
     }

@@ -37,6 +37,15 @@ struct AppSpecFileTests {
     #expect(spec.security.privileged)
   }
 
+  @Test("errors name the file's own field: port, not the API's container_port (14.18)")
+  func portErrorNamesPort() {
+    let text = "name: web\nimage: web:1\nslots: 1\ncpu: 100m\nmemory: 64Mi\nport: 70000\n"
+    #expect(problem(text) == "app.yaml:6: port: must be 1 to 65535")
+    #expect(
+      problem("name: web\nimage: a|b\nslots: 1\ncpu: 100m\nmemory: 64Mi\n")?.hasPrefix(
+        "app.yaml:2: image: 'a|b' is not an image reference") == true)
+  }
+
   func problem(_ text: String) -> String? {
     do {
       _ = try AppSpecFile.parse(text, file: "app.yaml")

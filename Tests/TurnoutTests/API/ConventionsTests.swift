@@ -19,16 +19,16 @@ struct ConventionsTests {
   }
 
   /// `PROGRAM [WORDS] --help` as a pipe at `columns`.
-  static func help(_ program: String, _ words: String = "", columns: Int) throws -> String {
+  static func help(_ program: String, _ words: String = "", columns: Int) async throws -> String {
     var environment = ProcessInfo.processInfo.environment
     environment["COLUMNS"] = String(columns)
     let arguments = words.split(separator: " ").map(String.init) + ["--help"]
-    return try runToEnd(binary(program), arguments, environment: environment).output
+    return try await run(binary(program), arguments, environment: environment).output
   }
 
   @Test("every program prints its version and the commit it was built from", arguments: programs)
-  func version(_ program: String) throws {
-    let (status, output) = try runToEnd(Self.binary(program), ["--version"])
+  func version(_ program: String) async throws {
+    let (status, output) = try await run(Self.binary(program), ["--version"])
     #expect(status == 0)
     let line = output.trimmingCharacters(in: .whitespacesAndNewlines)
     let version = try String(
@@ -41,18 +41,18 @@ struct ConventionsTests {
   }
 
   @Test("every help reads right at 80 columns: no line longer, no example broken")
-  func helpAt80Columns() throws {
+  func helpAt80Columns() async throws {
     var pages: [(String, String)] = []
     for program in Self.programs { pages.append((program, "")) }
     for verb in Self.verbs { pages.append(("schedctl", verb)) }
     for (program, words) in pages {
-      let narrow = try Self.help(program, words, columns: 80)
+      let narrow = try await Self.help(program, words, columns: 80)
       #expect(narrow.contains("USAGE:"), "\(program) \(words): \(narrow)")
       for line in narrow.split(separator: "\n") where line.count > 80 {
         Issue.record("\(program) \(words) --help has a line of \(line.count): \(line)")
       }
       // Examples (indented lines) must never need wrapping: at any width they read the same.
-      let wide = try Self.help(program, words, columns: 400)
+      let wide = try await Self.help(program, words, columns: 400)
       let described = wide.components(separatedBy: "USAGE:")[0]
       for line in described.split(separator: "\n") where line.hasPrefix(" ") && line.count > 80 {
         Issue.record("\(program) \(words): an example line of \(line.count) gets wrapped: \(line)")
@@ -61,8 +61,8 @@ struct ConventionsTests {
   }
 
   @Test("the spec example in app apply --help is a valid spec, as printed at 80 columns")
-  func specExampleParses() throws {
-    let page = try Self.help("schedctl", "app apply", columns: 80)
+  func specExampleParses() async throws {
+    let page = try await Self.help("schedctl", "app apply", columns: 80)
     let lines = page.components(separatedBy: "\n")
     let start = try #require(lines.firstIndex { $0.hasPrefix("  name:") })
     let end = try #require(lines[start...].firstIndex { $0.isEmpty })
@@ -83,12 +83,12 @@ struct ConventionsTests {
       (["app", "lst"], "unknown command 'lst' for 'schedctl app'", "did you mean 'list'?"),
       (["statu"], "unknown command 'statu'", "did you mean 'status'?"),
     ] as [([String], String, String?)])
-  func unknownCommand(_ arguments: [String], _ says: String, _ suggests: String?) throws {
+  func unknownCommand(_ arguments: [String], _ says: String, _ suggests: String?) async throws {
     let message = try #require(UnknownCommand.message(arguments))
     #expect(message.hasPrefix(says))
     if let suggests { #expect(message.contains(suggests)) }
     #expect(message.contains("commands: "))
-    let (status, output) = try runToEnd(Self.binary("schedctl"), arguments)
+    let (status, output) = try await run(Self.binary("schedctl"), arguments)
     #expect(status == 64)
     #expect(output.contains("error: \(says)"), "\(output)")
   }

@@ -107,8 +107,8 @@ struct DashboardAuthTests {
       return
     }
     let scheduler = try await InProcessScheduler.start()
-    func login(_ token: String, from source: String) throws -> String {
-      try runToEnd(
+    func login(_ token: String, from source: String) async throws -> String {
+      try await run(
         URL(fileURLWithPath: "/usr/bin/curl"),
         [
           "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "--interface", source,
@@ -117,10 +117,10 @@ struct DashboardAuthTests {
       ).output
     }
     // An attacker on 127.0.0.2 guesses five times and is shut out.
-    for _ in 0..<5 { #expect(try login("guess", from: "127.0.0.2") == "401") }
-    #expect(try login(InProcessScheduler.apiToken, from: "127.0.0.2") == "429")
+    for _ in 0..<5 { #expect(try await login("guess", from: "127.0.0.2") == "401") }
+    #expect(try await login(InProcessScheduler.apiToken, from: "127.0.0.2") == "429")
     // The operator on 127.0.0.1 logs in.
-    #expect(try login(InProcessScheduler.apiToken, from: "127.0.0.1") == "303")
+    #expect(try await login(InProcessScheduler.apiToken, from: "127.0.0.1") == "303")
     await scheduler.stop()
   }
 }

@@ -83,7 +83,7 @@ struct MetricsFormatTests {
   }
 
   @Test("Debian's promtool finds nothing to complain of")
-  func promtoolAccepts() throws {
+  func promtoolAccepts() async throws {
     let promtool = "/usr/bin/promtool"
     guard TestEnvironment.has(FileManager.default.isExecutableFile(atPath: promtool)) else {
       return
@@ -91,7 +91,7 @@ struct MetricsFormatTests {
     let text = MetricsExport.text(Self.snapshot())
     let file = temporaryDirectory("metrics").appendingPathComponent("metrics.txt")
     try text.write(to: file, atomically: true, encoding: .utf8)
-    let result = try runToEnd(
+    let result = try await run(
       URL(fileURLWithPath: "/bin/sh"), ["-c", "\(promtool) check metrics < '\(file.path)'"])
     #expect(result.status == 0, "\(result.output)")
     #expect(result.output.isEmpty, "promtool: \(result.output)")

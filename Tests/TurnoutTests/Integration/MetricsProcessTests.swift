@@ -132,7 +132,7 @@ extension ProcessSuites {
       #expect(scrape.status == 200)
       let file = temporaryDirectory("scrape").appendingPathComponent("metrics.txt")
       try Data(scrape.body.readableBytesView).write(to: file)
-      let checked = try runToEnd(
+      let checked = try await run(
         URL(fileURLWithPath: "/bin/sh"), ["-c", "/usr/bin/promtool check metrics < '\(file.path)'"])
       #expect(checked.status == 0 && checked.output.isEmpty, "promtool: \(checked.output)")
       // The agent samples its containers (Docker stats) and reports them with its heartbeats.

@@ -100,7 +100,9 @@ struct BoundedInputTests {
   }
 
   /// curl's status code and body for a POST of `bytes` to the deploy endpoint.
-  static func post(_ port: Int, bytes: Int, expect: Bool) throws -> (status: Int32, output: String) {
+  static func post(_ port: Int, bytes: Int, expect: Bool) async throws -> (
+    status: Int32, output: String
+  ) {
     let file = temporaryDirectory("body").appendingPathComponent("body.json")
     try Data(repeating: UInt8(ascii: " "), count: bytes).write(to: file)
     var arguments = [
@@ -110,7 +112,7 @@ struct BoundedInputTests {
       "http://127.0.0.1:\(port)/v1/apps/web/deploy",
     ]
     if !expect { arguments += ["-H", "Expect:"] }
-    return try runToEnd(URL(fileURLWithPath: "/usr/bin/curl"), arguments)
+    return try await run(URL(fileURLWithPath: "/usr/bin/curl"), arguments)
   }
 
   @Test("a 10 MB body gets a 413 with a JSON error, and the client does not hang (14.12)")
@@ -121,7 +123,7 @@ struct BoundedInputTests {
     let scheduler = try await InProcessScheduler.start()
     for expect in [false, true] {
       let started = ContinuousClock.now
-      let (status, output) = try Self.post(scheduler.apiPort, bytes: 10 << 20, expect: expect)
+      let (status, output) = try await Self.post(scheduler.apiPort, bytes: 10 << 20, expect: expect)
       #expect(status == 0, "curl failed: \(output)")
       #expect(output.hasSuffix("\n413"), "\(output.suffix(300))")
       #expect(output.contains(#""code":"too_large""#), "\(output.suffix(300))")

@@ -2,6 +2,7 @@ import Foundation
 import RouteTable
 import SchedModel
 import Synchronization
+import WireTransport
 
 /// The served route table compiled for lookups on the request path. Immutable; a switch
 /// publishes a new one, so every event loop sees either the old epoch or the new, never a mix.
@@ -212,20 +213,10 @@ final class TableFile: Sendable {
     do { data = try encoder.encode(saved) } catch {
       throw RouterError(.stateFile, "cannot encode the route table: \(error)")
     }
-    let temp = path + ".tmp"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else {
-      throw RouterError(.stateFile, "cannot write \(temp): \(String(cString: strerror(errno)))")
-    }
-    let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-    let synced = fsync(fd)
-    close(fd)
-    guard written == data.count, synced == 0 else {
-      throw RouterError(.stateFile, "cannot write \(temp): \(String(cString: strerror(errno)))")
-    }
-    guard rename(temp, path) == 0 else {
-      throw RouterError(
-        .stateFile, "cannot rename \(temp) to \(path): \(String(cString: strerror(errno)))")
+    do {
+      try AtomicFile.write(data, to: path)
+    } catch {
+      throw RouterError(.stateFile, error.message)
     }
   }
 }

@@ -24,6 +24,15 @@ public enum Fixtures {
       resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20), hosts: hosts)
   }
 
+  /// `slots` of web:1 at 100m CPU and 32 MiB, health checked every 100 ms: an app that comes
+  /// up at once on a fake runtime.
+  public static func quickApp(_ name: String = "web", slots: Int = 2) -> AppSpec {
+    AppSpec(
+      name: name, image: "web:1", slots: slots,
+      resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
+      health: HealthCheck(intervalMillis: 100, timeoutMillis: 100))
+  }
+
   public static func node(
     _ id: String = "n1", state: NodeState = .ready, generation: Int64 = 1,
     at: Date = Date(timeIntervalSince1970: 1_800_000_000)

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import SchedModel
 import SchedTestSupport
@@ -9,9 +10,12 @@ import Testing
 @Suite("Conventions: --version, --help at 80 columns, unknown commands, -o json")
 struct ConventionsTests {
   static let programs = ["schedd", "sched-agent", "sched-router", "schedctl"]
-  static let verbs = [
-    "nodes", "placement", "plan", "app", "app apply", "app list", "deploy", "status", "verify",
-    "switch", "rollback", "retire", "routers", "stop-set", "events", "top",
+  /// Every schedctl command, rendered in-process (no process per page).
+  static let commands: [any ParsableCommand.Type] = [
+    Schedctl.self, NodesCommand.self, PlacementCommand.self, PlanCommand.self, AppCommand.self,
+    AppApplyCommand.self, AppListCommand.self, DeployCommand.self, StatusCommand.self,
+    VerifyCommand.self, SwitchCommand.self, RollbackCommand.self, RetireCommand.self,
+    RoutersCommand.self, StopSetCommand.self, EventsCommand.self, TopCommand.self,
   ]
 
   static func binary(_ name: String) throws -> URL {
@@ -42,27 +46,39 @@ struct ConventionsTests {
 
   @Test("every help reads right at 80 columns: no line longer, no example broken")
   func helpAt80Columns() async throws {
-    var pages: [(String, String)] = []
-    for program in Self.programs { pages.append((program, "")) }
-    for verb in Self.verbs { pages.append(("schedctl", verb)) }
-    for (program, words) in pages {
-      let narrow = try await Self.help(program, words, columns: 80)
-      #expect(narrow.contains("USAGE:"), "\(program) \(words): \(narrow)")
+    var pages: [(name: String, narrow: String, wide: String)] = []
+    // The daemons are executables: their help comes from the built programs.
+    for program in ["schedd", "sched-agent", "sched-router"] {
+      pages.append(
+        (
+          program, try await Self.help(program, columns: 80),
+          try await Self.help(program, columns: 400)
+        ))
+    }
+    for command in Self.commands {
+      pages.append(
+        (
+          "schedctl \(command.configuration.commandName ?? "")",
+          Schedctl.helpMessage(for: command, columns: 80),
+          Schedctl.helpMessage(for: command, columns: 400)
+        ))
+    }
+    for (name, narrow, wide) in pages {
+      #expect(narrow.contains("USAGE:"), "\(name): \(narrow)")
       for line in narrow.split(separator: "\n") where line.count > 80 {
-        Issue.record("\(program) \(words) --help has a line of \(line.count): \(line)")
+        Issue.record("\(name) --help has a line of \(line.count): \(line)")
       }
       // Examples (indented lines) must never need wrapping: at any width they read the same.
-      let wide = try await Self.help(program, words, columns: 400)
       let described = wide.components(separatedBy: "USAGE:")[0]
       for line in described.split(separator: "\n") where line.hasPrefix(" ") && line.count > 80 {
-        Issue.record("\(program) \(words): an example line of \(line.count) gets wrapped: \(line)")
+        Issue.record("\(name): an example line of \(line.count) gets wrapped: \(line)")
       }
     }
   }
 
   @Test("the spec example in app apply --help is a valid spec, as printed at 80 columns")
   func specExampleParses() async throws {
-    let page = try await Self.help("schedctl", "app apply", columns: 80)
+    let page = Schedctl.helpMessage(for: AppApplyCommand.self, columns: 80)
     let lines = page.components(separatedBy: "\n")
     let start = try #require(lines.firstIndex { $0.hasPrefix("  name:") })
     let end = try #require(lines[start...].firstIndex { $0.isEmpty })

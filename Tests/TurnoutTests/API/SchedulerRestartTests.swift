@@ -48,11 +48,7 @@ struct SchedulerRestartTests {
       "n1", runtime: FakeRuntime(images: ["web:1"]), prober: prober)
     defer { agent.cancel() }
     #expect(await eventually { (try? await first.api.nodes().count) == 1 })
-    _ = try await first.api.apply(
-      AppSpec(
-        name: "web", image: "web:1", slots: 2,
-        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
-        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100)))
+    _ = try await first.api.apply(Fixtures.quickApp())
     let schedctl = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
     let deploying = Task {
       try await run(schedctl, ["deploy", "web", "--timeout", "30s"], environment: first.schedctlEnvironment)

@@ -41,7 +41,9 @@ struct VerifyTests {
           TestSpec(name: "quick", command: ["true"]),
           TestSpec(name: "stuck", command: ["sleep", "600"], timeoutMillis: 600_000),
         ]))
+    // A deploy holds the app until its set is ready: blue first, then green.
     _ = try await api.deploy("web", image: nil)
+    #expect(await eventually { (try? await api.status("web"))?.sets.first?.state == .ready })
     _ = try await api.deploy("web", image: "web:2")
     #expect(
       await eventually {
@@ -104,7 +106,9 @@ struct VerifyTests {
         health: HealthCheck(intervalMillis: 100, timeoutMillis: 100),
         tests: [TestSpec(name: "long", command: ["sleep", "600"], timeoutMillis: 600_000)]))
     _ = try await api.apply(AppSpec(name: "api", image: "api:1", slots: 1, resources: small))
+    // A deploy holds the app until its set is ready: blue first, then green.
     _ = try await api.deploy("web", image: nil)
+    #expect(await eventually { (try? await api.status("web"))?.sets.first?.state == .ready })
     _ = try await api.deploy("web", image: "web:2")
     #expect(
       await eventually {

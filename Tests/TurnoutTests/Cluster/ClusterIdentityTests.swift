@@ -119,11 +119,7 @@ struct ClusterIdentityTests {
       if !stopped { Task { await first.stop() } }
     }
     #expect(await eventually { (try? await first.api.nodes().count) == 1 })
-    _ = try await first.api.apply(
-      AppSpec(
-        name: "web", image: "web:1", slots: 2,
-        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
-        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100)))
+    _ = try await first.api.apply(Fixtures.quickApp())
     _ = try await first.api.deploy("web", image: nil)
     #expect(await eventually { router.table.app(named: "web")?.live?.upstreams.count == 2 })
     let served = router.table

@@ -197,11 +197,7 @@ extension InProcessScheduler {
       agent.cancel()
       throw ClientError(.unreachable, "agent n1 did not register")
     }
-    _ = try await api.apply(
-      AppSpec(
-        name: "web", image: "web:1", slots: 2,
-        resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20),
-        health: HealthCheck(intervalMillis: 100, timeoutMillis: 100)))
+    _ = try await api.apply(Fixtures.quickApp())
     _ = try await api.deploy("web", image: nil)
     return (scheduler, agent)
   }

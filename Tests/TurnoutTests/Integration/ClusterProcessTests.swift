@@ -109,6 +109,12 @@ extension ProcessSuites {
       #expect(
         downAfter <= .milliseconds(Int64(interval * 3250) + 20 + 100), "down after \(downAfter)")
       #expect(await nodes().filter { $0.state == .ready }.map(\.name) == ["n1", "n2"])
+      // The API shows the node down as soon as the scheduler decides it; what must survive
+      // the SIGKILL below is the committed record, so wait for its event.
+      #expect(
+        await eventually(timeout: .seconds(5)) {
+          (try? await api.events(limit: 100))?.contains { $0.kind == "node.down" } == true
+        })
 
       // 4. schedd killed with SIGKILL and restarted: every node is still listed at once,
       //    and the live agents are back within 10 s.

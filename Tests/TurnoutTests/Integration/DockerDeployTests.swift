@@ -18,8 +18,8 @@ extension ProcessSuites {
     let docker = DockerRuntime()
     var api: APIClient { cluster.api }
     func schedd() -> ManagedProcess { cluster.schedd() }
-    func agent(_ name: String, ports: String) -> ManagedProcess {
-      cluster.agent(name, ports: ports)
+    func agent(_ name: String, ports: String, extra: [String] = []) -> ManagedProcess {
+      cluster.agent(name, ports: ports, extra: extra)
     }
     func schedctl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
       try await cluster.schedctl(arguments)
@@ -152,8 +152,12 @@ extension ProcessSuites {
         driftEvents.contains { $0.detail == "\(victim.name): container was gone; created it again" }
       )
 
-      // 6. stop-set leaves no managed container behind.
-      let stop = try await schedctl(["stop-set", app, "blue"])
+      // 6. stop-set refuses the live set without --force; with it, no managed container is
+      //    left behind.
+      let refused = try await schedctl(["stop-set", app, "blue"])
+      #expect(refused.status == 1, "\(refused.output)")
+      #expect(refused.output.contains("serves production"), "\(refused.output)")
+      let stop = try await schedctl(["stop-set", app, "blue", "--force"])
       #expect(stop.status == 0, "\(stop.output)")
       #expect(
         await eventually(timeout: .seconds(30)) { (try? await containers(app).isEmpty) == true })
@@ -164,7 +168,7 @@ extension ProcessSuites {
     func hostNetwork() async throws {
       let scheduler = schedd()
       try scheduler.start()
-      let worker = agent("dk4", ports: "28100-28199")
+      let worker = agent("dk4", ports: "28100-28199", extra: ["--allow-host-network"])
       try worker.start()
       defer {
         worker.kill(SIGTERM)

@@ -34,13 +34,15 @@ struct ProcessCluster {
       ])
   }
 
-  func agent(_ name: String, token: String = joinToken, ports: String) -> ManagedProcess {
+  func agent(_ name: String, token: String = joinToken, ports: String, extra: [String] = [])
+    -> ManagedProcess
+  {
     ManagedProcess(
       "agent-\(name)",
       [
         "--scheduler", "127.0.0.1:\(clusterPort)", "--token", token, "--name", name,
         "--ports", ports, "--max-backoff", "1s",
-      ],
+      ] + extra,
       logDirectory: workDir)
   }
 

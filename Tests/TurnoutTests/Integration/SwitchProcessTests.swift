@@ -113,7 +113,12 @@ extension ProcessSuites {
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 2 })
       let host = "\(app).test"
       _ = try await api.apply(ProcessCluster.sampleSpec(app, maxPerNode: 1))
+      // A deploy holds the app until its set is ready: blue first, then green.
       _ = try await api.deploy(app, image: nil)
+      #expect(
+        await eventually(timeout: .seconds(30)) {
+          (try? await api.status(app))?.sets.first?.state == .ready
+        })
       _ = try await api.deploy(app, image: "turnout-sample:2")
       #expect(
         await eventually(timeout: .seconds(30)) {

@@ -67,7 +67,12 @@ extension ProcessSuites {
       }
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 1 })
       _ = try await api.apply(spec(withBrokenTest: true))
+      // A deploy holds the app until its set is ready: blue first, then green.
       _ = try await api.deploy(app, image: nil)
+      #expect(
+        await eventually(timeout: .seconds(30)) {
+          (try? await api.status(app))?.sets.first?.state == .ready
+        })
       _ = try await api.deploy(app, image: "turnout-sample:2")
       #expect(
         await eventually(timeout: .seconds(30)) {

@@ -212,6 +212,24 @@ struct DeployTests {
     await cluster.stop()
   }
 
+  @Test("network: host is refused before Docker without --allow-host-network (14.2)")
+  func hostNetworkSlotsAreRefusedWithTheReason() async throws {
+    let cluster = try await Cluster.start()
+    var spec = Self.spec(slots: 2)
+    spec.network = .host
+    _ = try await cluster.scheduler.api.apply(spec)
+    _ = try await cluster.scheduler.api.deploy("web", image: nil)
+    #expect(
+      await eventually {
+        await cluster.setState(.blue)?.slots.allSatisfy { $0.health == .refused } == true
+      })
+    let slot = try #require(await cluster.setState(.blue)?.slots.first)
+    #expect(
+      slot.message == "network: host is not allowed on this node (sched-agent --allow-host-network)")
+    #expect(await cluster.containers().isEmpty)
+    await cluster.stop()
+  }
+
   @Test func aSetThatDoesNotFitPlacesNothing() async throws {
     let cluster = try await Cluster.start()
     _ = try await cluster.scheduler.api.apply(Self.spec(slots: 5))  // at most 2 per node, 2 nodes

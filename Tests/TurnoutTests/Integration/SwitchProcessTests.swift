@@ -189,14 +189,17 @@ extension ProcessSuites {
 
       // The routers' counters, summed by the scheduler, equal what the client saw.
       var sent: [String: Int64] = [:]
-      for sample in all { if let color = sample.color { sent[color, default: 0] += 1 } }
-      // The verification's health check went to green once through each router's preview.
-      sent["green", default: 0] += 2
+      for sample in all { if let color = sample.color { sent["\(color)/production", default: 0] += 1 } }
+      // The verification's health check went to green once through each router's preview,
+      // and is counted apart from production.
+      sent["green/preview", default: 0] += 2
       var reported: [String: Int64] = [:]
       let matched = await eventually(timeout: .seconds(10)) {
         guard let status = try? await api.status(app) else { return false }
         reported = Dictionary(
-          uniqueKeysWithValues: status.traffic.map { ($0.color.rawValue, $0.requests) })
+          uniqueKeysWithValues: status.traffic.map {
+            ("\($0.color.rawValue)/\($0.route.rawValue)", $0.requests)
+          })
         let ok2xx = status.traffic.allSatisfy { $0[.success] == $0.requests && $0.inFlight == 0 }
         return reported == sent && ok2xx
       }

@@ -18,12 +18,13 @@ final class DashboardSessions: Sendable {
   private let refused = Mutex<[String: [ContinuousClock.Instant]]>([:])
   /// Addresses tracked at most: past it, the ones whose refusals all aged out go first, then
   /// the oldest, so a flood of addresses cannot grow the table without end.
-  static let maxClients = 10_000
+  let maxClients: Int
 
   init(
     lifetime: Duration = .seconds(12 * 3600), maxRefused: Int = 5,
-    refusedWindow: Duration = .seconds(60)
+    refusedWindow: Duration = .seconds(60), maxClients: Int = 10_000
   ) {
+    self.maxClients = maxClients
     self.lifetime = lifetime
     self.maxRefused = maxRefused
     self.refusedWindow = refusedWindow
@@ -48,9 +49,9 @@ final class DashboardSessions: Sendable {
   func recordRefused(client: String) {
     let now = ContinuousClock.now
     refused.withLock { table in
-      if table[client] == nil, table.count >= Self.maxClients {
+      if table[client] == nil, table.count >= maxClients {
         table = table.filter { $0.value.contains { $0 + refusedWindow > now } }
-        if table.count >= Self.maxClients,
+        if table.count >= maxClients,
           let oldest = table.min(by: { ($0.value.last ?? now) < ($1.value.last ?? now) })?.key
         {
           table[oldest] = nil

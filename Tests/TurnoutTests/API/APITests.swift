@@ -33,7 +33,7 @@ struct APITests {
   }
 
   @Test func planFitsOrSaysWhyNot() async throws {
-    let scheduler = try await InProcessScheduler.start()
+    let scheduler = try await InProcessScheduler.start(missedBeats: 12)
     let agents = [
       scheduler.startAgent(
         "a", probe: FixedProbe(capacity: Resources(cpuMillis: 2000, memoryBytes: 4 << 30))),
@@ -65,7 +65,7 @@ struct APITests {
 
   @Test func placementShowsSlotsAndFreeCapacity() async throws {
     let store = MemoryStore()
-    let scheduler = try await InProcessScheduler.start(store: store)
+    let scheduler = try await InProcessScheduler.start(store: store, missedBeats: 12)
     let agent = scheduler.startAgent(
       "a", probe: FixedProbe(capacity: Resources(cpuMillis: 2000, memoryBytes: 4 << 30)))
     #expect(await eventually { (try? await scheduler.api.nodes().count) == 1 })

@@ -65,6 +65,22 @@ struct GraphiteTests {
     return (process, data)
   }
 
+  /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+  static func accepts(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+      }
+    }
+  }
+
   @Test(
     "schedd --graphite: carbon stores the sampled series",
     .enabled(
@@ -72,8 +88,22 @@ struct GraphiteTests {
         && FileManager.default.isExecutableFile(atPath: "/usr/bin/whisper-fetch"),
       "no carbon-cache or whisper-fetch (scripts/test installs Debian's graphite-carbon)"))
   func carbonStoresTheSeries() async throws {
-    let port = freePort()
-    let (carbon, data) = try Self.carbon(port: port)
+    // A port found free can be taken by another test's connection before carbon binds it:
+    // start again on other ports until carbon is listening.
+    var attempt = 0
+    var port: Int
+    var carbon: Process
+    var data: URL
+    repeat {
+      attempt += 1
+      port = freePort()
+      (carbon, data) = try Self.carbon(port: port)
+      let (process, listenPort) = (carbon, port)
+      _ = await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+        !process.isRunning || Self.accepts(listenPort)
+      }
+      if !carbon.isRunning { carbon.waitUntilExit() }
+    } while !carbon.isRunning && attempt < 4
     defer {
       // carbon-cache can take its time over SIGTERM; nothing of it is needed any more.
       kill(carbon.processIdentifier, SIGKILL)

@@ -213,7 +213,10 @@ struct ClusterAgentTests {
 
   @Test func aSecondAgentWithTheSameIDIsRefused() async throws {
     let store = MemoryStore()
-    let scheduler = try await InProcessScheduler.start(heartbeat: .milliseconds(300), store: store)
+    // A loaded run stalls for seconds: the holder must not go down meanwhile (its id is freed
+    // by its disconnect below, not by its TTL).
+    let scheduler = try await InProcessScheduler.start(
+      heartbeat: .milliseconds(300), store: store, missedBeats: 40)
     let first = scheduler.startAgent("twin")
     #expect(
       await eventually { await scheduler.scheduler.cluster.snapshot().first?.state == .ready })

@@ -194,29 +194,24 @@ struct DeployTests {
     await cluster.stop()
   }
 
-  @Test func privilegedSlotsAreRefusedWithTheReason() async throws {
+  @Test(
+    "slots asking for what the node does not allow are refused before Docker, with the reason",
+    arguments: [
+      (
+        SecurityRequest(privileged: true), NetworkMode.bridge,
+        "privileged mode is not allowed on this node (sched-agent --allow-privileged)"
+      ),
+      (
+        SecurityRequest(), NetworkMode.host,
+        "network: host is not allowed on this node (sched-agent --allow-host-network)"
+      ),
+    ])
+  func unsafeSlotsAreRefusedWithTheReason(
+    security: SecurityRequest, network: NetworkMode, reason: String
+  ) async throws {
     let cluster = try await Cluster.start()
-    _ = try await cluster.scheduler.api.apply(
-      Self.spec(slots: 2, security: SecurityRequest(privileged: true)))
-    _ = try await cluster.scheduler.api.deploy("web", image: nil)
-    #expect(
-      await eventually {
-        await cluster.setState(.blue)?.slots.allSatisfy { $0.health == .refused } == true
-      })
-    let slot = try #require(await cluster.setState(.blue)?.slots.first)
-    #expect(
-      slot.message?.contains(
-        "privileged mode is not allowed on this node (sched-agent --allow-privileged)") == true)
-    #expect(await cluster.setState(.blue)?.state == .degraded)
-    #expect(await cluster.containers().isEmpty)
-    await cluster.stop()
-  }
-
-  @Test("network: host is refused before Docker without --allow-host-network (14.2)")
-  func hostNetworkSlotsAreRefusedWithTheReason() async throws {
-    let cluster = try await Cluster.start()
-    var spec = Self.spec(slots: 2)
-    spec.network = .host
+    var spec = Self.spec(slots: 2, security: security)
+    spec.network = network
     _ = try await cluster.scheduler.api.apply(spec)
     _ = try await cluster.scheduler.api.deploy("web", image: nil)
     #expect(
@@ -224,8 +219,8 @@ struct DeployTests {
         await cluster.setState(.blue)?.slots.allSatisfy { $0.health == .refused } == true
       })
     let slot = try #require(await cluster.setState(.blue)?.slots.first)
-    #expect(
-      slot.message == "network: host is not allowed on this node (sched-agent --allow-host-network)")
+    #expect(slot.message == reason)
+    #expect(await cluster.setState(.blue)?.state == .degraded)
     #expect(await cluster.containers().isEmpty)
     await cluster.stop()
   }

@@ -40,7 +40,8 @@ struct BuildInfoPlugin: BuildToolPlugin {
     guard let text = try? String(contentsOf: head, encoding: .utf8) else { return [] }
     var files = [head]
     if text.hasPrefix("ref: ") {
-      let ref = git.appending(path: text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines))
+      let ref = git.appending(
+        path: text.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines))
       if FileManager.default.fileExists(atPath: ref.path) { files.append(ref) }
     }
     let packed = git.appending(path: "packed-refs")

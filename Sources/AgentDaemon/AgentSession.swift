@@ -135,7 +135,8 @@ struct AgentSession {
     case .failure where WrongPort.isHTTPResponse(bytes.readableBytesView):
       let config = agent.config
       throw AgentError(
-        .session, WrongPort.httpAnswerMessage(host: config.schedulerHost, port: config.schedulerPort))
+        .session,
+        WrongPort.httpAnswerMessage(host: config.schedulerHost, port: config.schedulerPort))
     case .failure(let error):
       throw AgentError(.session, "cannot read scheduler's \(expecting): \(error.reply.message)")
     case .success(let frame):

@@ -158,7 +158,9 @@ public struct SetTraffic: Codable, Sendable, Hashable {
       out[key]!.merge(part)
     }
     return out.values.sorted {
-      ($0.app, $0.route.rawValue, $0.color.rawValue) < ($1.app, $1.route.rawValue, $1.color.rawValue)
+      ($0.app, $0.route.rawValue, $0.color.rawValue) < (
+        $1.app, $1.route.rawValue, $1.color.rawValue
+      )
     }
   }
 

@@ -157,8 +157,11 @@ public struct APIClient: Sendable {
     }
     let data = Data(bytes.readableBytesView)
     let body = try? JSONDecoder().decode(APIErrorBody.self, from: data)
-    if body?.code == "wrong_port" || (body == nil && status != .ok) || (status == .ok && !Self.isJSON(headers)) {
-      if let wrong = Self.notTheAPI(status: status, headers: headers, body: body, baseURL: baseURL) {
+    if body?.code == "wrong_port" || (body == nil && status != .ok)
+      || (status == .ok && !Self.isJSON(headers))
+    {
+      if let wrong = Self.notTheAPI(status: status, headers: headers, body: body, baseURL: baseURL)
+      {
         throw ClientError(.unreachable, wrong)
       }
     }
@@ -211,7 +214,8 @@ public struct APIClient: Sendable {
   static func wrongServer(_ error: any Error, baseURL: String) -> String? {
     let text = "\(error)"
     if baseURL.hasPrefix("https://"),
-      ["SSL", "TLS", "handshake", "WRONG_VERSION_NUMBER", "BoringSSL"].contains(where: text.contains)
+      ["SSL", "TLS", "handshake", "WRONG_VERSION_NUMBER", "BoringSSL"].contains(
+        where: text.contains)
     {
       let plain = "http://" + baseURL.dropFirst("https://".count)
       return
@@ -245,8 +249,9 @@ public struct APIClient: Sendable {
   /// Whether the request failed before a connection was made, so nothing was sent.
   static func neverConnected(_ error: any Error) -> Bool {
     let text = "\(error)"
-    return ["Connection refused", "connectionRefused", "connectTimeout", "NIOConnectionError",
-      "No route to host", "Network is unreachable", "dnsLookup", "Could not resolve"
+    return [
+      "Connection refused", "connectionRefused", "connectTimeout", "NIOConnectionError",
+      "No route to host", "Network is unreachable", "dnsLookup", "Could not resolve",
     ].contains { text.contains($0) }
   }
 

@@ -1,5 +1,5 @@
-import BuildInfo
 import ArgumentParser
+import BuildInfo
 
 /// The root command: `schedctl <noun/verb>`.
 public struct Schedctl: AsyncParsableCommand {

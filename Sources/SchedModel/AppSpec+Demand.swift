@@ -10,7 +10,8 @@ extension AppSpec {
     let memory = nodes.max { $0.spec.capacity.memoryBytes < $1.spec.capacity.memoryBytes }!
     var hint = ""
     if demand.cpuMillis > cpu.spec.capacity.cpuMillis, demand.cpuMillis % 1000 == 0 {
-      hint = " (cpu: \(demand.cpuMillis / 1000) means \(demand.cpuMillis / 1000) cores; write \(demand.cpuMillis / 1000)m for millicores)"
+      hint =
+        " (cpu: \(demand.cpuMillis / 1000) means \(demand.cpuMillis / 1000) cores; write \(demand.cpuMillis / 1000)m for millicores)"
     }
     return
       "one slot of \(name) asks for \(Quantity.formatCPU(demand.cpuMillis)) CPU and \(Quantity.formatMemory(demand.memoryBytes)) memory, which no registered node can ever hold: the most CPU is \(Quantity.formatCPU(cpu.spec.capacity.cpuMillis)) (\(cpu.id)), the most memory \(Quantity.formatMemory(memory.spec.capacity.memoryBytes)) (\(memory.id))\(hint)"

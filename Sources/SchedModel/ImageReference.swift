@@ -41,7 +41,8 @@ public enum ImageReference {
     }
     var parts = rest.split(separator: "/", omittingEmptySubsequences: false)
     // The first part is a registry when it has a '.' or a ':' or is localhost.
-    if parts.count > 1, parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost" {
+    if parts.count > 1, parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost"
+    {
       if let why = domainProblem(parts.removeFirst()) { return bad(why) }
     }
     for part in parts {
@@ -62,7 +63,9 @@ public enum ImageReference {
     var run: [Character] = []
     for c in part {
       if isLowerAlnum(c) {
-        if !run.isEmpty, !(run == ["."] || run == ["_"] || run == ["_", "_"] || run.allSatisfy({ $0 == "-" })) {
+        if !run.isEmpty,
+          !(run == ["."] || run == ["_"] || run == ["_", "_"] || run.allSatisfy({ $0 == "-" }))
+        {
           return "'\(part)' has the separator '\(String(run))'; use '.', '_', '__' or dashes"
         }
         run = []
@@ -77,7 +80,9 @@ public enum ImageReference {
 
   static func domainProblem(_ domain: Substring) -> String? {
     var host = domain
-    if let colon = domain.lastIndex(of: ":"), !domain.hasPrefix("[") || domain[..<colon].hasSuffix("]") {
+    if let colon = domain.lastIndex(of: ":"),
+      !domain.hasPrefix("[") || domain[..<colon].hasSuffix("]")
+    {
       let port = domain[domain.index(after: colon)...]
       guard !port.isEmpty, port.count <= 5, port.allSatisfy(\.isNumber) else {
         return "the registry '\(domain)' has a bad port"
@@ -88,7 +93,8 @@ public enum ImageReference {
     let labels = host.split(separator: ".", omittingEmptySubsequences: false)
     for label in labels {
       guard let first = label.first, let last = label.last,
-        first.isASCII, first.isLetter || first.isNumber, last.isASCII, last.isLetter || last.isNumber,
+        first.isASCII, first.isLetter || first.isNumber, last.isASCII,
+        last.isLetter || last.isNumber,
         label.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") })
       else { return "the registry '\(domain)' is not a host name" }
     }

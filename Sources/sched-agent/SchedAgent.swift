@@ -1,7 +1,7 @@
-import BuildInfo
 import AgentCore
 import AgentDaemon
 import ArgumentParser
+import BuildInfo
 import DockerRuntime
 import Foundation
 import Logging
@@ -127,7 +127,8 @@ struct SchedAgent: AsyncParsableCommand {
       executor = NoRuntimeExecutor()
     }
     let stateDir =
-      stateDir ?? ProcessInfo.processInfo.environment["TURNOUT_STATE_DIR"] ?? "/var/lib/turnout/agent"
+      stateDir ?? ProcessInfo.processInfo.environment["TURNOUT_STATE_DIR"]
+      ?? "/var/lib/turnout/agent"
     let cluster: PinnedCluster
     do {
       cluster = try PinnedCluster.file(

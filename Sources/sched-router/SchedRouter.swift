@@ -1,5 +1,5 @@
-import BuildInfo
 import ArgumentParser
+import BuildInfo
 import Foundation
 import Logging
 import NIOCore

@@ -223,7 +223,9 @@ public actor SlotManager: CommandExecutor, Service {
         try await runtime.start(id)
         problems[assignment.slot] = nil
       } catch {
-        problems[assignment.slot] = (assignment.deployment, .exited, "cannot start container: \(error.message)")
+        problems[assignment.slot] = (
+          assignment.deployment, .exited, "cannot start container: \(error.message)"
+        )
       }
     case .replace(let id, let assignment):
       logger.info(
@@ -232,7 +234,9 @@ public actor SlotManager: CommandExecutor, Service {
       do {
         try await runtime.remove(id)
       } catch {
-        problems[assignment.slot] = (assignment.deployment, .exited, "cannot remove old container: \(error.message)")
+        problems[assignment.slot] = (
+          assignment.deployment, .exited, "cannot remove old container: \(error.message)"
+        )
         return
       }
       trackers[assignment.slot] = nil

@@ -86,7 +86,8 @@ struct AppApplyCommand: AsyncParsableCommand {
       data = try Data(contentsOf: URL(fileURLWithPath: file))
     } catch {
       throw ValidationError(
-        "cannot read the spec file \(file): \(Self.reason(file, (error as NSError).localizedDescription))")
+        "cannot read the spec file \(file): \(Self.reason(file, (error as NSError).localizedDescription))"
+      )
     }
     let spec: AppSpec
     do {
@@ -109,7 +110,8 @@ struct AppApplyCommand: AsyncParsableCommand {
 
 /// `schedctl app list`.
 struct AppListCommand: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "list", abstract: "List the apps.",
+  static let configuration = CommandConfiguration(
+    commandName: "list", abstract: "List the apps.",
     usage: "schedctl app list [<global options>]")
 
   @OptionGroup var global: GlobalOptions

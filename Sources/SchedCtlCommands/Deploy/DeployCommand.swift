@@ -11,7 +11,8 @@ struct DeployCommand: AsyncParsableCommand {
     commandName: "deploy",
     abstract:
       "Build the app's idle color (blue or green) from an image and wait until it is healthy.",
-    usage: "schedctl deploy <app> [--image <image>] [--timeout <timeout>] [--no-wait]\n         [<global options>]",
+    usage:
+      "schedctl deploy <app> [--image <image>] [--timeout <timeout>] [--no-wait]\n         [<global options>]",
     discussion: """
       All or nothing: if the set does not fit, nothing is placed and each slot says why. \
       Progress is printed as slots come up. Exits 0 when every slot is healthy, 1 when a slot \

@@ -7,7 +7,8 @@ import SchedWire
 struct EventsCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "events", abstract: "Show the event log: who did what, and when.",
-    usage: "schedctl events [--after <seq>] [--limit <n>] [--app <app>] [--follow]\n         [<global options>]",
+    usage:
+      "schedctl events [--after <seq>] [--limit <n>] [--app <app>] [--follow]\n         [<global options>]",
     discussion: """
       Without --after, the newest events (up to --limit); --app keeps those about one app (its \
       sets, switches, verifications); --follow keeps printing new events as they happen, one \

@@ -10,7 +10,8 @@ struct TopCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "top",
     abstract: "Watch nodes and sets: CPU, memory and request rates, refreshing.",
-    usage: "schedctl top [--interval <duration>] [--once] [--frames <n>]\n         [<global options>]",
+    usage:
+      "schedctl top [--interval <duration>] [--once] [--frames <n>]\n         [<global options>]",
     discussion: """
       Nodes show what their agents measure against capacity, and what slots reserve. Sets show \
       their containers' CPU and memory and the request rate through the routers over the last \

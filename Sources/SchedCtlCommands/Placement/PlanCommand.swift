@@ -8,7 +8,8 @@ struct PlanCommand: AsyncParsableCommand {
     commandName: "plan",
     abstract:
       "Show where a set of slots would be placed now, or why it would not fit. Changes nothing.",
-    usage: "schedctl plan --slots <n> --cpu <cpu> --memory <memory>\n         [--label <k=v> ...] [--max-per-node <n>] [<global options>]",
+    usage:
+      "schedctl plan --slots <n> --cpu <cpu> --memory <memory>\n         [--label <k=v> ...] [--max-per-node <n>] [<global options>]",
     discussion: """
       Example: schedctl plan --slots 4 --cpu 250m --memory 128Mi \
       Exits 0 when the set fits and 2 when it does not.

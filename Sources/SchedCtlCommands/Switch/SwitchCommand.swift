@@ -75,7 +75,8 @@ enum SwitchOutput {
     do {
       return try await send()
     } catch let error as ClientError where error.code == .interrupted {
-      FileHandle.standardError.write(Data("warning: \(error.message); finding out what happened\n".utf8))
+      FileHandle.standardError.write(
+        Data("warning: \(error.message); finding out what happened\n".utf8))
       let after = try? await Patient.read(until: .now + .seconds(30)) {
         try await client.status(app)
       }

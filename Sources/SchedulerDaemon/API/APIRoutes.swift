@@ -160,8 +160,7 @@ struct APIRoutes {
     }
   }
 
-  private func applyApp(_ request: Request, _ context: APIContext) async throws -> Response
-  {
+  private func applyApp(_ request: Request, _ context: APIContext) async throws -> Response {
     let name = try context.parameters.require("name")
     let spec = try await JSONResponse.decode(AppSpec.self, from: request)
     guard spec.name == name else {

@@ -81,11 +81,15 @@ enum MetricsExport {
     let live = Dictionary(uniqueKeysWithValues: snapshot.apps.map { ($0.name, $0.live) })
     let ready = Set(snapshot.nodes.filter { $0.state == .ready }.map(\.id))
     for set in snapshot.sets {
-      let labels = [("app", set.app), ("color", set.color.rawValue), ("deployment", set.deployment)]
+      let labels = [
+        ("app", set.app), ("color", set.color.rawValue), ("deployment", set.deployment),
+      ]
       out.gauge(
         "turnout_set_live", "1 for the set production is routed to", labels,
         live[set.app] == set.color ? 1 : 0)
-      let slots = snapshot.allocations.filter { $0.slot.app == set.app && $0.slot.color == set.color }
+      let slots = snapshot.allocations.filter {
+        $0.slot.app == set.app && $0.slot.color == set.color
+      }
       let healthy = slots.filter { allocation in
         guard let report = snapshot.reports[allocation.slot] else { return false }
         return report.node == allocation.node && ready.contains(allocation.node)
@@ -134,9 +138,11 @@ enum MetricsExport {
       Double(snapshot.routers.filter(\.inSync).count))
     for router in snapshot.routers {
       let labels = [("router", router.name)]
-      out.gauge("turnout_router_connected", "1 while the router is connected", labels,
+      out.gauge(
+        "turnout_router_connected", "1 while the router is connected", labels,
         router.connected ? 1 : 0)
-      out.gauge("turnout_router_in_sync", "1 when the router serves the current table", labels,
+      out.gauge(
+        "turnout_router_in_sync", "1 when the router serves the current table", labels,
         router.inSync ? 1 : 0)
     }
     for (router, traffic) in snapshot.traffic.sorted(by: { $0.key < $1.key }) {
@@ -147,7 +153,8 @@ enum MetricsExport {
         ]
         for (kind, name) in classLabels {
           out.counter(
-            "turnout_requests_total", "requests answered, by status class", labels + [("class", name)],
+            "turnout_requests_total", "requests answered, by status class",
+            labels + [("class", name)],
             Double(set[kind]))
         }
         out.gauge(

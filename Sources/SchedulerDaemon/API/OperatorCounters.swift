@@ -13,7 +13,9 @@ final class OperatorCounters: Sendable {
     var kind: String
     var outcome: String
 
-    static func < (a: Key, b: Key) -> Bool { (a.app, a.kind, a.outcome) < (b.app, b.kind, b.outcome) }
+    static func < (a: Key, b: Key) -> Bool {
+      (a.app, a.kind, a.outcome) < (b.app, b.kind, b.outcome)
+    }
   }
 
   /// A duration histogram: counts per bound (the last one unbounded) and the sum.
@@ -42,7 +44,8 @@ final class OperatorCounters: Sendable {
   /// A switch or rollback ended: `committed` (with how long it took) or `aborted`.
   func switchEnded(app: String, rollback: Bool, committed: Bool, seconds: Double) {
     let key = Key(
-      app: app, kind: rollback ? "rollback" : "switch", outcome: committed ? "committed" : "aborted")
+      app: app, kind: rollback ? "rollback" : "switch", outcome: committed ? "committed" : "aborted"
+    )
     state.withLock { state in
       state.switches[key, default: 0] += 1
       if committed { state.switchDurations[key, default: Durations()].record(seconds) }

@@ -31,7 +31,8 @@ struct PrometheusText {
       cumulative += index < counts.count ? counts[index] : 0
       add(
         name, .histogram, help,
-        sample: Self.line(name + "_bucket", labels + [("le", Self.number(bound))], Double(cumulative)))
+        sample: Self.line(
+          name + "_bucket", labels + [("le", Self.number(bound))], Double(cumulative)))
     }
     let total = counts.reduce(0, +)
     add(

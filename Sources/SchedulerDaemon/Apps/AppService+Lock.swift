@@ -8,7 +8,8 @@ extension AppService {
     if let running = verifications[name], running.state == .running {
       let lock = AppLock(.verify(id: running.id), holder: running.actor, since: running.startedAt)
       let progress = AppLock.Progress.running(healthy: 0, total: 0)
-      throw APIFailure(.conflict, lock.refusal(app: name, asked: asked, progress: progress, now: now))
+      throw APIFailure(
+        .conflict, lock.refusal(app: name, asked: asked, progress: progress, now: now))
     }
     guard let lock = deployLocks[name] else { return }
     let progress = try await progress(of: lock, app: name)

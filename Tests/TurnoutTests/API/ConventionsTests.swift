@@ -111,7 +111,9 @@ struct ConventionsTests {
 
   @Test("command lines that name a command are left to the parser")
   func knownCommandsPass() {
-    for arguments in [["deploy", "web"], ["app", "apply", "x.yaml"], ["--help"], ["help", "deploy"], []] {
+    for arguments in [
+      ["deploy", "web"], ["app", "apply", "x.yaml"], ["--help"], ["help", "deploy"], [],
+    ] {
       #expect(UnknownCommand.message(arguments) == nil, "\(arguments)")
     }
   }

@@ -16,7 +16,8 @@ struct MetricsFormatTests {
   static func snapshot() -> MetricsExport.Snapshot {
     var node = Fixtures.node("n1")
     node.lastHeartbeatAt = now - 1.5
-    node.usage = HostUsage(cpuUsedMillis: 1500, memoryUsedBytes: 1 << 30, memoryAvailableBytes: 1 << 30)
+    node.usage = HostUsage(
+      cpuUsedMillis: 1500, memoryUsedBytes: 1 << 30, memoryAvailableBytes: 1 << 30)
     let slot = SlotID(app: "web", color: .blue, index: 0)
     var blue = SetTraffic(app: "web", color: .blue)
     for micros: Int64 in [100, 400, 3_000, 20_000_000] { blue.record(.success, micros: micros) }
@@ -47,7 +48,9 @@ struct MetricsFormatTests {
       counters: counters.snapshot, now: now)
   }
 
-  @Test("latency is a histogram per app, color, route and router; CPU in cores; what operators alert on")
+  @Test(
+    "latency is a histogram per app, color, route and router; CPU in cores; what operators alert on"
+  )
   func families() {
     let text = MetricsExport.text(Self.snapshot())
     let lines = Set(text.split(separator: "\n").map(String.init))

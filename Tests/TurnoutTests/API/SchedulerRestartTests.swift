@@ -51,7 +51,8 @@ struct SchedulerRestartTests {
     _ = try await first.api.apply(Fixtures.quickApp())
     let schedctl = try ManagedProcess.binDirectory().appendingPathComponent("schedctl")
     let deploying = Task {
-      try await run(schedctl, ["deploy", "web", "--timeout", "30s"], environment: first.schedctlEnvironment)
+      try await run(
+        schedctl, ["deploy", "web", "--timeout", "30s"], environment: first.schedctlEnvironment)
     }
     #expect(await eventually { (try? await first.api.status("web").sets.count) == 1 })
     await first.stop()

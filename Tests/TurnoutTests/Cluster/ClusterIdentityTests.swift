@@ -134,7 +134,8 @@ struct ClusterIdentityTests {
     defer { Task { await second.stop() } }
     // Time for several reconnects (backoff caps at 300 ms here) and reconcile passes.
     try await Task.sleep(for: .seconds(2))
-    #expect(router.table == served, "the router changed its table for a scheduler of another cluster")
+    #expect(
+      router.table == served, "the router changed its table for a scheduler of another cluster")
     #expect(await runtime.list(labels: [:]).count == containers)
     #expect(try await second.api.nodes().isEmpty, "the agent registered with another cluster")
 

@@ -268,7 +268,8 @@ struct ClusterAgentTests {
         Issue.record("expected welcome")
         return
       }
-      try await raw.send(Frame(id: "r", .register(Register(node: Fixtures.nodeSpec("neg", cpu: -1)))))
+      try await raw.send(
+        Frame(id: "r", .register(Register(node: Fixtures.nodeSpec("neg", cpu: -1)))))
       let reply = try await raw.nextError()
       #expect(reply?.code == .badField)
       #expect(reply?.message.contains("capacity must not be negative") == true)

@@ -189,7 +189,9 @@ extension ProcessSuites {
 
       // The routers' counters, summed by the scheduler, equal what the client saw.
       var sent: [String: Int64] = [:]
-      for sample in all { if let color = sample.color { sent["\(color)/production", default: 0] += 1 } }
+      for sample in all {
+        if let color = sample.color { sent["\(color)/production", default: 0] += 1 }
+      }
       // The verification's health check went to green once through each router's preview,
       // and is counted apart from production.
       sent["green/preview", default: 0] += 2

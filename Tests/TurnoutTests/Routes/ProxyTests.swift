@@ -455,7 +455,8 @@ struct ProxyTests {
     // On the wire the route is named for preview only; older reports read as production.
     let line = String(decoding: try JSONEncoder().encode(preview), as: UTF8.self)
     #expect(line.contains(#""route":"preview""#))
-    #expect(!String(decoding: try JSONEncoder().encode(production), as: UTF8.self).contains("route"))
+    #expect(
+      !String(decoding: try JSONEncoder().encode(production), as: UTF8.self).contains("route"))
     await running.stop()
     await live.stop()
     await candidate.stop()

@@ -87,7 +87,9 @@ struct DeployTests {
     await cluster.stop()
   }
 
-  @Test("a deploy holds the app until its set settles: a second deploy or a verify is refused with who and since (14.5)")
+  @Test(
+    "a deploy holds the app until its set settles: a second deploy or a verify is refused with who and since (14.5)"
+  )
   func secondDeployIsRefusedWhileTheFirstBuilds() async throws {
     let cluster = try await Cluster.start()
     let api = cluster.scheduler.api
@@ -100,7 +102,8 @@ struct DeployTests {
       Issue.record("a second deploy was accepted while the first builds")
     } catch {
       #expect(error.code == .refused)
-      #expect(error.message.contains("locked by the deploy of \(first.deployment) (blue, 0/4 healthy)"))
+      #expect(
+        error.message.contains("locked by the deploy of \(first.deployment) (blue, 0/4 healthy)"))
       #expect(error.message.contains("by operator:"))
       #expect(error.message.contains("schedctl stop-set web blue"))
     }
@@ -286,7 +289,8 @@ struct AppLockTests {
       (.gone, 1, false),
     ] as [(AppLock.Progress, TimeInterval, Bool)])
   func deployLock(progress: AppLock.Progress, after: TimeInterval, holds: Bool) {
-    let lock = AppLock(.deploy(deployment: "d1", color: .green), holder: "operator:ann", since: Self.since)
+    let lock = AppLock(
+      .deploy(deployment: "d1", color: .green), holder: "operator:ann", since: Self.since)
     #expect(lock.holds(progress, now: Self.since + after) == holds)
   }
 
@@ -295,7 +299,8 @@ struct AppLockTests {
     #expect(lock.holds(.running(healthy: 0, total: 0), now: Self.since + 86400))
     #expect(!lock.holds(.settled, now: Self.since))
     #expect(
-      lock.refusal(app: "web", asked: "deploy", progress: .running(healthy: 0, total: 0), now: Self.since + 42)
+      lock.refusal(
+        app: "web", asked: "deploy", progress: .running(healthy: 0, total: 0), now: Self.since + 42)
         == "deploy refused: web is locked by verification v7 by operator:bo, since 08:00:00 UTC, 42s ago. Wait for it to end: schedctl verify web --show"
     )
   }

@@ -94,7 +94,8 @@ struct ReconcilerTests {
       Issue.record("expected a refusal, got \(plan([a], []))")
       return
     }
-    #expect(reason == "network: host is not allowed on this node (sched-agent --allow-host-network)")
+    #expect(
+      reason == "network: host is not allowed on this node (sched-agent --allow-host-network)")
     // A running container of that slot (started before the rule, or by hand) is removed too.
     guard case .refuse(_, _, "c0") = plan([a], [container(a, id: "c0")]).first else {
       Issue.record("expected the running container to go")

@@ -49,7 +49,8 @@ struct SlotManagerTests {
         resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20), hostPort: 20000,
         containerPort: 8080, health: HealthCheck(intervalMillis: 50, timeoutMillis: 50))
     }
-    _ = await slots.execute(.assign(AssignSlots(slots: [assignment("d1", image: "does-not-exist")])))
+    _ = await slots.execute(
+      .assign(AssignSlots(slots: [assignment("d1", image: "does-not-exist")])))
     #expect(await eventually { await slots.slotStatuses().first?.health == .refused })
     _ = await slots.execute(.assign(AssignSlots(slots: [assignment("d2", image: "web:2")])))
     // Every report from now on is of d2, and none says d1's refusal.

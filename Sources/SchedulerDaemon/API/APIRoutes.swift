@@ -141,8 +141,11 @@ struct APIRoutes {
       count: body.slots,
       demand: Resources(cpuMillis: body.cpuMillis, memoryBytes: body.memoryBytes),
       requiredLabels: body.labels ?? [:], maxPerNode: body.maxPerNode)
+    let nodes = view.placementNodes(forSet: nil)
     do {
-      switch try Placer.place(setRequest, on: view.placementNodes(forSet: nil)) {
+      // Off the event loops: a large plan must not hold up the API's other requests.
+      let result = try await Self.offLoop { try Placer.place(setRequest, on: nodes) }
+      switch result {
       case .placed(let slots):
         return JSONResponse.ok(
           PlanResponse(
@@ -156,7 +159,8 @@ struct APIRoutes {
             unplaced: slots.map { .init(index: $0.index, reason: $0.reason) }))
       }
     } catch {
-      return JSONResponse.error(.badRequest, code: "bad_request", error.message)
+      let message = (error as? PlacementError)?.message ?? "\(error)"
+      return JSONResponse.error(.badRequest, code: "bad_request", message)
     }
   }
 
@@ -170,6 +174,14 @@ struct APIRoutes {
     }
     let actor = Self.actor(request)
     return JSONResponse.ok(try await run { try await apps.apply(spec, actor: actor) })
+  }
+
+  /// Runs CPU-bound `work` on a Dispatch thread, not on the event loop serving this request
+  /// (schedd runs Swift concurrency on its event loops).
+  static func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
   }
 
   /// Who is asking, for the event log: `operator` plus what schedctl says of its user.

@@ -43,12 +43,7 @@ public struct LatencyHistogram: Codable, Sendable, Hashable {
 
   public mutating func record(micros: Int64) {
     sumMicros &+= max(0, micros)
-    var index = boundsMicros.count
-    for (i, bound) in boundsMicros.enumerated() where micros <= bound {
-      index = i
-      break
-    }
-    counts[index] += 1
+    counts[bucket(of: micros)] += 1
   }
 
   /// The upper bound of the bucket holding quantile `q` (0...1); nil when empty, and the last

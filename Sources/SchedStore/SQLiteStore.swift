@@ -188,9 +188,9 @@ public final class SQLiteStore: StateStore {
       arguments: [app.name, spec, app.live?.rawValue, app.updatedAt.timeIntervalSince1970])
   }
 
-  private static var json: JSONDecoder { JSONDecoder() }
+  static var json: JSONDecoder { JSONDecoder() }
 
-  private func encodeJSON(_ value: some Encodable) throws(StoreError) -> String {
+  func encodeJSON(_ value: some Encodable) throws(StoreError) -> String {
     do {
       let encoder = JSONEncoder()
       encoder.outputFormatting = .sortedKeys
@@ -279,99 +279,6 @@ public final class SQLiteStore: StateStore {
     return .success(())
   }
 
-  public func recordSamples(_ samples: [Sample], retention: Retention, now: Int64)
-    async throws(StoreError)
-  {
-    try await write { db in
-      let upsert = try db.cachedStatement(
-        sql: """
-          INSERT INTO samples (series, resolution, start, total, count) VALUES (?, ?, ?, ?, 1)
-          ON CONFLICT(series, resolution, start)
-          DO UPDATE SET total = total + excluded.total, count = count + 1
-          """)
-      for tier in retention.tiers {
-        for sample in samples {
-          try upsert.execute(arguments: [
-            sample.series, tier.resolution, Retention.bucket(sample.at, tier), sample.value,
-          ])
-        }
-        try db.execute(
-          sql: "DELETE FROM samples WHERE resolution = ? AND start < ?",
-          arguments: [tier.resolution, Retention.cutoff(now: now, tier)])
-      }
-    }
-  }
-
-  public func samplePoints(series: [String], resolution: Int64, since: Int64)
-    async throws(StoreError) -> [SamplePoint]
-  {
-    guard !series.isEmpty else { return [] }
-    return try await read { db in
-      let marks = Array(repeating: "?", count: series.count).joined(separator: ", ")
-      let arguments = StatementArguments(series) + [resolution, since]
-      return try Row.fetchAll(
-        db,
-        sql: """
-          SELECT series, resolution, start, total, count FROM samples
-          WHERE series IN (\(marks)) AND resolution = ? AND start >= ? ORDER BY start
-          """, arguments: arguments
-      ).map { row in
-        let count: Int64 = row["count"]
-        let total: Double = row["total"]
-        return SamplePoint(
-          series: row["series"], resolution: row["resolution"], start: row["start"],
-          mean: count > 0 ? total / Double(count) : 0, count: count)
-      }
-    }
-  }
-
-  /// Rows in the samples table, for retention tests.
-  public func sampleRowCount() async throws(StoreError) -> Int {
-    try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM samples") ?? 0 }
-  }
-
-  public func saveVerification(_ verification: Verification, events: [ClusterEvent])
-    async throws(StoreError)
-  {
-    let body = try encodeJSON(verification)
-    try await write { db in
-      try db.execute(
-        sql: """
-          INSERT INTO verifications (id, app, digest, state, started_at, body)
-          VALUES (?, ?, ?, ?, ?, ?)
-          ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body
-          """,
-        arguments: [
-          verification.id, verification.app, verification.digest, verification.state.rawValue,
-          verification.startedAt.timeIntervalSince1970, body,
-        ])
-      try Self.insert(events, db)
-    }
-  }
-
-  public func verifications(app: String, digest: String?, limit: Int) async throws(StoreError)
-    -> [Verification]
-  {
-    try await read { db in
-      let rows =
-        if let digest {
-          try Row.fetchAll(
-            db,
-            sql:
-              "SELECT body FROM verifications WHERE app = ? AND digest = ? ORDER BY started_at DESC LIMIT ?",
-            arguments: [app, digest, limit])
-        } else {
-          try Row.fetchAll(
-            db,
-            sql: "SELECT body FROM verifications WHERE app = ? ORDER BY started_at DESC LIMIT ?",
-            arguments: [app, limit])
-        }
-      return try rows.map { row in
-        try Self.json.decode(Verification.self, from: Data((row["body"] as String).utf8))
-      }
-    }
-  }
-
   public func sets() async throws(StoreError) -> [SetRecord] {
     try await read { db in
       try Row.fetchAll(db, sql: "SELECT * FROM sets ORDER BY app, color").map { row in
@@ -439,7 +346,7 @@ public final class SQLiteStore: StateStore {
 
   // MARK: plumbing
 
-  private static func insert(_ events: [ClusterEvent], _ db: Database) throws {
+  static func insert(_ events: [ClusterEvent], _ db: Database) throws {
     for event in events {
       try db.execute(
         sql: "INSERT INTO events (at, actor, kind, subject, detail) VALUES (?, ?, ?, ?, ?)",
@@ -482,7 +389,7 @@ public final class SQLiteStore: StateStore {
     }
   }
 
-  private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T)
+  func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T)
     async throws(StoreError) -> T
   {
     do {
@@ -492,7 +399,7 @@ public final class SQLiteStore: StateStore {
     }
   }
 
-  private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T)
+  func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T)
     async throws(StoreError) -> T
   {
     do {
@@ -502,7 +409,7 @@ public final class SQLiteStore: StateStore {
     }
   }
 
-  private static func wrap(_ error: any Error) -> StoreError {
+  static func wrap(_ error: any Error) -> StoreError {
     if let error = error as? StoreError { return error }
     if let error = error as? DatabaseError {
       if error.resultCode == .SQLITE_CONSTRAINT {

@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+import SchedModel
+
+/// The store's history: metric samples with their retention, and verifications.
+extension SQLiteStore {
+  public func recordSamples(_ samples: [Sample], retention: Retention, now: Int64)
+    async throws(StoreError)
+  {
+    try await write { db in
+      let upsert = try db.cachedStatement(
+        sql: """
+          INSERT INTO samples (series, resolution, start, total, count) VALUES (?, ?, ?, ?, 1)
+          ON CONFLICT(series, resolution, start)
+          DO UPDATE SET total = total + excluded.total, count = count + 1
+          """)
+      for tier in retention.tiers {
+        for sample in samples {
+          try upsert.execute(arguments: [
+            sample.series, tier.resolution, Retention.bucket(sample.at, tier), sample.value,
+          ])
+        }
+        try db.execute(
+          sql: "DELETE FROM samples WHERE resolution = ? AND start < ?",
+          arguments: [tier.resolution, Retention.cutoff(now: now, tier)])
+      }
+    }
+  }
+
+  public func samplePoints(series: [String], resolution: Int64, since: Int64)
+    async throws(StoreError) -> [SamplePoint]
+  {
+    guard !series.isEmpty else { return [] }
+    return try await read { db in
+      let marks = Array(repeating: "?", count: series.count).joined(separator: ", ")
+      let arguments = StatementArguments(series) + [resolution, since]
+      return try Row.fetchAll(
+        db,
+        sql: """
+          SELECT series, resolution, start, total, count FROM samples
+          WHERE series IN (\(marks)) AND resolution = ? AND start >= ? ORDER BY start
+          """, arguments: arguments
+      ).map { row in
+        let count: Int64 = row["count"]
+        let total: Double = row["total"]
+        return SamplePoint(
+          series: row["series"], resolution: row["resolution"], start: row["start"],
+          mean: count > 0 ? total / Double(count) : 0, count: count)
+      }
+    }
+  }
+
+  /// Rows in the samples table, for retention tests.
+  public func sampleRowCount() async throws(StoreError) -> Int {
+    try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM samples") ?? 0 }
+  }
+
+  public func saveVerification(_ verification: Verification, events: [ClusterEvent])
+    async throws(StoreError)
+  {
+    let body = try encodeJSON(verification)
+    try await write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO verifications (id, app, digest, state, started_at, body)
+          VALUES (?, ?, ?, ?, ?, ?)
+          ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body
+          """,
+        arguments: [
+          verification.id, verification.app, verification.digest, verification.state.rawValue,
+          verification.startedAt.timeIntervalSince1970, body,
+        ])
+      try Self.insert(events, db)
+    }
+  }
+
+  public func verifications(app: String, digest: String?, limit: Int) async throws(StoreError)
+    -> [Verification]
+  {
+    try await read { db in
+      let rows =
+        if let digest {
+          try Row.fetchAll(
+            db,
+            sql:
+              "SELECT body FROM verifications WHERE app = ? AND digest = ? ORDER BY started_at DESC LIMIT ?",
+            arguments: [app, digest, limit])
+        } else {
+          try Row.fetchAll(
+            db,
+            sql: "SELECT body FROM verifications WHERE app = ? ORDER BY started_at DESC LIMIT ?",
+            arguments: [app, limit])
+        }
+      return try rows.map { row in
+        try Self.json.decode(Verification.self, from: Data((row["body"] as String).utf8))
+      }
+    }
+  }
+}

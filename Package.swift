@@ -30,10 +30,17 @@ let package = Package(
     .target(name: "BuildInfo", exclude: ["README.md"], plugins: ["BuildInfoPlugin"]),
     .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
     .target(name: "SchedWire", dependencies: ["SchedModel", "RouteTable"], exclude: ["README.md"]),
+    // The operator API's JSON bodies, shared by schedd, schedctl and the dashboard.
+    .target(
+      name: "OperatorAPI", dependencies: ["SchedModel", "RouteTable"], exclude: ["README.md"]),
     .target(name: "Placement", dependencies: ["SchedModel"], exclude: ["README.md"]),
     .target(name: "AgentCore", dependencies: ["SchedModel", "SchedWire"]),
     .target(name: "RouteTable", dependencies: ["SchedModel"], exclude: ["README.md"]),
-    .target(name: "Dashboard", dependencies: ["SchedModel", "SchedWire", "RouteTable"]),
+    // The apps' lifecycle: events in, actions out, over the scheduler's decisions.
+    .target(
+      name: "Lifecycle", dependencies: ["SchedModel", "Placement", "RouteTable", "OperatorAPI"],
+      exclude: ["README.md"]),
+    .target(name: "Dashboard", dependencies: ["SchedModel", "OperatorAPI", "RouteTable"]),
 
     // MARK: I/O
     .target(
@@ -55,7 +62,8 @@ let package = Package(
     .target(
       name: "SchedulerDaemon",
       dependencies: [
-        "SchedModel", "SchedWire", "Placement", "SchedStore", "WireTransport", "Dashboard",
+        "SchedModel", "SchedWire", "OperatorAPI", "Placement", "Lifecycle", "SchedStore",
+        "WireTransport", "Dashboard",
         "BuildInfo",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -78,7 +86,7 @@ let package = Package(
     .target(
       name: "RouterDaemon",
       dependencies: [
-        "SchedModel", "SchedWire", "RouteTable", "AgentCore", "WireTransport",
+        "SchedModel", "SchedWire", "RouteTable", "WireTransport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -97,14 +105,14 @@ let package = Package(
     .target(
       name: "SchedClient",
       dependencies: [
-        "SchedModel", "SchedWire",
+        "SchedModel", "OperatorAPI",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
       ]
     ),
     .target(
       name: "SchedCtlCommands",
       dependencies: [
-        "SchedModel", "SchedWire", "SchedClient", "RouteTable", "BuildInfo",
+        "SchedModel", "OperatorAPI", "SchedClient", "RouteTable", "BuildInfo",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ]
@@ -152,10 +160,14 @@ let package = Package(
       path: "Tests/SchedTestSupport"
     ),
     .testTarget(
+      name: "LifecycleTests",
+      dependencies: ["Lifecycle", "SchedModel", "RouteTable", "OperatorAPI"]),
+    .testTarget(
       name: "TurnoutTests",
       dependencies: [
-        "SchedModel", "SchedWire", "Placement", "AgentCore", "SchedStore", "WireTransport",
-        "SchedulerDaemon", "AgentDaemon", "SchedClient", "SchedCtlCommands", "SchedTestSupport",
+        "SchedModel", "SchedWire", "OperatorAPI", "Placement", "Lifecycle", "AgentCore",
+        "SchedStore", "WireTransport", "SchedulerDaemon", "AgentDaemon", "SchedClient",
+        "SchedCtlCommands", "SchedTestSupport",
         "DockerRuntime", "RouteTable", "RouterDaemon", "Dashboard",
         .product(name: "PropertyBased", package: "swift-property-based"),
         .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import AgentCore
 import SchedModel
 import SchedWire
+import WireTransport
 
 /// Everything `sched-agent` is told at start.
 public struct AgentConfig: Sendable {

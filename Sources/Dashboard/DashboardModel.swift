@@ -1,5 +1,5 @@
+import OperatorAPI
 import SchedModel
-import SchedWire
 
 /// Everything one dashboard page shows, read at one moment. Built by the scheduler from its
 /// own state; rendering it is pure.

@@ -1,7 +1,7 @@
 import Foundation
+import OperatorAPI
 import RouteTable
 import SchedModel
-import SchedWire
 
 /// The dashboard's HTML: the page shell (header, activity panel, confirmation dialog) around
 /// the live part, which the page's script fetches again every few seconds (`state`).

@@ -48,6 +48,26 @@ public struct SwitchRound: Sendable, Hashable {
     return decision
   }
 
+  /// A router's answer to its prepare.
+  public enum Answer: Sendable, Hashable {
+    case acked(epoch: Int64)
+    case refused(String)
+    case left
+  }
+
+  /// Takes every answer that came before the deadline; whoever is still missing then timed
+  /// out.
+  public mutating func settle(_ answers: [String: Answer]) -> Decision {
+    for (router, answer) in answers.sorted(by: { $0.key < $1.key }) {
+      switch answer {
+      case .acked(let epoch): _ = ack(from: router, epoch: epoch)
+      case .refused(let reason): _ = refused(by: router, reason: reason)
+      case .left: _ = left(router)
+      }
+    }
+    return timedOut()
+  }
+
   /// The deadline passed.
   public mutating func timedOut() -> Decision {
     guard decision == .waiting else { return decision }

@@ -6,12 +6,6 @@ import NIOPosix
 import RouteTable
 import SchedModel
 
-/// One app color: the key for balancers and counters.
-struct SetKey: Hashable {
-  var app: String
-  var color: Color
-}
-
 /// One app color on one route: the key for counters (production and preview apart).
 struct CounterKey: Hashable {
   var set: SetKey

@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import OperatorAPI
 import SchedModel
-import SchedWire
 
 /// Typed client of the scheduler's operator API, for `schedctl` and tests.
 public struct APIClient: Sendable {

@@ -1,3 +1,4 @@
+import OperatorAPI
 import SchedModel
 import SchedWire
 

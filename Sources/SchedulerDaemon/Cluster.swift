@@ -1,5 +1,7 @@
 import Foundation
+import Lifecycle
 import Logging
+import OperatorAPI
 import SchedModel
 import SchedStore
 import SchedWire
@@ -59,12 +61,15 @@ public actor Cluster {
     return out
   }
 
-  /// Whether the slot reports of `nodes` can be trusted for routing: each ready one has
-  /// reported since this scheduler started, or a TTL has passed since the start (after which
-  /// a silent node is down anyway).
-  func knowsSlots(on nodes: Set<NodeID>) -> Bool {
-    if policy.isExpired(lastSeen: bootedAt, now: now()) { return true }
-    return nodes.allSatisfy { slotReports[$0] != nil || self.nodes[$0]?.state != .ready }
+  /// What the lifecycle decides on: nodes, slot reports and the time. The reports of a node
+  /// can be trusted for routing once it reported since this scheduler started, or once a TTL
+  /// has passed since the start (after which a silent node is down anyway).
+  func observed() -> Observed {
+    let at = now()
+    let trusted = policy.isExpired(lastSeen: bootedAt, now: at)
+    return Observed(
+      nodes: snapshot(), reports: slotStatuses(), now: at,
+      reported: trusted ? nil : Set(slotReports.keys))
   }
 
   /// All nodes, sorted by id.

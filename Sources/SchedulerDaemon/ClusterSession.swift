@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import OperatorAPI
 import SchedModel
 import SchedWire
 import WireTransport

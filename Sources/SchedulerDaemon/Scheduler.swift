@@ -1,8 +1,10 @@
 import Foundation
 import Hummingbird
+import Lifecycle
 import Logging
 import NIOCore
 import NIOPosix
+import OperatorAPI
 import SchedModel
 import SchedStore
 import SchedWire
@@ -29,15 +31,15 @@ public final class Scheduler: Service {
   public func apiPort() async throws -> Int { try await apiPortPromise.futureResult.get() }
 
   private init(
-    cluster: Cluster, clusterID: String, config: SchedulerConfig, lineServer: LineServer,
-    logger: Logger
+    cluster: Cluster, clusterID: String, desired: Desired, config: SchedulerConfig,
+    lineServer: LineServer, logger: Logger
   ) {
     self.cluster = cluster
     self.clusterID = clusterID
     let routers = RouterHub(logger: logger, now: cluster.now)
     self.routers = routers
     self.apps = AppService(
-      cluster: cluster, routers: routers, commandTimeout: config.commandTimeout,
+      cluster: cluster, routers: routers, desired: desired, commandTimeout: config.commandTimeout,
       switchTimeout: config.switchTimeout, logger: logger)
     self.config = config
     self.lineServer = lineServer
@@ -54,6 +56,7 @@ public final class Scheduler: Service {
       heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats)
     let cluster = try await Cluster(store: store, policy: policy, logger: logger, now: now)
     let clusterID = try await store.clusterID()
+    let desired = try await AppService.load(store)
     let server = try await LineServer.bind(
       host: config.clusterHost, port: config.clusterPort, maxLineBytes: config.maxLineBytes,
       handlers: { try $0.pipeline.syncOperations.addHandler(RouterAnswerTap()) })
@@ -64,8 +67,13 @@ public final class Scheduler: Service {
         "address": "\(config.clusterHost):\(server.port)", "nodes.loaded": "\(loaded)",
         "cluster.id": "\(clusterID)",
       ])
-    return Scheduler(
-      cluster: cluster, clusterID: clusterID, config: config, lineServer: server, logger: logger)
+    let scheduler = Scheduler(
+      cluster: cluster, clusterID: clusterID, desired: desired, config: config,
+      lineServer: server, logger: logger)
+    await scheduler.routers.onNewerEpoch { [apps = scheduler.apps] epoch in
+      await apps.perform(.routerEpoch(epoch))
+    }
+    return scheduler
   }
 
   /// Serves until cancelled or told to shut down gracefully: on graceful shutdown the API
@@ -82,7 +90,7 @@ public final class Scheduler: Service {
         ttlMillis: policy.ttl.milliseconds, cluster: clusterID),
       helloTimeout: config.helloTimeout, logger: logger,
       onRegistered: { [apps] node in await apps.push(to: node) }, routers: routers,
-      onHeartbeat: { [apps] in await apps.refreshRoutes() })
+      onHeartbeat: { [apps] in await apps.observed() })
     let routes = APIRoutes(
       cluster: cluster, apps: apps, routers: routers, apiToken: config.apiToken)
     let promise = apiPortPromise
@@ -136,7 +144,7 @@ public final class Scheduler: Service {
             // Routes change at once when a node goes down; otherwise once an interval is enough
             // (heartbeats refresh them too) to end the start-up hold on the route table.
             if !(await cluster.sweep()).isEmpty || tick % 4 == 0 {
-              await apps.refreshRoutes()
+              await apps.observed()
             }
           }
         }

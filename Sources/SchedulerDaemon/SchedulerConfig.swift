@@ -1,3 +1,4 @@
+import OperatorAPI
 import SchedWire
 
 /// Everything `schedd` is told at start.

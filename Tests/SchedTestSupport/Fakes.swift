@@ -1,4 +1,5 @@
 import AgentCore
+import OperatorAPI
 import SchedModel
 import SchedWire
 import Synchronization

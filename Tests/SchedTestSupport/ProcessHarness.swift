@@ -72,10 +72,15 @@ public final class ManagedProcess {
   public var pid: Int32? { process?.processIdentifier }
   public var isRunning: Bool { process?.isRunning ?? false }
 
-  /// Sends `signal` and waits for the process to exit.
-  public func kill(_ signal: Int32 = SIGKILL) {
+  /// Sends `signal` and waits for the process to exit, up to `grace`; one still running then
+  /// (a signal that came before its handler was in place is lost) is killed. Bounded: it is
+  /// called from `defer`, on a thread other tests need.
+  public func kill(_ signal: Int32 = SIGKILL, grace: Duration = .seconds(5)) {
     guard let process, process.isRunning else { return }
     Foundation.kill(process.processIdentifier, signal)
+    let deadline = ContinuousClock.now + grace
+    while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+    if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     process.waitUntilExit()
   }
 

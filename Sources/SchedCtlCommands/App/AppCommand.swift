@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import OperatorAPI
 import SchedModel
-import SchedWire
 
 /// `schedctl app`: create and list apps.
 struct AppCommand: AsyncParsableCommand {

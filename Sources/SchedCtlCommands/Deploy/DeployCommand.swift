@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
+import OperatorAPI
 import RouteTable
 import SchedClient
 import SchedModel
-import SchedWire
 
 /// `schedctl deploy APP --image IMAGE`: build the idle color and wait until it is ready.
 struct DeployCommand: AsyncParsableCommand {

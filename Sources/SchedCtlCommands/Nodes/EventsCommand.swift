@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import OperatorAPI
 import SchedModel
-import SchedWire
 
 /// `schedctl events`: the append-only event log.
 struct EventsCommand: AsyncParsableCommand {

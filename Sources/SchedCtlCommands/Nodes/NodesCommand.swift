@@ -1,6 +1,6 @@
 import ArgumentParser
+import OperatorAPI
 import SchedModel
-import SchedWire
 
 /// `schedctl nodes`: every node, its state, capacity, use and last heartbeat.
 struct NodesCommand: AsyncParsableCommand {

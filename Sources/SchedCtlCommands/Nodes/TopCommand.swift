@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import OperatorAPI
 import SchedClient
 import SchedModel
-import SchedWire
 
 /// `schedctl top`: nodes and sets with live CPU, memory and request rates, redrawn every
 /// interval until Ctrl-C.

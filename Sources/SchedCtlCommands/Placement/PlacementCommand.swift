@@ -1,6 +1,6 @@
 import ArgumentParser
+import OperatorAPI
 import SchedModel
-import SchedWire
 
 /// `schedctl placement`: each slot and its node, and what each node has left.
 struct PlacementCommand: AsyncParsableCommand {

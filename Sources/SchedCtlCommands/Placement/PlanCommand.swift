@@ -1,6 +1,6 @@
 import ArgumentParser
+import OperatorAPI
 import SchedModel
-import SchedWire
 
 /// `schedctl plan`: where a set would go on the live cluster, or why it would not fit.
 struct PlanCommand: AsyncParsableCommand {

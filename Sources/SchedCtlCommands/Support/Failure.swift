@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OperatorAPI
 import SchedClient
 
 /// Exit codes scripts can rely on (sysexits where one fits).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OperatorAPI
 import SchedClient
 
 /// How output is written.

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import OperatorAPI
 import SchedClient
 import SchedModel
-import SchedWire
 
 /// `schedctl switch APP`: make the candidate set live on every router.
 struct SwitchCommand: AsyncParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
+import OperatorAPI
 import SchedModel
-import SchedWire
 
 /// `schedctl verify APP`: check the candidate set before production.
 struct VerifyCommand: AsyncParsableCommand {

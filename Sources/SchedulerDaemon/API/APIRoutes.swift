@@ -1,8 +1,11 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Lifecycle
+import OperatorAPI
 import Placement
 import SchedModel
+import SchedStore
 import SchedWire
 
 /// The operator API: `/v1/...` behind the bearer token (or a dashboard session), `/healthz`
@@ -33,7 +36,7 @@ struct APIRoutes {
     v1.post("plan") { request, _ in try await plan(request) }
     v1.get("events") { request, _ in try await events(request) }
     v1.get("apps") { _, _ in
-      JSONResponse.ok(AppsResponse(apps: try await run { try await apps.apps() }))
+      JSONResponse.ok(AppsResponse(apps: await apps.apps()))
     }
     v1.put("apps/:name") { request, context in try await applyApp(request, context) }
     v1.get("apps/:name") { _, context in
@@ -60,10 +63,12 @@ struct APIRoutes {
           "name the series: ?series=node/NODE/cpu,set/APP/COLOR/memory,set/APP/COLOR/requests (see README, Metrics)"
         )
       }
-      let points = try await run {
-        try await apps.wrap {
-          try await cluster.store.samplePoints(series: series, resolution: resolution, since: since)
-        }
+      let points: [SamplePoint]
+      do throws(StoreError) {
+        points = try await cluster.store.samplePoints(
+          series: series, resolution: resolution, since: since)
+      } catch {
+        throw APIError(.internalServerError, code: "internal", "state store: \(error.message)")
       }
       return JSONResponse.ok(points)
     }
@@ -192,26 +197,27 @@ struct APIRoutes {
     return "operator:\(who)"
   }
 
-  /// Runs an app operation, turning its failure into the matching HTTP answer.
   private func metricsSnapshot() async throws -> MetricsExport.Snapshot {
-    let state = try await run { try await apps.state() }
+    let state = await apps.state()
     return MetricsExport.Snapshot(
-      nodes: await cluster.snapshot(), allocations: state.allocations,
-      reports: await cluster.slotStatuses(), apps: state.apps, sets: state.sets,
+      nodes: await cluster.snapshot(), allocations: state.allocationList,
+      reports: await cluster.slotStatuses(), apps: state.appList, sets: state.setList,
       traffic: await routers.trafficByRouter, routers: await routers.views(),
       counters: apps.counters.snapshot, now: cluster.now())
   }
 
+  /// Runs an app operation, turning its failure into the matching HTTP answer: the one place
+  /// the lifecycle's errors meet HTTP.
   private func run<T>(_ body: () async throws -> T) async throws -> T {
     do {
       return try await body()
-    } catch let error as APIFailure {
+    } catch let error as LifecycleError {
       switch error.code {
-      case .badRequest: throw APIError(.badRequest, code: "bad_request", error.message)
+      case .invalid: throw APIError(.badRequest, code: "bad_request", error.message)
       case .notFound: throw APIError(.notFound, code: "not_found", error.message)
       case .conflict: throw APIError(.conflict, code: "conflict", error.message)
       case .unavailable: throw APIError(.serviceUnavailable, code: "unavailable", error.message)
-      case .internalError: throw APIError(.internalServerError, code: "internal", error.message)
+      case .failed: throw APIError(.internalServerError, code: "internal", error.message)
       }
     }
   }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import OperatorAPI
 import SchedWire
 
 /// Lets a request through only with `Authorization: Bearer <api token>`, or from the dashboard:

@@ -1,4 +1,5 @@
 import Foundation
+import OperatorAPI
 import Placement
 import SchedModel
 import SchedWire

@@ -2,6 +2,7 @@ import Dashboard
 import Foundation
 import HTTPTypes
 import Hummingbird
+import OperatorAPI
 import SchedModel
 import SchedWire
 
@@ -74,7 +75,7 @@ struct DashboardRoutes {
   func model() async throws -> DashboardModel {
     let view = try await ClusterView.make(cluster)
     var statuses: [AppStatusResponse] = []
-    for app in try await apps.apps().sorted(by: { $0.name < $1.name }) {
+    for app in await apps.apps().sorted(by: { $0.name < $1.name }) {
       if let status = try? await apps.status(app.name) { statuses.append(status) }
     }
     let now = Int64(cluster.now().timeIntervalSince1970)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import OperatorAPI
 import SchedWire
 
 /// JSON responses with the API's own encoder (sorted keys, snake_case from the types' keys).

@@ -1,14 +1,15 @@
 import Foundation
+import Lifecycle
 import Logging
-import Placement
+import OperatorAPI
 import SchedModel
 import SchedStore
 import SchedWire
 
-/// Apps, their blue and green sets, and deployments: the scheduler's decisions about slots.
-///
-/// Placement is pure; this actor gathers its input, commits the result in one transaction, and
-/// tells every node involved its complete list of slots (`assign`).
+/// The one owner of the apps' lifecycle in the scheduler: it holds the `Lifecycle` value
+/// (whose decisions are written through to the store), feeds it events with what the cluster
+/// observes, and carries out the actions it returns through the effects: the store, the
+/// nodes (`assign`), the routers (publish, the switch's round, drains) and timers.
 public actor AppService {
   let cluster: Cluster
   let store: any StateStore
@@ -16,367 +17,187 @@ public actor AppService {
   let commandTimeout: Duration
   let routers: RouterHub
   let switchTimeout: Duration
-  /// Apps with a deploy, stop, switch or retire in progress; a second one is refused rather
-  /// than interleaved.
-  var busy: Set<String> = []
-  /// Sets being retired: left out of the route table while they drain.
-  var retiring: Set<String> = []
-  /// Automatic retires scheduled by keep_warm, by app.
-  var keepWarmTasks: [String: Task<Void, Never>] = [:]
-  var refreshing = false
-  var refreshAgain = false
-  /// Apps, sets and allocations as last read, for the switch and the route table. Every write
-  /// of them clears it and bumps the version; a read that raced a write is not kept.
-  var cachedState: StateSnapshot?
-  var stateVersion = 0
+  /// The decisions and each app's state. Changed only by `core.handle`.
+  var core: Lifecycle
   /// What `/metrics` exports of switches, deploys and verifications.
   nonisolated let counters = OperatorCounters()
-  /// Deploys still building their set, by app: a second deploy or a verify is refused.
-  var deployLocks: [String: AppLock] = [:]
-  /// Verifications by app: the running one, or the last one this process ran.
-  var verifications: [String: Verification] = [:]
-  /// CPU and memory held on a node by a test run, by run.
-  var testReservations: [String: (node: NodeID, resources: Resources)] = [:]
+  /// Timers the lifecycle asked for.
+  var timers: [LifecycleTimer: Task<Void, Never>] = [:]
   /// Nodes with a push under way, and nodes whose list changed since their push began.
-  private var pushing: Set<NodeID> = []
-  private var dirty: Set<NodeID> = []
+  var pushing: Set<NodeID> = []
+  var dirty: Set<NodeID> = []
 
   init(
-    cluster: Cluster, routers: RouterHub, commandTimeout: Duration, switchTimeout: Duration,
-    logger: Logger
+    cluster: Cluster, routers: RouterHub, desired: Desired, commandTimeout: Duration,
+    switchTimeout: Duration, logger: Logger
   ) {
     self.cluster = cluster
     self.store = cluster.store
     self.routers = routers
+    self.core = Lifecycle(desired: desired)
     self.commandTimeout = commandTimeout
     self.switchTimeout = switchTimeout
     self.logger = logger
   }
 
-  // MARK: apps
+  /// The decisions as the store holds them, to start from.
+  static func load(_ store: any StateStore) async throws(StoreError) -> Desired {
+    Desired(
+      apps: try await store.apps(), sets: try await store.sets(),
+      allocations: try await store.allocations())
+  }
 
-  public func apply(_ spec: AppSpec, actor: String) async throws(APIFailure) -> AppRecord {
-    do { try spec.validate() } catch { throw APIFailure(.badRequest, error.message) }
-    if let problem = spec.demandProblem(nodes: await cluster.snapshot()) {
-      throw APIFailure(.badRequest, problem)
-    }
-    let existing = try await app(spec.name, required: false)
-    let record = AppRecord(spec: spec, live: existing?.live, updatedAt: cluster.now())
-    let detail =
-      existing == nil
-      ? "created: \(spec.slots) x \(spec.image)" : "updated: \(spec.slots) x \(spec.image)"
-    invalidateState()
-    defer { invalidateState() }
-    try await wrap {
-      try await store.saveApp(
-        record,
-        events: [
-          ClusterEvent(
-            at: record.updatedAt, actor: actor, kind: "app.applied", subject: spec.name,
-            detail: detail)
-        ])
+  // MARK: operations
+
+  public func apply(_ spec: AppSpec, actor: String) async throws(LifecycleError) -> AppRecord {
+    guard case .app(let record) = try await request(.apply(spec, actor: actor)) else {
+      throw Self.noAnswer
     }
     return record
   }
 
-  public func apps() async throws(APIFailure) -> [AppRecord] {
-    try await wrap { try await store.apps() }
-  }
-
-  // MARK: deploy
+  public func apps() -> [AppRecord] { core.desired.appList }
 
   /// Places the idle color of `name` from `image`, all or nothing, commits it, and sends the
   /// nodes their slots. Returns once the plan is committed; the set comes up after.
-  public func deploy(_ name: String, image: String?, actor: String) async throws(APIFailure)
+  public func deploy(_ name: String, image: String?, actor: String) async throws(LifecycleError)
     -> DeployResponse
   {
-    do {
-      let placed = try await placeSet(name, image: image, actor: actor)
+    do throws(LifecycleError) {
+      let event = LifecycleEvent.deploy(
+        app: name, image: image, actor: actor, deployment: Self.deploymentID(cluster.now()))
+      guard case .deployed(let placed) = try await request(event) else { throw Self.noAnswer }
       counters.deployAnswered(app: name, outcome: "placed")
+      logger.info(
+        "deployed",
+        metadata: [
+          "app.name": "\(name)", "set.color": "\(placed.color.rawValue)",
+          "deployment": "\(placed.deployment)",
+        ])
       return placed
     } catch {
-      let refused = error.code == .conflict || error.code == .badRequest
+      let refused = error.code == .conflict || error.code == .invalid
       counters.deployAnswered(app: name, outcome: refused ? "refused" : "failed")
       throw error
     }
   }
 
-  private func placeSet(_ name: String, image: String?, actor: String) async throws(APIFailure)
-    -> DeployResponse
-  {
-    guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
-    guard busy.insert(name).inserted else {
-      throw APIFailure(
-        .conflict, "a deploy, stop, switch or retire of \(name) is already in progress; wait for it"
-      )
-    }
-    defer { busy.remove(name) }
-    try await checkLock(name, asked: "deploy")
-    let image = image ?? app.spec.image
-    if let problem = ImageReference.problem(image) { throw APIFailure(.badRequest, problem) }
-    // The first deploy goes live at once; later ones build the color that is not live.
-    let color = app.live?.other ?? .blue
-    let allocations = try await wrap { try await store.allocations() }
-      .filter { !($0.slot.app == name && $0.slot.color == color) }
-    let nodes = await cluster.snapshot()
-    let request = SetRequest(
-      count: app.spec.slots, demand: app.spec.resources, requiredLabels: app.spec.constraints,
-      maxPerNode: app.spec.maxPerNode)
-    let view = ClusterView(nodes: nodes, allocations: allocations, at: cluster.now())
-    let result: PlacementResult
-    do {
-      // What running test containers hold is not free for slots.
-      result = try Placer.place(request, on: placementNodes(view))
-    } catch {
-      throw APIFailure(.badRequest, error.message)
-    }
-    guard case .placed(let planned) = result else {
-      if case .unplaced(let slots) = result {
-        let reasons = slots.map { "slot \($0.index): \($0.reason)" }.joined(separator: "; ")
-        throw APIFailure(
-          .conflict,
-          "\(name) does not fit (\(app.spec.slots) x \(Quantity.formatCPU(app.spec.resources.cpuMillis)) CPU, \(Quantity.formatMemory(app.spec.resources.memoryBytes))); nothing was placed: \(reasons)"
-        )
-      }
-      throw APIFailure(.conflict, "\(name) does not fit")
-    }
-    let at = cluster.now()
-    let deployment = Self.deploymentID(at)
-    let previous = try await wrap { try await store.allocations() }.filter {
-      $0.slot.app == name && $0.slot.color == color
-    }
-    let newAllocations = planned.map {
-      Allocation(
-        slot: SlotID(app: name, color: color, index: $0.index), node: $0.node,
-        hostPort: $0.hostPort, resources: app.spec.resources)
-    }
-    var record = app
-    if record.live == nil { record.live = color }
-    record.updatedAt = at
-    let set = SetRecord(
-      app: name, color: color, deployment: deployment, image: image, createdAt: at)
-    let spread = Dictionary(grouping: planned) { (slot: PlannedSlot) in slot.node }
-      .map { (node: NodeID, slots: [PlannedSlot]) in "\(node): \(slots.count)" }
-      .sorted().joined(separator: ", ")
-    invalidateState()
-    defer { invalidateState() }
-    try await wrap {
-      try await store.commitSet(
-        app: record, color: color, set: set, allocations: newAllocations,
-        events: [
-          ClusterEvent(
-            at: at, actor: actor, kind: "set.deployed", subject: "\(name)/\(color.rawValue)",
-            detail: "deployment \(deployment): \(planned.count) x \(image) on \(spread)")
-        ])
-    }
-    logger.info(
-      "deployed",
-      metadata: [
-        "app.name": "\(name)", "set.color": "\(color.rawValue)", "deployment": "\(deployment)",
-      ])
-    deployLocks[name] = AppLock(
-      .deploy(deployment: deployment, color: color), holder: actor, since: at)
-    await push(to: Set(newAllocations.map(\.node) + previous.map(\.node)))
-    await refreshRoutes()
-    return DeployResponse(
-      app: name, color: color, deployment: deployment, image: image,
-      placed: planned.map { .init(index: $0.index, node: $0.node, hostPort: $0.hostPort) })
-  }
-
-  /// Stops and removes one color's containers and frees its reservations. The live set is
-  /// refused unless `force`: it serves production.
+  /// Stops and removes one color's containers and frees its reservations.
   public func stopSet(_ name: String, color: Color, force: Bool = false, actor: String)
-    async throws(APIFailure)
+    async throws(LifecycleError)
   {
-    guard let app = try await app(name, required: true) else { throw APIFailure(.notFound, "") }
-    guard busy.insert(name).inserted else {
-      throw APIFailure(
-        .conflict, "a deploy, stop, switch or retire of \(name) is already in progress; wait for it"
-      )
-    }
-    defer { busy.remove(name) }
-    let sets = try await wrap { try await store.sets() }
-    guard sets.contains(where: { $0.app == name && $0.color == color }) else {
-      throw APIFailure(.notFound, "\(name) has no \(color.rawValue) set")
-    }
-    if app.live == color, !force {
-      let other = color.other.rawValue
-      let instead =
-        sets.contains(where: { $0.app == name && $0.color == color.other })
-        ? "switch to \(other) first (schedctl switch \(name)), then retire the old set (schedctl retire \(name))"
-        : "deploy a new set and switch to it (schedctl deploy \(name), schedctl switch \(name))"
-      throw APIFailure(
-        .conflict,
-        "\(color.rawValue) is the live set of \(name) and serves production: stopping it leaves \(name) with nothing to serve. To replace it, \(instead); to take \(name) down anyway, schedctl stop-set \(name) \(color.rawValue) --force"
-      )
-    }
-    try await removeSet(
-      app, color: color, actor: actor, kind: "set.stopped",
-      detail: app.live == color ? "forced: it was the live set" : nil)
+    _ = try await request(.stopSet(app: name, color: color, force: force, actor: actor))
   }
 
-  /// Frees a set's reservations with its event, tells its nodes, and updates the routes.
-  func removeSet(
-    _ app: AppRecord, color: Color, actor: String, kind: String, detail: String?
-  ) async throws(APIFailure) {
-    var app = app
-    let name = app.name
-    let previous = try await wrap { try await store.allocations() }.filter {
-      $0.slot.app == name && $0.slot.color == color
-    }
-    let at = cluster.now()
-    if app.live == color { app.live = nil }
-    app.updatedAt = at
-    invalidateState()
-    defer { invalidateState() }
-    try await wrap {
-      try await store.commitSet(
-        app: app, color: color, set: nil, allocations: [],
-        events: [
-          ClusterEvent(
-            at: at, actor: actor, kind: kind, subject: "\(name)/\(color.rawValue)",
-            detail: [detail, "\(previous.count) slot(s) released"].compactMap { $0 }.joined(
-              separator: "; "))
-        ])
-    }
-    await push(to: Set(previous.map(\.node)))
-    await refreshRoutes()
+  /// Takes the set that is not live out of every router, waits for its requests in flight (up
+  /// to the drain timeout), then stops its containers.
+  public func retire(_ name: String, drainTimeoutMillis: Int64?, actor: String)
+    async throws(LifecycleError) -> RetireResponse
+  {
+    let event = LifecycleEvent.retire(
+      app: name, drainTimeoutMillis: drainTimeoutMillis, actor: actor)
+    guard case .retired(let retired) = try await request(event) else { throw Self.noAnswer }
+    return retired
   }
 
-  // MARK: assignments
+  public func status(_ name: String) async throws(LifecycleError) -> AppStatusResponse {
+    let observed = await observe()
+    let traffic = await routers.traffic(app: name)
+    let epoch = await routers.table.epoch
+    return try core.status(name, observed, traffic: traffic, epoch: epoch).get()
+  }
 
-  /// Every slot `node` should run, built from the committed sets.
-  func assignments(for node: NodeID) async throws(APIFailure) -> [SlotAssignment] {
-    var specs: [String: AppSpec] = [:]
-    for app in try await wrap({ try await store.apps() }) { specs[app.name] = app.spec }
-    var sets: [SlotKey: SetRecord] = [:]
-    for set in try await wrap({ try await store.sets() }) {
-      sets[SlotKey(app: set.app, color: set.color)] = set
+  /// Apps, sets and allocations as decided now.
+  func state() -> Desired { core.desired }
+
+  /// Nodes or their slots changed: the route table may have.
+  func observed() async {
+    await perform(.observed)
+  }
+
+  // MARK: driving the core
+
+  /// Runs `event` and what follows from it; the reply, or the refusal, of the chain.
+  func request(_ event: LifecycleEvent) async throws(LifecycleError) -> LifecycleReply {
+    var answer: Result<LifecycleReply, LifecycleError>?
+    await perform(event) { answer = $0 }
+    guard let answer else { throw Self.noAnswer }
+    return try answer.get()
+  }
+
+  /// Feeds `event` to the core and carries out its actions in order; the results of effects
+  /// (a write committed, a round ended, a drain answered) go back in as events.
+  func perform(
+    _ event: LifecycleEvent, answer: (Result<LifecycleReply, LifecycleError>) -> Void = { _ in }
+  ) async {
+    var queue = core.handle(event, await observe())
+    var unsynced: LifecycleError?
+    while !queue.isEmpty {
+      let action = queue.removeFirst()
+      switch action {
+      case .reply(let reply): answer(.success(reply))
+      case .refuse(let error): answer(.failure(error))
+      case .persist(let write):
+        let next: LifecycleEvent
+        do {
+          try await commit(write)
+          next = .recorded(write)
+        } catch {
+          logger.error("cannot record a change", metadata: ["error": "\(error)"])
+          next = .recordFailed(write, reason: error.message)
+        }
+        queue += core.handle(next, await observe())
+      case .assign(let nodes): Task { await self.push(to: nodes) }
+      case .publish(let table): await routers.install(table)
+      case .runSwitch(let plan):
+        let (outcome, durable) = await runSwitch(plan)
+        queue += core.handle(.roundEnded(app: plan.app, outcome), await observe())
+        if let durable { unsynced = await syncFailure(plan, durable) }
+      case .drain(let app, let color, let timeout):
+        let clock = ContinuousClock()
+        let started = clock.now
+        let left = await routers.drain(app: app, color: color, timeout: .milliseconds(timeout))
+        queue += core.handle(
+          .drained(app: app, left: left, millis: RouterHub.millis(clock.now - started)),
+          await observe())
+      case .schedule(let timer, let millis): schedule(timer, afterMillis: millis)
+      case .cancel(let timer): timers.removeValue(forKey: timer)?.cancel()
+      case .runVerification(let plan): Task { await self.runVerification(plan) }
+      }
     }
-    let mine = try await wrap { try await store.allocations() }.filter { $0.node == node }
-    return mine.compactMap { (allocation: Allocation) -> SlotAssignment? in
-      guard let spec = specs[allocation.slot.app],
-        let set = sets[SlotKey(app: allocation.slot.app, color: allocation.slot.color)]
-      else { return nil }
-      return SlotAssignment(
-        slot: allocation.slot, deployment: set.deployment, image: set.image,
-        resources: allocation.resources, hostPort: allocation.hostPort,
-        containerPort: spec.containerPort, env: spec.env, health: spec.health,
-        network: spec.network, security: spec.security, log: spec.log)
+    // A switch done on every router whose record did not reach the disk is not answered
+    // as done.
+    if let unsynced { answer(.failure(unsynced)) }
+  }
+
+  /// What the cluster shows now: nodes, slot reports, the time.
+  func observe() async -> Observed {
+    await cluster.observed()
+  }
+
+  private func schedule(_ timer: LifecycleTimer, afterMillis millis: Int64) {
+    timers.removeValue(forKey: timer)?.cancel()
+    timers[timer] = Task { [weak self] in
+      try? await Task.sleep(for: .milliseconds(millis))
+      guard !Task.isCancelled, let self else { return }
+      await self.fire(timer)
     }
   }
 
-  private struct SlotKey: Hashable {
-    var app: String
-    var color: Color
-  }
-
-  /// Sends each node its complete slot list. A node that is not connected gets it when it
-  /// registers again.
-  func push(to nodes: Set<NodeID>) async {
-    await withTaskGroup(of: Void.self) { group in
-      for node in nodes {
-        group.addTask { await self.push(to: node) }
+  private func fire(_ timer: LifecycleTimer) async {
+    timers[timer] = nil
+    let logger = self.logger
+    await perform(.timerFired(timer)) { result in
+      if case .failure(let error) = result {
+        logger.warning("keep_warm retire failed", metadata: ["error": "\(error)"])
       }
     }
   }
 
-  /// Sends `node` its slot list. Pushes to one node never overlap: a push asked for while one
-  /// is under way makes that one go round again with the list as it is then, so the last list a
-  /// node receives is always the newest.
-  func push(to node: NodeID) async {
-    dirty.insert(node)
-    guard pushing.insert(node).inserted else { return }
-    defer { pushing.remove(node) }
-    while dirty.remove(node) != nil {
-      await sendAssignments(to: node)
-    }
-  }
-
-  private func sendAssignments(to node: NodeID) async {
-    do {
-      let slots = try await assignments(for: node)
-      let ack = try await cluster.send(
-        .assign(AssignSlots(slots: slots)), to: node, timeout: commandTimeout)
-      logger.debug(
-        "slots sent",
-        metadata: ["node.id": "\(node)", "slots": "\(slots.count)", "ack": "\(ack.message ?? "")"])
-      if !ack.ok {
-        logger.warning(
-          "node refused its slots",
-          metadata: ["node.id": "\(node)", "reason": "\(ack.message ?? "")"])
-      }
-    } catch let error as SchedulerError where error.code == .nodeNotConnected {
-      logger.debug(
-        "node not connected; it gets its slots when it registers", metadata: ["node.id": "\(node)"])
-    } catch {
-      logger.warning(
-        "cannot send slots to node", metadata: ["node.id": "\(node)", "error": "\(error)"])
-    }
-  }
-
-  // MARK: plumbing
-
-  /// The apps, sets and allocations, from memory when nothing changed since the last read.
-  func state() async throws(APIFailure) -> StateSnapshot {
-    if let cachedState { return cachedState }
-    let version = stateVersion
-    let snapshot = StateSnapshot(
-      apps: try await wrap { try await store.apps() },
-      sets: try await wrap { try await store.sets() },
-      allocations: try await wrap { try await store.allocations() })
-    if version == stateVersion { cachedState = snapshot }
-    return snapshot
-  }
-
-  /// Called around every write of apps, sets or allocations.
-  func invalidateState() {
-    cachedState = nil
-    stateVersion += 1
-  }
+  static let noAnswer = LifecycleError(.failed, "the scheduler did not answer the request")
 
   static func deploymentID(_ at: Date) -> String {
     let millis = Int64(at.timeIntervalSince1970 * 1000)
     return "d" + String(millis, radix: 36) + String(UInt16.random(in: 0...UInt16.max), radix: 36)
   }
-
-  func app(_ name: String, required: Bool) async throws(APIFailure) -> AppRecord? {
-    let found = try await wrap { try await store.apps() }.first { $0.name == name }
-    if found == nil && required {
-      throw APIFailure(.notFound, "no app named '\(name)'; create it with schedctl app apply FILE")
-    }
-    return found
-  }
-
-  func wrap<T>(_ body: () async throws -> T) async throws(APIFailure) -> T {
-    do { return try await body() } catch let error as APIFailure {
-      throw error
-    } catch {
-      throw APIFailure(.internalError, "state store: \(error)")
-    }
-  }
-}
-
-/// A failure the API turns into a status code and a message.
-public struct APIFailure: Error, Sendable, CustomStringConvertible {
-  public enum Code: Sendable {
-    case badRequest, notFound, conflict, unavailable, internalError
-  }
-
-  public let code: Code
-  public let message: String
-
-  public init(_ code: Code, _ message: String) {
-    self.code = code
-    self.message = message
-  }
-
-  public var description: String { message }
-}
-
-/// One consistent read of what the scheduler decided: apps, their sets, and slot reservations.
-struct StateSnapshot: Sendable {
-  var apps: [AppRecord]
-  var sets: [SetRecord]
-  var allocations: [Allocation]
 }

@@ -48,3 +48,24 @@ actor GraphiteSink: MetricSink {
     }
   }
 }
+
+/// Graphite's plaintext protocol: one `path value timestamp` line per sample. A series'
+/// `/`-separated parts become the path's dot-separated parts under `prefix`; characters
+/// Graphite gives a meaning to (dots, spaces) become `_` inside a part.
+public enum GraphitePlaintext {
+  public static func lines(_ samples: [Sample], prefix: String) -> String {
+    var out = ""
+    for sample in samples where sample.value.isFinite {
+      let parts = sample.series.split(separator: "/").map { part in
+        String(part.map { $0 == "." || $0 == " " || $0 == "\t" || $0 == "\n" ? "_" : $0 })
+      }
+      let path = ([prefix].filter { !$0.isEmpty } + parts).joined(separator: ".")
+      out += "\(path) \(format(sample.value)) \(sample.at)\n"
+    }
+    return out
+  }
+
+  static func format(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+  }
+}

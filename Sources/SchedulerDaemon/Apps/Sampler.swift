@@ -87,8 +87,3 @@ actor Sampler {
     for sink in sinks { await sink.send(samples) }
   }
 }
-
-private struct SetKey: Hashable {
-  var app: String
-  var color: Color
-}

@@ -1,4 +1,5 @@
 import NIOCore
+import OperatorAPI
 import SchedWire
 import Synchronization
 import WireTransport

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OperatorAPI
 import RouteTable
 import SchedModel
 import SchedStore
@@ -28,8 +29,6 @@ public actor RouterHub {
     mutating func serving(_ epoch: Int64) { self.epoch = max(self.epoch, epoch) }
   }
 
-  typealias Failure = RouterAnswers.Failure
-
   private let logger: Logger
   private let now: @Sendable () -> Date
   private var peers: [String: Peer] = [:]
@@ -37,10 +36,11 @@ public actor RouterHub {
   /// `RouterAnswerTap`, which settles answers on the event loop that reads them.
   nonisolated let answers = RouterAnswers()
   private var counter = 0
+  /// The newest epoch any router reported; a newer one is handed to `onNewerEpoch`.
   private var highestSeen: Int64 = 0
+  private var onNewerEpoch: (@Sendable (Int64) async -> Void)?
   /// The table every router should serve; epoch 0 until the first publish.
   public private(set) var table: RouteTable = .empty
-  private var switching = false
 
   init(logger: Logger, now: @escaping @Sendable () -> Date) {
     self.logger = logger
@@ -100,11 +100,19 @@ public actor RouterHub {
     peer.traffic = report.traffic
     peer.lastReport = now()
     peers[session.name] = peer
-    if report.epoch > highestSeen { highestSeen = report.epoch }
-    if report.epoch > table.epoch && table.epoch > 0 {
-      // The router kept a newer table than ours (our clock went back): outrank it.
-      publish(table.apps, force: true)
+    if report.epoch > highestSeen {
+      highestSeen = report.epoch
+      if let onNewerEpoch {
+        let epoch = report.epoch
+        Task { await onNewerEpoch(epoch) }
+      }
     }
+  }
+
+  /// Who hears of a router serving an epoch newer than any seen (the lifecycle's owner: a
+  /// router that kept a newer table than ours is outranked).
+  func onNewerEpoch(_ handler: @escaping @Sendable (Int64) async -> Void) {
+    onNewerEpoch = handler
   }
 
   /// A router answered request `id` (route_ack or drained) and its connection's tap did not
@@ -165,139 +173,71 @@ public actor RouterHub {
       peers.values.flatMap { ($0.carried + $0.traffic).filter { $0.app == app } })
   }
 
-  // MARK: publishing
+  // MARK: tables
 
-  private func nextEpoch() -> Int64 {
-    let millis = Int64(now().timeIntervalSince1970 * 1000)
-    return max(table.epoch + 1, millis, highestSeen + 1)
-  }
-
-  /// Switch rounds ended so far, committed or aborted. A table built from state read before
-  /// the last one ended is refused by `publish`, so a slow refresh can neither put the old
-  /// color back nor serve the record of a switch that was aborted.
-  private(set) var switches = 0
-
-  /// Serves `apps` on every router at once when they differ from what is served (a slot became
-  /// healthy or left, a set was deployed or stopped). Held back while a switch is in progress;
-  /// the switch's caller publishes again after it.
-  @discardableResult
-  func publish(_ apps: [AppRoutes], builtAfter switchesSeen: Int? = nil, force: Bool = false)
-    -> Bool
-  {
-    guard !switching else { return false }
-    if let switchesSeen, switchesSeen != switches { return false }
-    let sorted = RouteTable(epoch: 0, apps: apps).apps
-    guard force || sorted != table.apps || table.epoch == 0 else { return false }
-    table = RouteTable(epoch: nextEpoch(), apps: sorted)
+  /// Installs `next` on every connected router; it is also the table routers get when they
+  /// connect. Epochs only grow: a table older than the one served is dropped.
+  func install(_ next: RouteTable) {
+    guard next.epoch > table.epoch else { return }
+    table = next
     logger.debug("route table published", metadata: ["epoch": "\(table.epoch)"])
     for peer in peers.values {
       guard let session = peer.session else { continue }
       session.send(
         Frame(id: nextID(Self.installPrefix), .routes(Routes(phase: .install, table: table))))
     }
-    return true
   }
 
-  /// The scheduler's own record of a switch, started as its round starts.
-  struct SwitchRecord: Sendable {
-    /// The record is committed in the store: the routers may commit.
-    var committed: Task<Void, any Error>
-    /// The record is on disk: the operator may be told.
-    var durable: PendingWrite
+  /// A switch's round: the table prepared and who was asked.
+  struct Round: Sendable {
+    var table: RouteTable
+    var sessions: [RouterSession]
+    var answers: RouterAnswers.Round
+    /// Every router asked.
+    var routers: Set<String> { Set(sessions.map(\.name)) }
   }
 
-  /// What a switch round ended with.
-  struct SwitchOutcome: Sendable {
-    var epoch: Int64
-    var routers: [String]
-    var prepareMillis: Double
-    var commitMillis: Double
-    /// Routers that did not ack the commit in time; they were sent the table to install.
-    var lagging: [String]
-    /// The switch's record reaching the disk, which may still be under way.
-    var durable: PendingWrite
-  }
-
-  /// Two-phase switch to `apps`: prepare on every connected router while `record` (the
-  /// scheduler's own write of the switch, started once the prepares are written) runs
-  /// alongside, and only when every router acked and the record is committed, commit
-  /// everywhere. Any refusal, loss or timeout aborts on every router and throws the reason; the
-  /// old table stays served, and `undo` (told whether the record may have landed) puts the
-  /// scheduler's state back and logs the abort before any other table can be published. Every
-  /// failure calls `undo` once. The record's sync to disk is not waited for here: the outcome
-  /// carries it, and the caller answers the operator once it is done. A crash of the process
-  /// between the record and the commit leaves the switch recorded, and the routers get it from
-  /// the table published after the restart.
-  func switchTables(
-    to apps: [AppRoutes], timeout: Duration,
-    record: @escaping @Sendable (Int64) -> SwitchRecord,
-    undo: @escaping @Sendable (_ reason: String, _ recorded: Bool) async -> Void
-  ) async throws(APIFailure) -> SwitchOutcome {
-    guard !switching else {
-      let reason = "another switch is in progress; try again in a moment"
-      await undo(reason, false)
-      throw APIFailure(.conflict, reason)
-    }
-    switching = true
-    defer { switching = false }
-    let clock = ContinuousClock()
-    let started = clock.now
-    let epoch = nextEpoch()
-    let next = RouteTable(epoch: epoch, apps: apps)
+  /// Phase one: writes the prepare of `next` to every connected router.
+  func prepare(_ next: RouteTable) -> Round {
     let sessions = peers.values.compactMap(\.session)
-    var round = SwitchRound(epoch: epoch, routers: Set(sessions.map(\.name)))
-    if case .abort(let reason) = round.decision {
-      await undo(reason, false)
-      throw APIFailure(.unavailable, reason)
-    }
+    let answers = post(sessions) { Frame(id: $0, .routes(Routes(phase: .prepare, table: next))) }
+    return Round(table: next, sessions: sessions, answers: answers)
+  }
 
-    // The record starts right after the prepares are written, before the first ack can be
-    // read: its commit (no sync) is far shorter than the routers' round trip, and starting it
-    // first would hand the prepares' thread to the store's writer on a busy host.
-    let prepares = post(sessions) { Frame(id: $0, .routes(Routes(phase: .prepare, table: next))) }
-    let recording = record(epoch)
-    let results = await answers.wait(prepares, timeout: timeout)
-    for (name, result) in results {
+  /// The routers' answers to the prepares, as they settle on the event loops that read them;
+  /// a router that did not answer within `timeout` is missing from the result.
+  nonisolated func prepareAnswers(_ round: Round, timeout: Duration) async -> [String:
+    SwitchRound.Answer]
+  {
+    var out: [String: SwitchRound.Answer] = [:]
+    for (name, result) in await answers.wait(round.answers, timeout: timeout) {
       switch result {
-      case .success(.routeAck(let ack)) where ack.ok:
-        _ = round.ack(from: name, epoch: ack.epoch)
-      case .success(.routeAck(let ack)):
-        _ = round.refused(by: name, reason: ack.message ?? "no reason given")
-      case .success:
-        _ = round.refused(by: name, reason: "unexpected answer")
-      case .failure(.left):
-        _ = round.left(name)
-      case .failure(.timedOut):
-        break
+      case .success(.routeAck(let ack)) where ack.ok: out[name] = .acked(epoch: ack.epoch)
+      case .success(.routeAck(let ack)): out[name] = .refused(ack.message ?? "no reason given")
+      case .success: out[name] = .refused("unexpected answer")
+      case .failure(.left): out[name] = .left
+      case .failure(.timedOut): break
       }
     }
-    if round.decision == .waiting { _ = round.timedOut() }
-    let prepared = clock.now
-    guard round.decision == .commit else {
-      let reason: String
-      if case .abort(let why) = round.decision { reason = why } else { reason = "not committed" }
-      abortAll(sessions, epoch: epoch, reason: reason)
-      // Undone while publishing is still held, and counted as a round: no table built from
-      // state read while the record was there can be served.
-      _ = await recording.committed.result
-      await undo(reason, true)
-      switches += 1
-      throw APIFailure(
-        .unavailable, "switch aborted, nothing changed: \(reason)")
+    return out
+  }
+
+  /// Calls the round off on every router it asked.
+  func abort(_ round: Round, reason: String) {
+    for session in round.sessions {
+      session.send(
+        Frame(id: nextID("a"), .abort(Abort(epoch: round.table.epoch, reason: reason))))
     }
-    do {
-      try await recording.committed.value
-    } catch {
-      abortAll(sessions, epoch: epoch, reason: "the scheduler could not record the switch")
-      await undo("cannot record it: \(error)", true)
-      switches += 1
-      throw APIFailure(
-        .internalError, "switch aborted, nothing changed: cannot record it: \(error)")
-    }
-    table = next
-    switches += 1
+  }
+
+  /// Phase two: the round's table is the one served; every router is told to commit it.
+  /// Returns the routers that did not ack the commit in time; they are sent the table to
+  /// install.
+  func commit(_ round: Round, timeout: Duration) async -> [String] {
+    let epoch = round.table.epoch
+    if epoch > table.epoch { table = round.table }
     let commits = await requestAll(
-      sessions, timeout: timeout, frame: { Frame(id: $0, .commit(Commit(epoch: epoch))) })
+      round.sessions, timeout: timeout, frame: { Frame(id: $0, .commit(Commit(epoch: epoch))) })
     var lagging: [String] = []
     for (name, result) in commits {
       if case .success(.routeAck(let ack)) = result, ack.ok {
@@ -307,14 +247,11 @@ public actor RouterHub {
       lagging.append(name)
       if let session = peers[name]?.session {
         session.send(
-          Frame(id: nextID(Self.installPrefix), .routes(Routes(phase: .install, table: next))))
+          Frame(
+            id: nextID(Self.installPrefix), .routes(Routes(phase: .install, table: round.table))))
       }
     }
-    let done = clock.now
-    return SwitchOutcome(
-      epoch: epoch, routers: round.routers.sorted(),
-      prepareMillis: Self.millis(prepared - started), commitMillis: Self.millis(done - prepared),
-      lagging: lagging.sorted(), durable: recording.durable)
+    return lagging.sorted()
   }
 
   /// Asks every connected router to wait for its requests to `app`'s `color` set to finish.

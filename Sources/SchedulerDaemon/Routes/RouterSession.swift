@@ -1,3 +1,4 @@
+import OperatorAPI
 import SchedWire
 import Synchronization
 import WireTransport

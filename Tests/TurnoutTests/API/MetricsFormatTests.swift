@@ -1,5 +1,6 @@
 import BuildInfo
 import Foundation
+import OperatorAPI
 import RouteTable
 import SchedModel
 import SchedTestSupport

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OperatorAPI
 import SchedModel
 import SchedWire
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OperatorAPI
 import RouterDaemon
 import SchedClient
 import SchedTestSupport

@@ -1,8 +1,10 @@
 import AgentCore
 import Foundation
+import OperatorAPI
 import SchedClient
 import SchedModel
 import SchedTestSupport
+import SchedulerDaemon
 import Testing
 
 @Suite("Graphite sink")

@@ -1,5 +1,6 @@
 import AgentCore
 import Foundation
+import OperatorAPI
 import SchedClient
 import SchedModel
 import SchedTestSupport

@@ -1,5 +1,6 @@
 import AgentCore
 import Foundation
+import OperatorAPI
 import SchedModel
 import SchedStore
 import SchedTestSupport

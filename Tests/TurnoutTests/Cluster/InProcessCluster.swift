@@ -3,6 +3,7 @@ import AgentDaemon
 import Foundation
 import Logging
 import NIOCore
+import OperatorAPI
 import SchedClient
 import SchedModel
 import SchedStore

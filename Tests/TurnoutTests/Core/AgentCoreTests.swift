@@ -1,8 +1,10 @@
 import AgentCore
 import Foundation
+import OperatorAPI
 import SchedModel
 import SchedWire
 import Testing
+import WireTransport
 
 /// A deterministic generator for tests (SplitMix64).
 struct SeededRNG: RandomNumberGenerator {

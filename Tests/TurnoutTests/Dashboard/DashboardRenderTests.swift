@@ -1,5 +1,6 @@
 import Dashboard
 import Foundation
+import OperatorAPI
 import RouteTable
 import SchedModel
 import SchedWire

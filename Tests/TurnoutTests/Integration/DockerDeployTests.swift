@@ -1,6 +1,7 @@
 import AgentCore
 import DockerRuntime
 import Foundation
+import OperatorAPI
 import SchedClient
 import SchedModel
 import SchedTestSupport

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import OperatorAPI
 import SchedClient
 import SchedModel
 import SchedTestSupport

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import DockerRuntime
 import Foundation
 import NIOCore
+import OperatorAPI
 import SchedClient
 import SchedModel
 import SchedTestSupport

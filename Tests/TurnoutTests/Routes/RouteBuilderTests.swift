@@ -1,4 +1,5 @@
 import Foundation
+import Lifecycle
 import RouteTable
 import SchedModel
 import SchedTestSupport

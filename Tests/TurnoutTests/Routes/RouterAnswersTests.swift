@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import OperatorAPI
 import SchedModel
 import SchedWire
 import Testing

@@ -1,6 +1,7 @@
 import AgentCore
 import Foundation
 import Logging
+import OperatorAPI
 import RouteTable
 import SchedClient
 import SchedModel

@@ -2,6 +2,7 @@ import AgentCore
 import DockerRuntime
 import Foundation
 import Logging
+import OperatorAPI
 import SchedModel
 import SchedTestSupport
 import SchedWire

@@ -1,4 +1,5 @@
 import Foundation
+import OperatorAPI
 import SchedClient
 import SchedModel
 import SchedTestSupport

@@ -1,6 +1,7 @@
 import AgentCore
 import AgentDaemon
 import Logging
+import OperatorAPI
 import SchedModel
 import SchedTestSupport
 import SchedWire

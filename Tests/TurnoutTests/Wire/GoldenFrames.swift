@@ -1,4 +1,5 @@
 import Foundation
+import OperatorAPI
 import RouteTable
 import SchedModel
 import SchedWire

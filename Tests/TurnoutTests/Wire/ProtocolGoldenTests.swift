@@ -1,4 +1,5 @@
 import Foundation
+import OperatorAPI
 import SchedModel
 import SchedWire
 import Testing

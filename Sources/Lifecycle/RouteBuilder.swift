@@ -1,3 +1,4 @@
+import RouteTable
 import SchedModel
 
 /// Builds the route table the scheduler hands to routers, from its own state: each app's live

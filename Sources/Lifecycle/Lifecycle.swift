@@ -1,0 +1,209 @@
+import Foundation
+import OperatorAPI
+import Placement
+import RouteTable
+import SchedModel
+
+/// The apps' lifecycle as a value: what the scheduler decided (`desired`), what each app is
+/// doing (`states`), and the route table last handed to the routers. Events go in with what
+/// is observed of the cluster and the time; actions come out for the scheduler's owner to
+/// carry out (persist, assign, publish, run a switch, drain, timers, replies). No I/O, no
+/// clock: a table test covers every transition.
+///
+/// ```
+/// request ─▶ checks ─▶ phase ─▶ .persist ─▶ .recorded ─▶ apply ─▶ assign, publish, reply
+/// switch  ─▶ checks ─▶ .switching ─▶ .runSwitch ─▶ .roundEnded ─▶ live, reply, timers
+/// retire  ─▶ .draining ─▶ publish without it, .drain ─▶ .drained ─▶ .persist ─▶ ...
+/// ```
+public struct Lifecycle: Sendable {
+  public internal(set) var desired: Desired
+  public internal(set) var states: [String: AppState] = [:]
+  /// The table last handed to the routers; epoch 0 before the first.
+  public internal(set) var published: RouteTable = .empty
+  /// The newest epoch any router reported serving: new epochs outrank it.
+  public internal(set) var highestSeen: Int64 = 0
+  /// Set when a table should be published but a switch round is open: published at its end.
+  public internal(set) var publishPending = false
+  /// CPU and memory a verification's test run holds on a node, by run.
+  public internal(set) var testReservations: [String: (node: NodeID, resources: Resources)] = [:]
+
+  public init(desired: Desired) {
+    self.desired = desired
+  }
+
+  /// One app's state (idle when it never did anything).
+  public func state(of app: String) -> AppState { states[app] ?? AppState() }
+
+  /// Feeds one event; returns what to do, in order.
+  public mutating func handle(_ event: LifecycleEvent, _ observed: Observed) -> [LifecycleAction] {
+    switch event {
+    case .apply(let spec, let actor): return apply(spec, actor: actor, observed)
+    case .deploy(let app, let image, let actor, let deployment):
+      return deploy(app, image: image, actor: actor, deployment: deployment, observed)
+    case .stopSet(let app, let color, let force, let actor):
+      return stopSet(app, color: color, force: force, actor: actor, observed)
+    case .switchLive(let ask): return switchLive(ask, observed)
+    case .roundEnded(let app, let outcome): return roundEnded(app, outcome, observed)
+    case .retire(let app, let timeout, let actor):
+      return retire(app, drainTimeoutMillis: timeout, actor: actor, observed)
+    case .drained(let app, let left, let millis):
+      return drained(app, left: left, millis: millis, observed)
+    case .timerFired(let timer): return timerFired(timer, observed)
+    case .observed: return publish(observed)
+    case .routerEpoch(let epoch):
+      highestSeen = max(highestSeen, epoch)
+      // A router kept a newer table than ours (our clock went back): outrank it.
+      guard epoch > published.epoch, published.epoch > 0 else { return [] }
+      return publish(observed, force: true)
+    case .verify(let app, let actor, let id): return verify(app, actor: actor, id: id, observed)
+    case .verificationChanged(let verification): return verificationChanged(verification)
+    case .reserveTest(let run, let demand, let constraints):
+      return [.reply(.reserved(reserveTest(run, demand: demand, constraints, observed)))]
+    case .releaseTest(let run):
+      testReservations[run] = nil
+      return []
+    case .recorded(let write): return recorded(write, observed)
+    case .recordFailed(let write, let reason): return recordFailed(write, reason: reason)
+    }
+  }
+
+  // MARK: records
+
+  private mutating func recorded(_ write: Write, _ observed: Observed) -> [LifecycleAction] {
+    switch write {
+    case .app(let app, _):
+      desired.apply(write)
+      return publish(observed) + [.reply(.app(app))]
+    case .set(_, let color, _, _, _):
+      let name = write.app
+      let phase = state(of: name).phase
+      desired.apply(write)
+      states[name, default: AppState()].phase = .idle
+      switch phase {
+      case .placing(let deploy) where deploy.set.color == color:
+        return deployed(deploy, observed)
+      case .stopping(let stop):
+        return [.assign(stop.previousNodes)] + publish(observed) + [.reply(.stopped)]
+      case .draining(let retire):
+        return [.assign(retire.previousNodes)] + publish(observed) + [
+          .reply(
+            .retired(
+              RetireResponse(
+                app: name, color: retire.set.color, deployment: retire.set.deployment,
+                drainMillis: retire.drainMillis, inFlightLeft: retire.left ?? [:])))
+        ]
+      case .idle, .placing, .switching:
+        return publish(observed)
+      }
+    case .live, .restore:
+      desired.apply(write)
+      return []
+    case .events:
+      return []
+    case .verification(let verification, _):
+      guard verification.state == .running,
+        let plan = verificationPlan(verification, observed)
+      else { return [] }
+      return [.runVerification(plan), .reply(.verification(verification))]
+    }
+  }
+
+  private mutating func recordFailed(_ write: Write, reason: String) -> [LifecycleAction] {
+    let failure = LifecycleError(.failed, "state store: \(reason)")
+    switch write {
+    case .set:
+      states[write.app, default: AppState()].phase = .idle
+      return [.refuse(failure)]
+    case .app:
+      return [.refuse(failure)]
+    case .verification(let verification, _):
+      if verification.state == .running,
+        states[verification.app]?.verification?.id == verification.id
+      {
+        states[verification.app]?.verification = nil
+        return [.refuse(failure)]
+      }
+      return []
+    case .live, .restore, .events:
+      return []
+    }
+  }
+
+  // MARK: routes
+
+  /// Every app's routes from the state as it is, sets being retired left out.
+  public func routes(_ observed: Observed, live overrides: [String: Color] = [:]) -> [AppRoutes] {
+    var apps = desired.appList
+    for index in apps.indices {
+      if let color = overrides[apps[index].name] { apps[index].live = color }
+    }
+    let unrouted = Set(states.values.compactMap(\.phase.unrouted))
+    let table = RouteBuilder.build(
+      epoch: 0, apps: apps, sets: desired.setList.filter { !unrouted.contains($0.key) },
+      allocations: desired.allocationList, reports: observed.reports,
+      nodes: observed.nodeList,
+      hosts: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0.spec.hosts) }))
+    return table.apps
+  }
+
+  /// The next epoch: above the last one published and any a router reported, and at least
+  /// the time in milliseconds, so a restarted scheduler outranks the tables routers kept.
+  func nextEpoch(_ now: Date) -> Int64 {
+    max(published.epoch + 1, Int64(now.timeIntervalSince1970 * 1000), highestSeen + 1)
+  }
+
+  /// Publishes the table when it changed. Held while a switch round is open (it is published
+  /// when the round ends), and right after a restart until every node with slots reported.
+  mutating func publish(_ observed: Observed, force: Bool = false) -> [LifecycleAction] {
+    if states.values.contains(where: { if case .switching = $0.phase { true } else { false } }) {
+      publishPending = true
+      return []
+    }
+    publishPending = false
+    guard observed.knowsSlots(on: Set(desired.allocations.values.map(\.node))) else { return [] }
+    let apps = RouteTable(epoch: 0, apps: routes(observed)).apps
+    guard force || apps != published.apps || published.epoch == 0 else { return [] }
+    published = RouteTable(epoch: nextEpoch(observed.now), apps: apps)
+    return [.publish(published)]
+  }
+
+  // MARK: timers
+
+  private mutating func timerFired(_ timer: LifecycleTimer, _ observed: Observed)
+    -> [LifecycleAction]
+  {
+    switch timer {
+    case .keepWarm(let name, let deployment):
+      // Only if the set switched to is still live: another switch, a rollback or a retire
+      // came first otherwise.
+      guard let app = desired.apps[name], let live = app.live,
+        desired.sets[SetKey(app: name, color: live)]?.deployment == deployment,
+        desired.sets[SetKey(app: name, color: live.other)] != nil
+      else { return [] }
+      return retire(name, drainTimeoutMillis: nil, actor: "scheduler:keep_warm", observed)
+    }
+  }
+
+  // MARK: helpers
+
+  /// The app, and the refusal when it is missing or busy.
+  func idleApp(_ name: String) -> Result<AppRecord, LifecycleError> {
+    guard let app = desired.apps[name] else { return .failure(.noApp(name)) }
+    let phase = state(of: name).phase
+    guard phase == .idle else { return .failure(.busy(name, phase)) }
+    return .success(app)
+  }
+}
+
+extension Write {
+  /// The app this write is about ("" for events alone).
+  var app: String {
+    switch self {
+    case .app(let app, _), .restore(let app, _): app.name
+    case .live(let name, _, _, _): name
+    case .set(let app, _, _, _, _): app.name
+    case .verification(let verification, _): verification.app
+    case .events: ""
+    }
+  }
+}

@@ -36,6 +36,11 @@ let package = Package(
     .target(name: "Placement", dependencies: ["SchedModel"], exclude: ["README.md"]),
     .target(name: "AgentCore", dependencies: ["SchedModel", "SchedWire"]),
     .target(name: "RouteTable", dependencies: ["SchedModel"], exclude: ["README.md"]),
+    // HTTP/1.1 on the bytes: the head parser, the head writer and the body framer. Pure: NIOCore
+    // holds the buffers, no socket is opened here.
+    .target(
+      name: "HTTPFraming", dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+      exclude: ["README.md"]),
     // The apps' lifecycle: events in, actions out, over the scheduler's decisions.
     .target(
       name: "Lifecycle", dependencies: ["SchedModel", "Placement", "RouteTable", "OperatorAPI"],
@@ -86,7 +91,7 @@ let package = Package(
     .target(
       name: "RouterDaemon",
       dependencies: [
-        "SchedModel", "SchedWire", "RouteTable", "WireTransport",
+        "SchedModel", "SchedWire", "RouteTable", "WireTransport", "HTTPFraming",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -151,17 +156,54 @@ let package = Package(
     ),
 
     // MARK: tests
+    // Fixtures of the pure values (model, wire frames), a manual clock and a seeded generator.
+    .target(
+      name: "ModelFixtures", dependencies: ["SchedModel", "SchedWire", "RouteTable"],
+      path: "Tests/ModelFixtures"),
+    // Fakes of the I/O protocols, process and in-process harnesses.
     .target(
       name: "SchedTestSupport",
       dependencies: [
-        "SchedModel", "SchedWire", "AgentCore", "SchedStore",
+        "ModelFixtures", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "SchedStore",
         .product(name: "Logging", package: "swift-log"),
       ],
       path: "Tests/SchedTestSupport"
     ),
+    // One test target per module; the pure ones build without NIO's sockets, GRDB or
+    // Hummingbird.
+    .testTarget(name: "SchedModelTests", dependencies: ["SchedModel"]),
+    .testTarget(
+      name: "SchedWireTests",
+      dependencies: ["SchedWire", "SchedModel", "RouteTable", "ModelFixtures"]),
+    .testTarget(name: "OperatorAPITests", dependencies: ["OperatorAPI", "SchedModel"]),
+    .testTarget(
+      name: "PlacementTests",
+      dependencies: [
+        "Placement", "SchedModel", .product(name: "PropertyBased", package: "swift-property-based"),
+      ]),
+    .testTarget(
+      name: "RouteTableTests",
+      dependencies: [
+        "RouteTable", "SchedModel",
+        .product(name: "PropertyBased", package: "swift-property-based"),
+      ]),
+    .testTarget(
+      name: "AgentCoreTests", dependencies: ["AgentCore", "SchedModel", "SchedWire"]),
+    .testTarget(
+      name: "DashboardTests",
+      dependencies: ["Dashboard", "OperatorAPI", "RouteTable", "SchedModel"]),
+    .testTarget(
+      name: "WireTransportTests",
+      dependencies: [
+        "WireTransport", "ModelFixtures", .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOTestUtils", package: "swift-nio"),
+      ]),
+    .testTarget(
+      name: "HTTPFramingTests",
+      dependencies: ["HTTPFraming", .product(name: "NIOCore", package: "swift-nio")]),
     .testTarget(
       name: "LifecycleTests",
-      dependencies: ["Lifecycle", "SchedModel", "RouteTable", "OperatorAPI"]),
+      dependencies: ["Lifecycle", "SchedModel", "RouteTable", "OperatorAPI", "ModelFixtures"]),
     .testTarget(
       name: "TurnoutTests",
       dependencies: [

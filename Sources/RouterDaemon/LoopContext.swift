@@ -1,4 +1,5 @@
 import Foundation
+import HTTPFraming
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1

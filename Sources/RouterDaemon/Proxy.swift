@@ -1,4 +1,5 @@
 import Foundation
+import HTTPFraming
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

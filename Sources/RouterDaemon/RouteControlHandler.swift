@@ -1,3 +1,4 @@
+import HTTPFraming
 import Logging
 import NIOCore
 import RouteTable

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPFraming
 import NIOCore
 import NIOPosix
 import SchedModel

@@ -1,3 +1,4 @@
+import HTTPFraming
 import NIOCore
 import RouteTable
 

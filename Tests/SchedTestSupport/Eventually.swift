@@ -1,4 +1,5 @@
 import Foundation
+@_exported import ModelFixtures
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 public func eventually(

@@ -1,7 +1,7 @@
 /// Finds where a message body ends in the bytes after its head, so the router can forward the
 /// body as it arrived (or only its data, when a chunked answer goes to an HTTP/1.0 client)
 /// and know when the connection is free for the next message. Pure: bytes in, counts out.
-struct BodyFramer {
+public struct BodyFramer {
   private enum State: Equatable {
     case length(remaining: Int)
     case untilClose
@@ -21,9 +21,9 @@ struct BodyFramer {
   private var state: State
   private var trailerBytes = 0
   /// Trailer fields are passed through, but not without bound.
-  static let maxTrailerBytes = 32 * 1024
+  public static let maxTrailerBytes = 32 * 1024
 
-  init(_ framing: BodyFraming) {
+  public init(_ framing: BodyFraming) {
     switch framing {
     case .none: state = .done
     case .length(let length): state = length > 0 ? .length(remaining: length) : .done
@@ -33,14 +33,14 @@ struct BodyFramer {
   }
 
   /// The whole body has been seen.
-  var isDone: Bool { state == .done }
+  public var isDone: Bool { state == .done }
 
   /// The body ends when the sender closes the connection.
-  var endsAtClose: Bool { state == .untilClose }
+  public var endsAtClose: Bool { state == .untilClose }
 
   /// Reads as much of `bytes` as belongs to the body; returns how many bytes that is. `data`
   /// is called with the ranges that are body data (not chunk framing or trailers).
-  mutating func consume(
+  public mutating func consume(
     _ bytes: UnsafeRawBufferPointer, data: (Range<Int>) -> Void = { _ in }
   ) throws(HeadError) -> Int {
     var index = 0

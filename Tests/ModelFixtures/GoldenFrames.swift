@@ -1,21 +1,20 @@
 import Foundation
-import OperatorAPI
 import RouteTable
 import SchedModel
 import SchedWire
 
 /// One example of every message, as values. `ProtocolGoldenTests` holds their exact lines, and
 /// docs/PROTOCOL.md shows the same lines.
-enum GoldenFrames {
-  static let slot = SlotID(app: "web", color: .green, index: 2)
+public enum GoldenFrames {
+  public static let slot = SlotID(app: "web", color: .green, index: 2)
 
-  static let assignment = SlotAssignment(
+  public static let assignment = SlotAssignment(
     slot: slot, deployment: "d7", image: "turnout-sample:2",
     resources: Resources(cpuMillis: 250, memoryBytes: 134_217_728), hostPort: 20004,
     containerPort: 8080, env: ["MODE": "prod"],
     health: HealthCheck(path: "/healthz", intervalMillis: 1000, timeoutMillis: 500))
 
-  static let all: [(MessageType, Frame)] = [
+  public static let all: [(MessageType, Frame)] = [
     (
       .hello,
       Frame(
@@ -124,7 +123,7 @@ enum GoldenFrames {
     ),
   ]
 
-  static let table = RouteTable(
+  public static let table = RouteTable(
     epoch: 1_795_750_000_123,
     apps: [
       AppRoutes(
@@ -140,7 +139,7 @@ enum GoldenFrames {
           ]))
     ])
 
-  static var traffic: SetTraffic {
+  public static var traffic: SetTraffic {
     var t = SetTraffic(app: "web", color: .green)
     t.record(.success, micros: 800)
     t.record(.success, micros: 1900)

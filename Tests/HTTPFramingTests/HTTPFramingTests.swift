@@ -1,11 +1,11 @@
 import NIOCore
 import Testing
 
-@testable import RouterDaemon
+@testable import HTTPFraming
 
 /// The router's HTTP/1.x head parser, body framer and head writer, on bytes alone.
-@Suite("Router wire")
-struct WireTests {
+@Suite("HTTP framing")
+struct HTTPFramingTests {
   static func request(_ text: String, preview: String? = nil) throws -> MessageHead {
     let buffer = ByteBuffer(string: text)
     let length = try #require(HeadParser.headLength(in: buffer))

@@ -1,8 +1,8 @@
 import Foundation
 import Lifecycle
+import ModelFixtures
 import RouteTable
 import SchedModel
-import SchedTestSupport
 import Testing
 
 @Suite("Route builder")

@@ -3,7 +3,6 @@ import Foundation
 import OperatorAPI
 import RouteTable
 import SchedModel
-import SchedWire
 import Testing
 
 @Suite("Dashboard rendering")

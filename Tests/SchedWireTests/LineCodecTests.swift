@@ -1,5 +1,4 @@
 import Foundation
-import OperatorAPI
 import SchedModel
 import SchedWire
 import Testing

@@ -1,5 +1,5 @@
 import Foundation
-import OperatorAPI
+import ModelFixtures
 import SchedModel
 import SchedWire
 import Testing
@@ -33,7 +33,7 @@ struct ProtocolGoldenTests {
 
   static func protocolDoc() throws -> String {
     var root = URL(fileURLWithPath: #filePath)
-    for _ in 0..<4 { root.deleteLastPathComponent() }
+    for _ in 0..<3 { root.deleteLastPathComponent() }
     return try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
   }
 

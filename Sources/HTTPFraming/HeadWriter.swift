@@ -2,10 +2,10 @@ import NIOCore
 
 /// Writes the heads the router forwards: the start line in HTTP/1.1, the fields that were not
 /// dropped copied as they arrived (in one piece when none was), then the router's own fields.
-enum HeadWriter {
+public enum HeadWriter {
   /// The request head for an upstream: hop-by-hop fields and an answered `Expect` left out, the
   /// client's address appended to `x-forwarded-for`, `x-forwarded-proto` added when absent.
-  static func request(_ head: MessageHead, clientIP: String?, into out: inout ByteBuffer) {
+  public static func request(_ head: MessageHead, clientIP: String?, into out: inout ByteBuffer) {
     copy(head, head.requestLinePrefix, into: &out)
     out.writeStaticString("HTTP/1.1\r\n")
     fields(head, dropFraming: false, into: &out)
@@ -36,7 +36,7 @@ enum HeadWriter {
   }
 
   /// How the client's connection fares after a response.
-  enum Persistence {
+  public enum Persistence {
     /// HTTP/1.1 keeps it without saying so.
     case implicit
     /// An HTTP/1.0 client kept only if told.
@@ -48,7 +48,7 @@ enum HeadWriter {
 
   /// The response head for the client. `stamps` are prebuilt field lines; `dechunk` drops the
   /// framing fields of a chunked answer whose data is forwarded alone.
-  static func response(
+  public static func response(
     _ head: MessageHead, stamps: ByteBuffer?, persistence: Persistence, dechunk: Bool,
     into out: inout ByteBuffer
   ) {
@@ -67,7 +67,7 @@ enum HeadWriter {
   }
 
   /// The field lines the router adds to every answer from one slot of one set.
-  static func stamps(color: String, slot: String, image: String, deployment: String)
+  public static func stamps(color: String, slot: String, image: String, deployment: String)
     -> ByteBuffer
   {
     var out = ByteBuffer()
@@ -84,7 +84,7 @@ enum HeadWriter {
   }
 
   /// The router's own answer: status, a plain-text message, its error mark.
-  static func answer(
+  public static func answer(
     status: Int, reason: String, message: String, close: Bool, includeBody: Bool
   ) -> ByteBuffer {
     let body = message + "\n"

@@ -166,6 +166,9 @@ let package = Package(
       dependencies: [
         "ModelFixtures", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "SchedStore",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       path: "Tests/SchedTestSupport"
     ),
@@ -205,23 +208,55 @@ let package = Package(
       name: "LifecycleTests",
       dependencies: ["Lifecycle", "SchedModel", "RouteTable", "OperatorAPI", "ModelFixtures"]),
     .testTarget(
-      name: "TurnoutTests",
+      name: "SchedStoreTests", dependencies: ["SchedStore", "SchedModel", "SchedTestSupport"]),
+    .testTarget(
+      name: "AgentDaemonTests",
       dependencies: [
-        "SchedModel", "SchedWire", "OperatorAPI", "Placement", "Lifecycle", "AgentCore",
-        "SchedStore", "WireTransport", "SchedulerDaemon", "AgentDaemon", "SchedClient",
-        "SchedCtlCommands", "SchedTestSupport",
-        "DockerRuntime", "RouteTable", "RouterDaemon", "Dashboard",
-        .product(name: "PropertyBased", package: "swift-property-based"),
-        .product(name: "NIOCore", package: "swift-nio"),
-        .product(name: "NIOEmbedded", package: "swift-nio"),
-        .product(name: "NIOTestUtils", package: "swift-nio"),
-        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        "AgentDaemon", "AgentCore", "SchedModel", "SchedWire", "OperatorAPI", "SchedTestSupport",
         .product(name: "Logging", package: "swift-log"),
+      ]),
+    .testTarget(
+      name: "RouterDaemonTests",
+      dependencies: [
+        "RouterDaemon", "RouteTable", "SchedModel", "SchedTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
-      ]
-    ),
+      ]),
+    .testTarget(
+      name: "SchedCtlCommandsTests",
+      dependencies: [
+        "SchedCtlCommands", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // The scheduler in-process, with agents on the fake runtime and routers on loopback.
+    .testTarget(
+      name: "SchedulerDaemonTests",
+      dependencies: [
+        "SchedulerDaemon", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "AgentDaemon",
+        "RouterDaemon", "RouteTable", "SchedClient", "SchedCtlCommands", "SchedStore",
+        "WireTransport", "BuildInfo", "SchedTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // The programs as processes, the Docker engine, a browser: end to end, one after another.
+    .testTarget(
+      name: "IntegrationTests",
+      dependencies: [
+        "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "AgentDaemon", "DockerRuntime",
+        "RouteTable", "RouterDaemon", "SchedClient", "WireTransport", "SchedTestSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+      ]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -55,7 +55,7 @@ extension ProcessSuites {
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 1 })
       _ = try await api.apply(ProcessCluster.sampleSpec(app))
       let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("browser/dashboard_test.py").path
       let shot = cluster.workDir.appendingPathComponent("dashboard.png").path
       let result = try await run(

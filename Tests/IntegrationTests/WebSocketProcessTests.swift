@@ -55,7 +55,7 @@ extension ProcessSuites {
           (try? await TestHTTP.fetch("http://127.0.0.1:\(routerPort)/")) != nil
         })
       let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("websocket/echo_through_router.py").path
       let result = try await run(
         URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, "\(serverPort)", "\(routerPort)"])

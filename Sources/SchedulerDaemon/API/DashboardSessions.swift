@@ -19,11 +19,15 @@ final class DashboardSessions: Sendable {
   /// Addresses tracked at most: past it, the ones whose refusals all aged out go first, then
   /// the oldest, so a flood of addresses cannot grow the table without end.
   let maxClients: Int
+  /// The time (injected: tests move it by hand).
+  private let now: @Sendable () -> ContinuousClock.Instant
 
   init(
     lifetime: Duration = .seconds(12 * 3600), maxRefused: Int = 5,
-    refusedWindow: Duration = .seconds(60), maxClients: Int = 10_000
+    refusedWindow: Duration = .seconds(60), maxClients: Int = 10_000,
+    now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
   ) {
+    self.now = now
     self.maxClients = maxClients
     self.lifetime = lifetime
     self.maxRefused = maxRefused
@@ -32,7 +36,7 @@ final class DashboardSessions: Sendable {
 
   /// How long the login form stays closed to `client`, or nil when it may try now.
   func loginClosedFor(client: String) -> Duration? {
-    let now = ContinuousClock.now
+    let now = self.now()
     return refused.withLock { table in
       var times = table[client] ?? []
       times.removeAll { $0 + refusedWindow <= now }
@@ -47,7 +51,7 @@ final class DashboardSessions: Sendable {
 
   /// A login from `client` was refused.
   func recordRefused(client: String) {
-    let now = ContinuousClock.now
+    let now = self.now()
     refused.withLock { table in
       if table[client] == nil, table.count >= maxClients {
         table = table.filter { $0.value.contains { $0 + refusedWindow > now } }
@@ -65,7 +69,7 @@ final class DashboardSessions: Sendable {
   func create() -> String {
     var generator = SystemRandomNumberGenerator()
     let id = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
-    let now = ContinuousClock.now
+    let now = self.now()
     sessions.withLock { table in
       table = table.filter { $0.value > now }
       table[id] = now + lifetime
@@ -74,7 +78,7 @@ final class DashboardSessions: Sendable {
   }
 
   func isValid(_ id: String) -> Bool {
-    let now = ContinuousClock.now
+    let now = self.now()
     return sessions.withLock { ($0[id].map { $0 > now }) ?? false }
   }
 

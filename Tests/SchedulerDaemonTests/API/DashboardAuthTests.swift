@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import SchedModel
 import SchedTestSupport
+import Synchronization
 import Testing
 
 @testable import SchedulerDaemon
@@ -127,8 +128,10 @@ struct DashboardAuthTests {
 
 @Suite("Dashboard login throttle")
 struct LoginThrottleTests {
-  @Test func theFormOpensAgainWhenTheOldestRefusalAgesOut() async throws {
-    let sessions = DashboardSessions(maxRefused: 2, refusedWindow: .milliseconds(300))
+  @Test func theFormOpensAgainWhenTheOldestRefusalAgesOut() throws {
+    let clock = Mutex(ContinuousClock.now)
+    let sessions = DashboardSessions(
+      maxRefused: 2, refusedWindow: .milliseconds(300), now: { clock.withLock { $0 } })
     let client = "10.9.8.7"
     #expect(sessions.loginClosedFor(client: client) == nil)
     sessions.recordRefused(client: client)
@@ -138,7 +141,9 @@ struct LoginThrottleTests {
     #expect(wait > .zero && wait <= .milliseconds(300))
     // Another address is not locked out by it (14.13).
     #expect(sessions.loginClosedFor(client: "10.9.8.6") == nil)
-    try await Task.sleep(for: .milliseconds(350))
+    clock.withLock { $0 += .milliseconds(299) }
+    #expect(sessions.loginClosedFor(client: client) == .milliseconds(1))
+    clock.withLock { $0 += .milliseconds(1) }
     #expect(sessions.loginClosedFor(client: client) == nil)
   }
 

@@ -165,6 +165,7 @@ let package = Package(
       name: "SchedTestSupport",
       dependencies: [
         "ModelFixtures", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "SchedStore",
+        "Lifecycle", "SchedulerDaemon",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -236,7 +237,8 @@ let package = Package(
     .testTarget(
       name: "SchedulerDaemonTests",
       dependencies: [
-        "SchedulerDaemon", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "AgentDaemon",
+        "SchedulerDaemon", "Lifecycle", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore",
+        "AgentDaemon",
         "RouterDaemon", "RouteTable", "SchedClient", "SchedCtlCommands", "SchedStore",
         "WireTransport", "BuildInfo", "SchedTestSupport",
         .product(name: "NIOCore", package: "swift-nio"),

@@ -32,14 +32,15 @@ public final class Scheduler: Service {
 
   private init(
     cluster: Cluster, clusterID: String, desired: Desired, config: SchedulerConfig,
-    lineServer: LineServer, logger: Logger
+    lineServer: LineServer, timers: any LifecycleTimers, logger: Logger
   ) {
     self.cluster = cluster
     self.clusterID = clusterID
     let routers = RouterHub(logger: logger, now: cluster.now)
     self.routers = routers
     self.apps = AppService(
-      cluster: cluster, routers: routers, desired: desired, commandTimeout: config.commandTimeout,
+      cluster: cluster, routers: routers, desired: desired, timers: timers,
+      commandTimeout: config.commandTimeout,
       switchTimeout: config.switchTimeout, logger: logger)
     self.config = config
     self.lineServer = lineServer
@@ -50,7 +51,8 @@ public final class Scheduler: Service {
   /// Opens the state, loads the cluster and binds the cluster port. Nothing is served until `run`.
   public static func start(
     config: SchedulerConfig, store: any StateStore, logger: Logger,
-    now: @escaping @Sendable () -> Date = Date.init
+    now: @escaping @Sendable () -> Date = Date.init,
+    timers: any LifecycleTimers = SleepingTimers()
   ) async throws -> Scheduler {
     let policy = LivenessPolicy(
       heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats)
@@ -69,7 +71,7 @@ public final class Scheduler: Service {
       ])
     let scheduler = Scheduler(
       cluster: cluster, clusterID: clusterID, desired: desired, config: config,
-      lineServer: server, logger: logger)
+      lineServer: server, timers: timers, logger: logger)
     await scheduler.routers.onNewerEpoch { [apps = scheduler.apps] epoch in
       await apps.perform(.routerEpoch(epoch))
     }

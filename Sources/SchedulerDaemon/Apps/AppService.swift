@@ -21,16 +21,17 @@ public actor AppService {
   var core: Lifecycle
   /// What `/metrics` exports of switches, deploys and verifications.
   nonisolated let counters = OperatorCounters()
-  /// Timers the lifecycle asked for.
-  var timers: [LifecycleTimer: Task<Void, Never>] = [:]
+  /// Runs the timers the lifecycle asks for.
+  let timers: any LifecycleTimers
   /// Nodes with a push under way, and nodes whose list changed since their push began.
   var pushing: Set<NodeID> = []
   var dirty: Set<NodeID> = []
 
   init(
-    cluster: Cluster, routers: RouterHub, desired: Desired, commandTimeout: Duration,
-    switchTimeout: Duration, logger: Logger
+    cluster: Cluster, routers: RouterHub, desired: Desired, timers: any LifecycleTimers,
+    commandTimeout: Duration, switchTimeout: Duration, logger: Logger
   ) {
+    self.timers = timers
     self.cluster = cluster
     self.store = cluster.store
     self.routers = routers
@@ -160,8 +161,9 @@ public actor AppService {
         queue += core.handle(
           .drained(app: app, left: left, millis: RouterHub.millis(clock.now - started)),
           await observe())
-      case .schedule(let timer, let millis): schedule(timer, afterMillis: millis)
-      case .cancel(let timer): timers.removeValue(forKey: timer)?.cancel()
+      case .schedule(let timer, let millis):
+        timers.schedule(timer, afterMillis: millis) { [weak self] in await self?.fire(timer) }
+      case .cancel(let timer): timers.cancel(timer)
       case .runVerification(let plan): Task { await self.runVerification(plan) }
       }
     }
@@ -175,17 +177,7 @@ public actor AppService {
     await cluster.observed()
   }
 
-  private func schedule(_ timer: LifecycleTimer, afterMillis millis: Int64) {
-    timers.removeValue(forKey: timer)?.cancel()
-    timers[timer] = Task { [weak self] in
-      try? await Task.sleep(for: .milliseconds(millis))
-      guard !Task.isCancelled, let self else { return }
-      await self.fire(timer)
-    }
-  }
-
   private func fire(_ timer: LifecycleTimer) async {
-    timers[timer] = nil
     let logger = self.logger
     await perform(.timerFired(timer)) { result in
       if case .failure(let error) = result {

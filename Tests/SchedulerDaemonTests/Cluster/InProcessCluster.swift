@@ -29,7 +29,7 @@ struct InProcessScheduler {
     heartbeat: Duration = .milliseconds(200), helloTimeout: Duration = .seconds(10),
     store: (any StateStore)? = nil, switchTimeout: Duration = .seconds(5), missedBeats: Int = 3,
     sampleInterval: Duration = .seconds(10), graphite: (host: String, port: Int)? = nil,
-    clusterPort: Int = 0, apiPort: Int = 0
+    clusterPort: Int = 0, apiPort: Int = 0, timers: any LifecycleTimers = SleepingTimers()
   ) async throws -> InProcessScheduler {
     let store = store ?? MemoryStore()
     var logger = Logger(label: "test.schedd")
@@ -41,7 +41,8 @@ struct InProcessScheduler {
       helloTimeout: helloTimeout,
       commandTimeout: .seconds(5), routerToken: routerToken, switchTimeout: switchTimeout,
       sampleInterval: sampleInterval, graphite: graphite)
-    let scheduler = try await Scheduler.start(config: config, store: store, logger: logger)
+    let scheduler = try await Scheduler.start(
+      config: config, store: store, logger: logger, timers: timers)
     let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [], logger: logger)
     let task = Task { try await group.run() }
     let apiPort = try await scheduler.apiPort()

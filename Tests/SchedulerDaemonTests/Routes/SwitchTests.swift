@@ -1,5 +1,6 @@
 import AgentCore
 import Foundation
+import Lifecycle
 import Logging
 import OperatorAPI
 import RouteTable
@@ -8,6 +9,7 @@ import SchedModel
 import SchedStore
 import SchedTestSupport
 import SchedWire
+import SchedulerDaemon
 import Testing
 
 @testable import RouterDaemon
@@ -21,12 +23,13 @@ struct SwitchTests {
     let agents: [Task<Void, any Error>]
     var routers: [(router: Router, task: Task<Void, any Error>)] = []
 
-    static func start(switchTimeout: Duration = .seconds(5), store: (any StateStore)? = nil)
-      async throws -> Cluster
-    {
+    static func start(
+      switchTimeout: Duration = .seconds(5), store: (any StateStore)? = nil,
+      timers: any LifecycleTimers = SleepingTimers()
+    ) async throws -> Cluster {
       let scheduler = try await InProcessScheduler.start(
         heartbeat: .milliseconds(250), store: store, switchTimeout: switchTimeout,
-        missedBeats: 12)
+        missedBeats: 12, timers: timers)
       let prober = ScriptedProber()
       let agents = ["n1", "n2"].map {
         scheduler.startRuntimeAgent(
@@ -344,17 +347,19 @@ struct SwitchTests {
 
   @Test("keep_warm retires the old set on its own after a switch")
   func keepWarmRetires() async throws {
-    var cluster = try await Cluster.start()
+    let timers = ManualTimers()
+    var cluster = try await Cluster.start(timers: timers)
     let router = try await cluster.addRouter("edge-1")
     try await cluster.deployBoth(keepWarmMillis: 400)
     let api = cluster.api
     #expect(await eventually { Self.live(router) == (.blue, 2) })
-    _ = try await api.switchLive("web", force: true)
-    #expect(try await api.status("web").sets.count == 2)
+    let switched = try await api.switchLive("web", force: true)
+    // The timer waits its keep_warm; nothing is retired before it fires.
     #expect(
-      await eventually(timeout: .seconds(10)) {
-        (try? await api.status("web").sets.map(\.color)) == [.green]
-      })
+      timers.scheduled == [.keepWarm(app: "web", deployment: switched.deployment): 400])
+    #expect(try await api.status("web").sets.count == 2)
+    await timers.fireAll()
+    #expect(try await api.status("web").sets.map(\.color) == [.green])
     let retired = try #require(try await api.events(limit: 200).first { $0.kind == "app.retired" })
     #expect(retired.actor == "scheduler:keep_warm")
     #expect(router.table.app(named: "web")?.candidate == nil)

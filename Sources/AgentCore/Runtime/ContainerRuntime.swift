@@ -2,7 +2,7 @@ import Foundation
 import SchedModel
 
 /// Runs containers on this host. The agent owns this seam: the Docker Engine API in production,
-/// `FakeRuntime` in tests and simulation. One contract suite runs over both.
+/// `FakeRuntime` (SchedTestSupport) in tests. One contract suite runs over both.
 public protocol ContainerRuntime: Sendable {
   /// Creates a container; `RuntimeError.conflict` when the name is taken (a retried create).
   func create(_ spec: ContainerSpec) async throws(RuntimeError) -> String

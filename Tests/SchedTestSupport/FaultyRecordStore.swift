@@ -5,8 +5,8 @@ import Synchronization
 
 /// A memory store whose switch records can be made to fail: the commit (nothing is written)
 /// or only the sync to disk (written, not durable). Everything else is the memory store's.
-final class FaultyRecordStore: StateStore {
-  enum Fault: Sendable {
+public final class FaultyRecordStore: StateStore {
+  public enum Fault: Sendable {
     case none
     case commit
     case sync
@@ -15,9 +15,11 @@ final class FaultyRecordStore: StateStore {
   private let base = MemoryStore()
   private let fault = Mutex(Fault.none)
 
-  func arm(_ next: Fault) { fault.withLock { $0 = next } }
+  public init() {}
 
-  func startSettingLive(_ name: String, to live: Color?, at: Date, events: [ClusterEvent])
+  public func arm(_ next: Fault) { fault.withLock { $0 = next } }
+
+  public func startSettingLive(_ name: String, to live: Color?, at: Date, events: [ClusterEvent])
     -> (committed: PendingWrite, durable: PendingWrite)
   {
     switch fault.withLock({ $0 }) {
@@ -36,57 +38,58 @@ final class FaultyRecordStore: StateStore {
     }
   }
 
-  func clusterID() async throws(StoreError) -> String { await base.clusterID() }
-  func nodes() async throws(StoreError) -> [Node] { await base.nodes() }
-  func saveNode(_ node: Node, events: [ClusterEvent]) async throws(StoreError) {
+  public func clusterID() async throws(StoreError) -> String { await base.clusterID() }
+  public func nodes() async throws(StoreError) -> [Node] { await base.nodes() }
+  public func saveNode(_ node: Node, events: [ClusterEvent]) async throws(StoreError) {
     await base.saveNode(node, events: events)
   }
-  func recordHeartbeat(node: NodeID, usage: HostUsage, at: Date) async throws(StoreError) {
+  public func recordHeartbeat(node: NodeID, usage: HostUsage, at: Date) async throws(StoreError) {
     try await base.recordHeartbeat(node: node, usage: usage, at: at)
   }
-  func allocations() async throws(StoreError) -> [Allocation] { await base.allocations() }
-  func replaceAllocations(
+  public func allocations() async throws(StoreError) -> [Allocation] { await base.allocations() }
+  public func replaceAllocations(
     app: String, color: Color, with allocations: [Allocation], events: [ClusterEvent]
   ) async throws(StoreError) {
     try await base.replaceAllocations(app: app, color: color, with: allocations, events: events)
   }
-  func apps() async throws(StoreError) -> [AppRecord] { await base.apps() }
-  func saveApp(_ app: AppRecord, events: [ClusterEvent]) async throws(StoreError) {
+  public func apps() async throws(StoreError) -> [AppRecord] { await base.apps() }
+  public func saveApp(_ app: AppRecord, events: [ClusterEvent]) async throws(StoreError) {
     await base.saveApp(app, events: events)
   }
-  func sets() async throws(StoreError) -> [SetRecord] { await base.sets() }
-  func commitSet(
+  public func sets() async throws(StoreError) -> [SetRecord] { await base.sets() }
+  public func commitSet(
     app: AppRecord, color: Color, set: SetRecord?, allocations: [Allocation],
     events: [ClusterEvent]
   ) async throws(StoreError) {
     try await base.commitSet(
       app: app, color: color, set: set, allocations: allocations, events: events)
   }
-  func appendEvents(_ events: [ClusterEvent]) async throws(StoreError) {
+  public func appendEvents(_ events: [ClusterEvent]) async throws(StoreError) {
     await base.appendEvents(events)
   }
-  func events(after: Int64, limit: Int) async throws(StoreError) -> [ClusterEvent] {
+  public func events(after: Int64, limit: Int) async throws(StoreError) -> [ClusterEvent] {
     await base.events(after: after, limit: limit)
   }
-  func recentEvents(limit: Int) async throws(StoreError) -> [ClusterEvent] {
+  public func recentEvents(limit: Int) async throws(StoreError) -> [ClusterEvent] {
     await base.recentEvents(limit: limit)
   }
-  func recordSamples(_ samples: [Sample], retention: Retention, now: Int64)
+  public func recordSamples(_ samples: [Sample], retention: Retention, now: Int64)
     async throws(StoreError)
   {
     await base.recordSamples(samples, retention: retention, now: now)
   }
-  func samplePoints(series: [String], resolution: Int64, since: Int64) async throws(StoreError)
+  public func samplePoints(series: [String], resolution: Int64, since: Int64)
+    async throws(StoreError)
     -> [SamplePoint]
   {
     await base.samplePoints(series: series, resolution: resolution, since: since)
   }
-  func saveVerification(_ verification: Verification, events: [ClusterEvent])
+  public func saveVerification(_ verification: Verification, events: [ClusterEvent])
     async throws(StoreError)
   {
     await base.saveVerification(verification, events: events)
   }
-  func verifications(app: String, digest: String?, limit: Int) async throws(StoreError)
+  public func verifications(app: String, digest: String?, limit: Int) async throws(StoreError)
     -> [Verification]
   {
     await base.verifications(app: app, digest: digest, limit: limit)

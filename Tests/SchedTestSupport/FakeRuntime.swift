@@ -1,3 +1,4 @@
+import AgentCore
 import Foundation
 
 /// An in-memory container runtime with the engine's rules that matter to the agent: unique

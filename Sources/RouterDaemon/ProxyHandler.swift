@@ -18,27 +18,27 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     case preview
   }
 
-  private let loop: LoopContext
-  private let routes: RouteState
-  private let mode: Mode
-  private var config: RouterConfig { loop.config }
-  private var context: ChannelHandlerContext?
-  private var exchange: Exchange?
-  private var exchangeID = 0
+  let loop: LoopContext
+  let routes: RouteState
+  let mode: Mode
+  var config: RouterConfig { loop.config }
+  var context: ChannelHandlerContext?
+  var exchange: Exchange?
+  var exchangeID = 0
   /// Bytes from the client not handled yet: a partial head, or requests pipelined behind the
   /// one being answered.
-  private var inbound = ByteBuffer()
+  var inbound = ByteBuffer()
   /// The body of the client's current request, while it is being read.
-  private var requestBody: BodyFramer?
+  var requestBody: BodyFramer?
   /// That body belongs to a request the router answered itself: read and dropped.
-  private var discarding = false
+  var discarding = false
   /// The connection closes once the last answer is written; nothing more is read.
-  private var closing = false
-  private var readPaused = false
+  var closing = false
+  var readPaused = false
   /// The client's address, formatted once per connection.
-  private var clientIP: String?
-  private var timeoutCheck: RepeatedTask?
-  private var lastActivity = NIODeadline.now()
+  var clientIP: String?
+  var timeoutCheck: RepeatedTask?
+  var lastActivity = NIODeadline.now()
 
   init(loop: LoopContext, routes: RouteState, mode: Mode) {
     self.loop = loop
@@ -85,7 +85,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   /// Handles what `inbound` holds: body bytes of the current request, then (once its answer is
   /// out) the next request's head.
-  private func process() {
+  func process() {
     while !closing, inbound.readableBytes > 0 {
       if requestBody != nil {
         guard readBody() else { return }
@@ -121,7 +121,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   /// Reads body bytes of the current request from `inbound`; false when nothing more can be
   /// done until more bytes arrive (or the connection is closing).
-  private func readBody() -> Bool {
+  func readBody() -> Bool {
     var framer = requestBody!
     let consumed: Int
     do {
@@ -156,7 +156,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     return consumed > 0 || framer.isDone
   }
 
-  private func forwardBody(_ part: ByteBuffer) {
+  func forwardBody(_ part: ByteBuffer) {
     guard let context, exchange != nil else { return }
     if let upstream = exchange!.current {
       upstream.write(part)
@@ -187,7 +187,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   /// The client left or broke the framing mid-request: the upstream connection is in an
   /// unknown state and is closed.
-  private func abandonExchange() {
+  func abandonExchange() {
     guard let exchange else { return }
     if let upstream = exchange.current {
       upstream.delegate = nil
@@ -201,14 +201,14 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     context.close(promise: nil)
   }
 
-  private func headTooLarge(_ size: Int) {
+  func headTooLarge(_ size: Int) {
     respond(
       .requestHeaderFieldsTooLarge,
       "request head is \(size) bytes or more; this router accepts up to \(config.maxHeaderBytes)",
       request: nil, close: true)
   }
 
-  private func begin(_ head: MessageHead) {
+  func begin(_ head: MessageHead) {
     let start = NIODeadline.now()
     let table = routes.current
     guard let app = table.app(forHost: head.host, defaultApp: config.defaultApp) else {
@@ -262,7 +262,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     dispatch()
   }
 
-  private func keep(_ buffer: ByteBuffer) {
+  func keep(_ buffer: ByteBuffer) {
     guard exchange != nil, exchange!.replayable else { return }
     exchange!.replay.append(buffer)
     exchange!.replayBytes += buffer.readableBytes
@@ -270,474 +270,5 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       exchange!.replayable = false
       exchange!.replay = []
     }
-  }
-
-  // MARK: choosing and reaching an upstream
-
-  private func dispatch(fresh: Bool = false) {
-    guard let exchange else { return }
-    guard let upstream = loop.pick(exchange.set, app: exchange.key.app, excluding: exchange.tried)
-    else {
-      fail(
-        .badGateway,
-        "no slot of the \(exchange.set.color.rawValue) set of \(exchange.key.app) could be reached")
-      return
-    }
-    // Only idempotent requests ride a pooled connection: one the upstream closed as it was
-    // taken can then be replayed safely.
-    if !fresh, exchange.method.isIdempotent, let pooled = loop.take(upstream) {
-      attach(pooled, reused: true)
-      return
-    }
-    self.exchange!.tried.insert(upstream)
-    let id = exchange.id
-    loop.connect(upstream).assumeIsolated().whenComplete { result in
-      switch result {
-      case .success(let connection):
-        guard self.exchange?.id == id, self.context?.channel.isActive == true else {
-          self.loop.put(connection)
-          return
-        }
-        self.attach(connection, reused: false)
-      case .failure:
-        guard self.exchange?.id == id else { return }
-        self.loop.failed(upstream)
-        if self.exchange!.retries == 0 {
-          self.exchange!.retries += 1
-          self.dispatch(fresh: true)
-        } else {
-          self.fail(
-            .badGateway,
-            "cannot connect to slot \(upstream.slot) at \(upstream.address):\(upstream.port)")
-        }
-      }
-    }
-  }
-
-  private func attach(_ connection: UpstreamHandler, reused: Bool) {
-    guard exchange != nil else { return }
-    connection.delegate = self
-    connection.uses += 1
-    // Set before writing: writability events during the writes below must find the exchange.
-    exchange!.current = connection
-    exchange!.reused = reused
-    let body = exchange!.replayable ? exchange!.replay : exchange!.pendingBody
-    exchange!.pendingBody = []
-    exchange!.pendingBytes = 0
-    exchange!.attachedAt = .now()
-    // A pooled connection may have been paused by the last client it served.
-    connection.setAutoRead(context?.channel.isWritable ?? true)
-    connection.write(exchange!.head)
-    for buffer in body { connection.write(buffer) }
-    connection.flush()
-    if let context, readPaused, connection.isWritable { resumeReading(context) }
-  }
-
-  /// Runs every second or so on the connection's loop: one timer per connection, not per
-  /// request. Closes an idle client connection; answers 504 for a slot that has not started
-  /// its answer in time.
-  private func checkTimeouts() {
-    if exchange?.tunnel ?? true, NIODeadline.now() - lastActivity >= config.idleTimeout {
-      abandonExchange()
-      context?.close(promise: nil)
-      return
-    }
-    guard let exchange, !exchange.responseStarted, let upstream = exchange.current,
-      NIODeadline.now() - exchange.attachedAt >= config.responseTimeout
-    else { return }
-    upstream.delegate = nil
-    upstream.close()
-    self.exchange!.current = nil
-    loop.failed(upstream.upstream)
-    fail(
-      .gatewayTimeout,
-      "slot \(upstream.upstream.slot) did not answer within \(config.responseTimeout.nanoseconds / 1_000_000) ms"
-    )
-  }
-
-  // MARK: upstream side
-
-  func upstreamRead(_ buffer: ByteBuffer, from connection: UpstreamHandler) {
-    guard exchange != nil, exchange!.current === connection else {
-      connection.delegate = nil
-      connection.close()
-      return
-    }
-    if exchange!.tunnel {
-      lastActivity = .now()
-      context?.write(wrapOutboundOut(buffer), promise: nil)
-      if context?.channel.isWritable == false { connection.setAutoRead(false) }
-      return
-    }
-    var buffer = buffer
-    if exchange!.responseInbound.readableBytes > 0 {
-      exchange!.responseInbound.writeBuffer(&buffer)
-      buffer = exchange!.responseInbound
-      exchange!.responseInbound = ByteBuffer()
-    }
-    while let exchange, exchange.current === connection, buffer.readableBytes > 0 {
-      if var framer = exchange.responseBody {
-        guard forwardResponseBody(&buffer, &framer, exchange, connection) else { return }
-      } else if !readResponseHead(&buffer, exchange, connection) {
-        return
-      }
-    }
-  }
-
-  /// Parses the response head at the front of `buffer` and writes the client's; false when
-  /// more bytes are needed or the exchange ended.
-  private func readResponseHead(
-    _ buffer: inout ByteBuffer, _ exchange: Exchange, _ connection: UpstreamHandler
-  ) -> Bool {
-    guard let length = HeadParser.headLength(in: buffer) else {
-      if buffer.readableBytes > Self.maxResponseHeadBytes {
-        upstreamBroke(
-          connection,
-          "slot \(connection.upstream.slot) sent a response head over \(Self.maxResponseHeadBytes) bytes"
-        )
-      } else {
-        exchange.responseInbound = buffer
-      }
-      return false
-    }
-    let head: MessageHead
-    do {
-      head = try HeadParser.response(
-        buffer.readSlice(length: length)!, stamping: config.stampResponses)
-    } catch {
-      upstreamBroke(
-        connection,
-        "slot \(connection.upstream.slot) sent a response that cannot be parsed: \(error)")
-      return false
-    }
-    // An interim answer (100, 103) is not the response.
-    if head.status < 200 {
-      if head.status == 101 {
-        guard exchange.upgrade, head.upgrade != nil else {
-          upstreamBroke(
-            connection,
-            "slot \(connection.upstream.slot) switched protocols though the request did not ask to"
-          )
-          return false
-        }
-        openTunnel(connection, head, &buffer, exchange)
-        return false
-      }
-      return true
-    }
-    let framing = HeadParser.responseFraming(head, method: exchange.method)
-    let dechunk = exchange.clientMinorVersion == 0 && framing == .chunked
-    let close =
-      !exchange.keepAlive || !exchange.requestEnded || framing == .untilClose || dechunk
-    exchange.responseStarted = true
-    exchange.status = head.status
-    exchange.upstreamKeepAlive = head.keepAlive && framing != .untilClose
-    exchange.closeClient = close
-    exchange.dechunk = dechunk
-    exchange.replay = []
-    loop.succeeded(connection.upstream)
-    var out = ByteBuffer()
-    out.reserveCapacity(head.bytes.readableBytes + 160)
-    HeadWriter.response(
-      head, stamps: config.stampResponses ? connection.stamps(for: exchange.set) : nil,
-      persistence: close ? .close : exchange.clientMinorVersion == 0 ? .keepAlive : .implicit,
-      dechunk: dechunk, into: &out)
-    context?.write(wrapOutboundOut(out), promise: nil)
-    let framer = BodyFramer(framing)
-    if framer.isDone {
-      finishResponse(connection, leftover: buffer.readableBytes)
-      return false
-    }
-    exchange.responseBody = framer
-    return true
-  }
-
-  /// Forwards the body bytes at the front of `buffer`; false when the exchange ended or broke.
-  private func forwardResponseBody(
-    _ buffer: inout ByteBuffer, _ framer: inout BodyFramer, _ exchange: Exchange,
-    _ connection: UpstreamHandler
-  ) -> Bool {
-    guard let context else { return false }
-    var data: [Range<Int>] = []
-    let dechunk = exchange.dechunk
-    let consumed: Int
-    do {
-      consumed = try buffer.withReadableBytes { bytes throws(HeadError) in
-        dechunk ? try framer.consume(bytes) { data.append($0) } : try framer.consume(bytes)
-      }
-    } catch {
-      upstreamBroke(
-        connection, "slot \(connection.upstream.slot) broke the body framing: \(error)")
-      return false
-    }
-    if dechunk {
-      for range in data {
-        context.write(
-          wrapOutboundOut(
-            buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)!),
-          promise: nil)
-      }
-      buffer.moveReaderIndex(forwardBy: consumed)
-    } else {
-      context.write(wrapOutboundOut(buffer.readSlice(length: consumed)!), promise: nil)
-    }
-    exchange.responseBody = framer
-    if framer.isDone {
-      finishResponse(connection, leftover: buffer.readableBytes)
-      return false
-    }
-    if !context.channel.isWritable { connection.setAutoRead(false) }
-    return true
-  }
-
-  static let maxResponseHeadBytes = 64 * 1024
-
-  /// The slot agreed to switch protocols: its 101 goes to the client, and from here on the two
-  /// connections are spliced, bytes passing both ways untouched (with the same back-pressure)
-  /// until either side closes or both stay silent for the idle timeout. The request counts as
-  /// answered now and stays in flight until the end, so a drain waits for it.
-  private func openTunnel(
-    _ connection: UpstreamHandler, _ head: MessageHead, _ buffer: inout ByteBuffer,
-    _ exchange: Exchange
-  ) {
-    guard let context else { return }
-    exchange.responseStarted = true
-    exchange.tunnel = true
-    exchange.status = 101
-    exchange.replay = []
-    loop.succeeded(connection.upstream)
-    loop.switchedProtocols(exchange.counters, since: exchange.start)
-    var out = ByteBuffer()
-    out.reserveCapacity(head.bytes.readableBytes + 160)
-    HeadWriter.response(
-      head, stamps: config.stampResponses ? connection.stamps(for: exchange.set) : nil,
-      persistence: .upgraded, dechunk: false, into: &out)
-    context.write(wrapOutboundOut(out), promise: nil)
-    if buffer.readableBytes > 0 {
-      context.write(wrapOutboundOut(buffer.readSlice(length: buffer.readableBytes)!), promise: nil)
-    }
-    context.flush()
-    // What the client sent after its request head already speaks the new protocol.
-    if inbound.readableBytes > 0 {
-      connection.write(inbound)
-      connection.flush()
-      inbound = ByteBuffer()
-    }
-    lastActivity = .now()
-    if readPaused { resumeReading(context) }
-  }
-
-  /// The response is complete: count it, pool or close the upstream connection, flush the
-  /// client, and go on with a pipelined request.
-  private func finishResponse(_ connection: UpstreamHandler, leftover: Int) {
-    guard let context, let exchange else { return }
-    self.exchange = nil
-    loop.finished(exchange.counters, StatusClass(status: exchange.status), since: exchange.start)
-    // Bytes after the response mean the upstream is out of step: never reuse it.
-    if exchange.upstreamKeepAlive && exchange.requestEnded && leftover == 0 {
-      loop.put(connection)
-    } else {
-      connection.delegate = nil
-      connection.close()
-    }
-    if exchange.closeClient {
-      closing = true
-      write(ByteBuffer(), thenClose: true)
-      return
-    }
-    context.flush()
-    lastActivity = .now()
-    if readPaused { resumeReading(context) }
-    process()
-  }
-
-  /// The upstream said something that cannot be forwarded: it is closed; the client gets 502
-  /// if nothing of the answer went out yet, or sees its connection closed.
-  private func upstreamBroke(_ connection: UpstreamHandler, _ message: String) {
-    guard let exchange else { return }
-    connection.delegate = nil
-    connection.close()
-    exchange.current = nil
-    loop.failed(connection.upstream)
-    if exchange.responseStarted {
-      loop.finished(exchange.counters, .proxyError, since: exchange.start)
-      self.exchange = nil
-      closing = true
-      context?.close(promise: nil)
-    } else {
-      fail(.badGateway, message)
-    }
-  }
-
-  func upstreamReadComplete(_ connection: UpstreamHandler) {
-    context?.flush()
-  }
-
-  func upstreamWritabilityChanged(_ connection: UpstreamHandler) {
-    guard let context, exchange?.current === connection else { return }
-    if connection.isWritable {
-      resumeReading(context)
-    } else {
-      pauseReading(context)
-    }
-  }
-
-  func upstreamClosed(_ connection: UpstreamHandler) {
-    guard let exchange, exchange.current === connection else { return }
-    if exchange.tunnel {
-      exchange.current = nil
-      loop.finished(exchange.counters, nil, since: exchange.start)
-      self.exchange = nil
-      closing = true
-      write(ByteBuffer(), thenClose: true)
-      return
-    }
-    if exchange.responseStarted, exchange.responseBody?.endsAtClose == true {
-      // A body delimited by the close: this is its end.
-      exchange.closeClient = true
-      exchange.upstreamKeepAlive = false
-      finishResponse(connection, leftover: 0)
-      return
-    }
-    exchange.current = nil
-    let upstream = connection.upstream
-    if exchange.responseStarted {
-      // Part of the answer went out: the client must see the break, not a spliced response.
-      loop.finished(exchange.counters, .proxyError, since: exchange.start)
-      self.exchange = nil
-      closing = true
-      context?.close(promise: nil)
-      return
-    }
-    let replayable = exchange.replayable && exchange.method.isIdempotent
-    if exchange.reused && replayable && exchange.staleRetries < 2 {
-      // A pooled connection the upstream had closed: not the slot's fault, try a new one.
-      exchange.staleRetries += 1
-      dispatch(fresh: true)
-    } else if !exchange.reused && replayable && exchange.retries == 0 {
-      loop.failed(upstream)
-      exchange.retries += 1
-      dispatch(fresh: true)
-    } else {
-      if !exchange.reused { loop.failed(upstream) }
-      fail(.badGateway, "slot \(upstream.slot) closed the connection before answering")
-    }
-  }
-
-  // MARK: answering without an upstream
-
-  private func fail(_ status: HTTPResponseStatus, _ message: String) {
-    guard let exchange else { return }
-    self.exchange = nil
-    loop.finished(exchange.counters, .proxyError, since: exchange.start)
-    // Whatever is left of the request body is read and dropped.
-    if requestBody != nil { discarding = true }
-    let close = !exchange.keepAlive || !exchange.requestEnded || exchange.clientMinorVersion == 0
-    answer(status, message, close: close, includeBody: exchange.method != .head)
-    if !close { process() }
-  }
-
-  /// Answers a request the router does not forward. One with a body closes the connection
-  /// after the answer: a client waiting on `Expect` may never send that body.
-  private func respond(
-    _ status: HTTPResponseStatus, _ message: String, request: MessageHead?, close: Bool
-  ) {
-    let hasBody = request.map { $0.framing != .none } ?? false
-    let close =
-      close || hasBody || !(request?.keepAlive ?? false) || request?.minorVersion == 0
-    answer(status, message, close: close, includeBody: request?.method != .head)
-  }
-
-  private func answer(
-    _ status: HTTPResponseStatus, _ message: String, close: Bool, includeBody: Bool
-  ) {
-    if close { closing = true }
-    write(
-      HeadWriter.answer(
-        status: Int(status.code), reason: status.reasonPhrase, message: message, close: close,
-        includeBody: includeBody), thenClose: close)
-    if let context, readPaused, !close { resumeReading(context) }
-  }
-
-  private func write(_ bytes: ByteBuffer, thenClose: Bool) {
-    guard let context else { return }
-    if thenClose {
-      context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
-        context.close(promise: nil)
-      }
-    } else {
-      context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-    }
-  }
-
-  private func pauseReading(_ context: ChannelHandlerContext) {
-    guard !readPaused else { return }
-    readPaused = true
-    _ = try? context.channel.syncOptions?.setOption(.autoRead, value: false)
-  }
-
-  private func resumeReading(_ context: ChannelHandlerContext) {
-    guard readPaused else { return }
-    readPaused = false
-    _ = try? context.channel.syncOptions?.setOption(.autoRead, value: true)
-    context.read()
-  }
-}
-
-/// One request on its way through the router (a class: handlers pass it around per part).
-private final class Exchange {
-  let id: Int
-  let key: SetKey
-  let set: RouteSet
-  /// The request head as the upstream gets it.
-  let head: ByteBuffer
-  let method: MessageHead.Method
-  let clientMinorVersion: Int
-  /// The client wants the connection kept after this response.
-  let keepAlive: Bool
-  /// The request asks to switch protocols (a WebSocket handshake).
-  let upgrade: Bool
-  /// The slot switched protocols: both connections are spliced until one closes.
-  var tunnel = false
-  let start: NIODeadline
-  var counters: SetCounters?
-  var tried: Set<Upstream> = []
-  /// Body parts that arrived before an upstream was attached.
-  var pendingBody: [ByteBuffer] = []
-  var pendingBytes = 0
-  /// The whole body so far, while it is small enough to replay on another connection.
-  var replay: [ByteBuffer] = []
-  var replayBytes = 0
-  var replayable = true
-  var requestEnded = false
-  var current: UpstreamHandler?
-  var reused = false
-  var retries = 0
-  var staleRetries = 0
-  /// Part of a response head read so far.
-  var responseInbound = ByteBuffer()
-  /// The response body being forwarded, once the head went out.
-  var responseBody: BodyFramer?
-  var responseStarted = false
-  var status = 0
-  var upstreamKeepAlive = false
-  var closeClient = false
-  var dechunk = false
-  /// When the request went to its current upstream, for the response timeout.
-  var attachedAt: NIODeadline = .now()
-
-  init(
-    id: Int, key: SetKey, set: RouteSet, head: ByteBuffer, method: MessageHead.Method,
-    clientMinorVersion: Int, keepAlive: Bool, upgrade: Bool, start: NIODeadline
-  ) {
-    self.id = id
-    self.key = key
-    self.set = set
-    self.head = head
-    self.method = method
-    self.clientMinorVersion = clientMinorVersion
-    self.keepAlive = keepAlive
-    self.upgrade = upgrade
-    self.start = start
   }
 }

@@ -205,17 +205,12 @@ extension Lifecycle {
   /// hold. `without` leaves out a set's own slots (the color being replaced).
   public func placementNodes(_ observed: Observed, without: SetKey? = nil) -> [PlacementNode] {
     let allocations = desired.allocations.values.filter { $0.slot.set != without }
-    let byNode = Dictionary(grouping: allocations, by: \.node)
-    return observed.nodeList.map { node in
-      let here = byNode[node.id] ?? []
-      var allocated = here.reduce(Resources.zero) { $0 + $1.resources }
+    return PlacementNode.nodes(observed.nodeList, allocations: allocations).map { node in
+      var node = node
       for held in testReservations.values where held.node == node.id {
-        allocated = allocated + held.resources
+        node.allocated = node.allocated + held.resources
       }
-      return PlacementNode(
-        id: node.id, state: node.state, capacity: node.spec.capacity, allocated: allocated,
-        ports: node.spec.ports, usedPorts: Set(here.map(\.hostPort)), labels: node.spec.labels,
-        sameSetSlots: 0)
+      return node
     }
   }
 }

@@ -101,14 +101,13 @@ extension Lifecycle {
     }
     // One round at a time: each carries the whole table, so a second one would put the
     // first one's app back.
-    let other = states.first { if case .switching = $0.value.phase { true } else { false } }
     let reason: String? =
-      other != nil
+      roundOpen
       ? "another switch is in progress; try again in a moment"
       : SwitchRound(epoch: 0, routers: Set(ask.routers)).abortReason
     if let reason {
       return [
-        .refuse(LifecycleError(other != nil ? .conflict : .unavailable, reason)),
+        .refuse(LifecycleError(roundOpen ? .conflict : .unavailable, reason)),
         .persist(.events([abortEvent(name, verb: verb, live: live, reason, ask.actor, observed)])),
       ]
     }
@@ -118,14 +117,14 @@ extension Lifecycle {
       "from \(live.rawValue) (\(current.deployment), \(current.image)) to \(target.color.rawValue) (\(target.deployment), \(target.image)) on router(s) \(ask.routers.sorted().joined(separator: ", ")) at epoch \(epoch)"
     let plan = SwitchPlan(
       app: name, rollback: ask.rollback, actor: ask.actor, from: current, to: target,
-      table: RouteTable(epoch: epoch, apps: apps), routers: ask.routers.sorted(),
+      table: RouteTable(epoch: epoch, apps: apps),
       record: .live(
         name, target.color, at: at,
         events: [
           ClusterEvent(
             at: at, actor: ask.actor, kind: ask.rollback ? "app.rolled_back" : "app.switched",
             subject: name, detail: detail)
-        ]), forcedPast: forcedPast, acceptedAt: ask.acceptedAt, at: at)
+        ]), forcedPast: forcedPast, acceptedAt: ask.acceptedAt)
     states[name, default: AppState()].phase = .switching(plan)
     return [.runSwitch(plan)]
   }

@@ -90,12 +90,11 @@ extension Lifecycle {
   func verificationPlan(_ verification: Verification, _ observed: Observed) -> VerificationPlan? {
     guard let app = desired.apps[verification.app] else { return nil }
     let key = SetKey(app: verification.app, color: verification.color)
-    let slots = desired.allocations(of: key).compactMap { allocation -> (SlotID, String)? in
+    let slots = desired.allocations(of: key).compactMap { allocation -> VerificationPlan.Slot? in
       guard let node = observed.nodes[allocation.node] else { return nil }
-      return (allocation.slot, "\(node.spec.address):\(allocation.hostPort)")
+      return .init(slot: allocation.slot, address: "\(node.spec.address):\(allocation.hostPort)")
     }
-    return VerificationPlan(
-      verification: verification, spec: app.spec, slots: slots.map { (slot: $0.0, address: $0.1) })
+    return VerificationPlan(verification: verification, spec: app.spec, slots: slots)
   }
 
   /// A running verification made progress; its end is recorded.
@@ -123,14 +122,17 @@ extension Lifecycle {
   /// this process ran last already passes it (no read on the switch's path) or there is no
   /// candidate to look up.
   public func storedVerificationsNeeded(_ name: String, _ observed: Observed) -> String? {
-    guard let app = desired.apps[name], case .success(let candidate) = candidate(of: app, observed)
+    guard let app = desired.apps[name], case .success(let candidate) = candidate(of: app, observed),
+      !passedHere(candidate)
     else { return nil }
-    if let recent = state(of: name).verification, recent.state == .passed,
-      recent.digest == candidate.digest, recent.deployment == candidate.set.deployment
-    {
-      return nil
-    }
     return candidate.digest
+  }
+
+  /// The verification this process ran last passed the candidate's digest and deployment.
+  func passedHere(_ candidate: Candidate) -> Bool {
+    guard let recent = state(of: candidate.set.app).verification else { return false }
+    return recent.state == .passed && recent.digest == candidate.digest
+      && recent.deployment == candidate.set.deployment
   }
 
   /// The switch's gate: nil when the candidate's digest and deployment passed a verification,
@@ -143,12 +145,8 @@ extension Lifecycle {
     case .failure(let error): return error.message
     case .success(let found): candidate = found
     }
+    if passedHere(candidate) { return nil }
     let recent = state(of: app.name).verification
-    if let recent, recent.state == .passed, recent.digest == candidate.digest,
-      recent.deployment == target.deployment
-    {
-      return nil
-    }
     let mine = stored.filter { $0.deployment == target.deployment && $0.digest == candidate.digest }
     if mine.contains(where: { $0.state == .passed }) { return nil }
     guard let last = mine.first else {

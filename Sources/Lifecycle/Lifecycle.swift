@@ -75,7 +75,7 @@ public struct Lifecycle: Sendable {
       desired.apply(write)
       return publish(observed) + [.reply(.app(app))]
     case .set(_, let color, _, _, _):
-      let name = write.app
+      let name = write.appName
       let phase = state(of: name).phase
       desired.apply(write)
       states[name, default: AppState()].phase = .idle
@@ -112,7 +112,7 @@ public struct Lifecycle: Sendable {
     let failure = LifecycleError(.failed, "state store: \(reason)")
     switch write {
     case .set:
-      states[write.app, default: AppState()].phase = .idle
+      states[write.appName, default: AppState()].phase = .idle
       return [.refuse(failure)]
     case .app:
       return [.refuse(failure)]
@@ -155,7 +155,7 @@ public struct Lifecycle: Sendable {
   /// Publishes the table when it changed. Held while a switch round is open (it is published
   /// when the round ends), and right after a restart until every node with slots reported.
   mutating func publish(_ observed: Observed, force: Bool = false) -> [LifecycleAction] {
-    if states.values.contains(where: { if case .switching = $0.phase { true } else { false } }) {
+    if roundOpen {
       publishPending = true
       return []
     }
@@ -186,6 +186,11 @@ public struct Lifecycle: Sendable {
 
   // MARK: helpers
 
+  /// A switch round is under way (of any app): each carries the whole table.
+  var roundOpen: Bool {
+    states.values.contains { if case .switching = $0.phase { true } else { false } }
+  }
+
   /// The app, and the refusal when it is missing or busy.
   func idleApp(_ name: String) -> Result<AppRecord, LifecycleError> {
     guard let app = desired.apps[name] else { return .failure(.noApp(name)) }
@@ -196,8 +201,8 @@ public struct Lifecycle: Sendable {
 }
 
 extension Write {
-  /// The app this write is about ("" for events alone).
-  var app: String {
+  /// The name of the app this write is about ("" for events alone).
+  var appName: String {
     switch self {
     case .app(let app, _), .restore(let app, _): app.name
     case .live(let name, _, _, _): name

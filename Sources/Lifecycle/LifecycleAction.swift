@@ -49,15 +49,11 @@ public struct SwitchPlan: Sendable, Equatable {
   public var to: SetRecord
   /// The next table, at its epoch, with `to` live.
   public var table: RouteTable
-  /// Routers that must ack.
-  public var routers: [String]
   /// The switch's own record: the app's live color and its event.
   public var record: Write
   /// Set when a failing gate was passed with --force: the reason, logged after the commit.
   public var forcedPast: String?
   public var acceptedAt: Date
-  /// When the decision was made.
-  public var at: Date
 
   public var epoch: Int64 { table.epoch }
   /// "switch" or "rollback", as messages say it.
@@ -69,12 +65,12 @@ public struct SwitchPlan: Sendable, Equatable {
 public struct VerificationPlan: Sendable, Equatable {
   public var verification: Verification
   public var spec: AppSpec
-  /// Each candidate slot and `HOST:PORT` where it listens.
-  public var slots: [(slot: SlotID, address: String)]
+  /// Each candidate slot and where it listens.
+  public var slots: [Slot]
 
-  public static func == (a: VerificationPlan, b: VerificationPlan) -> Bool {
-    a.verification == b.verification && a.spec == b.spec
-      && a.slots.map(\.slot) == b.slots.map(\.slot)
-      && a.slots.map(\.address) == b.slots.map(\.address)
+  /// One candidate slot at `HOST:PORT`.
+  public struct Slot: Sendable, Equatable {
+    public var slot: SlotID
+    public var address: String
   }
 }

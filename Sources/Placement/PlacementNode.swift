@@ -28,6 +28,21 @@ public struct PlacementNode: Sendable, Hashable {
     self.sameSetSlots = sameSetSlots
   }
 
+  /// Each node with what the `allocations` on it hold and the ports they use: placement's
+  /// input from the scheduler's state.
+  public static func nodes(
+    _ nodes: [Node], allocations: some Sequence<Allocation>
+  ) -> [PlacementNode] {
+    let byNode = Dictionary(grouping: allocations, by: \.node)
+    return nodes.map { node in
+      let here = byNode[node.id] ?? []
+      return PlacementNode(
+        id: node.id, state: node.state, capacity: node.spec.capacity,
+        allocated: here.reduce(Resources.zero) { $0 + $1.resources }, ports: node.spec.ports,
+        usedPorts: Set(here.map(\.hostPort)), labels: node.spec.labels)
+    }
+  }
+
   public var free: Resources { capacity - allocated }
 
   /// The lowest port of the node's range that no slot holds.

@@ -92,7 +92,7 @@ public final class Scheduler: Service {
         ttlMillis: policy.ttl.milliseconds, cluster: clusterID),
       helloTimeout: config.helloTimeout, logger: logger,
       onRegistered: { [apps] node in await apps.push(to: node) }, routers: routers,
-      onHeartbeat: { [apps] in await apps.observed() })
+      onHeartbeat: { [apps] in await apps.clusterChanged() })
     let routes = APIRoutes(
       cluster: cluster, apps: apps, routers: routers, apiToken: config.apiToken)
     let promise = apiPortPromise
@@ -146,7 +146,7 @@ public final class Scheduler: Service {
             // Routes change at once when a node goes down; otherwise once an interval is enough
             // (heartbeats refresh them too) to end the start-up hold on the route table.
             if !(await cluster.sweep()).isEmpty || tick % 4 == 0 {
-              await apps.observed()
+              await apps.clusterChanged()
             }
           }
         }

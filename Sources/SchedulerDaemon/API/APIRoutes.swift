@@ -146,7 +146,7 @@ struct APIRoutes {
       count: body.slots,
       demand: Resources(cpuMillis: body.cpuMillis, memoryBytes: body.memoryBytes),
       requiredLabels: body.labels ?? [:], maxPerNode: body.maxPerNode)
-    let nodes = view.placementNodes(forSet: nil)
+    let nodes = view.placementNodes
     do {
       // Off the event loops: a large plan must not hold up the API's other requests.
       let result = try await Self.offLoop { try Placer.place(setRequest, on: nodes) }

@@ -32,17 +32,8 @@ struct ClusterView {
     }
   }
 
-  /// Placement's input; `set` counts slots of that set already on each node.
-  func placementNodes(forSet set: (app: String, color: Color)?) -> [PlacementNode] {
-    nodes.map { node in
-      let here = allocations.filter { $0.node == node.id }
-      return PlacementNode(
-        id: node.id, state: node.state, capacity: node.spec.capacity,
-        allocated: here.reduce(Resources.zero) { $0 + $1.resources }, ports: node.spec.ports,
-        usedPorts: Set(here.map(\.hostPort)), labels: node.spec.labels,
-        sameSetSlots: set.map { set in
-          here.filter { $0.slot.app == set.app && $0.slot.color == set.color }.count
-        } ?? 0)
-    }
+  /// Placement's input.
+  var placementNodes: [PlacementNode] {
+    PlacementNode.nodes(nodes, allocations: allocations)
   }
 }

@@ -22,7 +22,9 @@ extension AppService {
       app: name, rollback: rollback, force: force, actor: actor,
       routers: await routers.connectedNames, stored: stored, acceptedAt: accepted)
     do throws(LifecycleError) {
-      guard case .switched(let response) = try await request(.switchLive(ask)) else {
+      guard
+        case .switched(let response) = try await request(.switchLive(ask), observed: observed)
+      else {
         throw Self.noAnswer
       }
       counters.switchEnded(

@@ -88,7 +88,8 @@ extension AppService {
     let previews = await routers.previews
     let verification = plan.verification
     for check in checks {
-      for (slot, address) in plan.slots {
+      for target in plan.slots {
+        let (slot, address) = (target.slot, target.address)
         let index = await run.add(
           VerifyStep(kind: .check, name: check.name, target: "slot \(slot) at \(address)"), self)
         let result = await CheckRunner.run(check, address: address, hostHeader: nil, expect: nil)

@@ -112,16 +112,19 @@ public actor AppService {
   func state() -> Desired { core.desired }
 
   /// Nodes or their slots changed: the route table may have.
-  func observed() async {
+  func clusterChanged() async {
     await perform(.observed)
   }
 
   // MARK: driving the core
 
-  /// Runs `event` and what follows from it; the reply, or the refusal, of the chain.
-  func request(_ event: LifecycleEvent) async throws(LifecycleError) -> LifecycleReply {
+  /// Runs `event` and what follows from it; the reply, or the refusal, of the chain. A caller
+  /// that just read the cluster (`observe`) hands that in.
+  func request(_ event: LifecycleEvent, observed: Observed? = nil) async throws(LifecycleError)
+    -> LifecycleReply
+  {
     var answer: Result<LifecycleReply, LifecycleError>?
-    await perform(event) { answer = $0 }
+    await perform(event, observed: observed) { answer = $0 }
     guard let answer else { throw Self.noAnswer }
     return try answer.get()
   }
@@ -129,9 +132,11 @@ public actor AppService {
   /// Feeds `event` to the core and carries out its actions in order; the results of effects
   /// (a write committed, a round ended, a drain answered) go back in as events.
   func perform(
-    _ event: LifecycleEvent, answer: (Result<LifecycleReply, LifecycleError>) -> Void = { _ in }
+    _ event: LifecycleEvent, observed: Observed? = nil,
+    answer: (Result<LifecycleReply, LifecycleError>) -> Void = { _ in }
   ) async {
-    var queue = core.handle(event, await observe())
+    let now = if let observed { observed } else { await observe() }
+    var queue = core.handle(event, now)
     var unsynced: LifecycleError?
     while !queue.isEmpty {
       let action = queue.removeFirst()

@@ -219,8 +219,9 @@ let package = Package(
     .testTarget(
       name: "RouterDaemonTests",
       dependencies: [
-        "RouterDaemon", "RouteTable", "SchedModel", "SchedTestSupport",
+        "RouterDaemon", "RouteTable", "SchedModel", "SchedTestSupport", "HTTPFraming",
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -30,6 +30,8 @@ struct PoolKey: Hashable, Sendable {
 final class LoopContext {
   let eventLoop: any EventLoop
   let config: RouterConfig
+  let limits: ProxyLimits
+  private let connector: any UpstreamConnector
   private var idle: [PoolKey: [UpstreamHandler]] = [:]
   /// Open connections per upstream (idle or busy), and the upstreams with at least one, for
   /// other loops to read: a switch's warm-up hops to this loop only when one it needs is not
@@ -41,12 +43,18 @@ final class LoopContext {
 
   init(
     eventLoop: any EventLoop, config: RouterConfig,
-    connected: NIOLockedValueBox<Set<PoolKey>> = NIOLockedValueBox([])
+    connected: NIOLockedValueBox<Set<PoolKey>> = NIOLockedValueBox([]),
+    connector: any UpstreamConnector = SocketConnector()
   ) {
     self.eventLoop = eventLoop
     self.config = config
+    self.limits = ProxyLimits(config)
     self.connected = connected
+    self.connector = connector
   }
+
+  /// The loop's time: the clock's in the router, a manual one in tests.
+  var now: NIODeadline { eventLoop.now }
 
   // MARK: balancing
 
@@ -79,7 +87,7 @@ final class LoopContext {
   func finished(_ counters: SetCounters?, _ kind: StatusClass?, since start: NIODeadline) {
     guard let counters else { return }
     counters.traffic.inFlight -= 1
-    if let kind { Self.record(kind, in: counters, since: start) }
+    if let kind { record(kind, in: counters, since: start) }
   }
 
   /// A request a slot answered with a protocol switch (a WebSocket): its status and latency
@@ -87,18 +95,16 @@ final class LoopContext {
   /// `finished` is called with no class.
   func switchedProtocols(_ counters: SetCounters?, since start: NIODeadline) {
     guard let counters else { return }
-    Self.record(.success, in: counters, since: start)
+    record(.success, in: counters, since: start)
   }
 
   /// A request the router answered itself, never in flight.
   func answered(_ key: CounterKey, _ kind: StatusClass, since start: NIODeadline) {
-    Self.record(kind, in: counters(key), since: start)
+    record(kind, in: counters(key), since: start)
   }
 
-  private static func record(
-    _ kind: StatusClass, in counters: SetCounters, since start: NIODeadline
-  ) {
-    counters.traffic.record(kind, micros: (NIODeadline.now() - start).nanoseconds / 1000)
+  private func record(_ kind: StatusClass, in counters: SetCounters, since start: NIODeadline) {
+    counters.traffic.record(kind, micros: (now - start).nanoseconds / 1000)
   }
 
   private func counters(_ key: CounterKey) -> SetCounters {
@@ -116,7 +122,7 @@ final class LoopContext {
   /// An idle connection to `upstream`, newest first; stale ones are closed on the way.
   func take(_ upstream: Upstream) -> UpstreamHandler? {
     let key = PoolKey(upstream)
-    let now = NIODeadline.now()
+    let now = self.now
     // Popped in place: copying the list out of the dictionary would copy its storage.
     while let connection = idle[key]?.popLast() {
       if idle[key]?.isEmpty == true { idle[key] = nil }
@@ -138,7 +144,7 @@ final class LoopContext {
     }
     connection.delegate = nil
     connection.setAutoRead(true)
-    connection.idleSince = .now()
+    connection.idleSince = now
     connection.pool = self
     connection.pooled = true
     idle[key, default: []].append(connection)
@@ -154,15 +160,7 @@ final class LoopContext {
 
   /// Opens a connection to `upstream` on this loop.
   func connect(_ upstream: Upstream) -> EventLoopFuture<UpstreamHandler> {
-    ClientBootstrap(group: eventLoop)
-      .connectTimeout(config.connectTimeout)
-      .channelOption(.socketOption(.tcp_nodelay), value: 1)
-      .channelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHandler(UpstreamHandler(upstream: upstream))
-        }
-      }
-      .connect(host: upstream.address, port: upstream.port)
+    connector.connect(upstream, on: eventLoop, timeout: config.connectTimeout)
       .assumeIsolated()
       .flatMapThrowing { channel in
         let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
@@ -200,4 +198,28 @@ final class SetCounters {
   var traffic: SetTraffic
 
   init(_ traffic: SetTraffic) { self.traffic = traffic }
+}
+
+/// Opens connections to upstream slots, each with an `UpstreamHandler` as its last handler:
+/// TCP sockets in the router, embedded channels in tests.
+protocol UpstreamConnector: Sendable {
+  func connect(_ upstream: Upstream, on loop: any EventLoop, timeout: TimeAmount)
+    -> EventLoopFuture<any Channel>
+}
+
+/// The router's connector: a TCP connection with no Nagle delay.
+struct SocketConnector: UpstreamConnector {
+  func connect(_ upstream: Upstream, on loop: any EventLoop, timeout: TimeAmount)
+    -> EventLoopFuture<any Channel>
+  {
+    ClientBootstrap(group: loop)
+      .connectTimeout(timeout)
+      .channelOption(.socketOption(.tcp_nodelay), value: 1)
+      .channelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.addHandler(UpstreamHandler(upstream: upstream))
+        }
+      }
+      .connect(host: upstream.address, port: upstream.port)
+  }
 }

@@ -49,12 +49,12 @@ public final class Proxy: Sendable {
     do {
       channels.append(
         try await bind(
-          port: config.listenPort, mode: .live, config: config, routes: routes, group: group,
+          port: config.listenPort, listener: .live, config: config, routes: routes, group: group,
           contexts: contexts))
       if let preview = config.previewPort {
         channels.append(
           try await bind(
-            port: preview, mode: .preview, config: config, routes: routes, group: group,
+            port: preview, listener: .preview, config: config, routes: routes, group: group,
             contexts: contexts))
       }
     } catch {
@@ -70,7 +70,7 @@ public final class Proxy: Sendable {
   }
 
   private static func bind(
-    port: Int, mode: ProxyHandler.Mode, config: RouterConfig, routes: RouteState,
+    port: Int, listener: ProxyRoute.Listener, config: RouterConfig, routes: RouteState,
     group: MultiThreadedEventLoopGroup, contexts: [ObjectIdentifier: LoopEntry]
   ) async throws -> any Channel {
     try await ServerBootstrap(group: group)
@@ -83,7 +83,7 @@ public final class Proxy: Sendable {
           let loop = contexts[ObjectIdentifier(channel.eventLoop)]!.context.value
           let pipeline = channel.pipeline.syncOperations
           // One handler: the proxy reads and writes bytes itself (see ProxyHandler).
-          try pipeline.addHandler(ProxyHandler(loop: loop, routes: routes, mode: mode))
+          try pipeline.addHandler(ProxyHandler(loop: loop, routes: routes, listener: listener))
         }
       }
       .bind(host: config.listenHost, port: port).get()

@@ -60,7 +60,8 @@ final class UpstreamHandler: ChannelInboundHandler {
 
   func flush() { context?.flush() }
 
-  private var reading = true
+  /// Reads from the upstream are on (off while the client cannot take more).
+  private(set) var reading = true
 
   /// Pauses or resumes reading from the upstream; a no-op when nothing changes.
   func setAutoRead(_ on: Bool) {

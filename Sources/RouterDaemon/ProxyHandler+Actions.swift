@@ -1,0 +1,144 @@
+import HTTPFraming
+import NIOCore
+import NIOHTTP1
+import RouteTable
+
+/// Carrying out the connection's actions: writes both ways, the router's own answers, reads
+/// paused and resumed, connections pooled or closed, and the counts.
+extension ProxyHandler {
+  func perform(_ action: ProxyAction) {
+    switch action {
+    case .wait:
+      break
+    case .pauseClient:
+      pauseReading()
+    case .route(let head):
+      route(head)
+    case .dispatch(let plan):
+      dispatch(plan)
+    case .send(let link, let head, let body):
+      link.delegate = self
+      link.uses += 1
+      // A pooled connection may have been paused by the last client it served.
+      link.setAutoRead(context?.channel.isWritable ?? true)
+      link.write(head)
+      for part in body { link.write(part) }
+      link.flush()
+      if link.isWritable { resumeReading() }
+    case .toUpstream(let bytes, let link, let flush):
+      if bytes.readableBytes > 0 { link.write(bytes) }
+      if flush { link.flush() }
+      if !link.isWritable { pauseReading() }
+    case .respond(let start):
+      loop.succeeded(start.link.upstream)
+      var out = ByteBuffer()
+      out.reserveCapacity(start.head.bytes.readableBytes + 160)
+      HeadWriter.response(
+        start.head, stamps: loop.limits.stampResponses ? start.link.stamps(for: start.set) : nil,
+        persistence: start.persistence, dechunk: start.dechunk, into: &out)
+      context?.write(wrapOutboundOut(out), promise: nil)
+    case .toClient(let bytes, let link):
+      toClient(bytes, link)
+    case .toClientParts(let parts, let link):
+      for part in parts { toClient(part, link) }
+    case .openTunnel(let tunnel):
+      openTunnel(tunnel)
+    case .finished(let finish):
+      loop.finished(finish.ending.counters, finish.ending.status, since: finish.ending.start)
+      if finish.pool {
+        loop.put(finish.link)
+      } else {
+        close(finish.link)
+      }
+      if finish.closeClient {
+        write(ByteBuffer(), thenClose: true)
+      } else {
+        context?.flush()
+        resumeReading()
+      }
+    case .answer(let answer):
+      if let link = answer.closeLink { close(link) }
+      if let failed = answer.failed { loop.failed(failed) }
+      if let ending = answer.ending {
+        loop.finished(ending.counters, ending.status, since: ending.start)
+      }
+      write(
+        HeadWriter.answer(
+          status: Int(answer.status.code), reason: answer.status.reasonPhrase,
+          message: answer.message, close: answer.close, includeBody: answer.includeBody),
+        thenClose: answer.close)
+      if !answer.close { resumeReading() }
+    case .cut(let cut):
+      if let link = cut.link { close(link) }
+      if let failed = cut.failed { loop.failed(failed) }
+      if let ending = cut.ending {
+        loop.finished(ending.counters, ending.status, since: ending.start)
+      }
+      context?.close(promise: nil)
+    case .pool(let link):
+      loop.put(link)
+    case .closeUpstream(let link):
+      close(link)
+    }
+  }
+
+  private func toClient(_ bytes: ByteBuffer, _ link: UpstreamHandler) {
+    guard let context else { return }
+    context.write(wrapOutboundOut(bytes), promise: nil)
+    if !context.channel.isWritable { link.setAutoRead(false) }
+  }
+
+  /// The 101 and what came after it go to the client, the client's early bytes to the slot;
+  /// from here on bytes pass both ways with the same back-pressure until either side closes
+  /// or both stay silent for the idle timeout.
+  private func openTunnel(_ tunnel: OpenTunnel) {
+    guard let context else { return }
+    loop.succeeded(tunnel.link.upstream)
+    loop.switchedProtocols(tunnel.counters, since: tunnel.start)
+    var out = ByteBuffer()
+    out.reserveCapacity(tunnel.head.bytes.readableBytes + 160)
+    HeadWriter.response(
+      tunnel.head,
+      stamps: loop.limits.stampResponses ? tunnel.link.stamps(for: tunnel.set) : nil,
+      persistence: .upgraded, dechunk: false, into: &out)
+    context.write(wrapOutboundOut(out), promise: nil)
+    if tunnel.fromUpstream.readableBytes > 0 {
+      context.write(wrapOutboundOut(tunnel.fromUpstream), promise: nil)
+    }
+    context.flush()
+    if tunnel.fromClient.readableBytes > 0 {
+      tunnel.link.write(tunnel.fromClient)
+      tunnel.link.flush()
+    }
+    resumeReading()
+  }
+
+  private func close(_ link: UpstreamHandler) {
+    link.delegate = nil
+    link.close()
+  }
+
+  func write(_ bytes: ByteBuffer, thenClose: Bool) {
+    guard let context else { return }
+    if thenClose {
+      context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
+        context.close(promise: nil)
+      }
+    } else {
+      context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+  }
+
+  func pauseReading() {
+    guard !readPaused, let context else { return }
+    readPaused = true
+    _ = try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+  }
+
+  func resumeReading() {
+    guard readPaused, let context else { return }
+    readPaused = false
+    _ = try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+    context.read()
+  }
+}

@@ -234,6 +234,12 @@ let package = Package(
         "SchedCtlCommands", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    .testTarget(
+      name: "SchedClientTests",
+      dependencies: [
+        "SchedClient", "OperatorAPI", .product(name: "NIOHTTP1", package: "swift-nio"),
+      ]),
+    .testTarget(name: "DockerRuntimeTests", dependencies: ["DockerRuntime"]),
     // The scheduler in-process, with agents on the fake runtime and routers on loopback.
     .testTarget(
       name: "SchedulerDaemonTests",

@@ -8,12 +8,16 @@ public final class ManagedProcess {
   public let logURL: URL
   private var process: Process?
   private let environment: [String: String]
+  /// The network namespace (a test host) the process runs in; nil: the test's own.
+  public let namespace: String?
 
   public init(
-    _ name: String, _ arguments: [String], logDirectory: URL, environment: [String: String] = [:]
+    _ name: String, _ arguments: [String], logDirectory: URL, environment: [String: String] = [:],
+    namespace: String? = nil
   ) {
     self.name = name
     self.arguments = arguments
+    self.namespace = namespace
     var environment = environment
     // An agent keeps the cluster it joined in its state directory: one per process of a test,
     // kept across its restarts, never the host's /var/lib/turnout.
@@ -48,8 +52,16 @@ public final class ManagedProcess {
 
   public func start() throws {
     let process = Process()
-    process.executableURL = try Self.binDirectory().appendingPathComponent(executable)
-    process.arguments = arguments
+    let program = try Self.binDirectory().appendingPathComponent(executable)
+    if let namespace {
+      // nsenter execs the program in the namespace: the pid is the program's. (`ip netns exec`
+      // would remount /sys.)
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+      process.arguments = ["--net=/var/run/netns/\(namespace)", program.path] + arguments
+    } else {
+      process.executableURL = program
+      process.arguments = arguments
+    }
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { $1 }
     process.environment = env

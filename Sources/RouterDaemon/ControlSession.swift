@@ -15,7 +15,7 @@ struct ControlSession {
   /// Where the preview listener can be reached, for the scheduler's checks.
   var previewAddress: String? {
     guard let port = router.proxy.previewPort else { return nil }
-    let host = router.config.listenHost
+    let host = router.config.previewHost
     let any = host == "0.0.0.0" || host == "::" || host.isEmpty
     return any ? ":\(port)" : host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
   }

@@ -49,12 +49,14 @@ public final class Proxy: Sendable {
     do {
       channels.append(
         try await bind(
-          port: config.listenPort, listener: .live, config: config, routes: routes, group: group,
+          host: config.listenHost, port: config.listenPort, listener: .live, config: config,
+          routes: routes, group: group,
           contexts: contexts))
       if let preview = config.previewPort {
         channels.append(
           try await bind(
-            port: preview, listener: .preview, config: config, routes: routes, group: group,
+            host: config.previewHost, port: preview, listener: .preview, config: config,
+            routes: routes, group: group,
             contexts: contexts))
       }
     } catch {
@@ -62,7 +64,7 @@ public final class Proxy: Sendable {
       try? await group.shutdownGracefully()
       throw RouterError(
         .bind,
-        "cannot listen on \(config.listenHost):\(channels.isEmpty ? config.listenPort : config.previewPort ?? 0): \(error); pick a free port with --listen or --preview-listen"
+        "cannot listen on \(channels.isEmpty ? "\(config.listenHost):\(config.listenPort)" : "\(config.previewHost):\(config.previewPort ?? 0)"): \(error); pick a free address with --listen or --preview-listen"
       )
     }
     return Proxy(
@@ -70,7 +72,8 @@ public final class Proxy: Sendable {
   }
 
   private static func bind(
-    port: Int, listener: ProxyRoute.Listener, config: RouterConfig, routes: RouteState,
+    host: String, port: Int, listener: ProxyRoute.Listener, config: RouterConfig,
+    routes: RouteState,
     group: MultiThreadedEventLoopGroup, contexts: [ObjectIdentifier: LoopEntry]
   ) async throws -> any Channel {
     try await ServerBootstrap(group: group)
@@ -86,7 +89,7 @@ public final class Proxy: Sendable {
           try pipeline.addHandler(ProxyHandler(loop: loop, routes: routes, listener: listener))
         }
       }
-      .bind(host: config.listenHost, port: port).get()
+      .bind(host: host, port: port).get()
   }
 
   /// Traffic per app and color, summed over every event loop.

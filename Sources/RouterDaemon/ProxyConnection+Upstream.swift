@@ -11,7 +11,6 @@ extension ProxyConnection {
   /// The balancer has no slot left to try.
   mutating func noSlot() -> ProxyAction {
     guard case .proxying(let exchange) = state, case .choosing = exchange.leg else { return .wait }
-    state = .modifying
     return fail(
       exchange, .badGateway,
       "no slot of the \(exchange.request.set.color.rawValue) set of \(exchange.request.app) could be reached",
@@ -20,20 +19,17 @@ extension ProxyConnection {
 
   /// A pooled connection was taken for the request.
   mutating func attach(_ link: UpstreamHandler, now: NIODeadline) -> ProxyAction {
-    guard case .proxying(var exchange) = state, case .choosing = exchange.leg else {
+    guard case .proxying(let exchange) = state, case .choosing = exchange.leg else {
       return .pool(link)
     }
-    state = .modifying
-    return attach(&exchange, link, reused: true, now: now)
+    return attach(exchange, link, reused: true, now: now)
   }
 
   /// A new connection to `upstream` is being opened for the request.
   mutating func connecting(to upstream: Upstream) {
-    guard case .proxying(var exchange) = state, case .choosing = exchange.leg else { return }
-    state = .modifying
+    guard case .proxying(let exchange) = state, case .choosing = exchange.leg else { return }
     exchange.tried.insert(upstream)
     exchange.leg = .connecting(upstream)
-    state = .proxying(exchange)
   }
 
   /// A connection opened for exchange `id`. One that exchange no longer waits for (it ended,
@@ -41,30 +37,27 @@ extension ProxyConnection {
   mutating func connected(_ link: UpstreamHandler, exchange id: Int, now: NIODeadline)
     -> ProxyAction
   {
-    guard case .proxying(var exchange) = state, exchange.id == id,
+    guard case .proxying(let exchange) = state, exchange.id == id,
       case .connecting(let target) = exchange.leg, target == link.upstream
     else { return .pool(link) }
-    state = .modifying
-    return attach(&exchange, link, reused: false, now: now)
+    return attach(exchange, link, reused: false, now: now)
   }
 
   private mutating func attach(
-    _ exchange: inout Exchange, _ link: UpstreamHandler, reused: Bool, now: NIODeadline
+    _ exchange: Exchange, _ link: UpstreamHandler, reused: Bool, now: NIODeadline
   ) -> ProxyAction {
     exchange.leg = .attached(link, since: now, reused: reused)
     exchange.upstreamInbound = ByteBuffer()
     let body = exchange.copy.forAttach()
-    state = .proxying(exchange)
     return .send(link, head: exchange.request.head, body: body)
   }
 
   /// The connection to `upstream` for exchange `id` could not be opened: one try on another
   /// slot, then 502.
   mutating func connectFailed(_ upstream: Upstream, exchange id: Int) -> ProxyAction {
-    guard case .proxying(var exchange) = state, exchange.id == id,
+    guard case .proxying(let exchange) = state, exchange.id == id,
       case .connecting(let target) = exchange.leg, target == upstream
     else { return .wait }
-    state = .modifying
     if exchange.retries == 0 {
       exchange.retries += 1
       return redispatch(exchange, failed: upstream)
@@ -76,10 +69,8 @@ extension ProxyConnection {
   }
 
   private mutating func redispatch(_ exchange: Exchange, failed: Upstream?) -> ProxyAction {
-    var exchange = exchange
     exchange.leg = .choosing(reuse: false)
     exchange.upstreamInbound = ByteBuffer()
-    state = .proxying(exchange)
     return .dispatch(exchange.plan(sendContinue: false, failed: failed))
   }
 
@@ -95,8 +86,7 @@ extension ProxyConnection {
     case .tunnel(let tunnel) where tunnel.link === link:
       lastActivity = now
       return .toClient(bytes, from: link)
-    case .proxying(var exchange) where exchange.isAttached(to: link):
-      state = .modifying
+    case .proxying(let exchange) where exchange.isAttached(to: link):
       lastActivity = now
       if exchange.upstreamInbound.readableBytes == 0 {
         exchange.upstreamInbound = bytes
@@ -104,29 +94,23 @@ extension ProxyConnection {
         var bytes = bytes
         exchange.upstreamInbound.writeBuffer(&bytes)
       }
-      state = .proxying(exchange)
       return .wait
     case .idle, .routing, .proxying, .tunnel, .closing:
       return .closeUpstream(link)
-    case .modifying:
-      preconditionFailure("ProxyConnection used while it is modified")
     }
   }
 
   /// The next thing the slot's bytes call for; `.wait` when nothing until another event.
   mutating func nextFromUpstream() -> ProxyAction {
-    guard case .proxying(var exchange) = state, let link = exchange.link else { return .wait }
+    guard case .proxying(let exchange) = state, let link = exchange.link else { return .wait }
     guard case .body(var framer, let plan) = exchange.response else {
       guard exchange.upstreamInbound.readableBytes > 0 else { return .wait }
-      state = .modifying
       return readResponseHead(exchange, link)
     }
     if framer.isDone {
-      state = .modifying
       return finish(exchange, link, plan, leftover: exchange.upstreamInbound.readableBytes)
     }
     guard exchange.upstreamInbound.readableBytes > 0 else { return .wait }
-    state = .modifying
     var data: [Range<Int>] = []
     let consumed: Int
     do {
@@ -148,15 +132,13 @@ extension ProxyConnection {
     } else {
       action = .toClient(exchange.upstreamInbound.readSlice(length: consumed)!, from: link)
     }
-    state = .proxying(exchange)
     return consumed > 0 || framer.isDone ? action : .wait
   }
 
-  /// Reads the response head at the front of the slot's bytes (the state is `.modifying`).
+  /// Reads the response head at the front of the slot's bytes.
   private mutating func readResponseHead(_ exchange: Exchange, _ link: UpstreamHandler)
     -> ProxyAction
   {
-    var exchange = exchange
     let slot = link.upstream.slot
     while true {
       guard let length = HeadParser.headLength(in: exchange.upstreamInbound) else {
@@ -165,7 +147,6 @@ extension ProxyConnection {
             exchange, link,
             "slot \(slot) sent a response head over \(limits.maxResponseHeadBytes) bytes")
         }
-        state = .proxying(exchange)
         return .wait
       }
       let head: MessageHead
@@ -190,7 +171,6 @@ extension ProxyConnection {
           closeClient: close, dechunk: dechunk))
       // The answer started: the request can no longer be replayed, its copy goes.
       exchange.copy = .pending([], bytes: 0)
-      state = .proxying(exchange)
       return .respond(
         ResponseStart(
           head: head, link: link, set: request.set,
@@ -221,7 +201,7 @@ extension ProxyConnection {
         fromClient: fromClient, counters: request.counters, start: request.start))
   }
 
-  /// The answer is complete (the state is `.modifying`). Bytes after it mean the slot is out
+  /// The answer is complete. Bytes after it mean the slot is out
   /// of step: its connection is never reused then.
   private mutating func finish(
     _ exchange: Exchange, _ link: UpstreamHandler, _ plan: Exchange.ResponsePlan, leftover: Int
@@ -234,7 +214,7 @@ extension ProxyConnection {
         ending: exchange.ending(StatusClass(status: plan.status))))
   }
 
-  /// The slot said something that cannot be forwarded (the state is `.modifying`): it is
+  /// The slot said something that cannot be forwarded: it is
   /// closed; the client gets 502 if nothing of the answer went out yet, or sees its connection
   /// closed.
   private mutating func broke(_ exchange: Exchange, _ link: UpstreamHandler, _ message: String)
@@ -254,8 +234,7 @@ extension ProxyConnection {
     case .tunnel(let tunnel) where tunnel.link === link:
       state = .closing
       return .finished(Finish(link: link, pool: false, closeClient: true, ending: tunnel.ending))
-    case .proxying(var exchange) where exchange.isAttached(to: link):
-      state = .modifying
+    case .proxying(let exchange) where exchange.isAttached(to: link):
       if case .body(let framer, var plan) = exchange.response {
         guard framer.endsAtClose else {
           // Part of the answer went out: the client must see the break, not a spliced answer.
@@ -284,8 +263,6 @@ extension ProxyConnection {
         failed: reused ? nil : upstream, closing: nil)
     case .idle, .routing, .proxying, .tunnel, .closing:
       return .wait
-    case .modifying:
-      preconditionFailure("ProxyConnection used while it is modified")
     }
   }
 }

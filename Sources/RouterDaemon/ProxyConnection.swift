@@ -30,9 +30,6 @@ struct ProxyConnection {
     /// The connection is ending (an answer that closes it is going out, or the client left):
     /// nothing more is read or forwarded.
     case closing
-    /// Only while an exchange is changed in place, so its buffers stay uniquely referenced
-    /// and appending to them copies nothing.
-    case modifying
   }
 
   // Set only by the methods here and in `+Upstream`; the handler reads it.
@@ -55,7 +52,7 @@ struct ProxyConnection {
     switch state {
     case .proxying(let exchange): exchange.link
     case .tunnel(let tunnel): tunnel.link
-    case .idle, .routing, .closing, .modifying: nil
+    case .idle, .routing, .closing: nil
     }
   }
 
@@ -78,8 +75,6 @@ struct ProxyConnection {
         inbound.writeBuffer(&bytes)
       }
       return .wait
-    case .modifying:
-      preconditionFailure("ProxyConnection used while it is modified")
     }
   }
 
@@ -88,13 +83,12 @@ struct ProxyConnection {
     switch state {
     case .idle:
       return readHead()
-    case .proxying(var exchange):
+    case .proxying(let exchange):
       guard case .reading(var framer) = exchange.requestBody else {
         // A pipelined request waits until the one before it is answered.
         return inbound.readableBytes > limits.maxHeaderBytes ? .pauseClient : .wait
       }
       guard inbound.readableBytes > 0 else { return .wait }
-      state = .modifying
       let consumed: Int
       do {
         consumed = try inbound.withReadableBytes { bytes throws(HeadError) in
@@ -111,16 +105,12 @@ struct ProxyConnection {
       exchange.requestBody = ended ? .ended : .reading(framer)
       if let link = exchange.link {
         exchange.copy.forwarded(part, limit: limits.replayBufferBytes)
-        state = .proxying(exchange)
         return .toUpstream(part, link, flush: ended)
       }
       let tooMuch = exchange.copy.held(part, limit: limits.replayBufferBytes)
-      state = .proxying(exchange)
       return tooMuch ? .pauseClient : nextFromClient()
     case .routing, .tunnel, .closing:
       return .wait
-    case .modifying:
-      preconditionFailure("ProxyConnection used while it is modified")
     }
   }
 
@@ -198,7 +188,6 @@ struct ProxyConnection {
       return .cut(Cut(link: exchange.link, ending: exchange.ending(nil)))
     case .tunnel(let tunnel): return .cut(Cut(link: tunnel.link, ending: tunnel.ending))
     case .idle, .routing, .closing: return .wait
-    case .modifying: preconditionFailure("ProxyConnection used while it is modified")
     }
   }
 
@@ -217,19 +206,16 @@ struct ProxyConnection {
       guard case .attached(let link, let since, _) = exchange.leg,
         case .awaitingHead = exchange.response, now - since >= limits.responseTimeout
       else { return .wait }
-      state = .modifying
       return fail(
         exchange, .gatewayTimeout,
         "slot \(link.upstream.slot) did not answer within \(limits.responseTimeout.nanoseconds / 1_000_000) ms",
         failed: link.upstream, closing: link)
     case .routing:
       return .wait
-    case .modifying:
-      preconditionFailure("ProxyConnection used while it is modified")
     }
   }
 
-  /// The router answers for the exchange (the state is `.modifying`): counted as a proxy
+  /// The router answers for the exchange: counted as a proxy
   /// error; the connection stays only if the client's request was whole and it asked to.
   mutating func fail(
     _ exchange: Exchange, _ status: HTTPResponseStatus, _ message: String, failed: Upstream?,
@@ -280,7 +266,6 @@ extension ProxyConnection.State: CustomStringConvertible {
       }
     case .tunnel: "tunnel"
     case .closing: "closing"
-    case .modifying: "modifying"
     }
   }
 }

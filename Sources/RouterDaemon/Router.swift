@@ -43,7 +43,7 @@ public final class Router: Service {
       "router listening",
       metadata: [
         "address": "\(config.listenHost):\(proxy.port)",
-        "preview": "\(proxy.previewPort.map { "\(config.listenHost):\($0)" } ?? "off")",
+        "preview": "\(proxy.previewPort.map { "\(config.previewHost):\($0)" } ?? "off")",
         "epoch": "\(routes.epoch)", "apps": "\(routes.current.table.apps.count)",
       ])
     // The cluster joined is kept in the state file with the table (in memory without one).

@@ -15,7 +15,9 @@ public struct RouterConfig: Sendable {
   /// Production traffic: the live set of each app.
   public var listenHost: String
   public var listenPort: Int
-  /// The preview listener: the candidate set of each app. nil turns it off.
+  /// The preview listener: the candidate set of each app. nil turns it off. Its host may differ
+  /// from production's: production on a public address, preview on loopback or a private one.
+  public var previewHost: String
   public var previewPort: Int?
   /// A request carrying this header (any value but `0`) goes to the candidate set. nil: off.
   public var previewHeader: String?
@@ -48,7 +50,8 @@ public struct RouterConfig: Sendable {
   public init(
     name: String, schedulerHost: String? = "127.0.0.1", schedulerPort: Int = 7100,
     token: String = "", listenHost: String = "127.0.0.1", listenPort: Int = 8000,
-    previewPort: Int? = nil, previewHeader: String? = nil, defaultApp: String? = nil,
+    previewHost: String? = nil, previewPort: Int? = nil, previewHeader: String? = nil,
+    defaultApp: String? = nil,
     stateFile: String? = nil, stampResponses: Bool = true,
     threads: Int = System.coreCount, maxHeaderBytes: Int = 32 * 1024,
     idleTimeout: TimeAmount = .seconds(60), connectTimeout: TimeAmount = .seconds(2),
@@ -64,6 +67,7 @@ public struct RouterConfig: Sendable {
     self.token = token
     self.listenHost = listenHost
     self.listenPort = listenPort
+    self.previewHost = previewHost ?? listenHost
     self.previewPort = previewPort
     self.previewHeader = previewHeader?.lowercased()
     self.defaultApp = defaultApp

@@ -136,15 +136,11 @@ struct SchedRouter: AsyncParsableCommand {
         name ?? env["TURNOUT_ROUTER_NAME"] ?? "router-\(ProcessInfo.processInfo.hostName)")
       let listen = try Parsing.hostPort(listen ?? env["TURNOUT_LISTEN"] ?? "127.0.0.1:8000")
       let preview = try (previewListen ?? env["TURNOUT_PREVIEW_LISTEN"]).map(Parsing.hostPort)
-      if let preview, preview.host != listen.host {
-        throw ValidationError(
-          "--preview-listen must use the same host as --listen (\(listen.host)); got \(preview.host)"
-        )
-      }
       return RouterConfig(
         name: name.rawValue, schedulerHost: address?.host, schedulerPort: address?.port ?? 0,
         token: token, listenHost: listen.host, listenPort: listen.port,
-        previewPort: preview?.port, previewHeader: previewHeader, defaultApp: defaultApp,
+        previewHost: preview?.host, previewPort: preview?.port, previewHeader: previewHeader,
+        defaultApp: defaultApp,
         stateFile: stateFile ?? env["TURNOUT_STATE_FILE"], stampResponses: !noStamp,
         threads: threads ?? System.coreCount, maxHeaderBytes: maxHeaderBytes,
         idleTimeout: try Self.amount(idleTimeout), connectTimeout: try Self.amount(connectTimeout),

@@ -25,7 +25,9 @@ struct ProxyTests {
     let stateFile: String
 
     var url: String { "http://127.0.0.1:\(router.proxy.port)" }
-    var previewURL: String { "http://127.0.0.1:\(router.proxy.previewPort ?? 0)" }
+    var previewURL: String {
+      "http://\(router.config.previewHost):\(router.proxy.previewPort ?? 0)"
+    }
 
     func stop() async {
       task.cancel()
@@ -36,14 +38,14 @@ struct ProxyTests {
   static func start(
     _ table: RouteTable, stateFile: String? = nil, previewHeader: String? = nil,
     stamp: Bool = true, defaultApp: String? = nil, maxHeaderBytes: Int = 32 * 1024,
-    idleTimeout: TimeAmount = .seconds(60)
+    idleTimeout: TimeAmount = .seconds(60), previewHost: String? = nil
   ) async throws -> Running {
     let file = stateFile ?? temporaryDirectory("proxy").appendingPathComponent("routes.json").path
     if stateFile == nil { try TableFile(path: file).write(table) }
     var logger = Logger(label: "test.router")
     logger.logLevel = .warning
     let config = RouterConfig(
-      name: "test", schedulerHost: nil, listenPort: 0, previewPort: 0,
+      name: "test", schedulerHost: nil, listenPort: 0, previewHost: previewHost, previewPort: 0,
       previewHeader: previewHeader, defaultApp: defaultApp, stateFile: file,
       stampResponses: stamp, threads: 2, maxHeaderBytes: maxHeaderBytes, idleTimeout: idleTimeout)
     let router = try await Router.start(config: config, logger: logger)
@@ -371,26 +373,5 @@ struct ProxyTests {
     #expect(fine.status == 200)
     await running.stop()
     await b0.stop()
-  }
-
-  @Test("the preview listener and the preview header reach the candidate set")
-  func preview() async throws {
-    let live = try await TestBackend.start("live")
-    let candidate = try await TestBackend.start("candidate")
-    let running = try await Self.start(
-      Self.table(live: [live.port], candidate: [candidate.port]),
-      previewHeader: "X-Turnout-Preview")
-    let production = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "web.test")])
-    #expect(production.text == "live")
-    let previewed = try await TestHTTP.fetch(
-      running.previewURL + "/", headers: [("Host", "web.test")])
-    #expect(previewed.text == "candidate")
-    #expect(previewed.headers["x-turnout-color"] == "green")
-    let byHeader = try await TestHTTP.fetch(
-      running.url + "/", headers: [("Host", "web.test"), ("X-Turnout-Preview", "1")])
-    #expect(byHeader.text == "candidate")
-    await running.stop()
-    await live.stop()
-    await candidate.stop()
   }
 }

@@ -64,11 +64,23 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    // Infra checks of slots (HTTP or TCP), run by agents on their own slots and by the
+    // scheduler through routers' preview listeners.
+    .target(
+      name: "Checks",
+      dependencies: [
+        "SchedModel",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ]
+    ),
     .target(
       name: "SchedulerDaemon",
       dependencies: [
         "SchedModel", "SchedWire", "OperatorAPI", "Placement", "Lifecycle", "SchedStore",
-        "WireTransport", "Dashboard",
+        "WireTransport", "Dashboard", "Checks",
         "BuildInfo",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -81,7 +93,7 @@ let package = Package(
     .target(
       name: "AgentDaemon",
       dependencies: [
-        "SchedModel", "SchedWire", "AgentCore", "WireTransport",
+        "SchedModel", "SchedWire", "AgentCore", "WireTransport", "Checks",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -240,6 +252,12 @@ let package = Package(
         "SchedClient", "OperatorAPI", .product(name: "NIOHTTP1", package: "swift-nio"),
       ]),
     .testTarget(name: "DockerRuntimeTests", dependencies: ["DockerRuntime"]),
+    .testTarget(
+      name: "ChecksTests",
+      dependencies: [
+        "Checks", "SchedModel", .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ]),
     // The scheduler in-process, with agents on the fake runtime and routers on loopback.
     .testTarget(
       name: "SchedulerDaemonTests",

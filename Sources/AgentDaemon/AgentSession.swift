@@ -75,8 +75,9 @@ struct AgentSession {
       }
       let ack: CommandAck
       switch gate.decide(id: id, command: command) {
-      case .execute where command.action.kind == .runTest:
-        // A test runs for minutes: its answer goes out when it ends, while assigns go on.
+      case .execute where command.action.kind == .runTest || command.action.kind == .checkSlot:
+        // A test runs for minutes, a check for its timeout: the answer goes out when it ends,
+        // while assigns go on.
         let executor = agent.executor
         let connection = self.connection
         Task {

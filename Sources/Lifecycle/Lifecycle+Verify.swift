@@ -92,7 +92,9 @@ extension Lifecycle {
     let key = SetKey(app: verification.app, color: verification.color)
     let slots = desired.allocations(of: key).compactMap { allocation -> VerificationPlan.Slot? in
       guard let node = observed.nodes[allocation.node] else { return nil }
-      return .init(slot: allocation.slot, address: "\(node.spec.address):\(allocation.hostPort)")
+      return .init(
+        slot: allocation.slot, node: allocation.node, hostPort: allocation.hostPort,
+        address: "\(node.spec.address):\(allocation.hostPort)")
     }
     return VerificationPlan(verification: verification, spec: app.spec, slots: slots)
   }

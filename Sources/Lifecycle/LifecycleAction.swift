@@ -68,9 +68,11 @@ public struct VerificationPlan: Sendable, Equatable {
   /// Each candidate slot and where it listens.
   public var slots: [Slot]
 
-  /// One candidate slot at `HOST:PORT`.
+  /// One candidate slot: its node checks it on `hostPort`; routers reach it at `address`.
   public struct Slot: Sendable, Equatable {
     public var slot: SlotID
+    public var node: NodeID
+    public var hostPort: Int
     public var address: String
   }
 }

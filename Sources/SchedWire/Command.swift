@@ -20,11 +20,16 @@ public struct CommandAck: WireBody {
   public var message: String?
   /// The outcome of a `run_test` command.
   public var test: TestOutcome?
+  /// The outcome of a `check_slot` command.
+  public var check: CheckOutcome?
 
-  public init(ok: Bool, message: String? = nil, test: TestOutcome? = nil) {
+  public init(
+    ok: Bool, message: String? = nil, test: TestOutcome? = nil, check: CheckOutcome? = nil
+  ) {
     self.ok = ok
     self.message = message
     self.test = test
+    self.check = check
   }
 }
 
@@ -36,10 +41,13 @@ public enum CommandAction: Sendable, Equatable, Codable {
   /// Run one test of a verification: its companions on a private network, the command in a
   /// container of the image digest; answered when it is over and everything is removed.
   case runTest(RunTest)
+  /// Check one of the node's slots from the node itself; answered with the outcome.
+  case checkSlot(CheckSlot)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case assign
     case runTest = "run_test"
+    case checkSlot = "check_slot"
   }
 
   enum KindKey: String, CodingKey { case kind }
@@ -48,6 +56,7 @@ public enum CommandAction: Sendable, Equatable, Codable {
     switch self {
     case .assign: .assign
     case .runTest: .runTest
+    case .checkSlot: .checkSlot
     }
   }
 
@@ -56,6 +65,7 @@ public enum CommandAction: Sendable, Equatable, Codable {
     switch try container.decode(Kind.self, forKey: .kind) {
     case .assign: self = .assign(try AssignSlots(from: decoder))
     case .runTest: self = .runTest(try RunTest(from: decoder))
+    case .checkSlot: self = .checkSlot(try CheckSlot(from: decoder))
     }
   }
 
@@ -65,6 +75,7 @@ public enum CommandAction: Sendable, Equatable, Codable {
     switch self {
     case .assign(let body): try body.encode(to: encoder)
     case .runTest(let body): try body.encode(to: encoder)
+    case .checkSlot(let body): try body.encode(to: encoder)
     }
   }
 }

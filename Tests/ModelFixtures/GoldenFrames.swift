@@ -99,6 +99,27 @@ public enum GoldenFrames {
             test: TestOutcome(
               exitCode: 1, durationMillis: 812, output: "wget: bad address 'db:8080'\n"))))
     ),
+    (
+      .command,
+      Frame(
+        id: "c43-3",
+        .command(
+          Command(
+            generation: 3,
+            action: .checkSlot(
+              CheckSlot(
+                slot: SlotID(app: "web", color: .green, index: 2), hostPort: 20004,
+                check: CheckSpec(name: "home", http: HTTPCheck(path: "/", status: 200)))))))
+    ),
+    (
+      .commandAck,
+      Frame(
+        id: "c43-3",
+        .commandAck(
+          CommandAck(
+            ok: true, message: "check home of slot web/green/2: 200 in 3 ms",
+            check: CheckOutcome(passed: true, durationMillis: 3, detail: "200 in 3 ms"))))
+    ),
     (.routes, Frame(id: "r12", .routes(SchedWire.Routes(phase: .prepare, table: table)))),
     (.commit, Frame(id: "r13", .commit(Commit(epoch: 1_795_750_000_123)))),
     (

@@ -1,4 +1,5 @@
 import AgentCore
+import Checks
 import Foundation
 import Logging
 import SchedModel
@@ -75,6 +76,17 @@ public actor SlotManager: CommandExecutor, Service {
           ? "timed out" : outcome.error ?? "failed with code \(outcome.exitCode ?? -1)"
       return CommandAck(
         ok: outcome.passed, message: "test \(request.test.name) \(verdict)", test: outcome)
+    case .checkSlot(let request):
+      // On this host, at the address the slot's port is published on: a slot a router can
+      // reach is one its own host can reach.
+      let host = publishAddress.contains(":") ? "[\(publishAddress)]" : publishAddress
+      let result = await CheckRunner.run(
+        request.check, address: "\(host):\(request.hostPort)", hostHeader: nil, expect: nil)
+      return CommandAck(
+        ok: result.passed,
+        message: "check \(request.check.name) of slot \(request.slot): \(result.detail)",
+        check: CheckOutcome(
+          passed: result.passed, durationMillis: result.millis, detail: result.detail))
     }
   }
 

@@ -1,3 +1,4 @@
+import Checks
 import Foundation
 import Lifecycle
 import SchedModel
@@ -6,8 +7,9 @@ import SchedWire
 
 /// `schedctl verify`: the lifecycle picks the candidate and its digest and records the run;
 /// here each test runs from that digest on a node with room for it (reserved while it runs),
-/// then every check against every candidate slot directly and through each router's preview
-/// listener. The result is stored against the digest; `switch` looks for a pass.
+/// then every check against every candidate slot, run by the slot's own node (the scheduler
+/// dials no node), and through each router's preview listener. The result is stored against
+/// the digest; `switch` looks for a pass.
 extension AppService {
   /// Starts verifying the candidate set of `name`; the run goes on in the background.
   public func startVerification(_ name: String, actor: String) async throws(LifecycleError)
@@ -89,11 +91,11 @@ extension AppService {
     let verification = plan.verification
     for check in checks {
       for target in plan.slots {
-        let (slot, address) = (target.slot, target.address)
         let index = await run.add(
-          VerifyStep(kind: .check, name: check.name, target: "slot \(slot) at \(address)"), self)
-        let result = await CheckRunner.run(check, address: address, hostHeader: nil, expect: nil)
-        await run.finish(index, result, self)
+          VerifyStep(
+            kind: .check, name: check.name,
+            target: "slot \(target.slot) on node \(target.node) (port \(target.hostPort))"), self)
+        await run.finish(index, await checkOnNode(check, target), self)
       }
       guard !check.isTCP else { continue }
       if previews.isEmpty {
@@ -123,6 +125,33 @@ extension AppService {
       "verification finished",
       metadata: ["app.name": "\(ended.app)", "id": "\(ended.id)", "state": "\(ended.state)"])
     await perform(.verificationChanged(ended))
+  }
+
+  /// Has the slot's node run `check` against the slot; a node that cannot be reached or does
+  /// not answer in time fails the step with the reason.
+  private func checkOnNode(_ check: CheckSpec, _ target: VerificationPlan.Slot) async
+    -> CheckRunner.Result
+  {
+    let started = ContinuousClock.now
+    let request = CheckSlot(slot: target.slot, hostPort: target.hostPort, check: check)
+    do {
+      let ack = try await cluster.send(
+        .checkSlot(request), to: target.node,
+        timeout: .milliseconds(check.timeoutMillis) + .seconds(10))
+      guard let outcome = ack.check else {
+        return CheckRunner.Result(
+          passed: false, millis: CheckRunner.millis(ContinuousClock.now - started),
+          detail:
+            "node \(target.node) did not run the check (\(ack.message ?? "no outcome")); is its sched-agent older than the scheduler?"
+        )
+      }
+      return CheckRunner.Result(
+        passed: outcome.passed, millis: outcome.durationMillis, detail: outcome.detail)
+    } catch {
+      return CheckRunner.Result(
+        passed: false, millis: CheckRunner.millis(ContinuousClock.now - started),
+        detail: "node \(target.node) could not check it: \(error.message)")
+    }
   }
 
   private func runTest(_ test: TestSpec, spec: AppSpec, _ run: inout VerificationRun) async {

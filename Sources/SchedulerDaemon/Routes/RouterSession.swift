@@ -1,3 +1,4 @@
+import Checks
 import OperatorAPI
 import SchedWire
 import Synchronization

@@ -7,20 +7,28 @@ import SchedModel
 
 /// Runs one infra check against one address: an HTTP request with its expectations, or a TCP
 /// connect. Through a router's preview route, the answer must also carry the candidate's color
-/// and deployment stamps: proof that the candidate, not the live set, answered.
-enum CheckRunner {
-  struct Result: Sendable {
-    var passed: Bool
-    var millis: Int64
-    var detail: String
+/// and deployment stamps: proof that the candidate, not the live set, answered. Agents run it
+/// against their own slots, so the scheduler dials no node.
+public enum CheckRunner {
+  /// How one check went.
+  public struct Result: Sendable, Equatable {
+    public var passed: Bool
+    public var millis: Int64
+    public var detail: String
+
+    public init(passed: Bool, millis: Int64, detail: String) {
+      self.passed = passed
+      self.millis = millis
+      self.detail = detail
+    }
   }
 
-  static func millis(_ duration: Duration) -> Int64 {
+  public static func millis(_ duration: Duration) -> Int64 {
     let (seconds, atto) = duration.components
     return seconds * 1000 + atto / 1_000_000_000_000_000
   }
 
-  static func run(
+  public static func run(
     _ check: CheckSpec, address: String, hostHeader: String?, expect: (Color, String)?
   ) async -> Result {
     let started = ContinuousClock.now
@@ -83,7 +91,7 @@ enum CheckRunner {
   }
 
   /// `HOST:PORT` or `[V6]:PORT`.
-  static func split(_ address: String) -> (String, Int)? {
+  public static func split(_ address: String) -> (String, Int)? {
     guard let colon = address.lastIndex(of: ":"),
       let port = Int(address[address.index(after: colon)...])
     else { return nil }

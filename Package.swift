@@ -103,7 +103,7 @@ let package = Package(
     .target(
       name: "RouterDaemon",
       dependencies: [
-        "SchedModel", "SchedWire", "RouteTable", "WireTransport", "HTTPFraming",
+        "SchedModel", "SchedWire", "RouteTable", "WireTransport", "HTTPFraming", "Checks",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import Checks
 import HTTPFraming
 import Logging
 import NIOCore
@@ -18,6 +19,16 @@ struct ControlSession {
     let host = router.config.previewHost
     let any = host == "0.0.0.0" || host == "::" || host.isEmpty
     return any ? ":\(port)" : host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+  }
+
+  /// Where this router reaches its own preview listener: its address, or loopback when it
+  /// listens on every address.
+  var localPreviewAddress: String? {
+    guard let port = router.proxy.previewPort else { return nil }
+    let host = router.config.previewHost
+    if host == "0.0.0.0" || host.isEmpty { return "127.0.0.1:\(port)" }
+    if host == "::" { return "[::1]:\(port)" }
+    return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
   }
 
   func run(onWelcome: @Sendable () -> Void) async throws {
@@ -116,6 +127,31 @@ struct ControlSession {
         try await connection.send(
           Frame(
             id: frame.id, .drained(Drained(app: drain.app, color: drain.color, inFlight: left))))
+      }
+    case .previewCheck(let request):
+      // The check goes through this router's own preview listener, as a client's request
+      // would: the scheduler never dials a router.
+      let address = localPreviewAddress
+      let connection = self.connection
+      Task {
+        let result: CheckRunner.Result
+        if let address {
+          result = await CheckRunner.run(
+            request.check, address: address, hostHeader: request.host,
+            expect: (request.color, request.deployment))
+        } else {
+          result = CheckRunner.Result(
+            passed: false, millis: 0,
+            detail: "this router has no preview listener; start it with --preview-listen HOST:PORT")
+        }
+        try await connection.send(
+          Frame(
+            id: frame.id,
+            .previewChecked(
+              PreviewChecked(
+                outcome: CheckOutcome(
+                  passed: result.passed, durationMillis: result.millis, detail: result.detail)))
+          ))
       }
     case .error(let reply):
       logger.warning(

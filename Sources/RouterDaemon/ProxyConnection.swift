@@ -7,7 +7,9 @@ import RouteTable
 /// for. Events come in (client bytes, a route, a connection to a slot attached or lost, slot
 /// bytes, a timer tick, the client leaving); each returns a `ProxyAction` that `ProxyHandler`
 /// carries out. Nothing here does I/O: upstream connections are held only to say which one an
-/// event or an action is about, and the time comes in with the events that need it.
+/// event or an action is about, and the time comes in with the events that need it. The
+/// request under way is an `Exchange`, a class this value alone holds and changes in place (a
+/// copy of it per event cost the router a tenth of its throughput).
 ///
 /// ```
 ///            head read            begin               response ends (keep-alive)

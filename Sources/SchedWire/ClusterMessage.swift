@@ -15,6 +15,8 @@ public enum ClusterMessage: Sendable, Equatable {
   case drain(Drain)
   case drained(Drained)
   case routerReport(RouterReport)
+  case previewCheck(PreviewCheck)
+  case previewChecked(PreviewChecked)
 
   public var type: MessageType {
     switch self {
@@ -33,6 +35,8 @@ public enum ClusterMessage: Sendable, Equatable {
     case .drain: .drain
     case .drained: .drained
     case .routerReport: .routerReport
+    case .previewCheck: .previewCheck
+    case .previewChecked: .previewChecked
     }
   }
 }

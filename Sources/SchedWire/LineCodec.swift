@@ -58,6 +58,8 @@ public enum LineCodec {
     case .routeAck(let body): try encoder.encode(body)
     case .drain(let body): try encoder.encode(body)
     case .drained(let body): try encoder.encode(body)
+    case .previewCheck(let body): try encoder.encode(body)
+    case .previewChecked(let body): try encoder.encode(body)
     case .routerReport(let body): try encoder.encode(body)
     }
   }
@@ -159,6 +161,8 @@ public enum LineCodec {
     case .routeAck: .routeAck(try RouteAck(from: decoder))
     case .drain: .drain(try Drain(from: decoder))
     case .drained: .drained(try Drained(from: decoder))
+    case .previewCheck: .previewCheck(try PreviewCheck(from: decoder))
+    case .previewChecked: .previewChecked(try PreviewChecked(from: decoder))
     case .routerReport: .routerReport(try RouterReport(from: decoder))
     }
   }

@@ -15,6 +15,8 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
   case drain
   case drained
   case routerReport = "router_report"
+  case previewCheck = "preview_check"
+  case previewChecked = "preview_checked"
 }
 
 /// Who dialled the scheduler.

@@ -39,3 +39,33 @@ public struct CheckOutcome: Codable, Sendable, Equatable {
     case durationMillis = "duration_ms"
   }
 }
+
+/// Scheduler → router: run one check of a verification through the router's own preview
+/// listener, the way a client would reach the candidate. The router answers with
+/// `preview_checked`; the scheduler dials no router.
+public struct PreviewCheck: WireBody {
+  public static let type = MessageType.previewCheck
+  public var app: String
+  /// The Host the request carries (the app's first host), if the app has hosts.
+  public var host: String?
+  public var check: CheckSpec
+  /// The answer must carry these stamps: proof the candidate, not the live set, answered.
+  public var color: Color
+  public var deployment: String
+
+  public init(app: String, host: String?, check: CheckSpec, color: Color, deployment: String) {
+    self.app = app
+    self.host = host
+    self.check = check
+    self.color = color
+    self.deployment = deployment
+  }
+}
+
+/// Router → scheduler: how a `preview_check` went, with its id echoed.
+public struct PreviewChecked: WireBody {
+  public static let type = MessageType.previewChecked
+  public var outcome: CheckOutcome
+
+  public init(outcome: CheckOutcome) { self.outcome = outcome }
+}

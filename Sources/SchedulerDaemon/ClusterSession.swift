@@ -187,7 +187,8 @@ struct ClusterSession {
     case (.router(let session), .routerReport(let report)):
       await routers.report(report, from: session)
       return phase
-    case (.router(let session), .routeAck), (.router(let session), .drained):
+    case (.router(let session), .routeAck), (.router(let session), .drained),
+      (.router(let session), .previewChecked):
       if let id = frame.id { routers.answered(id, frame.message, from: session) }
       return phase
     case (.router, _):

@@ -142,6 +142,24 @@ public enum GoldenFrames {
             epoch: 1_795_750_000_123, traffic: [traffic],
             startedAt: Date(timeIntervalSince1970: 1_795_749_000.5))))
     ),
+    (
+      .previewCheck,
+      Frame(
+        id: "r16",
+        .previewCheck(
+          PreviewCheck(
+            app: "web", host: "web.example.com",
+            check: CheckSpec(name: "version", http: HTTPCheck(path: "/version")), color: .blue,
+            deployment: "d6")))
+    ),
+    (
+      .previewChecked,
+      Frame(
+        id: "r16",
+        .previewChecked(
+          PreviewChecked(
+            outcome: CheckOutcome(passed: true, durationMillis: 4, detail: "200 in 4 ms"))))
+    ),
   ]
 
   public static let table = RouteTable(

@@ -27,6 +27,8 @@ struct ProtocolGoldenTests {
     #"{"v":1,"type":"drain","id":"r15","app":"web","color":"blue","timeout_ms":30000}"#,
     #"{"v":1,"type":"drained","id":"r15","app":"web","color":"blue","in_flight":0}"#,
     #"{"v":1,"type":"router_report","id":"rr9","epoch":1795750000123,"started_at":1795749000.5,"traffic":[{"app":"web","color":"green","in_flight":1,"latency":{"bounds_us":[250,500,1000,2500,5000,10000,25000,50000,100000,250000,500000,1000000,2500000,5000000,10000000],"counts":[1,0,1,1,0,0,0,0,0,0,0,0,0,0,0,0],"sum_us":2820},"requests":3,"status":{"2xx":2,"3xx":0,"4xx":0,"5xx":0,"proxy_error":1}}]}"#,
+    #"{"v":1,"type":"preview_check","id":"r16","app":"web","check":{"http":{"path":"/version","status":200},"name":"version","timeout_ms":2000},"color":"blue","deployment":"d6","host":"web.example.com"}"#,
+    #"{"v":1,"type":"preview_checked","id":"r16","outcome":{"detail":"200 in 4 ms","duration_ms":4,"passed":true}}"#,
   ]
 
   static var cases: [(String, Frame)] {

@@ -109,14 +109,42 @@ extension AppService {
               "no connected router has a preview listener; start sched-router with --preview-listen HOST:PORT"
           ), self)
       }
+      // Each router checks through its own preview listener and answers; none is dialled.
+      var indexes: [String: Int] = [:]
       for (router, address) in previews {
-        let index = await run.add(
+        indexes[router] = await run.add(
           VerifyStep(
             kind: .check, name: check.name, target: "router \(router) preview at \(address)"), self)
-        let result = await CheckRunner.run(
-          check, address: address, hostHeader: spec.hosts.first,
-          expect: (verification.color, verification.deployment))
+      }
+      let request = PreviewCheck(
+        app: spec.name, host: spec.hosts.first, check: check, color: verification.color,
+        deployment: verification.deployment)
+      for (router, outcome) in await routers.previewChecks(
+        request, timeout: .milliseconds(check.timeoutMillis) + .seconds(10))
+      {
+        guard let index = indexes[router] else { continue }
+        let result: CheckRunner.Result
+        switch outcome {
+        case .success(let outcome):
+          result = CheckRunner.Result(
+            passed: outcome.passed, millis: outcome.durationMillis, detail: outcome.detail)
+        case .failure(.left):
+          result = CheckRunner.Result(
+            passed: false, millis: 0, detail: "router \(router) left before answering")
+        case .failure(.timedOut):
+          result = CheckRunner.Result(
+            passed: false, millis: 0,
+            detail:
+              "router \(router) did not answer in time; is its sched-router older than the scheduler?"
+          )
+        }
         await run.finish(index, result, self)
+      }
+      for (router, index) in indexes where run.verification.steps[index].state == .running {
+        await run.finish(
+          index,
+          CheckRunner.Result(
+            passed: false, millis: 0, detail: "router \(router) was not asked: it left"), self)
       }
     }
     let ended = run.end(at: cluster.now())

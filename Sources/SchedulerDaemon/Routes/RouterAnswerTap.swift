@@ -33,16 +33,17 @@ final class RouterAnswerTap: ChannelInboundHandler, Sendable {
     context.fireChannelRead(data)
   }
 
-  /// Whether a line is a `route_ack` or `drained` frame, from its head alone (frames start
+  /// Whether a line is a `route_ack`, `drained` or `preview_checked` frame, from its head alone (frames start
   /// `{"v":N,"type":"...`): other lines, router reports above all, are not decoded here.
   static func isAnswer(_ line: ByteBufferView) -> Bool {
     let head = String(decoding: line.prefix(40), as: UTF8.self)
     return head.contains(#""type":"route_ack""#) || head.contains(#""type":"drained""#)
+      || head.contains(#""type":"preview_checked""#)
   }
 
   private static func isAnswer(_ message: ClusterMessage) -> Bool {
     switch message {
-    case .routeAck, .drained: true
+    case .routeAck, .drained, .previewChecked: true
     default: false
     }
   }

@@ -274,6 +274,23 @@ public actor RouterHub {
     return left
   }
 
+  /// Has every router with a preview listener run `check` through it; the outcome per router
+  /// (by name), or why there is none: it left, or did not answer within `timeout`.
+  func previewChecks(_ check: PreviewCheck, timeout: Duration) async -> [(
+    router: String, outcome: Result<CheckOutcome, RouterAnswers.Failure>
+  )] {
+    let sessions = peers.values.compactMap(\.session).filter { $0.preview != nil }
+    let results = await requestAll(
+      sessions, timeout: timeout, frame: { Frame(id: $0, .previewCheck(check)) })
+    return results.map { name, result in
+      switch result {
+      case .success(.previewChecked(let answer)): (name, .success(answer.outcome))
+      case .success: (name, .failure(.timedOut))
+      case .failure(let failure): (name, .failure(failure))
+      }
+    }.sorted { $0.router < $1.router }
+  }
+
   // MARK: plumbing
 
   /// Sends `frame` to every session and waits for each answer; a router that left or did not

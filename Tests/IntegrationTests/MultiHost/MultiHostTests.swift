@@ -17,18 +17,21 @@ extension ProcessSuites {
     let cluster = ProcessCluster("multihost")
     let app = "mh\(UUID().uuidString.prefix(6).lowercased())"
 
-    func router(_ port: Int) -> ManagedProcess {
+    func router(_ port: Int, preview: Int) -> ManagedProcess {
       ManagedProcess(
         "router-edge",
         [
           "--scheduler", "\(TestHosts.rootAddress):\(cluster.clusterPort)", "--token",
           ProcessCluster.routerToken, "--name", "edge", "--listen", "127.0.0.1:\(port)",
+          "--preview-listen", "127.0.0.1:\(preview)",
           "--default-app", app,
           "--state-file", cluster.workDir.appendingPathComponent("routes-edge.json").path,
         ], logDirectory: cluster.workDir)
     }
 
-    @Test("three hosts: each slot runs in its own host's engine, on its address, behind a router")
+    @Test(
+      "three hosts: each slot in its own host's engine on its address, behind a router; verify checks from the nodes and the router"
+    )
     func slotsOnTheirOwnHosts() async throws {
       let hosts = try await TestHosts.up(3)
       defer { hosts.down() }
@@ -39,7 +42,7 @@ extension ProcessSuites {
       let agents = hosts.names.map { cluster.agent(onHost: $0) }
       for agent in agents { try agent.start() }
       let port = freePort()
-      let edge = router(port)
+      let edge = router(port, preview: freePort())
       try edge.start()
       defer {
         edge.kill(SIGTERM)
@@ -91,6 +94,20 @@ extension ProcessSuites {
           served.insert(slot)
           return served.count == 6
         }, "served by \(served.sorted())")
+
+      // Green beside it, checked before production: every slot by its own node, the preview
+      // route by the router. The scheduler dials neither.
+      for host in hosts.names { try await TestHosts.copyImage("turnout-sample:2", to: host) }
+      let green = try await cluster.schedctl([
+        "deploy", app, "--image", "turnout-sample:2", "--timeout", "90s",
+      ])
+      #expect(green.status == 0, "\(green.output)")
+      let verify = try await cluster.schedctl(["verify", app])
+      #expect(verify.status == 0, "\(verify.output)")
+      for host in hosts.names {
+        #expect(verify.output.contains("on node \(host) (port"), "\(verify.output)")
+      }
+      #expect(verify.output.contains("check health on router edge preview"), "\(verify.output)")
     }
   }
 }

@@ -13,21 +13,23 @@ struct ControlSession {
   let router: Router
   let connection: LineConnection
 
-  /// Where the preview listener can be reached, for the scheduler's checks.
-  var previewAddress: String? {
-    guard let port = router.proxy.previewPort else { return nil }
-    let host = router.config.previewHost
-    let any = host == "0.0.0.0" || host == "::" || host.isEmpty
-    return any ? ":\(port)" : host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-  }
+  /// The preview listener's address as the scheduler is told it (it names verify's steps, and
+  /// only routers with one are asked to check): `:PORT` when it listens on every address.
+  var previewAddress: String? { previewAddress(anyAddress: nil) }
 
-  /// Where this router reaches its own preview listener: its address, or loopback when it
-  /// listens on every address.
-  var localPreviewAddress: String? {
+  /// Where this router reaches its own preview listener: loopback when it listens on every
+  /// address.
+  var localPreviewAddress: String? { previewAddress(anyAddress: (v4: "127.0.0.1", v6: "::1")) }
+
+  /// `HOST:PORT` of the preview listener (IPv6 in brackets); an any-address host becomes the
+  /// given loopback, or is left out.
+  private func previewAddress(anyAddress loopback: (v4: String, v6: String)?) -> String? {
     guard let port = router.proxy.previewPort else { return nil }
-    let host = router.config.previewHost
-    if host == "0.0.0.0" || host.isEmpty { return "127.0.0.1:\(port)" }
-    if host == "::" { return "[::1]:\(port)" }
+    var host = router.config.previewHost
+    if host == "0.0.0.0" || host == "::" || host.isEmpty {
+      guard let loopback else { return ":\(port)" }
+      host = host == "::" ? loopback.v6 : loopback.v4
+    }
     return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
   }
 

@@ -288,7 +288,7 @@ public actor RouterHub {
       case .success: (name, .failure(.timedOut))
       case .failure(let failure): (name, .failure(failure))
       }
-    }.sorted { $0.router < $1.router }
+    }
   }
 
   // MARK: plumbing

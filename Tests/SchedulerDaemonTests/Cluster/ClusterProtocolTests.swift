@@ -199,8 +199,10 @@ struct ClusterAgentTests {
         await scheduler.scheduler.cluster.snapshot().first?.state == .down
       })
     // 3 intervals of 100ms, plus one sweep (25ms), polling (50ms) and scheduling slack on a
-    // busy 2-core CI machine (700 ms seen there): down within the TTL's order, not seconds late.
-    #expect(ContinuousClock.now - stopped < .milliseconds(1500))
+    // busy 2-core CI machine: 700 ms seen there, and 2.07 s once in a full run whose parallel
+    // suites held this process's threads for seconds (the test took 6.5 s there, 0.4 s alone).
+    // Down within seconds, not left up for the tens of seconds a missed sweep would mean.
+    #expect(ContinuousClock.now - stopped < .seconds(4))
     let again = scheduler.startAgent("flaky")
     #expect(
       await eventually { await scheduler.scheduler.cluster.snapshot().first?.state == .ready })
@@ -256,7 +258,9 @@ struct ClusterAgentTests {
     let node = try await scheduler.api.nodes()[0]
     #expect(node.capacity == Resources(cpuMillis: 6000, memoryBytes: 12 << 30))
     #expect(node.free == node.capacity)
-    #expect((node.heartbeatAgeMillis ?? .max) < 1000)
+    // Heartbeats every 100 ms: the age is a fraction of a second alone, and 1.95 s was seen once
+    // in a full run whose parallel suites held this process's threads for seconds.
+    #expect((node.heartbeatAgeMillis ?? .max) < 4000)
     agent.cancel()
     await scheduler.stop()
   }

@@ -22,6 +22,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
   ],
   targets: [
     // MARK: pure core
@@ -64,6 +65,16 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    // Content-addressed blob files (image layers, configs, manifests): written, hashed and
+    // checked against their digest before anyone reads them. The scheduler's image store, the
+    // agents' fetch cache and schedctl's push share it.
+    .target(
+      name: "Blobs",
+      dependencies: [
+        "SchedModel", .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "NIOCore", package: "swift-nio"),
+      ]
+    ),
     // Infra checks of slots (HTTP or TCP), run by agents on their own slots and by the
     // scheduler through routers' preview listeners.
     .target(
@@ -80,7 +91,7 @@ let package = Package(
       name: "SchedulerDaemon",
       dependencies: [
         "SchedModel", "SchedWire", "OperatorAPI", "Placement", "Lifecycle", "SchedStore",
-        "WireTransport", "Dashboard", "Checks",
+        "WireTransport", "Dashboard", "Checks", "Blobs",
         "BuildInfo",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -93,8 +104,10 @@ let package = Package(
     .target(
       name: "AgentDaemon",
       dependencies: [
-        "SchedModel", "SchedWire", "AgentCore", "WireTransport", "Checks",
+        "SchedModel", "SchedWire", "AgentCore", "WireTransport", "Checks", "Blobs",
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "Logging", package: "swift-log"),
@@ -129,8 +142,10 @@ let package = Package(
     .target(
       name: "SchedCtlCommands",
       dependencies: [
-        "SchedModel", "OperatorAPI", "SchedClient", "RouteTable", "BuildInfo",
+        "SchedModel", "OperatorAPI", "SchedClient", "RouteTable", "BuildInfo", "Blobs",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "Yams", package: "Yams"),
       ]
     ),
@@ -149,7 +164,8 @@ let package = Package(
     .executableTarget(
       name: "sched-agent",
       dependencies: [
-        "AgentDaemon", "AgentCore", "SchedModel", "DockerRuntime", "WireTransport", "BuildInfo",
+        "AgentDaemon", "AgentCore", "SchedModel", "SchedWire", "DockerRuntime", "WireTransport",
+        "BuildInfo", "Blobs",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -226,7 +242,9 @@ let package = Package(
       name: "AgentDaemonTests",
       dependencies: [
         "AgentDaemon", "AgentCore", "SchedModel", "SchedWire", "OperatorAPI", "SchedTestSupport",
+        "Blobs", "WireTransport",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
       ]),
     .testTarget(
       name: "RouterDaemonTests",
@@ -253,6 +271,9 @@ let package = Package(
       ]),
     .testTarget(name: "DockerRuntimeTests", dependencies: ["DockerRuntime"]),
     .testTarget(
+      name: "BlobsTests",
+      dependencies: ["Blobs", "SchedModel", .product(name: "NIOCore", package: "swift-nio")]),
+    .testTarget(
       name: "ChecksTests",
       dependencies: [
         "Checks", "SchedModel", .product(name: "NIOCore", package: "swift-nio"),
@@ -265,7 +286,7 @@ let package = Package(
         "SchedulerDaemon", "Lifecycle", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore",
         "AgentDaemon",
         "RouterDaemon", "RouteTable", "SchedClient", "SchedCtlCommands", "SchedStore",
-        "WireTransport", "BuildInfo", "SchedTestSupport",
+        "WireTransport", "BuildInfo", "SchedTestSupport", "Blobs",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -8,6 +8,13 @@ public protocol CommandExecutor: Sendable {
   func slotStatuses() async -> [SlotStatus]
   /// Corrections made since the last call, for the next heartbeat.
   func takeDrift() async -> [DriftReport]
+  /// Images being fetched from the cluster's store, or fetched or failed since the last
+  /// assignment, for the next heartbeat.
+  func imagePulls() async -> [ImagePull]
+}
+
+extension CommandExecutor {
+  public func imagePulls() async -> [ImagePull] { [] }
 }
 
 /// The executor of an agent started without a container runtime: it refuses every command and

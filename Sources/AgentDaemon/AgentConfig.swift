@@ -46,6 +46,8 @@ public struct AgentError: Error, Hashable, Sendable, CustomStringConvertible {
     /// its containers and tries again.
     case wrongCluster = "wrong_cluster"
     case probe
+    /// An image could not be had from the cluster's store.
+    case image
   }
 
   public let code: Code

@@ -110,10 +110,12 @@ struct AgentSession {
         let usage = try await agent.probe.usage()
         let slots = await agent.executor.slotStatuses()
         let drift = await agent.executor.takeDrift()
+        let pulls = await agent.executor.imagePulls()
         sequence += 1
         try await connection.send(
           Frame(
-            id: "hb\(sequence)", .heartbeat(Heartbeat(usage: usage, slots: slots, drift: drift))))
+            id: "hb\(sequence)",
+            .heartbeat(Heartbeat(usage: usage, slots: slots, drift: drift, pulls: pulls))))
       } catch let error as ProbeError {
         agent.logger.error("cannot read host usage", metadata: ["error": "\(error)"])
       }
@@ -146,7 +148,7 @@ struct AgentSession {
         case .unauthorized, .unsupportedVersion, .badField:
           throw AgentError(.refused, "scheduler refused this agent: \(reply.message)")
         case .badJSON, .unknownType, .lineTooLong, .helloTimeout, .unexpected, .internal,
-          .conflict:
+          .conflict, .notFound:
           throw AgentError(.session, "scheduler answered \(reply.code.rawValue): \(reply.message)")
         }
       }

@@ -110,28 +110,55 @@ public actor DockerRuntime: ContainerRuntime {
   }
 
   public func ensureImage(_ image: String) async throws(RuntimeError) {
-    let encoded =
-      image.addingPercentEncoding(
-        withAllowedCharacters: .alphanumerics.union(["-", "_", ".", ":", "@"])) ?? image
-    let (status, _) = try await request(.GET, "/images/\(encoded)/json")
+    let (status, _) = try await request(.GET, "/images/\(Self.encoded(image))/json")
     if status == 200 { return }
-    let (repository, tag) = Self.split(image)
-    let query =
-      "fromImage=\(repository.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? repository)&tag=\(tag)"
-    let (pullStatus, body) = try await request(
-      .POST, "/images/create?\(query)", timeout: .seconds(600))
-    // The engine streams progress as JSON lines; a failure is a line with "error".
-    let text = String(decoding: body, as: UTF8.self)
-    if pullStatus != 200 || text.contains("\"error\"") {
-      let reason =
-        text.split(separator: "\n").last(where: { $0.contains("\"error\"") }).map(String.init)
-        ?? message(body, "HTTP \(pullStatus)")
+    do {
+      try await pull(image, auth: nil)
+    } catch {
       throw RuntimeError(
         .notFound,
-        "image \(image) is not on this host and could not be pulled (\(reason)); build or load it here with docker build / docker load"
+        "image \(image) is not on this host, not in the cluster's image store, and could not be pulled (\(error.message)); push it to the cluster with schedctl image push \(image)"
       )
     }
   }
+
+  public func pull(_ reference: String, auth: String?) async throws(RuntimeError) {
+    let (repository, tag) = Self.split(reference)
+    let query =
+      "fromImage=\(repository.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? repository)&tag=\(tag.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? tag)"
+    let (status, body) = try await request(
+      .POST, "/images/create?\(query)", timeout: .seconds(3600),
+      headers: auth.map { ["X-Registry-Auth": $0] } ?? [:])
+    // The engine streams progress as JSON lines; a failure is a line with "error".
+    let text = String(decoding: body, as: UTF8.self)
+    if status != 200 || text.contains("\"error\"") {
+      let line = text.split(separator: "\n").last(where: { $0.contains("\"error\"") })
+      let reason =
+        line.flatMap { try? JSONDecoder().decode(PullError.self, from: Data($0.utf8)).error }
+        ?? line.map(String.init) ?? message(body, "HTTP \(status)")
+      throw RuntimeError(.notFound, "pulling \(reference) failed: \(reason)")
+    }
+  }
+
+  public func tag(_ image: String, as reference: String) async throws(RuntimeError) {
+    let (repository, tag) = Self.split(reference)
+    let (status, body) = try await request(
+      .POST,
+      "/images/\(Self.encoded(image))/tag?repo=\(repository.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? repository)&tag=\(tag)"
+    )
+    switch status {
+    case 200, 201: return
+    case 404: throw RuntimeError(.notFound, message(body, "no such image: \(image)"))
+    default: throw failure(status, body, "tag \(image) as \(reference)")
+    }
+  }
+
+  static func encoded(_ image: String) -> String {
+    image.addingPercentEncoding(
+      withAllowedCharacters: .alphanumerics.union(["-", "_", ".", ":", "@"])) ?? image
+  }
+
+  private struct PullError: Decodable { var error: String }
 
   public func imageID(_ image: String) async throws(RuntimeError) -> String {
     let encoded =
@@ -223,7 +250,7 @@ public actor DockerRuntime: ContainerRuntime {
 
   private func request(
     _ method: HTTPMethod, _ path: String, json: (some Encodable)? = Optional<String>.none,
-    timeout: Duration = .seconds(60)
+    timeout: Duration = .seconds(60), headers: [String: String] = [:]
   ) async throws(RuntimeError) -> (Int, Data) {
     let version = try await negotiated()
     var body: Data?
@@ -232,18 +259,21 @@ public actor DockerRuntime: ContainerRuntime {
         throw RuntimeError(.invalid, "cannot encode request: \(error)")
       }
     }
-    return try await raw(method, "/v\(version)\(path)", body: body, timeout: timeout)
+    return try await raw(
+      method, "/v\(version)\(path)", body: body, timeout: timeout, headers: headers)
   }
 
-  private func raw(_ method: HTTPMethod, _ path: String, body: Data?, timeout: Duration)
-    async throws(RuntimeError) -> (Int, Data)
-  {
+  private func raw(
+    _ method: HTTPMethod, _ path: String, body: Data?, timeout: Duration,
+    headers: [String: String] = [:]
+  ) async throws(RuntimeError) -> (Int, Data) {
     let socket =
       socketPath.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socketPath
     var request = HTTPClientRequest(url: "http+unix://\(socket)\(path)")
     request.method = method
     // The engine's HTTP server wants a Host header; the socket path is not a host name.
     request.headers.replaceOrAdd(name: "Host", value: "docker")
+    for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
     if let body {
       request.headers.add(name: "Content-Type", value: "application/json")
       request.body = .bytes(ByteBuffer(bytes: body))

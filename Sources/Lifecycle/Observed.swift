@@ -13,12 +13,18 @@ public struct Observed: Sendable {
   /// Nodes whose slot reports can be trusted for routing (each reported since the scheduler
   /// started); nil once a TTL has passed since the start, when a silent node is down anyway.
   public var reported: Set<NodeID>?
+  /// Each node's image fetches from the store, as its last heartbeat told.
+  public var pulls: [NodeID: [ImagePull]]
 
-  public init(nodes: [Node], reports: SlotReports, now: Date, reported: Set<NodeID>? = nil) {
+  public init(
+    nodes: [Node], reports: SlotReports, now: Date, reported: Set<NodeID>? = nil,
+    pulls: [NodeID: [ImagePull]] = [:]
+  ) {
     self.nodes = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) })
     self.reports = reports
     self.now = now
     self.reported = reported
+    self.pulls = pulls
   }
 
   /// Nodes sorted by id.

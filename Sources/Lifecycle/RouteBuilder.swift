@@ -20,7 +20,8 @@ public enum RouteBuilder {
             report.status.health == .healthy
           else { return nil }
           return Upstream(
-            slot: allocation.slot, address: node.spec.address, port: allocation.hostPort)
+            slot: allocation.slot, address: node.spec.address, port: allocation.hostPort,
+            image: report.status.imageID)
         }
       return RouteSet(
         color: set.color, deployment: set.deployment, image: set.image, upstreams: upstreams)

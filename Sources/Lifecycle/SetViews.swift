@@ -61,10 +61,14 @@ extension Lifecycle {
     guard let app = desired.apps[name] else { return .failure(.noApp(name)) }
     let views = desired.sets(of: name).map { set in
       let slots = slotViews(of: set, observed)
+      let pulls = Set(slots.map(\.node)).sorted().flatMap { node in
+        (observed.pulls[node] ?? []).filter { $0.reference == set.image }
+          .map { NodePull(node: node, pull: $0) }
+      }
       return SetView(
         color: set.color, deployment: set.deployment, image: set.image,
         state: SetViews.state(of: slots), live: app.live == set.color, slots: slots,
-        createdAt: set.createdAt)
+        createdAt: set.createdAt, pulls: pulls)
     }
     return .success(AppStatusResponse(app: app, sets: views, traffic: traffic, epoch: epoch))
   }

@@ -78,16 +78,20 @@ public struct SetView: Codable, Sendable, Equatable {
   public var slots: [SlotView]
   /// When the set was deployed.
   public var createdAt: Date?
+  /// How far each node of the set got fetching its image from the store (nodes that did not
+  /// need to fetch it are not listed).
+  public var pulls: [NodePull]
 
   enum CodingKeys: String, CodingKey {
-    case color, deployment, image, state, live, slots
+    case color, deployment, image, state, live, slots, pulls
     case createdAt = "created_at"
   }
 
   public init(
     color: Color, deployment: String, image: String, state: State, live: Bool, slots: [SlotView],
-    createdAt: Date? = nil
+    createdAt: Date? = nil, pulls: [NodePull] = []
   ) {
+    self.pulls = pulls
     self.color = color
     self.deployment = deployment
     self.image = image
@@ -98,6 +102,29 @@ public struct SetView: Codable, Sendable, Equatable {
   }
 
   public var healthy: Int { slots.filter { $0.health == .healthy }.count }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    color = try c.decode(Color.self, forKey: .color)
+    deployment = try c.decode(String.self, forKey: .deployment)
+    image = try c.decode(String.self, forKey: .image)
+    state = try c.decode(State.self, forKey: .state)
+    live = try c.decode(Bool.self, forKey: .live)
+    slots = try c.decode([SlotView].self, forKey: .slots)
+    createdAt = try c.decodeIfPresent(Date.self, forKey: .createdAt)
+    pulls = try c.decodeIfPresent([NodePull].self, forKey: .pulls) ?? []
+  }
+}
+
+/// One node's fetch of a set's image from the cluster's store.
+public struct NodePull: Codable, Sendable, Equatable {
+  public var node: NodeID
+  public var pull: ImagePull
+
+  public init(node: NodeID, pull: ImagePull) {
+    self.node = node
+    self.pull = pull
+  }
 }
 
 public struct SlotView: Codable, Sendable, Equatable {

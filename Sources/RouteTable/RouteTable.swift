@@ -5,11 +5,15 @@ public struct Upstream: Codable, Sendable, Hashable, Comparable {
   public var slot: SlotID
   public var address: String
   public var port: Int
+  /// The image id (`sha256:...`) the slot's container runs, as its agent reported it: what
+  /// the router stamps on answers from it. nil from an agent that did not say.
+  public var image: String?
 
-  public init(slot: SlotID, address: String, port: Int) {
+  public init(slot: SlotID, address: String, port: Int, image: String? = nil) {
     self.slot = slot
     self.address = address
     self.port = port
+    self.image = image
   }
 
   public static func < (lhs: Upstream, rhs: Upstream) -> Bool { lhs.slot < rhs.slot }

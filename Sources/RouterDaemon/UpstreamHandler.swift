@@ -36,15 +36,17 @@ final class UpstreamHandler: ChannelInboundHandler {
   private var stampedImage = ""
 
   /// The `x-turnout-*` field lines for answers from this slot in `set`, built once per
-  /// connection rather than per response.
+  /// connection rather than per response. The image is the digest the slot runs; the set's
+  /// reference only when its agent did not report one.
   func stamps(for set: RouteSet) -> ByteBuffer {
-    if let cachedStamps, set.deployment == stampedDeployment, set.image == stampedImage {
+    let image = upstream.image ?? set.image
+    if let cachedStamps, set.deployment == stampedDeployment, image == stampedImage {
       return cachedStamps
     }
     stampedDeployment = set.deployment
-    stampedImage = set.image
+    stampedImage = image
     let stamps = HeadWriter.stamps(
-      color: set.color.rawValue, slot: upstream.slot.description, image: set.image,
+      color: set.color.rawValue, slot: upstream.slot.description, image: image,
       deployment: set.deployment)
     cachedStamps = stamps
     return stamps

@@ -109,12 +109,30 @@ public struct APIClient: Sendable {
 
   // MARK: plumbing
 
-  private func get<T: Decodable>(_ path: String, as: T.Type) async throws(ClientError) -> T {
+  func get<T: Decodable>(_ path: String, as: T.Type) async throws(ClientError) -> T {
     try await send(.GET, path, body: Optional<String>.none, as: T.self)
   }
 
-  private func send<T: Decodable>(
+  func send<T: Decodable>(
     _ method: HTTPMethod, _ path: String, body: (some Encodable)?, as: T.Type
+  ) async throws(ClientError) -> T {
+    var payload: HTTPClientRequest.Body?
+    if let body {
+      do {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        payload = .bytes(ByteBuffer(bytes: try encoder.encode(body)))
+      } catch {
+        throw ClientError(.badRequest, "cannot encode request: \(error)")
+      }
+    }
+    return try await execute(
+      method, path, body: payload, contentType: "application/json", timeout: timeout, as: T.self)
+  }
+
+  func execute<T: Decodable>(
+    _ method: HTTPMethod, _ path: String, body: HTTPClientRequest.Body?, contentType: String,
+    timeout: Duration, as: T.Type
   ) async throws(ClientError) -> T {
     var request = HTTPClientRequest(url: baseURL + path)
     request.method = method
@@ -122,14 +140,8 @@ public struct APIClient: Sendable {
     request.headers.add(name: "Accept", value: "application/json")
     request.headers.add(name: "X-Turnout-Actor", value: Self.actor)
     if let body {
-      do {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        request.body = .bytes(ByteBuffer(bytes: try encoder.encode(body)))
-        request.headers.add(name: "Content-Type", value: "application/json")
-      } catch {
-        throw ClientError(.badRequest, "cannot encode request: \(error)")
-      }
+      request.body = body
+      request.headers.add(name: "Content-Type", value: contentType)
     }
     let status: HTTPResponseStatus
     let headers: HTTPHeaders
@@ -157,15 +169,16 @@ public struct APIClient: Sendable {
     }
     let data = Data(bytes.readableBytesView)
     let body = try? JSONDecoder().decode(APIErrorBody.self, from: data)
-    if body?.code == "wrong_port" || (body == nil && status != .ok)
-      || (status == .ok && !Self.isJSON(headers))
+    let succeeded = (200..<300).contains(status.code)
+    if body?.code == "wrong_port" || (body == nil && !succeeded)
+      || (succeeded && !Self.isJSON(headers))
     {
       if let wrong = Self.notTheAPI(status: status, headers: headers, body: body, baseURL: baseURL)
       {
         throw ClientError(.unreachable, wrong)
       }
     }
-    guard status == .ok else {
+    guard succeeded else {
       let message =
         body?.error ?? "HTTP \(status.code) \(String(decoding: data.prefix(200), as: UTF8.self))"
       switch status {
@@ -174,6 +187,7 @@ public struct APIClient: Sendable {
         throw ClientError(.badRequest, message)
       case .conflict, .serviceUnavailable:
         throw ClientError(.refused, message)
+      case .insufficientStorage: throw ClientError(.server, "the scheduler's disk: \(message)")
       default: throw ClientError(.server, "scheduler failed: \(message)")
       }
     }

@@ -9,6 +9,7 @@ public struct ModelError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidDuration
     case invalidAddress
     case invalidApp
+    case invalidImage
   }
 
   public let code: Code

@@ -93,6 +93,7 @@ public actor MemoryStore: StateStore {
   }
 
   private var verificationRows: [String: Verification] = [:]
+  private var imageRows: [String: StoredImage] = [:]
   private struct SampleKey: Hashable {
     var series: String
     var resolution: Int64
@@ -135,6 +136,20 @@ public actor MemoryStore: StateStore {
     Array(
       verificationRows.values.filter { $0.app == app && (digest == nil || $0.digest == digest) }
         .sorted { $0.startedAt > $1.startedAt }.prefix(limit))
+  }
+
+  public func images() -> [StoredImage] {
+    imageRows.values.sorted { ($0.pushedAt, $0.reference) < ($1.pushedAt, $1.reference) }
+  }
+
+  public func saveImage(_ image: StoredImage, events: [ClusterEvent]) {
+    imageRows[image.reference] = image
+    append(events)
+  }
+
+  public func deleteImages(_ references: [String], events: [ClusterEvent]) {
+    for reference in references { imageRows[reference] = nil }
+    append(events)
   }
 
   public func sets() -> [SetRecord] {

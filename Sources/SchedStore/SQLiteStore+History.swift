@@ -96,4 +96,39 @@ extension SQLiteStore {
       }
     }
   }
+
+  public func images() async throws(StoreError) -> [StoredImage] {
+    try await read { db in
+      try Row.fetchAll(db, sql: "SELECT body FROM images ORDER BY pushed_at, reference").map {
+        row in try Self.json.decode(StoredImage.self, from: Data((row["body"] as String).utf8))
+      }
+    }
+  }
+
+  public func saveImage(_ image: StoredImage, events: [ClusterEvent]) async throws(StoreError) {
+    let body = try encodeJSON(image)
+    try await write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO images (reference, manifest, pushed_at, body) VALUES (?, ?, ?, ?)
+          ON CONFLICT(reference) DO UPDATE SET manifest = excluded.manifest,
+            pushed_at = excluded.pushed_at, body = excluded.body
+          """,
+        arguments: [
+          image.reference, image.manifest.rawValue, image.pushedAt.timeIntervalSince1970, body,
+        ])
+      try Self.insert(events, db)
+    }
+  }
+
+  public func deleteImages(_ references: [String], events: [ClusterEvent])
+    async throws(StoreError)
+  {
+    try await write { db in
+      for reference in references {
+        try db.execute(sql: "DELETE FROM images WHERE reference = ?", arguments: [reference])
+      }
+      try Self.insert(events, db)
+    }
+  }
 }

@@ -113,6 +113,18 @@ enum Schema {
         sql: "INSERT INTO cluster (singleton, id, created_at) VALUES (1, ?, ?)",
         arguments: [ClusterID.random(), Date().timeIntervalSince1970])
     }
+    migrator.registerMigration("v6: images") { db in
+      // The image store's references; the blobs themselves are files named by digest.
+      try db.execute(
+        sql: """
+          CREATE TABLE images (
+            reference TEXT PRIMARY KEY NOT NULL,
+            manifest TEXT NOT NULL,
+            pushed_at REAL NOT NULL,
+            body TEXT NOT NULL
+          );
+          """)
+    }
     return migrator
   }
 }

@@ -54,6 +54,12 @@ public protocol StateStore: Sendable {
   /// An app's verifications, newest first; only those of `digest` when given.
   func verifications(app: String, digest: String?, limit: Int) async throws(StoreError)
     -> [Verification]
+  /// The image store's references, oldest push first.
+  func images() async throws(StoreError) -> [StoredImage]
+  /// Inserts or replaces an image (by reference), with its events, in one transaction.
+  func saveImage(_ image: StoredImage, events: [ClusterEvent]) async throws(StoreError)
+  /// Removes images by reference (missing ones are fine), with their events.
+  func deleteImages(_ references: [String], events: [ClusterEvent]) async throws(StoreError)
 }
 
 /// The error of the store module.

@@ -17,6 +17,8 @@ public enum ClusterMessage: Sendable, Equatable {
   case routerReport(RouterReport)
   case previewCheck(PreviewCheck)
   case previewChecked(PreviewChecked)
+  case fetchBlob(FetchBlob)
+  case blob(BlobHeader)
 
   public var type: MessageType {
     switch self {
@@ -37,6 +39,8 @@ public enum ClusterMessage: Sendable, Equatable {
     case .routerReport: .routerReport
     case .previewCheck: .previewCheck
     case .previewChecked: .previewChecked
+    case .fetchBlob: .fetchBlob
+    case .blob: .blob
     }
   }
 }

@@ -83,8 +83,28 @@ public enum CommandAction: Sendable, Equatable, Codable {
 /// Every slot the node should run, nothing else.
 public struct AssignSlots: Codable, Sendable, Equatable {
   public var slots: [SlotAssignment]
+  /// Where to fetch the images of these slots that the cluster's image store holds, once per
+  /// image; left out when there are none (a slot's image is then the engine's own).
+  public var images: [ImageSource]
 
-  public init(slots: [SlotAssignment]) { self.slots = slots }
+  public init(slots: [SlotAssignment], images: [ImageSource] = []) {
+    self.slots = slots
+    self.images = images
+  }
+
+  enum CodingKeys: String, CodingKey { case slots, images }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    slots = try container.decode([SlotAssignment].self, forKey: .slots)
+    images = try container.decodeIfPresent([ImageSource].self, forKey: .images) ?? []
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(slots, forKey: .slots)
+    if !images.isEmpty { try container.encode(images, forKey: .images) }
+  }
 }
 
 /// One test of a verification, as the agent runs it.

@@ -18,6 +18,8 @@ public enum WireErrorCode: String, Sendable, Codable, CaseIterable {
   case conflict
   /// Something failed on the scheduler's side.
   case `internal`
+  /// A blob the image store does not hold.
+  case notFound = "not_found"
 }
 
 /// An `error` line. Echoes the `id` of the request that caused it when there was one.

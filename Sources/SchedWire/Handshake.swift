@@ -71,20 +71,27 @@ public struct Heartbeat: WireBody {
   public var slots: [SlotStatus]
   /// Corrections the agent made since its last heartbeat; left out when there are none.
   public var drift: [DriftReport]
+  /// Images this node is fetching from the store, or fetched or failed to since its last
+  /// assignment; left out when there are none.
+  public var pulls: [ImagePull]
 
-  public init(usage: HostUsage, slots: [SlotStatus] = [], drift: [DriftReport] = []) {
+  public init(
+    usage: HostUsage, slots: [SlotStatus] = [], drift: [DriftReport] = [], pulls: [ImagePull] = []
+  ) {
     self.usage = usage
     self.slots = slots
     self.drift = drift
+    self.pulls = pulls
   }
 
-  enum CodingKeys: String, CodingKey { case usage, slots, drift }
+  enum CodingKeys: String, CodingKey { case usage, slots, drift, pulls }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     usage = try container.decode(HostUsage.self, forKey: .usage)
     slots = try container.decodeIfPresent([SlotStatus].self, forKey: .slots) ?? []
     drift = try container.decodeIfPresent([DriftReport].self, forKey: .drift) ?? []
+    pulls = try container.decodeIfPresent([ImagePull].self, forKey: .pulls) ?? []
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -92,5 +99,6 @@ public struct Heartbeat: WireBody {
     try container.encode(usage, forKey: .usage)
     try container.encode(slots, forKey: .slots)
     if !drift.isEmpty { try container.encode(drift, forKey: .drift) }
+    if !pulls.isEmpty { try container.encode(pulls, forKey: .pulls) }
   }
 }

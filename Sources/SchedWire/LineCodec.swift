@@ -60,6 +60,8 @@ public enum LineCodec {
     case .drained(let body): try encoder.encode(body)
     case .previewCheck(let body): try encoder.encode(body)
     case .previewChecked(let body): try encoder.encode(body)
+    case .fetchBlob(let body): try encoder.encode(body)
+    case .blob(let body): try encoder.encode(body)
     case .routerReport(let body): try encoder.encode(body)
     }
   }
@@ -163,6 +165,8 @@ public enum LineCodec {
     case .drained: .drained(try Drained(from: decoder))
     case .previewCheck: .previewCheck(try PreviewCheck(from: decoder))
     case .previewChecked: .previewChecked(try PreviewChecked(from: decoder))
+    case .fetchBlob: .fetchBlob(try FetchBlob(from: decoder))
+    case .blob: .blob(try BlobHeader(from: decoder))
     case .routerReport: .routerReport(try RouterReport(from: decoder))
     }
   }

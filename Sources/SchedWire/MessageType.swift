@@ -17,6 +17,8 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
   case routerReport = "router_report"
   case previewCheck = "preview_check"
   case previewChecked = "preview_checked"
+  case fetchBlob = "fetch_blob"
+  case blob
 }
 
 /// Who dialled the scheduler.

@@ -29,6 +29,8 @@ public actor Cluster {
   var sessions: [NodeID: AgentSession] = [:]
   /// Each node's slots as its agent last reported them.
   private(set) var slotReports: [NodeID: [SlotStatus]] = [:]
+  /// Each node's image fetches from the store, as its last heartbeat told.
+  private(set) var pullReports: [NodeID: [ImagePull]] = [:]
   var pendingAcks: [String: CheckedContinuation<CommandAck, any Error>] = [:]
   /// The node each pending command went to, so a disconnect fails its commands at once.
   var pendingNodes: [String: NodeID] = [:]
@@ -69,7 +71,7 @@ public actor Cluster {
     let trusted = policy.isExpired(lastSeen: bootedAt, now: at)
     return Observed(
       nodes: snapshot(), reports: slotStatuses(), now: at,
-      reported: trusted ? nil : Set(slotReports.keys))
+      reported: trusted ? nil : Set(slotReports.keys), pulls: pullReports)
   }
 
   /// All nodes, sorted by id.
@@ -134,11 +136,13 @@ public actor Cluster {
   }
 
   func heartbeat(
-    node id: NodeID, usage: HostUsage, slots: [SlotStatus] = [], drift: [DriftReport] = []
+    node id: NodeID, usage: HostUsage, slots: [SlotStatus] = [], drift: [DriftReport] = [],
+    pulls: [ImagePull] = []
   ) async throws(StoreError) {
     guard var node = nodes[id] else { return }
     let at = now()
     slotReports[id] = slots
+    pullReports[id] = pulls.isEmpty ? nil : pulls
     if !drift.isEmpty {
       try await store.appendEvents(
         drift.map {

@@ -21,12 +21,16 @@ struct ClusterSession {
   let routers: RouterHub
   /// Called after a heartbeat, off the read loop: slot health may have changed the routes.
   let onHeartbeat: @Sendable () async -> Void
+  /// The image store, whose blobs agents fetch on data connections.
+  let images: ImageService
 
   private enum Phase {
     case awaitingHello
     case awaitingRegister(Hello)
     case registered(NodeID, AgentSession)
     case router(RouterSession)
+    /// An agent's data connection: blobs only.
+    case data(Hello)
   }
 
   func run(_ connection: LineConnection) async {
@@ -161,6 +165,21 @@ struct ClusterSession {
       Task { await onRegistered(node) }
       return .registered(node, session)
 
+    case (.awaitingRegister(let hello), .fetchBlob(let request)),
+      (.data(let hello), .fetchBlob(let request)):
+      guard
+        try await BlobServing.serve(
+          request, id: frame.id, from: images.blobs, on: connection, node: hello.node,
+          logger: logger)
+      else { return nil }
+      return .data(hello)
+    case (.data, _):
+      try await connection.send(
+        reply(
+          frame, .unexpected,
+          "a data connection carries fetch_blob only, not \(frame.message.type.rawValue)"))
+      return phase
+
     case (.registered(let node, let session), .heartbeat(let heartbeat)):
       guard await cluster.isCurrent(session, for: node) else {
         await connection.sendAndClose(
@@ -171,7 +190,8 @@ struct ClusterSession {
       }
       do {
         try await cluster.heartbeat(
-          node: node, usage: heartbeat.usage, slots: heartbeat.slots, drift: heartbeat.drift)
+          node: node, usage: heartbeat.usage, slots: heartbeat.slots, drift: heartbeat.drift,
+          pulls: heartbeat.pulls)
       } catch {
         logger.error(
           "cannot persist heartbeat", metadata: ["node.id": "\(node)", "error": "\(error)"])

@@ -1,3 +1,4 @@
+import Blobs
 import Foundation
 import Hummingbird
 import Lifecycle
@@ -17,6 +18,7 @@ public final class Scheduler: Service {
   public let cluster: Cluster
   public let apps: AppService
   public let routers: RouterHub
+  public let images: ImageService
   public let config: SchedulerConfig
   /// The id of the cluster this scheduler's database holds, sent in every welcome.
   public let clusterID: String
@@ -31,15 +33,16 @@ public final class Scheduler: Service {
   public func apiPort() async throws -> Int { try await apiPortPromise.futureResult.get() }
 
   private init(
-    cluster: Cluster, clusterID: String, desired: Desired, config: SchedulerConfig,
-    lineServer: LineServer, timers: any LifecycleTimers, logger: Logger
+    cluster: Cluster, clusterID: String, desired: Desired, images: ImageService,
+    config: SchedulerConfig, lineServer: LineServer, timers: any LifecycleTimers, logger: Logger
   ) {
     self.cluster = cluster
     self.clusterID = clusterID
+    self.images = images
     let routers = RouterHub(logger: logger, now: cluster.now)
     self.routers = routers
     self.apps = AppService(
-      cluster: cluster, routers: routers, desired: desired, timers: timers,
+      cluster: cluster, routers: routers, images: images, desired: desired, timers: timers,
       commandTimeout: config.commandTimeout,
       switchTimeout: config.switchTimeout, logger: logger)
     self.config = config
@@ -59,6 +62,9 @@ public final class Scheduler: Service {
     let cluster = try await Cluster(store: store, policy: policy, logger: logger, now: now)
     let clusterID = try await store.clusterID()
     let desired = try await AppService.load(store)
+    let images = try await ImageService(
+      blobs: BlobDirectory(root: config.resolvedImageDirectory), store: store, now: now,
+      keepRecent: config.keepRecentImages, logger: logger)
     let server = try await LineServer.bind(
       host: config.clusterHost, port: config.clusterPort, maxLineBytes: config.maxLineBytes,
       handlers: { try $0.pipeline.syncOperations.addHandler(RouterAnswerTap()) })
@@ -70,7 +76,7 @@ public final class Scheduler: Service {
         "cluster.id": "\(clusterID)",
       ])
     let scheduler = Scheduler(
-      cluster: cluster, clusterID: clusterID, desired: desired, config: config,
+      cluster: cluster, clusterID: clusterID, desired: desired, images: images, config: config,
       lineServer: server, timers: timers, logger: logger)
     await scheduler.routers.onNewerEpoch { [apps = scheduler.apps] epoch in
       await apps.perform(.routerEpoch(epoch))
@@ -92,9 +98,9 @@ public final class Scheduler: Service {
         ttlMillis: policy.ttl.milliseconds, cluster: clusterID),
       helloTimeout: config.helloTimeout, logger: logger,
       onRegistered: { [apps] node in await apps.push(to: node) }, routers: routers,
-      onHeartbeat: { [apps] in await apps.clusterChanged() })
+      onHeartbeat: { [apps] in await apps.clusterChanged() }, images: images)
     let routes = APIRoutes(
-      cluster: cluster, apps: apps, routers: routers, apiToken: config.apiToken)
+      cluster: cluster, apps: apps, routers: routers, images: images, apiToken: config.apiToken)
     let promise = apiPortPromise
     let logger = self.logger
     let app = Application(

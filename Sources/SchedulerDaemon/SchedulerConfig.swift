@@ -1,3 +1,4 @@
+import Foundation
 import OperatorAPI
 import SchedWire
 
@@ -29,6 +30,21 @@ public struct SchedulerConfig: Sendable {
   public var sampleInterval: Duration
   /// Graphite's plaintext receiver (carbon, port 2003 by default), for every sample round.
   public var graphite: (host: String, port: Int)?
+  /// The image store's blob directory; nil puts it beside the database (`images/`), or in a
+  /// fresh temporary directory for an in-memory database.
+  public var imageDirectory: String?
+  /// How many of each repository's newest pushes the image store keeps when no set uses them.
+  public var keepRecentImages: Int = 3
+
+  /// The image directory to use.
+  public var resolvedImageDirectory: String {
+    if let imageDirectory { return imageDirectory }
+    if databasePath == ":memory:" || databasePath.isEmpty {
+      return NSTemporaryDirectory() + "turnout-images-\(UInt64.random(in: 0...UInt64.max))"
+    }
+    let parent = (databasePath as NSString).deletingLastPathComponent
+    return (parent.isEmpty ? "." : parent) + "/images"
+  }
 
   public init(
     clusterHost: String = "127.0.0.1", clusterPort: Int = 7100, apiHost: String = "127.0.0.1",

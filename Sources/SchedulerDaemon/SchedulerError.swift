@@ -7,6 +7,14 @@ public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible
     case commandFailed = "command_failed"
     case store
     case duplicateNode = "duplicate_node"
+    /// No such image or blob in the image store.
+    case notFound = "not_found"
+    /// An upload or a request the image store refuses as it is.
+    case invalid
+    /// The image store's disk is full; it kept what it had.
+    case diskFull = "disk_full"
+    /// The image is in use by a set.
+    case conflict
   }
 
   public let code: Code

@@ -46,6 +46,11 @@ public struct LineConnection: Sendable {
     try await outbound.write(ByteBuffer(bytes: bytes))
   }
 
+  /// Writes bytes that follow a line (a blob after its header), waiting on back-pressure.
+  public func sendBytes(_ buffer: ByteBuffer) async throws {
+    try await outbound.write(buffer)
+  }
+
   /// Sends a last frame, waits until it is on the wire, and closes.
   public func sendAndClose(_ frame: Frame) async {
     let buffer = ByteBuffer(bytes: LineCodec.encodeLine(frame))

@@ -5,6 +5,10 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
     case connect
     /// A file of the daemon's own state could not be read or written.
     case state
+    /// The peer refused the request (an `error` line), or said something out of turn.
+    case refused
+    /// The connection broke off or went quiet halfway; the request may be resumed.
+    case broken
   }
 
   public let code: Code

@@ -1,11 +1,13 @@
 import AgentCore
 import AgentDaemon
 import ArgumentParser
+import Blobs
 import BuildInfo
 import DockerRuntime
 import Foundation
 import Logging
 import SchedModel
+import SchedWire
 import ServiceLifecycle
 import WireTransport
 
@@ -94,6 +96,14 @@ struct SchedAgent: AsyncParsableCommand {
     ))
   var joinNewCluster = false
 
+  @Option(
+    help: ArgumentHelp(
+      "Loopback address of the registry endpoint this node's engine pulls cluster images from.",
+      discussion:
+        "Engines pull from 127.0.0.0/8 without TLS by default; port 0 picks a free one. Nothing outside this host reaches it."
+    ))
+  var pullListen: String = "127.0.0.1:0"
+
   @Option(help: "Longest reconnect delay.")
   var maxBackoff: String = "5s"
 
@@ -111,21 +121,6 @@ struct SchedAgent: AsyncParsableCommand {
     logger[metadataKey: "node.id"] = "\(config.node)"
     var services: [any Service] = []
     let executor: any CommandExecutor
-    switch runtime {
-    case .docker:
-      let slots = SlotManager(
-        node: config.node, runtime: DockerRuntime(socketPath: dockerSocket),
-        prober: HTTPHealthProber(),
-        permissions: NodePermissions(
-          privileged: allowPrivileged, hostMounts: allowHostMounts, capabilities: allowCapabilities,
-          hostNamespaces: allowHostNamespaces, devices: allowDevices,
-          hostNetwork: allowHostNetwork),
-        publishAddress: publishAddress ?? config.advertiseAddress, logger: logger)
-      services.append(slots)
-      executor = slots
-    case .none:
-      executor = NoRuntimeExecutor()
-    }
     let stateDir =
       stateDir ?? ProcessInfo.processInfo.environment["TURNOUT_STATE_DIR"]
       ?? "/var/lib/turnout/agent"
@@ -136,6 +131,42 @@ struct SchedAgent: AsyncParsableCommand {
     } catch {
       FileHandle.standardError.write(Data("error: \(error)\n".utf8))
       throw ExitCode(78)
+    }
+    switch runtime {
+    case .docker:
+      let docker = DockerRuntime(socketPath: dockerSocket)
+      let puller: ImagePuller
+      do {
+        let cache = ImageCache(
+          blobs: try BlobDirectory(root: stateDir + "/blobs"),
+          source: SchedulerBlobSource(
+            host: config.schedulerHost, port: config.schedulerPort,
+            hello: Hello(
+              role: .agent, versions: ProtocolVersion.supported, node: config.node,
+              token: config.joinToken), cluster: cluster), logger: logger)
+        let address = try Parsing.hostPort(pullListen)
+        let endpoint = try await PullEndpoint.bind(
+          host: address.host, port: address.port, cache: cache, logger: logger)
+        services.append(endpoint)
+        puller = ImagePuller(
+          runtime: docker, cache: cache, repository: endpoint.repository, logger: logger)
+      } catch {
+        FileHandle.standardError.write(
+          Data("error: cannot set up image pulls from the cluster's store: \(error)\n".utf8))
+        throw ExitCode(78)
+      }
+      let slots = SlotManager(
+        node: config.node, runtime: docker,
+        prober: HTTPHealthProber(),
+        permissions: NodePermissions(
+          privileged: allowPrivileged, hostMounts: allowHostMounts, capabilities: allowCapabilities,
+          hostNamespaces: allowHostNamespaces, devices: allowDevices,
+          hostNetwork: allowHostNetwork),
+        publishAddress: publishAddress ?? config.advertiseAddress, puller: puller, logger: logger)
+      services.append(slots)
+      executor = slots
+    case .none:
+      executor = NoRuntimeExecutor()
     }
     if let known = cluster.known {
       logger.info("member of cluster \(known)", metadata: ["cluster.id": "\(known)"])

@@ -41,6 +41,17 @@ struct Schedd: AsyncParsableCommand {
   @Option(help: "SQLite state file (default /var/lib/turnout/turnout.db).")
   var db: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Where the image store keeps its blobs (default: images/ beside --db).",
+      discussion:
+        "Layers, configs and manifests pushed with schedctl image push, named by digest. Give it a disk with room for the images your sets run."
+    ))
+  var imageDir: String?
+
+  @Option(help: "How many of each repository's newest pushes the image store keeps unused.")
+  var keepImages: Int = 3
+
   @Option(help: "Token agents must present to join.")
   var joinToken: String?
 
@@ -109,7 +120,11 @@ struct Schedd: AsyncParsableCommand {
       guard sampleEvery >= .seconds(1) else {
         throw ValidationError("--sample-interval must be at least 1s")
       }
-      return SchedulerConfig(
+      guard keepImages >= 1 else {
+        throw ValidationError(
+          "--keep-images must be at least 1 (the newest push of each repository)")
+      }
+      var config = SchedulerConfig(
         clusterHost: cluster.host, clusterPort: cluster.port, apiHost: api.host, apiPort: api.port,
         databasePath: db ?? env["TURNOUT_DB"] ?? "/var/lib/turnout/turnout.db", joinToken: join,
         apiToken: apiToken, heartbeatInterval: interval,
@@ -117,6 +132,9 @@ struct Schedd: AsyncParsableCommand {
         routerToken: (routerToken ?? env["TURNOUT_ROUTER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 },
         switchTimeout: try Parsing.duration(switchTimeout), sampleInterval: sampleEvery,
         graphite: try (graphite ?? env["TURNOUT_GRAPHITE"]).map { try Parsing.hostPort($0) })
+      config.imageDirectory = imageDir ?? env["TURNOUT_IMAGE_DIR"]
+      config.keepRecentImages = keepImages
+      return config
     } catch let error as ModelError {
       throw ValidationError(error.message)
     }

@@ -70,7 +70,10 @@ public enum GoldenFrames {
       .command,
       Frame(
         id: "c41-3",
-        .command(Command(generation: 3, action: .assign(AssignSlots(slots: [assignment])))))
+        .command(
+          Command(
+            generation: 3,
+            action: .assign(AssignSlots(slots: [assignment], images: [imageSource])))))
     ),
     (.commandAck, Frame(id: "c41-3", .commandAck(CommandAck(ok: true, message: "started")))),
     (
@@ -160,7 +163,21 @@ public enum GoldenFrames {
           PreviewChecked(
             outcome: CheckOutcome(passed: true, durationMillis: 4, detail: "200 in 4 ms"))))
     ),
+    (.fetchBlob, Frame(id: "f1", .fetchBlob(FetchBlob(digest: layer, offset: 1_048_576)))),
+    (
+      .blob,
+      Frame(id: "f1", .blob(BlobHeader(digest: layer, size: 2_088_960, offset: 1_048_576)))
+    ),
   ]
+
+  public static let layer = ContentDigest(rawValue: "sha256:" + String(repeating: "5e", count: 32))!
+
+  /// Where the slot's image is in the cluster's image store.
+  public static let imageSource = ImageSource(
+    reference: "turnout-sample:2",
+    manifest: ContentDigest(rawValue: "sha256:" + String(repeating: "cd", count: 32))!,
+    config: ContentDigest(rawValue: "sha256:" + String(repeating: "ef", count: 32))!,
+    size: 2_097_152)
 
   public static let table = RouteTable(
     epoch: 1_795_750_000_123,

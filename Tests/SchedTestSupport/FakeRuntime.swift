@@ -13,12 +13,17 @@ public actor FakeRuntime: ContainerRuntime {
   public private(set) var listCalls = 0
   private let now: @Sendable () -> Date
 
+  /// Image ids of references that are not the fake's hash of their name: what a pull by
+  /// digest brings (the id is the config digest the manifest names).
+  private var ids: [String: String]
+
   public init(
-    images: Set<String> = [], registry: Set<String> = [],
+    images: Set<String> = [], registry: Set<String> = [], ids: [String: String] = [:],
     now: @escaping @Sendable () -> Date = Date.init
   ) {
     self.images = images
     self.registry = registry
+    self.ids = ids
     self.now = now
   }
 
@@ -46,7 +51,7 @@ public actor FakeRuntime: ContainerRuntime {
   }
 
   private func knownImage(_ image: String) -> Bool {
-    images.contains(image) || images.contains { Self.imageID(of: $0) == image }
+    images.contains(image) || images.contains { (ids[$0] ?? Self.imageID(of: $0)) == image }
   }
 
   public func create(_ spec: ContainerSpec) throws(RuntimeError) -> String {
@@ -129,8 +134,31 @@ public actor FakeRuntime: ContainerRuntime {
 
   public func imageID(_ image: String) throws(RuntimeError) -> String {
     if image.hasPrefix("sha256:"), knownImage(image) { return image }
+    if let original = aliases[image] { return try imageID(original) }
     guard images.contains(image) else { throw RuntimeError(.notFound, "no such image: \(image)") }
-    return Self.imageID(of: image)
+    return ids[image] ?? Self.imageID(of: image)
+  }
+
+  /// References pulled, in order, with the credentials they were pulled with.
+  public private(set) var pulls: [(reference: String, auth: String?)] = []
+
+  public func pull(_ reference: String, auth: String?) throws(RuntimeError) {
+    pulls.append((reference, auth))
+    guard registry.contains(reference) else {
+      throw RuntimeError(.notFound, "pulling \(reference) failed: not in the fake registry")
+    }
+    images.insert(reference)
+  }
+
+  /// Names given by `tag`, to the image they name.
+  private var aliases: [String: String] = [:]
+
+  public func tag(_ image: String, as reference: String) throws(RuntimeError) {
+    guard knownImage(image) || aliases[image] != nil else {
+      throw RuntimeError(.notFound, "no such image: \(image)")
+    }
+    aliases[reference] = aliases[image] ?? image
+    images.insert(reference)
   }
 
   public func createNetwork(name: String, labels: [String: String]) throws(RuntimeError)

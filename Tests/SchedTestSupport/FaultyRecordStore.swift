@@ -94,4 +94,13 @@ public final class FaultyRecordStore: StateStore {
   {
     await base.verifications(app: app, digest: digest, limit: limit)
   }
+  public func images() async throws(StoreError) -> [StoredImage] { await base.images() }
+  public func saveImage(_ image: StoredImage, events: [ClusterEvent]) async throws(StoreError) {
+    await base.saveImage(image, events: events)
+  }
+  public func deleteImages(_ references: [String], events: [ClusterEvent])
+    async throws(StoreError)
+  {
+    await base.deleteImages(references, events: events)
+  }
 }

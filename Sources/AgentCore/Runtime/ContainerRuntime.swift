@@ -20,6 +20,11 @@ public protocol ContainerRuntime: Sendable {
   func stats(_ id: String) async throws(RuntimeError) -> ContainerStats
   /// Pulls the image when it is not present locally.
   func ensureImage(_ image: String) async throws(RuntimeError)
+  /// Pulls `reference` (`REPOSITORY:TAG` or `REPOSITORY@DIGEST`) from its registry; `auth` is
+  /// the engine's `X-Registry-Auth` value when the registry wants credentials.
+  func pull(_ reference: String, auth: String?) async throws(RuntimeError)
+  /// Gives image `image` (an id or a reference) the name `reference` too.
+  func tag(_ image: String, as reference: String) async throws(RuntimeError)
   /// The id of a local image: the digest of its config, `sha256:...`, the same on every host
   /// that holds the same bits. `RuntimeError.notFound` when it is not here.
   func imageID(_ image: String) async throws(RuntimeError) -> String

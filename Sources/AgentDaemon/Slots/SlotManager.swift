@@ -20,6 +20,8 @@ public actor SlotManager: CommandExecutor, Service {
   let publishAddress: String
   let reconcileInterval: Duration
   let logger: Logger
+  /// Gets images from the cluster's store; nil runs only what the engine holds or pulls.
+  let puller: ImagePuller?
 
   static let parallelActions = 8
 
@@ -44,8 +46,10 @@ public actor SlotManager: CommandExecutor, Service {
   public init(
     node: NodeID, runtime: any ContainerRuntime, prober: any HealthProber,
     permissions: NodePermissions,
-    publishAddress: String, reconcileInterval: Duration = .seconds(2), logger: Logger
+    publishAddress: String, reconcileInterval: Duration = .seconds(2),
+    puller: ImagePuller? = nil, logger: Logger
   ) {
+    self.puller = puller
     self.node = node
     self.runtime = runtime
     self.prober = prober
@@ -63,6 +67,7 @@ public actor SlotManager: CommandExecutor, Service {
     case .assign(let body):
       let next = Dictionary(body.slots.map { ($0.slot, $0) }) { _, last in last }
       desired = next
+      await puller?.update(body.images)
       problems = problems.filter { next[$0.key]?.deployment == $0.value.deployment }
       logger.debug("slots assigned", metadata: ["slots": "\(body.slots.count)"])
       kick.yield()
@@ -97,6 +102,8 @@ public actor SlotManager: CommandExecutor, Service {
     }
     return desired.keys.sorted().compactMap { status(for: $0, deployment: desired[$0]!.deployment) }
   }
+
+  public func imagePulls() async -> [ImagePull] { await puller?.report() ?? [] }
 
   public func takeDrift() -> [DriftReport] {
     defer { drift = [] }
@@ -286,6 +293,7 @@ public actor SlotManager: CommandExecutor, Service {
       for: assignment, node: node, publishAddress: publishAddress)
     do {
       let id: String
+      try await puller?.prepare(assignment.image)
       do {
         id = try await runtime.create(spec)
       } catch  where error.code == .notFound {

@@ -57,6 +57,7 @@ struct DeployCommand: AsyncParsableCommand {
       return
     }
     var seen: [Int: SlotHealth] = [:]
+    var pullsSeen: [String: String] = [:]
     let deadline = started + wait
     var told = false
     while true {
@@ -95,6 +96,13 @@ struct DeployCommand: AsyncParsableCommand {
               .utf8))
         throw ExitCode(Exit.failed)
       }
+      for line in set.pulls where global.output == .table {
+        let text = Self.describe(line.pull)
+        if pullsSeen[line.node.rawValue] != text {
+          pullsSeen[line.node.rawValue] = text
+          print("  \(line.node): \(text)")
+        }
+      }
       for slot in set.slots where seen[slot.index] != slot.health {
         seen[slot.index] = slot.health
         if global.output == .table {
@@ -130,6 +138,22 @@ struct DeployCommand: AsyncParsableCommand {
         throw ExitCode(Exit.failed)
       }
       try await Task.sleep(for: .milliseconds(200))
+    }
+  }
+}
+
+extension DeployCommand {
+  /// "image web:2: 1 of 4 layers to fetch, 5.0 KiB of 5.0 KiB" as a node reports its fetch.
+  static func describe(_ pull: ImagePull) -> String {
+    let bytes =
+      "\(ImagePushCommand.bytes(pull.bytesFetched)) of \(ImagePushCommand.bytes(pull.bytesToFetch))"
+    let layers = "\(pull.layersFetched) of \(pull.layers) layer(s) fetched"
+    switch pull.state {
+    case .pulling: return "fetching \(pull.reference) from the cluster's store: \(layers), \(bytes)"
+    case .done:
+      let rest = pull.layersFetched < pull.layers ? ", the engine held the rest" : ""
+      return "has \(pull.reference): \(layers) (\(bytes))\(rest)"
+    case .failed: return "could not get \(pull.reference): \(pull.message ?? "no reason given")"
     }
   }
 }

@@ -14,6 +14,7 @@ struct APIRoutes {
   let cluster: Cluster
   let apps: AppService
   let routers: RouterHub
+  let images: ImageService
   let apiToken: String
   let sessions = DashboardSessions()
 
@@ -32,6 +33,7 @@ struct APIRoutes {
     }
     let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken, sessions: sessions))
     v1.get("nodes") { _, _ in try await nodes() }
+    ImageRoutes(cluster: cluster, apps: apps, images: images).add(to: v1)
     v1.get("placement") { _, _ in try await placement() }
     v1.post("plan") { request, _ in try await plan(request) }
     v1.get("events") { request, _ in try await events(request) }

@@ -49,9 +49,13 @@ extension AppService {
 
   private func sendAssignments(to node: NodeID) async {
     let slots = core.assignments(for: node)
+    var sources: [ImageSource] = []
+    for reference in Set(slots.map(\.image)).sorted() {
+      if let source = await images.source(for: reference) { sources.append(source) }
+    }
     do {
       let ack = try await cluster.send(
-        .assign(AssignSlots(slots: slots)), to: node, timeout: commandTimeout)
+        .assign(AssignSlots(slots: slots, images: sources)), to: node, timeout: commandTimeout)
       logger.debug(
         "slots sent",
         metadata: ["node.id": "\(node)", "slots": "\(slots.count)", "ack": "\(ack.message ?? "")"])

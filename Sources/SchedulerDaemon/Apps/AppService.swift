@@ -16,6 +16,8 @@ public actor AppService {
   let logger: Logger
   let commandTimeout: Duration
   let routers: RouterHub
+  /// Where slots whose image the store holds get it from.
+  let images: ImageService
   let switchTimeout: Duration
   /// The decisions and each app's state. Changed only by `core.handle`.
   var core: Lifecycle
@@ -28,9 +30,11 @@ public actor AppService {
   var dirty: Set<NodeID> = []
 
   init(
-    cluster: Cluster, routers: RouterHub, desired: Desired, timers: any LifecycleTimers,
-    commandTimeout: Duration, switchTimeout: Duration, logger: Logger
+    cluster: Cluster, routers: RouterHub, images: ImageService, desired: Desired,
+    timers: any LifecycleTimers, commandTimeout: Duration, switchTimeout: Duration,
+    logger: Logger
   ) {
+    self.images = images
     self.timers = timers
     self.cluster = cluster
     self.store = cluster.store

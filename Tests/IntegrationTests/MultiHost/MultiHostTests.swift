@@ -35,8 +35,7 @@ extension ProcessSuites {
     func slotsOnTheirOwnHosts() async throws {
       let hosts = try await TestHosts.up(3)
       defer { hosts.down() }
-      // By hand until the scheduler distributes images: each engine starts empty.
-      for host in hosts.names { try await TestHosts.copyImage("turnout-sample:1", to: host) }
+      // Each engine starts empty: images reach them only through the scheduler's store.
       let scheduler = cluster.scheddForHosts()
       try scheduler.start()
       let agents = hosts.names.map { cluster.agent(onHost: $0) }
@@ -59,6 +58,8 @@ extension ProcessSuites {
         Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, $0.address) })
           == ["th1": "10.91.0.11", "th2": "10.91.0.12", "th3": "10.91.0.13"])
 
+      let push = try await cluster.schedctl(["image", "push", "turnout-sample:1"])
+      #expect(push.status == 0, "\(push.output)")
       var spec = ProcessCluster.sampleSpec(app, maxPerNode: 2)
       spec.slots = 6
       _ = try await cluster.api.apply(spec)
@@ -84,24 +85,48 @@ extension ProcessSuites {
         #expect(answer?.body == "1\n", "slot \(slot.index) at \(slot.address):\(slot.hostPort)")
       }
 
-      // The router in this namespace reaches the slots on every host.
+      // The router in this namespace reaches the slots on every host, and stamps the digest
+      // that served, the same on every host.
+      let blueID = try await TestHosts.imageID("turnout-sample:1")
       var served: Set<String> = []
+      var stamped: Set<String> = []
       #expect(
         await eventually(timeout: .seconds(10)) {
           guard let fetched = try? await TestHTTP.fetch("http://127.0.0.1:\(port)/version"),
             fetched.status == 200, let slot = fetched.headers["x-turnout-slot"]
           else { return false }
           served.insert(slot)
+          stamped.insert(fetched.headers["x-turnout-image"] ?? "none")
           return served.count == 6
         }, "served by \(served.sorted())")
+      #expect(stamped == [blueID])
+      let listed = try await cluster.api.images()
+      #expect(listed.map(\.image.reference) == ["turnout-sample:1"])
+      #expect(listed.first?.nodes == hosts.names)
+      #expect(listed.first?.image.config.rawValue == blueID)
 
       // Green beside it, checked before production: every slot by its own node, the preview
       // route by the router. The scheduler dials neither.
-      for host in hosts.names { try await TestHosts.copyImage("turnout-sample:2", to: host) }
+      let push2 = try await cluster.schedctl(["image", "push", "turnout-sample:2"])
+      #expect(push2.status == 0, "\(push2.output)")
       let green = try await cluster.schedctl([
         "deploy", app, "--image", "turnout-sample:2", "--timeout", "90s",
       ])
       #expect(green.status == 0, "\(green.output)")
+      // An app-only change: each node fetched only the layers its engine lacked.
+      let changed = try await TestHosts.newLayers("turnout-sample:2", since: "turnout-sample:1")
+      var pulls: [NodePull] = []
+      #expect(
+        await eventually(timeout: .seconds(10)) {
+          pulls =
+            (try? await cluster.api.status(app).sets.first { $0.image == "turnout-sample:2" }?
+              .pulls) ?? []
+          return pulls.count == 3 && pulls.allSatisfy { $0.pull.state == .done }
+        }, "pulls: \(pulls)")
+      for pull in pulls {
+        #expect(pull.pull.layersFetched == changed.count, "\(pull)")
+        #expect(pull.pull.bytesFetched == changed.reduce(0, +), "\(pull)")
+      }
       let verify = try await cluster.schedctl(["verify", app])
       #expect(verify.status == 0, "\(verify.output)")
       for host in hosts.names {

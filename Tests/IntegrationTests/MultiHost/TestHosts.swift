@@ -58,14 +58,37 @@ struct TestHosts {
       ]) { $1 })
   }
 
-  /// Copies `image` from this machine's engine into `host`'s, as an operator would by hand.
-  static func copyImage(_ image: String, to host: String) async throws {
+  /// The id (config digest) of `image` in this machine's engine.
+  static func imageID(_ image: String) async throws -> String {
     let result = try await SchedTestSupport.run(
-      URL(fileURLWithPath: "/bin/sh"),
-      ["-c", "docker save \(image) | DOCKER_HOST=unix://\(socket(host)) docker load -q"])
-    guard result.status == 0 else {
-      throw HarnessError("copying \(image) to \(host): \(result.output)")
-    }
+      URL(fileURLWithPath: "/usr/bin/docker"), ["image", "inspect", "-f", "{{.Id}}", image])
+    guard result.status == 0 else { throw HarnessError("inspecting \(image): \(result.output)") }
+    return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
+  /// The sizes of the layers of `image` that `base` does not have, as uncompressed tar: what
+  /// a node holding `base` must fetch.
+  static func newLayers(_ image: String, since base: String) async throws -> [Int64] {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "layers-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let script = """
+      set -e; mkdir -p \(directory.path); cd \(directory.path)
+      docker image inspect -f '{{range .RootFS.Layers}}{{println .}}{{end}}' \(base) > base
+      docker save \(image) | tar x
+      python3 -c '
+      import json, hashlib
+      base = set(open("base").read().split())
+      entry = json.load(open("manifest.json"))[0]
+      for path in entry["Layers"]:
+          data = open(path, "rb").read()
+          if "sha256:" + hashlib.sha256(data).hexdigest() not in base:
+              print(len(data))
+      '
+      """
+    let result = try await SchedTestSupport.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+    guard result.status == 0 else { throw HarnessError("layers of \(image): \(result.output)") }
+    return result.output.split(separator: "\n").compactMap { Int64($0) }
   }
 }
 
@@ -96,6 +119,7 @@ extension ProcessCluster {
         "--scheduler", "\(TestHosts.rootAddress):\(clusterPort)", "--token", Self.joinToken,
         "--name", host, "--advertise", TestHosts.address(host),
         "--docker-socket", TestHosts.socket(host), "--ports", ports, "--max-backoff", "1s",
+        "--state-dir", workDir.appendingPathComponent("agent-\(host)").path,
       ] + extra,
       logDirectory: workDir, namespace: host)
   }

@@ -1,0 +1,82 @@
+import AsyncHTTPClient
+import Blobs
+import Foundation
+import NIOCore
+
+/// The Docker engine on the operator's machine, read once per push: `GET /images/NAME/get`
+/// streams the image as a tar, unpacked here as it arrives into a private directory.
+struct LocalEngine {
+  let socketPath: String
+
+  /// The socket from `DOCKER_HOST` (unix:// only), else Docker's default.
+  static func socket(_ flag: String?) -> String {
+    if let flag { return flag.hasPrefix("unix://") ? String(flag.dropFirst(7)) : flag }
+    if let host = ProcessInfo.processInfo.environment["DOCKER_HOST"], host.hasPrefix("unix://") {
+      return String(host.dropFirst(7))
+    }
+    return "/var/run/docker.sock"
+  }
+
+  /// Exports `image` into `directory`; returns the bytes read.
+  func export(_ image: String, into directory: String) async throws -> Int64 {
+    let name =
+      image.addingPercentEncoding(
+        withAllowedCharacters: .alphanumerics.union(["-", "_", ".", ":", "@"])) ?? image
+    let socket =
+      socketPath.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socketPath
+    var request = HTTPClientRequest(url: "http+unix://\(socket)/images/\(name)/get")
+    request.headers.replaceOrAdd(name: "Host", value: "docker")
+    let response: HTTPClientResponse
+    do {
+      response = try await HTTPClient.shared.execute(request, timeout: .seconds(3600))
+    } catch {
+      throw PushError(
+        "cannot reach the Docker engine at \(socketPath) (\(error)); is dockerd running here? Point at another with --docker-socket or DOCKER_HOST=unix://PATH"
+      )
+    }
+    guard response.status == .ok else {
+      let body = try? await response.body.collect(upTo: 1 << 16)
+      let text = body.map { String(buffer: $0) } ?? ""
+      throw PushError(
+        response.status == .notFound
+          ? "the local engine has no image \(image); build it (docker build -t \(image) .) or pull it first"
+          : "the engine refused to export \(image): HTTP \(response.status.code) \(text.prefix(300))"
+      )
+    }
+    var reader = TarReader()
+    var current: FileHandle?
+    var total: Int64 = 0
+    defer { try? current?.close() }
+    for try await piece in response.body {
+      total += Int64(piece.readableBytes)
+      let events: [TarReader.Event]
+      do { events = try reader.feed(piece) } catch {
+        throw PushError("the engine's export of \(image) is not a readable tar: \(error)")
+      }
+      for event in events {
+        switch event {
+        case .begin(let entry):
+          guard entry.kind == .file else { continue }
+          let relative = entry.name.hasPrefix("./") ? String(entry.name.dropFirst(2)) : entry.name
+          guard !relative.hasPrefix("/"), !relative.split(separator: "/").contains("..") else {
+            throw PushError("the export names '\(entry.name)', outside the archive")
+          }
+          let path = "\(directory)/\(relative)"
+          try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true)
+          guard FileManager.default.createFile(atPath: path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: path)
+          else { throw PushError("cannot write \(path); is there room in \(directory)?") }
+          current = handle
+        case .bytes(let bytes):
+          try current?.write(contentsOf: Data(bytes.readableBytesView))
+        case .end:
+          try current?.close()
+          current = nil
+        }
+      }
+    }
+    return total
+  }
+}

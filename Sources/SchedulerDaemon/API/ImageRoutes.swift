@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import OperatorAPI
+import SchedModel
+
+/// `/v1/images`: what `schedctl image` speaks. A push asks which blobs are missing, uploads
+/// those (each checked against its digest as it lands), then names the manifest.
+struct ImageRoutes {
+  let cluster: Cluster
+  let apps: AppService
+  let images: ImageService
+
+  func add(to v1: RouterGroup<APIContext>) {
+    v1.post("images/blobs/missing") { request, _ in
+      let body = try await JSONResponse.decode(MissingBlobsRequest.self, from: request)
+      return JSONResponse.ok(MissingBlobsResponse(missing: images.missing(body.digests)))
+    }
+    v1.put("images/blobs/:digest") { request, context in
+      let raw = try context.parameters.require("digest")
+      guard let digest = ContentDigest(rawValue: raw) else {
+        throw APIError(
+          .badRequest, code: "bad_request", "'\(raw)' is not a digest (sha256: and 64 hex digits)")
+      }
+      let length = request.headers[.contentLength].flatMap(Int64.init)
+      let size = try await run { () async throws(SchedulerError) in
+        try await images.ingest(digest, body: request.body, declaredLength: length)
+      }
+      return JSONResponse.ok(["digest": digest.rawValue, "size": "\(size)"], status: .created)
+    }
+    v1.put("images") { request, _ in
+      let body = try await JSONResponse.decode(ImageTagRequest.self, from: request)
+      let actor = APIRoutes.actor(request)
+      let image = try await run { () async throws(SchedulerError) in
+        try await images.tag(body.reference, manifest: body.manifest, actor: actor)
+      }
+      // A push is when older images may fall out of retention.
+      let inUse = await inUseReferences()
+      Task { _ = await images.collect(inUse: inUse, actor: "scheduler") }
+      return JSONResponse.ok(try await view(of: [image])[0])
+    }
+    v1.get("images") { _, _ in
+      JSONResponse.ok(ImagesResponse(images: try await view(of: await images.list())))
+    }
+    v1.delete("images") { request, _ in
+      guard let reference = request.uri.queryParameters.get("reference") else {
+        throw APIError(.badRequest, code: "bad_request", "name the image: ?reference=web:2")
+      }
+      let actor = APIRoutes.actor(request)
+      let inUse = await inUseReferences()
+      try await run { () async throws(SchedulerError) in
+        try await images.remove(reference, inUse: inUse, actor: actor)
+      }
+      return JSONResponse.ok(["removed": reference])
+    }
+    v1.post("images/gc") { request, _ in
+      let collected = await images.collect(
+        inUse: await inUseReferences(), actor: APIRoutes.actor(request))
+      return JSONResponse.ok(
+        ImageCollectResponse(
+          images: collected.images, blobs: collected.blobs, bytes: collected.bytes))
+    }
+  }
+
+  /// The references every set runs, the warm previous set's included.
+  private func inUseReferences() async -> Set<String> {
+    Set(await apps.state().setList.map(\.image))
+  }
+
+  private func view(of list: [StoredImage]) async throws -> [ImageView] {
+    let sets = await apps.state().setList
+    let reports = await cluster.slotStatuses()
+    return list.map { image in
+      let users = sets.filter { $0.image == image.reference }
+        .map { "\($0.app)/\($0.color.rawValue)" }.sorted()
+      let holders = Set(
+        reports.values.filter { $0.status.imageID == image.config.rawValue }.map(\.node.rawValue))
+      return ImageView(image: image, sets: users, nodes: holders.sorted())
+    }
+  }
+
+  /// The image store's failures as HTTP answers.
+  private func run<T>(_ body: () async throws(SchedulerError) -> T) async throws -> T {
+    do {
+      return try await body()
+    } catch {
+      switch error.code {
+      case .notFound: throw APIError(.notFound, code: "not_found", error.message)
+      case .invalid: throw APIError(.badRequest, code: "bad_request", error.message)
+      case .conflict: throw APIError(.conflict, code: "conflict", error.message)
+      case .diskFull:
+        throw APIError(
+          HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: "disk_full",
+          error.message)
+      default: throw APIError(.internalServerError, code: "internal", error.message)
+      }
+    }
+  }
+}

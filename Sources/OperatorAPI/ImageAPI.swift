@@ -54,3 +54,28 @@ public struct ImageCollectResponse: Codable, Sendable, Equatable {
     self.bytes = bytes
   }
 }
+
+/// `PUT /v1/registries/HOST`: credentials the nodes pull that registry's images with.
+public struct RegistryLoginRequest: Codable, Sendable, Equatable {
+  public var username: String
+  public var password: String
+  public init(username: String, password: String) {
+    self.username = username
+    self.password = password
+  }
+}
+
+/// A registry the scheduler holds credentials for (never the password).
+public struct RegistryView: Codable, Sendable, Equatable {
+  public var registry: String
+  public var username: String
+  public init(registry: String, username: String) {
+    self.registry = registry
+    self.username = username
+  }
+}
+
+public struct RegistriesResponse: Codable, Sendable, Equatable {
+  public var registries: [RegistryView]
+  public init(registries: [RegistryView]) { self.registries = registries }
+}

@@ -67,3 +67,24 @@ extension APIClient {
       .POST, "/v1/images/gc", body: [String: String](), as: ImageCollectResponse.self)
   }
 }
+
+/// Registry credentials the scheduler holds for nodes.
+extension APIClient {
+  public func registries() async throws(ClientError) -> [RegistryView] {
+    try await get("/v1/registries", as: RegistriesResponse.self).registries
+  }
+
+  public func registryLogin(_ registry: String, username: String, password: String)
+    async throws(ClientError) -> RegistryView
+  {
+    try await send(
+      .PUT, "/v1/registries/\(registry)",
+      body: RegistryLoginRequest(username: username, password: password), as: RegistryView.self)
+  }
+
+  public func registryLogout(_ registry: String) async throws(ClientError) {
+    _ = try await send(
+      .DELETE, "/v1/registries/\(registry)", body: Optional<String>.none,
+      as: [String: String].self)
+  }
+}

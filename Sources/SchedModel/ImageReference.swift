@@ -78,7 +78,8 @@ public enum ImageReference {
     return nil
   }
 
-  static func domainProblem(_ domain: Substring) -> String? {
+  /// nil when `domain` is a registry host with an optional port; otherwise what is wrong.
+  public static func domainProblem(_ domain: Substring) -> String? {
     var host = domain
     if let colon = domain.lastIndex(of: ":"),
       !domain.hasPrefix("[") || domain[..<colon].hasSuffix("]")

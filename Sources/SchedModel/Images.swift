@@ -229,3 +229,32 @@ public struct StoredImage: Codable, Hashable, Sendable {
     return String(name)
   }
 }
+
+/// Credentials for a registry (`registry.example.com`, `10.0.0.5:5000`), held by the scheduler
+/// and handed to the agents whose slots pull from it; never logged, never listed back.
+public struct RegistryCredential: Codable, Hashable, Sendable, CustomStringConvertible {
+  public var registry: String
+  public var username: String
+  public var password: String
+
+  public init(registry: String, username: String, password: String) {
+    self.registry = registry
+    self.username = username
+    self.password = password
+  }
+
+  /// Without the password, for anything printed.
+  public var description: String { "\(username)@\(registry)" }
+}
+
+extension ImageReference {
+  /// The registry an image reference names (`10.0.0.5:5000` of `10.0.0.5:5000/web:2`); nil
+  /// for Docker Hub's short names (`web:2`, `library/nginx`).
+  public static func registry(of reference: String) -> String? {
+    let parts = reference.split(separator: "/", maxSplits: 1)
+    guard parts.count == 2 else { return nil }
+    let first = parts[0]
+    guard first.contains(".") || first.contains(":") || first == "localhost" else { return nil }
+    return String(first)
+  }
+}

@@ -94,6 +94,7 @@ public actor MemoryStore: StateStore {
 
   private var verificationRows: [String: Verification] = [:]
   private var imageRows: [String: StoredImage] = [:]
+  private var credentialRows: [String: RegistryCredential] = [:]
   private struct SampleKey: Hashable {
     var series: String
     var resolution: Int64
@@ -149,6 +150,17 @@ public actor MemoryStore: StateStore {
 
   public func deleteImages(_ references: [String], events: [ClusterEvent]) {
     for reference in references { imageRows[reference] = nil }
+    append(events)
+  }
+
+  public func registryCredentials() -> [RegistryCredential] {
+    credentialRows.values.sorted { $0.registry < $1.registry }
+  }
+
+  public func setRegistryCredential(
+    _ credential: RegistryCredential?, registry: String, events: [ClusterEvent]
+  ) {
+    credentialRows[registry] = credential
     append(events)
   }
 

@@ -131,4 +131,34 @@ extension SQLiteStore {
       try Self.insert(events, db)
     }
   }
+
+  public func registryCredentials() async throws(StoreError) -> [RegistryCredential] {
+    try await read { db in
+      try Row.fetchAll(
+        db, sql: "SELECT registry, username, password FROM registry_credentials ORDER BY registry"
+      ).map {
+        RegistryCredential(
+          registry: $0["registry"], username: $0["username"], password: $0["password"])
+      }
+    }
+  }
+
+  public func setRegistryCredential(
+    _ credential: RegistryCredential?, registry: String, events: [ClusterEvent]
+  ) async throws(StoreError) {
+    try await write { db in
+      if let credential {
+        try db.execute(
+          sql: """
+            INSERT INTO registry_credentials (registry, username, password) VALUES (?, ?, ?)
+            ON CONFLICT(registry) DO UPDATE SET username = excluded.username,
+              password = excluded.password
+            """, arguments: [registry, credential.username, credential.password])
+      } else {
+        try db.execute(
+          sql: "DELETE FROM registry_credentials WHERE registry = ?", arguments: [registry])
+      }
+      try Self.insert(events, db)
+    }
+  }
 }

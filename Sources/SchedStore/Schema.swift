@@ -125,6 +125,16 @@ enum Schema {
           );
           """)
     }
+    migrator.registerMigration("v7: registry credentials") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE registry_credentials (
+            registry TEXT PRIMARY KEY NOT NULL,
+            username TEXT NOT NULL,
+            password TEXT NOT NULL
+          );
+          """)
+    }
     return migrator
   }
 }

@@ -60,6 +60,13 @@ public protocol StateStore: Sendable {
   func saveImage(_ image: StoredImage, events: [ClusterEvent]) async throws(StoreError)
   /// Removes images by reference (missing ones are fine), with their events.
   func deleteImages(_ references: [String], events: [ClusterEvent]) async throws(StoreError)
+  /// Credentials per registry.
+  func registryCredentials() async throws(StoreError) -> [RegistryCredential]
+  /// Inserts or replaces the credential of `credential.registry`; nil `credential` with
+  /// `registry` removes it. Events in the same transaction.
+  func setRegistryCredential(
+    _ credential: RegistryCredential?, registry: String, events: [ClusterEvent]
+  ) async throws(StoreError)
 }
 
 /// The error of the store module.

@@ -86,24 +86,33 @@ public struct AssignSlots: Codable, Sendable, Equatable {
   /// Where to fetch the images of these slots that the cluster's image store holds, once per
   /// image; left out when there are none (a slot's image is then the engine's own).
   public var images: [ImageSource]
+  /// Credentials for the registries these slots' images name, when the scheduler holds some;
+  /// left out when there are none.
+  public var registries: [RegistryCredential]
 
-  public init(slots: [SlotAssignment], images: [ImageSource] = []) {
+  public init(
+    slots: [SlotAssignment], images: [ImageSource] = [], registries: [RegistryCredential] = []
+  ) {
     self.slots = slots
     self.images = images
+    self.registries = registries
   }
 
-  enum CodingKeys: String, CodingKey { case slots, images }
+  enum CodingKeys: String, CodingKey { case slots, images, registries }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     slots = try container.decode([SlotAssignment].self, forKey: .slots)
     images = try container.decodeIfPresent([ImageSource].self, forKey: .images) ?? []
+    registries =
+      try container.decodeIfPresent([RegistryCredential].self, forKey: .registries) ?? []
   }
 
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(slots, forKey: .slots)
     if !images.isEmpty { try container.encode(images, forKey: .images) }
+    if !registries.isEmpty { try container.encode(registries, forKey: .registries) }
   }
 }
 

@@ -43,7 +43,6 @@ struct ProcessCluster {
       [
         "--scheduler", "127.0.0.1:\(clusterPort)", "--token", token, "--name", name,
         "--ports", ports, "--max-backoff", "1s",
-        "--state-dir", workDir.appendingPathComponent("agent-\(name)").path,
       ] + extra,
       logDirectory: workDir)
   }

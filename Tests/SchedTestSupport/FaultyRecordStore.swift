@@ -103,4 +103,12 @@ public final class FaultyRecordStore: StateStore {
   {
     await base.deleteImages(references, events: events)
   }
+  public func registryCredentials() async throws(StoreError) -> [RegistryCredential] {
+    await base.registryCredentials()
+  }
+  public func setRegistryCredential(
+    _ credential: RegistryCredential?, registry: String, events: [ClusterEvent]
+  ) async throws(StoreError) {
+    await base.setRegistryCredential(credential, registry: registry, events: events)
+  }
 }

@@ -15,6 +15,7 @@ public actor ImagePuller {
   let repository: String
   let logger: Logger
   private var sources: [String: ImageSource] = [:]
+  private var credentials: [String: RegistryCredential] = [:]
   private var pulls: [ContentDigest: ImagePull] = [:]
   private var layerSizes: [ContentDigest: [BlobDescriptor]] = [:]
   private var running: [ContentDigest: Task<Void, any Error>] = [:]
@@ -27,8 +28,10 @@ public actor ImagePuller {
     self.logger = logger
   }
 
-  /// The store's images for the slots of the latest assignment; reports of others are dropped.
-  public func update(_ list: [ImageSource]) {
+  /// The store's images (and registry credentials) for the slots of the latest assignment;
+  /// reports of other images are dropped.
+  public func update(_ list: [ImageSource], registries: [RegistryCredential] = []) {
+    credentials = Dictionary(registries.map { ($0.registry, $0) }, uniquingKeysWith: { $1 })
     sources = Dictionary(list.map { ($0.reference, $0) }, uniquingKeysWith: { $1 })
     let wanted = Set(list.map(\.manifest))
     pulls = pulls.filter { wanted.contains($0.key) || $0.value.state == .pulling }
@@ -37,7 +40,10 @@ public actor ImagePuller {
   /// Makes `reference` name the store's image in the engine, pulling it when needed. Does
   /// nothing for a reference the store does not hold (the engine's own image runs).
   public func prepare(_ reference: String) async throws(RuntimeError) {
-    guard let source = sources[reference] else { return }
+    guard let source = sources[reference] else {
+      try await pullWithCredentials(reference)
+      return
+    }
     if (try? await runtime.imageID(reference)) == source.config.rawValue { return }
     if (try? await runtime.imageID(source.config.rawValue)) == source.config.rawValue {
       try await runtime.tag(source.config.rawValue, as: reference)
@@ -107,6 +113,36 @@ public actor ImagePuller {
       throw RuntimeError(
         .notFound, "image \(source.reference) could not be had from the cluster's store: \(reason)")
     }
+  }
+
+  /// Pulls an image of a registry the scheduler gave credentials for, when the engine lacks it.
+  private func pullWithCredentials(_ reference: String) async throws(RuntimeError) {
+    guard let registry = ImageReference.registry(of: reference),
+      let credential = credentials[registry]
+    else { return }
+    if (try? await runtime.imageID(reference)) != nil { return }
+    logger.info(
+      "pulling image from its registry",
+      metadata: ["image": "\(reference)", "registry.user": "\(credential.username)"])
+    do {
+      try await runtime.pull(reference, auth: Self.registryAuth(credential))
+    } catch {
+      throw RuntimeError(
+        .notFound,
+        "image \(reference) could not be pulled from \(registry) as \(credential.username): \(error.message); check the credentials (schedctl registry login \(registry))"
+      )
+    }
+  }
+
+  /// The engine's `X-Registry-Auth` header: base64url of the credential's JSON.
+  static func registryAuth(_ credential: RegistryCredential) -> String {
+    let json: [String: String] = [
+      "username": credential.username, "password": credential.password,
+      "serveraddress": credential.registry,
+    ]
+    let data = (try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) ?? Data()
+    return data.base64EncodedString().replacingOccurrences(of: "+", with: "-")
+      .replacingOccurrences(of: "/", with: "_")
   }
 
   /// Has the engine pull `reference`, and stops it as soon as one of `blobs` failed in the

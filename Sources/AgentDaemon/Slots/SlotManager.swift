@@ -67,7 +67,7 @@ public actor SlotManager: CommandExecutor, Service {
     case .assign(let body):
       let next = Dictionary(body.slots.map { ($0.slot, $0) }) { _, last in last }
       desired = next
-      await puller?.update(body.images)
+      await puller?.update(body.images, registries: body.registries)
       problems = problems.filter { next[$0.key]?.deployment == $0.value.deployment }
       logger.debug("slots assigned", metadata: ["slots": "\(body.slots.count)"])
       kick.yield()

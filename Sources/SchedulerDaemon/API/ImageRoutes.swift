@@ -52,6 +52,38 @@ struct ImageRoutes {
       }
       return JSONResponse.ok(["removed": reference])
     }
+    v1.get("registries") { _, _ in
+      JSONResponse.ok(
+        RegistriesResponse(
+          registries: await images.registries().map {
+            RegistryView(registry: $0.registry, username: $0.username)
+          }))
+    }
+    v1.put("registries/:registry") { request, context in
+      let registry = try context.parameters.require("registry")
+      let body = try await JSONResponse.decode(RegistryLoginRequest.self, from: request)
+      guard !body.username.isEmpty, !body.password.isEmpty else {
+        throw APIError(
+          .badRequest, code: "bad_request", "both a user name and a password are needed")
+      }
+      let actor = APIRoutes.actor(request)
+      try await run { () async throws(SchedulerError) in
+        try await images.setCredential(
+          RegistryCredential(registry: registry, username: body.username, password: body.password),
+          registry: registry, actor: actor)
+      }
+      // Nodes whose slots pull from it get the credentials now.
+      await apps.pushAll()
+      return JSONResponse.ok(RegistryView(registry: registry, username: body.username))
+    }
+    v1.delete("registries/:registry") { request, context in
+      let registry = try context.parameters.require("registry")
+      let actor = APIRoutes.actor(request)
+      try await run { () async throws(SchedulerError) in
+        try await images.setCredential(nil, registry: registry, actor: actor)
+      }
+      return JSONResponse.ok(["removed": registry])
+    }
     v1.post("images/gc") { request, _ in
       let collected = await images.collect(
         inUse: await inUseReferences(), actor: APIRoutes.actor(request))

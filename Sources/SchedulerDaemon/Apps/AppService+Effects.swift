@@ -35,6 +35,11 @@ extension AppService {
     }
   }
 
+  /// Sends every node with slots its list again (after registry credentials changed).
+  func pushAll() async {
+    await push(to: Set(core.desired.allocations.values.map(\.node)))
+  }
+
   /// Sends `node` its slot list. Pushes to one node never overlap: a push asked for while one
   /// is under way makes that one go round again with the list as it is then, so the last list a
   /// node receives is always the newest.
@@ -53,9 +58,11 @@ extension AppService {
     for reference in Set(slots.map(\.image)).sorted() {
       if let source = await images.source(for: reference) { sources.append(source) }
     }
+    let registries = await images.credentials(for: slots.map(\.image))
     do {
       let ack = try await cluster.send(
-        .assign(AssignSlots(slots: slots, images: sources)), to: node, timeout: commandTimeout)
+        .assign(AssignSlots(slots: slots, images: sources, registries: registries)), to: node,
+        timeout: commandTimeout)
       logger.debug(
         "slots sent",
         metadata: ["node.id": "\(node)", "slots": "\(slots.count)", "ack": "\(ack.message ?? "")"])

@@ -20,6 +20,8 @@ public actor ImageService {
   /// before it tags them.
   let uploadGrace: TimeInterval = 3600
   private var images: [String: StoredImage]
+  /// Registry credentials by registry; passwords leave only in assignments to agents.
+  private var credentials: [String: RegistryCredential]
 
   init(
     blobs: BlobDirectory, store: any StateStore, now: @escaping @Sendable () -> Date,
@@ -32,6 +34,43 @@ public actor ImageService {
     self.logger = logger
     images = Dictionary(
       try await store.images().map { ($0.reference, $0) }, uniquingKeysWith: { $1 })
+    credentials = Dictionary(
+      try await store.registryCredentials().map { ($0.registry, $0) }, uniquingKeysWith: { $1 })
+  }
+
+  // MARK: registries
+
+  /// The registries credentials are held for, with their user names.
+  public func registries() -> [(registry: String, username: String)] {
+    credentials.values.sorted { $0.registry < $1.registry }.map { ($0.registry, $0.username) }
+  }
+
+  /// The credentials agents need to pull `references` (those naming a registry held here).
+  public func credentials(for references: some Sequence<String>) -> [RegistryCredential] {
+    Set(references.compactMap { ImageReference.registry(of: $0) }).sorted()
+      .compactMap { credentials[$0] }
+  }
+
+  /// Stores (or with nil, forgets) the credential of `registry`.
+  public func setCredential(_ credential: RegistryCredential?, registry: String, actor: String)
+    async throws(SchedulerError)
+  {
+    if let problem = ImageReference.domainProblem(Substring(registry)) {
+      throw SchedulerError(.invalid, problem)
+    }
+    guard credential != nil || credentials[registry] != nil else {
+      throw SchedulerError(.notFound, "no credentials are held for registry \(registry)")
+    }
+    let event = ClusterEvent(
+      at: now(), actor: actor, kind: credential == nil ? "registry.logout" : "registry.login",
+      subject: registry,
+      detail: credential.map { "user \($0.username)" } ?? "credentials removed")
+    do {
+      try await store.setRegistryCredential(credential, registry: registry, events: [event])
+    } catch {
+      throw SchedulerError(.store, "cannot record credentials of \(registry): \(error.message)")
+    }
+    credentials[registry] = credential
   }
 
   public func list() -> [StoredImage] {

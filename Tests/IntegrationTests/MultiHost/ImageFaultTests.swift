@@ -59,8 +59,13 @@ extension ProcessSuites {
       let images = try TestHosts.docker("th1", ["images", "-q", "--no-trunc"])
       #expect(
         images.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(images.output)")
-      let partial = cluster.workDir.appendingPathComponent("agent-th1/blobs/partial")
-      #expect((try? FileManager.default.contentsOfDirectory(atPath: partial.path)) ?? [] == [])
+      let states = try FileManager.default.contentsOfDirectory(atPath: cluster.workDir.path)
+        .filter { $0.hasPrefix("agent-th1-state") }
+      #expect(states.count == 1)
+      for state in states {
+        let partial = cluster.workDir.appendingPathComponent("\(state)/blobs/partial")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: partial.path)) == [])
+      }
     }
 
     @Test("a full disk under the store refuses the push clearly and keeps what it had")

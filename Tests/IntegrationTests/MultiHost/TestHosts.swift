@@ -119,7 +119,6 @@ extension ProcessCluster {
         "--scheduler", "\(TestHosts.rootAddress):\(clusterPort)", "--token", Self.joinToken,
         "--name", host, "--advertise", TestHosts.address(host),
         "--docker-socket", TestHosts.socket(host), "--ports", ports, "--max-backoff", "1s",
-        "--state-dir", workDir.appendingPathComponent("agent-\(host)").path,
       ] + extra,
       logDirectory: workDir, namespace: host)
   }

@@ -261,7 +261,7 @@ let package = Package(
     .testTarget(
       name: "SchedCtlCommandsTests",
       dependencies: [
-        "SchedCtlCommands", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore",
+        "SchedCtlCommands", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "Blobs",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(

@@ -138,3 +138,18 @@ public struct APIErrorBody: Codable, Sendable, Equatable {
     self.code = code
   }
 }
+
+/// `GET /v1/cluster/join`: what a new node needs to join this cluster.
+public struct JoinInfo: Codable, Sendable, Equatable {
+  /// The cluster address nodes dial; nil when the scheduler was not told it (it listens on
+  /// every address: start it with --advertise-cluster).
+  public var scheduler: String?
+  public var token: String
+  public var cluster: String
+
+  public init(scheduler: String?, token: String, cluster: String) {
+    self.scheduler = scheduler
+    self.token = token
+    self.cluster = cluster
+  }
+}

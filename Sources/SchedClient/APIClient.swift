@@ -21,6 +21,10 @@ public struct APIClient: Sendable {
     try await get("/v1/nodes", as: NodesResponse.self).nodes
   }
 
+  public func joinInfo() async throws(ClientError) -> JoinInfo {
+    try await get("/v1/cluster/join", as: JoinInfo.self)
+  }
+
   public func placement() async throws(ClientError) -> PlacementResponse {
     try await get("/v1/placement", as: PlacementResponse.self)
   }

@@ -26,7 +26,7 @@ public struct Schedctl: AsyncParsableCommand {
       DeployCommand.self, StatusCommand.self, VerifyCommand.self, SwitchCommand.self,
       RollbackCommand.self,
       RetireCommand.self, RoutersCommand.self, StopSetCommand.self, EventsCommand.self,
-      TopCommand.self, ImageCommand.self, RegistryCommand.self,
+      TopCommand.self, ImageCommand.self, RegistryCommand.self, NodeCommand.self,
     ]
   )
 

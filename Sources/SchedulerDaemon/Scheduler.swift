@@ -100,7 +100,9 @@ public final class Scheduler: Service {
       onRegistered: { [apps] node in await apps.push(to: node) }, routers: routers,
       onHeartbeat: { [apps] in await apps.clusterChanged() }, images: images)
     let routes = APIRoutes(
-      cluster: cluster, apps: apps, routers: routers, images: images, apiToken: config.apiToken)
+      cluster: cluster, apps: apps, routers: routers, images: images, apiToken: config.apiToken,
+      join: JoinInfo(
+        scheduler: config.advertisedCluster, token: config.joinToken, cluster: clusterID))
     let promise = apiPortPromise
     let logger = self.logger
     let app = Application(
@@ -118,6 +120,12 @@ public final class Scheduler: Service {
     let apps = self.apps
     let sweepEvery = config.heartbeatInterval / 4
     defer { promise.fail(CancellationError()) }
+    // An in-memory scheduler's image store is a temporary directory: it goes with the run.
+    defer {
+      if config.imageDirectory == nil, config.databasePath == ":memory:" {
+        try? FileManager.default.removeItem(atPath: images.blobs.root)
+      }
+    }
     try await withThrowingDiscardingTaskGroup { group in
       group.addTask {
         do {

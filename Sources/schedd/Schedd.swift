@@ -35,6 +35,14 @@ struct Schedd: AsyncParsableCommand {
   @Option(help: "Cluster port address for agents and routers (default 127.0.0.1:7100).")
   var clusterListen: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "The cluster address new nodes dial, for schedctl node join-command.",
+      discussion:
+        "Default: --cluster-listen, unless it listens on every address (0.0.0.0): then give the public or private address nodes reach, like 203.0.113.5:7100."
+    ))
+  var advertiseCluster: String?
+
   @Option(help: "Operator API address (default 127.0.0.1:7070).")
   var apiListen: String?
 
@@ -133,6 +141,12 @@ struct Schedd: AsyncParsableCommand {
         switchTimeout: try Parsing.duration(switchTimeout), sampleInterval: sampleEvery,
         graphite: try (graphite ?? env["TURNOUT_GRAPHITE"]).map { try Parsing.hostPort($0) })
       config.imageDirectory = imageDir ?? env["TURNOUT_IMAGE_DIR"]
+      if let advertised = advertiseCluster ?? env["TURNOUT_ADVERTISE_CLUSTER"] {
+        let address = try Parsing.hostPort(advertised)
+        config.advertisedCluster = "\(address.host):\(address.port)"
+      } else if !["0.0.0.0", "::", "[::]", ""].contains(cluster.host) {
+        config.advertisedCluster = "\(cluster.host):\(cluster.port)"
+      }
       config.keepRecentImages = keepImages
       return config
     } catch let error as ModelError {

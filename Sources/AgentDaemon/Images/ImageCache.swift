@@ -56,6 +56,8 @@ public actor ImageCache {
   private var allowed: [ContentDigest: Int64] = [:]
   /// Why a blob could not be had, since the last pull that needed it began.
   private var failures: [ContentDigest: String] = [:]
+  /// How long each fetched blob took to arrive and be checked.
+  private var durations: [ContentDigest: Duration] = [:]
 
   public init(blobs: BlobDirectory, source: any BlobSource, attempts: Int = 6, logger: Logger) {
     self.blobs = blobs
@@ -94,12 +96,20 @@ public actor ImageCache {
     }
     inFlight[digest] = task
     defer { inFlight[digest] = nil }
+    let started = ContinuousClock.now
     do {
-      return try await task.value
+      let path = try await task.value
+      durations[digest] = ContinuousClock.now - started
+      return path
     } catch {
       failures[digest] = (error as? AgentError)?.message ?? "\(error)"
       throw error
     }
+  }
+
+  /// The longest time one of `digests` took to arrive (they arrive side by side).
+  public func longestFetch(among digests: [ContentDigest]) -> Duration {
+    digests.compactMap { durations[$0] }.max() ?? .zero
   }
 
   /// Bytes fetched so far of `digest`, nil when it was never asked for.
@@ -110,6 +120,7 @@ public actor ImageCache {
     for digest in digests where inFlight[digest] == nil {
       blobs.remove(digest)
       counters[digest] = nil
+      durations[digest] = nil
       allowed[digest] = nil
     }
   }

@@ -91,6 +91,7 @@ public actor ImagePuller {
       try await runtime.tag(source.config.rawValue, as: source.reference)
       await count(source.manifest, manifest.layers)
       pulls[source.manifest]?.state = .done
+      let fetching = await cache.longestFetch(among: manifest.blobs.map(\.digest))
       await cache.drop(manifest.blobs.map(\.digest) + [source.manifest])
       let took = ContinuousClock.now - started
       logger.info(
@@ -99,6 +100,7 @@ public actor ImagePuller {
           "image": "\(source.reference)",
           "layers.fetched": "\(pulls[source.manifest]?.layersFetched ?? 0)",
           "bytes.fetched": "\(pulls[source.manifest]?.bytesFetched ?? 0)", "took": "\(took)",
+          "longest.fetch": "\(fetching)",
         ])
     } catch {
       let reason =

@@ -149,7 +149,9 @@ extension DeployCommand {
       "\(ImagePushCommand.bytes(pull.bytesFetched)) of \(ImagePushCommand.bytes(pull.bytesToFetch))"
     let layers = "\(pull.layersFetched) of \(pull.layers) layer(s) fetched"
     switch pull.state {
-    case .pulling: return "fetching \(pull.reference) from the cluster's store: \(layers), \(bytes)"
+    case .pulling:
+      return
+        "fetching \(pull.reference) from the cluster's store: \(pull.layersFetched) of \(pull.layers) layer(s) under way, \(bytes)"
     case .done:
       let rest = pull.layersFetched < pull.layers ? ", the engine held the rest" : ""
       return "has \(pull.reference): \(layers) (\(bytes))\(rest)"

@@ -16,6 +16,8 @@ struct APIRoutes {
   let routers: RouterHub
   let images: ImageService
   let apiToken: String
+  /// What `GET /v1/cluster/join` answers.
+  let join: JoinInfo
   let sessions = DashboardSessions()
 
   func router() -> Router<APIContext> {
@@ -33,6 +35,7 @@ struct APIRoutes {
     }
     let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken, sessions: sessions))
     v1.get("nodes") { _, _ in try await nodes() }
+    v1.get("cluster/join") { _, _ in JSONResponse.ok(join) }
     ImageRoutes(cluster: cluster, apps: apps, images: images).add(to: v1)
     v1.get("placement") { _, _ in try await placement() }
     v1.post("plan") { request, _ in try await plan(request) }

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import OperatorAPI
+import SchedModel
+
+/// `schedctl node`: one node's chores.
+struct NodeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "node", abstract: "Add nodes to the cluster.",
+    subcommands: [JoinCommandCommand.self])
+}
+
+/// `schedctl node join-command`: what to run on a new host so that it joins.
+struct JoinCommandCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "join-command",
+    abstract: "Print what to run on a new host (as root) so that it joins this cluster.",
+    usage:
+      "schedctl node join-command [--name <name>] [--advertise <address>] [--scheduler-address <host:port>]",
+    discussion: """
+      The output installs nothing by itself: it writes /etc/turnout/agent.env (mode 0600: it \
+      holds the join token) and starts sched-agent under systemd. Install the package first \
+      (scripts/package builds turnout_VERSION_amd64.deb). The node dials the scheduler's \
+      cluster port; nothing dials into the node but the routers, to its slot ports.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+
+  @Option(help: "The new node's name (default: its host name).")
+  var name: String?
+
+  @Option(help: "The address routers reach the new node's slots on (default: ADDRESS to fill in).")
+  var advertise: String?
+
+  @Option(
+    help:
+      "The scheduler's cluster address as the new node reaches it (default: schedd's --advertise-cluster)."
+  )
+  var schedulerAddress: String?
+
+  @Option(help: "Node labels key=value[,key=value].")
+  var labels: String?
+
+  func validate() throws {
+    if let name { _ = try? NodeID.validate(name) }
+    if let schedulerAddress {
+      do { _ = try Parsing.hostPort(schedulerAddress) } catch {
+        throw ValidationError(error.message)
+      }
+    }
+    if let labels {
+      do { _ = try LabelParser.parse(labels) } catch { throw ValidationError(error.message) }
+    }
+  }
+
+  func run() async throws {
+    let client = try global.client()
+    let info = try await Exit.guarding { try await client.joinInfo() }
+    guard let scheduler = schedulerAddress ?? info.scheduler else {
+      FileHandle.standardError.write(
+        Data(
+          "error: the scheduler listens on every address and does not know which one nodes reach; pass --scheduler-address HOST:PORT (or start schedd with --advertise-cluster)\n"
+            .utf8))
+      throw ExitCode(Exit.dataError)
+    }
+    if global.output == .json {
+      return try printJSON(JoinInfo(scheduler: scheduler, token: info.token, cluster: info.cluster))
+    }
+    print(
+      Self.script(
+        scheduler: scheduler, token: info.token, name: name, advertise: advertise, labels: labels))
+  }
+
+  static func script(
+    scheduler: String, token: String, name: String?, advertise: String?, labels: String?
+  ) -> String {
+    var env = [
+      "TURNOUT_SCHEDULER=\(scheduler)", "TURNOUT_JOIN_TOKEN=\(token)",
+      "TURNOUT_ADVERTISE=\(advertise ?? "ADDRESS")",
+      "TURNOUT_PORTS=20000-20999",
+    ]
+    if let name { env.append("TURNOUT_NODE_NAME=\(name)") }
+    if let labels { env.append("TURNOUT_LABELS=\(labels)") }
+    let fill =
+      advertise == nil
+      ? "\n# Replace ADDRESS with the address the routers reach this host on (its private or public IP).\n"
+      : "\n"
+    return """
+      # On the new host, as root, with the turnout package installed (dpkg -i turnout_*.deb):\(fill)\
+      install -d -m 0700 /etc/turnout
+      (umask 077; cat > /etc/turnout/agent.env <<'EOF'
+      \(env.joined(separator: "\n"))
+      EOF
+      )
+      systemctl enable --now sched-agent
+      # Then, here: schedctl nodes  (the node shows 'ready' within seconds)
+      """
+  }
+}

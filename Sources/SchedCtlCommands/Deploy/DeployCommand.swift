@@ -146,7 +146,7 @@ extension DeployCommand {
   /// "image web:2: 1 of 4 layers to fetch, 5.0 KiB of 5.0 KiB" as a node reports its fetch.
   static func describe(_ pull: ImagePull) -> String {
     let bytes =
-      "\(ImagePushCommand.bytes(pull.bytesFetched)) of \(ImagePushCommand.bytes(pull.bytesToFetch))"
+      "\(ByteCount.text(pull.bytesFetched)) of \(ByteCount.text(pull.bytesToFetch))"
     let layers = "\(pull.layersFetched) of \(pull.layers) layer(s) fetched"
     switch pull.state {
     case .pulling:

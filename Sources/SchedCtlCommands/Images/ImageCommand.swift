@@ -84,7 +84,7 @@ struct ImagePushCommand: AsyncParsableCommand {
     for layer in saved.layers { files[layer.digest] = (layer.path, layer.size) }
     if global.output == .table {
       print(
-        "read \(image) from the local engine: \(saved.layers.count) layer(s), \(Self.bytes(manifest.size))"
+        "read \(image) from the local engine: \(saved.layers.count) layer(s), \(ByteCount.text(manifest.size))"
       )
     }
     let view = try await Exit.guarding {
@@ -92,7 +92,7 @@ struct ImagePushCommand: AsyncParsableCommand {
       let toSend = missing.reduce(Int64(0)) { $0 + (files[$1]?.size ?? 0) }
       if global.output == .table {
         print(
-          "uploading \(missing.count) of \(files.count) blob(s), \(Self.bytes(toSend)) (the scheduler has the rest)"
+          "uploading \(missing.count) of \(files.count) blob(s), \(ByteCount.text(toSend)) (the scheduler has the rest)"
         )
       }
       // The manifest last: the scheduler names nothing until every blob it lists is there.
@@ -107,13 +107,6 @@ struct ImagePushCommand: AsyncParsableCommand {
     print(
       "pushed \(name) (\(view.image.config.short), manifest \(view.image.manifest.short)) in \(String(format: "%.1f", Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)) s"
     )
-  }
-
-  static func bytes(_ count: Int64) -> String {
-    if count >= 1 << 30 { return String(format: "%.1f GiB", Double(count) / Double(1 << 30)) }
-    if count >= 1 << 20 { return String(format: "%.1f MiB", Double(count) / Double(1 << 20)) }
-    if count >= 1 << 10 { return String(format: "%.1f KiB", Double(count) / Double(1 << 10)) }
-    return "\(count) B"
   }
 }
 
@@ -137,7 +130,7 @@ struct ImageListCommand: AsyncParsableCommand {
     for view in images {
       let image = view.image
       table.add(
-        image.reference, image.config.short, "\(image.layers)", ImagePushCommand.bytes(image.size),
+        image.reference, image.config.short, "\(image.layers)", ByteCount.text(image.size),
         image.pushedAt.formatted(.iso8601),
         view.sets.isEmpty ? "-" : view.sets.joined(separator: ","),
         view.nodes.isEmpty ? "-" : view.nodes.joined(separator: ","))
@@ -183,7 +176,7 @@ struct ImageCollectCommand: AsyncParsableCommand {
     let collected = try await Exit.guarding { try await client.collectImages() }
     if global.output == .json { return try printJSON(collected) }
     print(
-      "removed \(collected.images.count) image(s)\(collected.images.isEmpty ? "" : " (\(collected.images.joined(separator: ", ")))"), \(collected.blobs) blob(s), \(ImagePushCommand.bytes(collected.bytes))"
+      "removed \(collected.images.count) image(s)\(collected.images.isEmpty ? "" : " (\(collected.images.joined(separator: ", ")))"), \(collected.blobs) blob(s), \(ByteCount.text(collected.bytes))"
     )
   }
 }

@@ -256,13 +256,3 @@ public actor ImageService {
     }
   }
 }
-
-/// Byte counts as people read them.
-enum ByteCount {
-  static func text(_ bytes: Int64) -> String {
-    if bytes >= 1 << 30 { return String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
-    if bytes >= 1 << 20 { return String(format: "%.1f MiB", Double(bytes) / Double(1 << 20)) }
-    if bytes >= 1 << 10 { return String(format: "%.1f KiB", Double(bytes) / Double(1 << 10)) }
-    return "\(bytes) B"
-  }
-}

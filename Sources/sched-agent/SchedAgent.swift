@@ -145,6 +145,14 @@ struct SchedAgent: AsyncParsableCommand {
               role: .agent, versions: ProtocolVersion.supported, node: config.node,
               token: config.joinToken), cluster: cluster), logger: logger)
         let address = try Parsing.hostPort(pullListen)
+        // Engines pull without TLS only from loopback, and the blobs are the cluster's: the
+        // endpoint never listens where another host could reach it.
+        guard address.host.hasPrefix("127.") || address.host == "::1" || address.host == "[::1]"
+        else {
+          throw ValidationError(
+            "--pull-listen must be a loopback address (127.0.0.1:PORT): the engine on this host is its only client"
+          )
+        }
         let endpoint = try await PullEndpoint.bind(
           host: address.host, port: address.port, cache: cache, logger: logger)
         services.append(endpoint)

@@ -127,6 +127,9 @@ public struct RunTest: Codable, Sendable, Equatable {
   /// What the test container may use (the scheduler reserved it on this node).
   public var cpuMillis: Int64
   public var memoryBytes: Int64
+  /// Where the cluster's image store keeps the candidate's image and the companions' images,
+  /// for a node whose engine lacks them; nil when the store holds none of them.
+  public var images: [ImageSource]?
 
   public init(
     run: String, app: String, image: String, test: TestSpec, cpuMillis: Int64, memoryBytes: Int64
@@ -140,7 +143,7 @@ public struct RunTest: Codable, Sendable, Equatable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case run, app, image, test
+    case run, app, image, test, images
     case cpuMillis = "cpu_millis"
     case memoryBytes = "memory_bytes"
   }

@@ -165,4 +165,51 @@ struct ImageCacheTests {
     try await puller.prepare("other:1")
     #expect(await runtime.pulls.count == 1)
   }
+
+  @Test("a test run on a node without the candidate's slots gets its image from the store first")
+  func testRunPullsItsImage() async throws {
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let layer = Self.bytes(4_000)
+    let config = Array(#"{"rootfs":{"diff_ids":["x"]}}"#.utf8)
+    let manifest = ImageManifest(
+      config: BlobDescriptor(
+        mediaType: ImageManifest.configType, size: Int64(config.count),
+        digest: BlobHash.digest(of: config)),
+      layers: [
+        BlobDescriptor(
+          mediaType: ImageManifest.layerType, size: 4_000, digest: BlobHash.digest(of: layer))
+      ])
+    let bytes = manifest.encoded()
+    let manifestDigest = BlobHash.digest(of: bytes)
+    let source = ScriptedBlobSource(
+      .init(blobs: [
+        manifestDigest: bytes, manifest.config.digest: config, manifest.layers[0].digest: layer,
+      ]))
+    let cache = ImageCache(blobs: try BlobDirectory(root: root), source: source, logger: logger)
+    let pulled = "127.0.0.1:5999/turnout/image@\(manifestDigest.rawValue)"
+    let runtime = FakeRuntime(registry: [pulled], ids: [pulled: manifest.config.digest.rawValue])
+    await runtime.whenStarted { _ in (exitCode: 0, output: "ok\n") }
+    let puller = ImagePuller(
+      runtime: runtime, cache: cache, repository: "127.0.0.1:5999/turnout/image", logger: logger)
+    let slots = SlotManager(
+      node: NodeID("n2"), runtime: runtime, prober: ScriptedProber(),
+      permissions: NodePermissions(), publishAddress: "127.0.0.1", puller: puller, logger: logger)
+    var request = RunTest(
+      run: "v1-unit", app: "web", image: manifest.config.digest.rawValue,
+      test: TestSpec(name: "unit", command: ["true"]), cpuMillis: 100, memoryBytes: 32 << 20)
+    request.images = [
+      ImageSource(
+        reference: "web:2", manifest: manifestDigest, config: manifest.config.digest,
+        size: manifest.size)
+    ]
+    let ack = await slots.execute(.runTest(request))
+    #expect(ack.ok, "\(ack.message ?? "")")
+    #expect(await runtime.pulls.map(\.reference) == [pulled])
+    // Without the store's sources the engine's own copy is all there is: the run says why.
+    let bare = RunTest(
+      run: "v2-unit", app: "web", image: "sha256:" + String(repeating: "9", count: 64),
+      test: TestSpec(name: "unit", command: ["true"]), cpuMillis: 100, memoryBytes: 32 << 20)
+    let refused = await slots.execute(.runTest(bare))
+    #expect(!refused.ok)
+  }
 }

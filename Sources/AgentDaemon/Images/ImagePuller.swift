@@ -44,6 +44,13 @@ public actor ImagePuller {
       try await pullWithCredentials(reference)
       return
     }
+    try await prepare(source)
+  }
+
+  /// Makes the engine hold `source`'s image, named as its reference: for a test run, whose
+  /// images come with the command rather than the assignment.
+  public func prepare(_ source: ImageSource) async throws(RuntimeError) {
+    let reference = source.reference
     if (try? await runtime.imageID(reference)) == source.config.rawValue { return }
     if (try? await runtime.imageID(source.config.rawValue)) == source.config.rawValue {
       try await runtime.tag(source.config.rawValue, as: reference)

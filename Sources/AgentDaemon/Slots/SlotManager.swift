@@ -73,7 +73,9 @@ public actor SlotManager: CommandExecutor, Service {
       kick.yield()
       return CommandAck(ok: true, message: "assigned \(body.slots.count) slot(s)")
     case .runTest(let request):
-      let outcome = await TestRunner(runtime: runtime, node: node, logger: logger).run(request)
+      let outcome = await TestRunner(
+        runtime: runtime, node: node, logger: logger, puller: puller
+      ).run(request)
       let verdict =
         outcome.passed
         ? "passed"

@@ -12,6 +12,8 @@ struct TestRunner {
   let runtime: any ContainerRuntime
   let node: NodeID
   let logger: Logger
+  /// Gets the run's images from the cluster's store when the engine lacks them.
+  var puller: ImagePuller? = nil
   /// How much of the output a result keeps.
   static let outputTail = 4096
 
@@ -33,6 +35,7 @@ struct TestRunner {
       Task.detached { await Self.removeRun(labels: labels, runtime: runtime, logger: logger) }
     }
     do {
+      for source in request.images ?? [] { try await puller?.prepare(source) }
       let network = try await runtime.createNetwork(name: prefix, labels: labels)
       for companion in request.test.companions {
         try await runtime.ensureImage(companion.image)

@@ -202,9 +202,17 @@ extension AppService {
       return
     }
     await run.retarget(index, "node \(node)", self)
-    let request = RunTest(
+    var request = RunTest(
       run: runID, app: name, image: run.verification.digest, test: test,
       cpuMillis: demand.cpuMillis, memoryBytes: demand.memoryBytes)
+    // The node may run none of the candidate's slots: it gets the images from the store.
+    var sources: [ImageSource] = []
+    for reference in [run.verification.image] + test.companions.map(\.image) {
+      if let source = await images.source(for: reference), !sources.contains(source) {
+        sources.append(source)
+      }
+    }
+    request.images = sources.isEmpty ? nil : sources
     let started = ContinuousClock.now
     let ack: CommandAck
     do {

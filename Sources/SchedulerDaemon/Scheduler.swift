@@ -151,6 +151,17 @@ public final class Scheduler: Service {
           }
         }
       }
+      // Retention also after retires and stops, not only after pushes: every 10 minutes.
+      let images = self.images
+      group.addTask {
+        try? await cancelWhenGracefulShutdown {
+          while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(600))
+            let inUse = Set(await apps.state().setList.map(\.image))
+            _ = await images.collect(inUse: inUse, actor: "scheduler")
+          }
+        }
+      }
       group.addTask {
         try? await cancelWhenGracefulShutdown {
           var tick = 0

@@ -164,7 +164,7 @@ struct ImageCollectCommand: AsyncParsableCommand {
     abstract: "Drop images no set runs beyond each repository's newest, and unused blobs.",
     usage: "schedctl image gc [<global options>]",
     discussion: """
-      Runs after every push too. Kept: every image a set runs (the warm previous set's \
+      Runs after every push and every 10 minutes too. Kept: every image a set runs (the warm previous set's \
       included) and each repository's newest pushes (schedd --keep-images, 3 by default); \
       blobs uploaded in the last hour are never removed (a push may be under way).
       """)

@@ -122,37 +122,56 @@ struct ImageCacheTests {
     #expect(source.offsets == [0])
   }
 
+  /// A one-layer image as the store holds it: its manifest, the source serving its blobs, the
+  /// reference an engine pulls it by from the endpoint, and the engine that can pull it.
+  struct StoredOneLayer {
+    let manifest: ImageManifest
+    let digest: ContentDigest
+    let source: ScriptedBlobSource
+    let pulled: String
+    let runtime: FakeRuntime
+
+    init(layerBytes: Int) {
+      let layer = ImageCacheTests.bytes(layerBytes)
+      let config = Array(#"{"rootfs":{"diff_ids":[]}}"#.utf8)
+      manifest = ImageManifest(
+        config: BlobDescriptor(
+          mediaType: ImageManifest.configType, size: Int64(config.count),
+          digest: BlobHash.digest(of: config)),
+        layers: [
+          BlobDescriptor(
+            mediaType: ImageManifest.layerType, size: Int64(layerBytes),
+            digest: BlobHash.digest(of: layer))
+        ])
+      let bytes = manifest.encoded()
+      digest = BlobHash.digest(of: bytes)
+      source = ScriptedBlobSource(
+        .init(blobs: [
+          digest: bytes, manifest.config.digest: config, manifest.layers[0].digest: layer,
+        ]))
+      pulled = "127.0.0.1:5999/turnout/image@\(digest.rawValue)"
+      runtime = FakeRuntime(registry: [pulled], ids: [pulled: manifest.config.digest.rawValue])
+    }
+
+    func imageSource(_ reference: String) -> ImageSource {
+      ImageSource(
+        reference: reference, manifest: digest, config: manifest.config.digest,
+        size: manifest.size)
+    }
+  }
+
   @Test("the engine pulls an image it lacks from the endpoint by digest, then it is named")
   func pullerPullsThenTags() async throws {
     defer { try? FileManager.default.removeItem(atPath: root) }
-    let layer = Self.bytes(10_000)
-    let config = Array(#"{"rootfs":{"diff_ids":[]}}"#.utf8)
-    let manifest = ImageManifest(
-      config: BlobDescriptor(
-        mediaType: ImageManifest.configType, size: Int64(config.count),
-        digest: BlobHash.digest(of: config)),
-      layers: [
-        BlobDescriptor(
-          mediaType: ImageManifest.layerType, size: 10_000, digest: BlobHash.digest(of: layer))
-      ])
-    let bytes = manifest.encoded()
-    let manifestDigest = BlobHash.digest(of: bytes)
-    let source = ScriptedBlobSource(
-      .init(blobs: [
-        manifestDigest: bytes, manifest.config.digest: config,
-        manifest.layers[0].digest: layer,
-      ]))
-    let cache = ImageCache(blobs: try BlobDirectory(root: root), source: source, logger: logger)
-    let pulled = "127.0.0.1:5999/turnout/image@\(manifestDigest.rawValue)"
-    let runtime = FakeRuntime(
-      registry: [pulled], ids: [pulled: manifest.config.digest.rawValue])
+    let image = StoredOneLayer(layerBytes: 10_000)
+    let (manifest, manifestDigest, pulled, runtime) = (
+      image.manifest, image.digest, image.pulled, image.runtime
+    )
+    let cache = ImageCache(
+      blobs: try BlobDirectory(root: root), source: image.source, logger: logger)
     let puller = ImagePuller(
       runtime: runtime, cache: cache, repository: "127.0.0.1:5999/turnout/image", logger: logger)
-    await puller.update([
-      ImageSource(
-        reference: "web:2", manifest: manifestDigest, config: manifest.config.digest,
-        size: manifest.size)
-    ])
+    await puller.update([image.imageSource("web:2")])
     try await puller.prepare("web:2")
     #expect(await runtime.pulls.map(\.reference) == [pulled])
     #expect(try await runtime.imageID("web:2") == manifest.config.digest.rawValue)
@@ -169,25 +188,10 @@ struct ImageCacheTests {
   @Test("a test run on a node without the candidate's slots gets its image from the store first")
   func testRunPullsItsImage() async throws {
     defer { try? FileManager.default.removeItem(atPath: root) }
-    let layer = Self.bytes(4_000)
-    let config = Array(#"{"rootfs":{"diff_ids":["x"]}}"#.utf8)
-    let manifest = ImageManifest(
-      config: BlobDescriptor(
-        mediaType: ImageManifest.configType, size: Int64(config.count),
-        digest: BlobHash.digest(of: config)),
-      layers: [
-        BlobDescriptor(
-          mediaType: ImageManifest.layerType, size: 4_000, digest: BlobHash.digest(of: layer))
-      ])
-    let bytes = manifest.encoded()
-    let manifestDigest = BlobHash.digest(of: bytes)
-    let source = ScriptedBlobSource(
-      .init(blobs: [
-        manifestDigest: bytes, manifest.config.digest: config, manifest.layers[0].digest: layer,
-      ]))
-    let cache = ImageCache(blobs: try BlobDirectory(root: root), source: source, logger: logger)
-    let pulled = "127.0.0.1:5999/turnout/image@\(manifestDigest.rawValue)"
-    let runtime = FakeRuntime(registry: [pulled], ids: [pulled: manifest.config.digest.rawValue])
+    let image = StoredOneLayer(layerBytes: 4_000)
+    let (manifest, pulled, runtime) = (image.manifest, image.pulled, image.runtime)
+    let cache = ImageCache(
+      blobs: try BlobDirectory(root: root), source: image.source, logger: logger)
     await runtime.whenStarted { _ in (exitCode: 0, output: "ok\n") }
     let puller = ImagePuller(
       runtime: runtime, cache: cache, repository: "127.0.0.1:5999/turnout/image", logger: logger)
@@ -197,11 +201,7 @@ struct ImageCacheTests {
     var request = RunTest(
       run: "v1-unit", app: "web", image: manifest.config.digest.rawValue,
       test: TestSpec(name: "unit", command: ["true"]), cpuMillis: 100, memoryBytes: 32 << 20)
-    request.images = [
-      ImageSource(
-        reference: "web:2", manifest: manifestDigest, config: manifest.config.digest,
-        size: manifest.size)
-    ]
+    request.images = [image.imageSource("web:2")]
     let ack = await slots.execute(.runTest(request))
     #expect(ack.ok, "\(ack.message ?? "")")
     #expect(await runtime.pulls.map(\.reference) == [pulled])

@@ -78,16 +78,14 @@ public actor ImagePuller {
     pulls[source.manifest] = ImagePull(
       reference: source.reference, manifest: source.manifest, state: .pulling, layers: 0)
     do {
-      let path = try await cache.ensure(source.manifest, size: nil)
-      let manifest = try ImageManifest.decode(
-        cache.blobs.read(source.manifest, limit: ImageManifest.maxBytes))
+      _ = try await cache.ensure(source.manifest, size: nil)
+      let bytes = try cache.blobs.read(source.manifest, limit: ImageManifest.maxBytes)
+      let manifest = try ImageManifest.decode(bytes)
       guard manifest.config.digest == source.config else {
         throw AgentError(
           .image, "the store's manifest of \(source.reference) names another config than assigned")
       }
-      await cache.allow(
-        manifest, digest: source.manifest,
-        size: Int64(FileManager.default.contents(atPath: path)?.count ?? 0))
+      await cache.allow(manifest, digest: source.manifest, size: Int64(bytes.count))
       layerSizes[source.manifest] = manifest.layers
       pulls[source.manifest]?.layers = manifest.layers.count
       logger.info(

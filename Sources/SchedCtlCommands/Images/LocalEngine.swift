@@ -57,11 +57,7 @@ struct LocalEngine {
         switch event {
         case .begin(let entry):
           guard entry.kind == .file else { continue }
-          let relative = entry.name.hasPrefix("./") ? String(entry.name.dropFirst(2)) : entry.name
-          guard !relative.hasPrefix("/"), !relative.split(separator: "/").contains("..") else {
-            throw PushError("the export names '\(entry.name)', outside the archive")
-          }
-          let path = "\(directory)/\(relative)"
+          let path = try SavedImage.inside(directory, entry.name)
           try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent,
             withIntermediateDirectories: true)

@@ -31,12 +31,18 @@ struct SavedImage {
     var rootfs: RootFS
   }
 
+  /// `relative` under `directory`, refused when it would lead outside (`/x`, `../x`).
+  static func inside(_ directory: String, _ relative: String) throws(PushError) -> String {
+    let relative = relative.hasPrefix("./") ? String(relative.dropFirst(2)) : relative
+    guard !relative.hasPrefix("/"), !relative.split(separator: "/").contains("..") else {
+      throw PushError("the engine's archive names '\(relative)', outside the archive")
+    }
+    return "\(directory)/\(relative)"
+  }
+
   static func read(directory: String, image: String) throws(PushError) -> SavedImage {
     func file(_ relative: String) throws(PushError) -> String {
-      guard !relative.hasPrefix("/"), !relative.split(separator: "/").contains("..") else {
-        throw PushError("the engine's archive names '\(relative)', outside the archive")
-      }
-      return "\(directory)/\(relative)"
+      try inside(directory, relative)
     }
     guard let data = FileManager.default.contents(atPath: "\(directory)/manifest.json"),
       let entries = try? JSONDecoder().decode([Entry].self, from: data), let entry = entries.first

@@ -125,7 +125,7 @@ public actor DockerRuntime: ContainerRuntime {
   public func pull(_ reference: String, auth: String?) async throws(RuntimeError) {
     let (repository, tag) = Self.split(reference)
     let query =
-      "fromImage=\(repository.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? repository)&tag=\(tag.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? tag)"
+      "fromImage=\(Self.queryValue(repository))&tag=\(Self.queryValue(tag))"
     let (status, body) = try await request(
       .POST, "/images/create?\(query)", timeout: .seconds(3600),
       headers: auth.map { ["X-Registry-Auth": $0] } ?? [:])
@@ -144,7 +144,7 @@ public actor DockerRuntime: ContainerRuntime {
     let (repository, tag) = Self.split(reference)
     let (status, body) = try await request(
       .POST,
-      "/images/\(Self.encoded(image))/tag?repo=\(repository.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? repository)&tag=\(tag)"
+      "/images/\(Self.encoded(image))/tag?repo=\(Self.queryValue(repository))&tag=\(Self.queryValue(tag))"
     )
     switch status {
     case 200, 201: return
@@ -153,6 +153,12 @@ public actor DockerRuntime: ContainerRuntime {
     }
   }
 
+  /// A value in a query string: everything but letters and digits percent-encoded.
+  static func queryValue(_ value: String) -> String {
+    value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value
+  }
+
+  /// An image name or id in a path.
   static func encoded(_ image: String) -> String {
     image.addingPercentEncoding(
       withAllowedCharacters: .alphanumerics.union(["-", "_", ".", ":", "@"])) ?? image
@@ -161,10 +167,7 @@ public actor DockerRuntime: ContainerRuntime {
   private struct PullError: Decodable { var error: String }
 
   public func imageID(_ image: String) async throws(RuntimeError) -> String {
-    let encoded =
-      image.addingPercentEncoding(
-        withAllowedCharacters: .alphanumerics.union(["-", "_", ".", ":", "@"])) ?? image
-    let (status, body) = try await request(.GET, "/images/\(encoded)/json")
+    let (status, body) = try await request(.GET, "/images/\(Self.encoded(image))/json")
     switch status {
     case 200: return try decode(ImageInspect.self, body).Id
     case 404: throw RuntimeError(.notFound, message(body, "no such image: \(image)"))

@@ -128,7 +128,7 @@ let package = Package(
     .target(
       name: "DockerRuntime",
       dependencies: [
-        "AgentCore",
+        "AgentCore", "Blobs",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
       ]
     ),

@@ -15,14 +15,17 @@ public final class Agent: Service {
   let logger: Logger
   /// The cluster this node belongs to; a scheduler of another is refused.
   let cluster: PinnedCluster
+  /// Runs builds on a builder node; nil on the others (a build is then refused).
+  let builds: BuildRunner?
 
   /// `cluster` defaults to a pin held in memory: the first scheduler's id is kept for this
   /// process's life. `sched-agent` keeps it in its state directory.
   public init(
     config: AgentConfig, probe: any HostProbe, executor: any CommandExecutor = NoRuntimeExecutor(),
     cluster: PinnedCluster = PinnedCluster(known: nil, joinNew: false, who: "agent") { _ in },
-    logger: Logger
+    builds: BuildRunner? = nil, logger: Logger
   ) {
+    self.builds = builds
     self.cluster = cluster
     self.config = config
     self.probe = probe

@@ -75,6 +75,17 @@ struct AgentSession {
       }
       let ack: CommandAck
       switch gate.decide(id: id, command: command) {
+      case .execute where command.action.kind == .build && agent.builds != nil:
+        // A build runs for minutes and streams its output; its ack goes out when it ends.
+        guard case .build(let order) = command.action, let builds = agent.builds else { return }
+        let connection = self.connection
+        Task {
+          let ack = await builds.run(order) { log in
+            try? await connection.send(Frame(.buildLog(log)))
+          }
+          try? await connection.send(Frame(id: id, .commandAck(ack)))
+        }
+        return
       case .execute where command.action.kind == .runTest || command.action.kind == .checkSlot:
         // A test runs for minutes, a check for its timeout: the answer goes out when it ends,
         // while assigns go on.
@@ -87,6 +98,7 @@ struct AgentSession {
         return
       case .execute:
         ack = await agent.executor.execute(command.action)
+
         gate.record(id: id, ack: ack)
       case .replay(let previous):
         ack = previous

@@ -9,6 +9,8 @@ public struct BlobError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The disk holding the blobs is full; nothing half-written was kept.
     case diskFull = "disk_full"
     case io
+    /// What was read is not what it claims to be (an image export that does not add up).
+    case invalid
   }
 
   public let code: Code

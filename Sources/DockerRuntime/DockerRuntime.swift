@@ -14,7 +14,7 @@ public actor DockerRuntime: ContainerRuntime {
   static let newest = APIVersion(major: 1, minor: 51)
 
   public let socketPath: String
-  private let http: HTTPClient
+  let http: HTTPClient
   private var version: APIVersion?
 
   public init(socketPath: String = "/var/run/docker.sock") {
@@ -233,7 +233,7 @@ public actor DockerRuntime: ContainerRuntime {
     return (image, "latest")
   }
 
-  private func negotiated() async throws(RuntimeError) -> APIVersion {
+  func negotiated() async throws(RuntimeError) -> APIVersion {
     if let version { return version }
     let (status, body) = try await raw(.GET, "/version", body: nil, timeout: .seconds(10))
     guard status == 200, let server = APIVersion(try decode(VersionResponse.self, body).ApiVersion)
@@ -299,11 +299,11 @@ public actor DockerRuntime: ContainerRuntime {
     }
   }
 
-  private func message(_ data: Data, _ fallback: String) -> String {
+  func message(_ data: Data, _ fallback: String) -> String {
     (try? JSONDecoder().decode(ErrorResponse.self, from: data).message) ?? fallback
   }
 
-  private func failure(_ status: Int, _ body: Data, _ action: String) -> RuntimeError {
+  func failure(_ status: Int, _ body: Data, _ action: String) -> RuntimeError {
     let text = message(body, String(decoding: body.prefix(300), as: UTF8.self))
     return RuntimeError(
       status == 400 ? .invalid : .failed,

@@ -30,6 +30,8 @@ public struct AppSpec: Codable, Sendable, Hashable {
   public var checks: [CheckSpec]
   /// The slots' container log driver; nil leaves the engine's default.
   public var log: LogConfig?
+  /// How the app's image is built in the cluster; nil: the defaults.
+  public var build: BuildSettings?
 
   public init(
     name: String, image: String, slots: Int, resources: Resources, containerPort: Int = 8080,
@@ -38,9 +40,11 @@ public struct AppSpec: Codable, Sendable, Hashable {
     constraints: [String: String] = [:], maxPerNode: Int? = nil,
     security: SecurityRequest = SecurityRequest(), hosts: [String] = [],
     keepWarmMillis: Int64? = nil, drainTimeoutMillis: Int64 = 30_000,
-    tests: [TestSpec] = [], checks: [CheckSpec] = [], log: LogConfig? = nil
+    tests: [TestSpec] = [], checks: [CheckSpec] = [], log: LogConfig? = nil,
+    build: BuildSettings? = nil
   ) {
     self.log = log
+    self.build = build
     self.name = name
     self.image = image
     self.slots = slots
@@ -61,7 +65,7 @@ public struct AppSpec: Codable, Sendable, Hashable {
 
   enum CodingKeys: String, CodingKey {
     case name, image, slots, resources, env, health, network, constraints, security, hosts
-    case tests, checks, log
+    case tests, checks, log, build
     case containerPort = "container_port"
     case maxPerNode = "max_per_node"
     case keepWarmMillis = "keep_warm_ms"
@@ -88,6 +92,7 @@ public struct AppSpec: Codable, Sendable, Hashable {
     tests = try c.decodeIfPresent([TestSpec].self, forKey: .tests) ?? []
     checks = try c.decodeIfPresent([CheckSpec].self, forKey: .checks) ?? []
     log = try c.decodeIfPresent(LogConfig.self, forKey: .log)
+    build = try c.decodeIfPresent(BuildSettings.self, forKey: .build)
   }
 
   /// App names become container names and URL path parts: a safe alphabet only.
@@ -161,6 +166,7 @@ public struct AppSpec: Codable, Sendable, Hashable {
       throw fail("env", "'\(key)' is not a valid variable name")
     }
     try validateChecks()
+    try build?.validate()
   }
 }
 

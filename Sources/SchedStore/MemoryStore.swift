@@ -95,6 +95,7 @@ public actor MemoryStore: StateStore {
   private var verificationRows: [String: Verification] = [:]
   private var imageRows: [String: StoredImage] = [:]
   private var credentialRows: [String: RegistryCredential] = [:]
+  private var buildRows: [String: (order: Int, build: BuildRecord)] = [:]
   private struct SampleKey: Hashable {
     var series: String
     var resolution: Int64
@@ -162,6 +163,20 @@ public actor MemoryStore: StateStore {
   ) {
     credentialRows[registry] = credential
     append(events)
+  }
+
+  public func saveBuild(_ build: BuildRecord, events: [ClusterEvent]) {
+    buildRows[build.id] = (buildRows[build.id]?.order ?? buildRows.count, build)
+    append(events)
+  }
+
+  public func builds(app: String?, limit: Int) -> [BuildRecord] {
+    let rows = buildRows.values.filter { app == nil || $0.build.app == app }
+    let sorted =
+      app == nil
+      ? rows.sorted { $0.order > $1.order }.map(\.build)
+      : rows.map(\.build).sorted { $0.number > $1.number }
+    return Array(sorted.prefix(limit))
   }
 
   public func sets() -> [SetRecord] {

@@ -161,4 +161,34 @@ extension SQLiteStore {
       try Self.insert(events, db)
     }
   }
+
+  public func saveBuild(_ build: BuildRecord, events: [ClusterEvent]) async throws(StoreError) {
+    let body = try encodeJSON(build)
+    try await write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO builds (id, app, number, state, body) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body
+          """,
+        arguments: [build.id, build.app, build.number, build.state.rawValue, body])
+      try Self.insert(events, db)
+    }
+  }
+
+  public func builds(app: String?, limit: Int) async throws(StoreError) -> [BuildRecord] {
+    try await read { db in
+      let rows =
+        if let app {
+          try Row.fetchAll(
+            db, sql: "SELECT body FROM builds WHERE app = ? ORDER BY number DESC LIMIT ?",
+            arguments: [app, limit])
+        } else {
+          try Row.fetchAll(
+            db, sql: "SELECT body FROM builds ORDER BY rowid DESC LIMIT ?", arguments: [limit])
+        }
+      return try rows.map { row in
+        try Self.json.decode(BuildRecord.self, from: Data((row["body"] as String).utf8))
+      }
+    }
+  }
 }

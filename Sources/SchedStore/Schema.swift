@@ -135,6 +135,19 @@ enum Schema {
           );
           """)
     }
+    migrator.registerMigration("v8: builds") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE builds (
+            id TEXT PRIMARY KEY NOT NULL,
+            app TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            body TEXT NOT NULL
+          );
+          CREATE UNIQUE INDEX builds_by_app ON builds(app, number);
+          """)
+    }
     return migrator
   }
 }

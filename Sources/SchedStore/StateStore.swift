@@ -67,6 +67,10 @@ public protocol StateStore: Sendable {
   func setRegistryCredential(
     _ credential: RegistryCredential?, registry: String, events: [ClusterEvent]
   ) async throws(StoreError)
+  /// Inserts or replaces a build (by id), with its events, in one transaction.
+  func saveBuild(_ build: BuildRecord, events: [ClusterEvent]) async throws(StoreError)
+  /// Builds, newest first (by number within an app); only `app`'s when given.
+  func builds(app: String?, limit: Int) async throws(StoreError) -> [BuildRecord]
 }
 
 /// The error of the store module.

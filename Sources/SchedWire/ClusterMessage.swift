@@ -19,6 +19,11 @@ public enum ClusterMessage: Sendable, Equatable {
   case previewChecked(PreviewChecked)
   case fetchBlob(FetchBlob)
   case blob(BlobHeader)
+  case buildLog(BuildLog)
+  case checkBlobs(CheckBlobs)
+  case missingBlobs(MissingBlobs)
+  case putBlob(PutBlob)
+  case stored(BlobStored)
 
   public var type: MessageType {
     switch self {
@@ -41,6 +46,11 @@ public enum ClusterMessage: Sendable, Equatable {
     case .previewChecked: .previewChecked
     case .fetchBlob: .fetchBlob
     case .blob: .blob
+    case .buildLog: .buildLog
+    case .checkBlobs: .checkBlobs
+    case .missingBlobs: .missingBlobs
+    case .putBlob: .putBlob
+    case .stored: .stored
     }
   }
 }

@@ -22,11 +22,15 @@ public struct CommandAck: WireBody {
   public var test: TestOutcome?
   /// The outcome of a `check_slot` command.
   public var check: CheckOutcome?
+  /// The outcome of a `build` command.
+  public var build: BuildOutcome?
 
   public init(
-    ok: Bool, message: String? = nil, test: TestOutcome? = nil, check: CheckOutcome? = nil
+    ok: Bool, message: String? = nil, test: TestOutcome? = nil, check: CheckOutcome? = nil,
+    build: BuildOutcome? = nil
   ) {
     self.ok = ok
+    self.build = build
     self.message = message
     self.test = test
     self.check = check
@@ -43,11 +47,14 @@ public enum CommandAction: Sendable, Equatable, Codable {
   case runTest(RunTest)
   /// Check one of the node's slots from the node itself; answered with the outcome.
   case checkSlot(CheckSlot)
+  /// Build an image on this builder node; answered when it is stored or failed.
+  case build(BuildOrder)
 
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case assign
     case runTest = "run_test"
     case checkSlot = "check_slot"
+    case build
   }
 
   enum KindKey: String, CodingKey { case kind }
@@ -57,6 +64,7 @@ public enum CommandAction: Sendable, Equatable, Codable {
     case .assign: .assign
     case .runTest: .runTest
     case .checkSlot: .checkSlot
+    case .build: .build
     }
   }
 
@@ -66,6 +74,7 @@ public enum CommandAction: Sendable, Equatable, Codable {
     case .assign: self = .assign(try AssignSlots(from: decoder))
     case .runTest: self = .runTest(try RunTest(from: decoder))
     case .checkSlot: self = .checkSlot(try CheckSlot(from: decoder))
+    case .build: self = .build(try BuildOrder(from: decoder))
     }
   }
 
@@ -76,6 +85,7 @@ public enum CommandAction: Sendable, Equatable, Codable {
     case .assign(let body): try body.encode(to: encoder)
     case .runTest(let body): try body.encode(to: encoder)
     case .checkSlot(let body): try body.encode(to: encoder)
+    case .build(let body): try body.encode(to: encoder)
     }
   }
 }

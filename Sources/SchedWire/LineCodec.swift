@@ -62,6 +62,11 @@ public enum LineCodec {
     case .previewChecked(let body): try encoder.encode(body)
     case .fetchBlob(let body): try encoder.encode(body)
     case .blob(let body): try encoder.encode(body)
+    case .buildLog(let body): try encoder.encode(body)
+    case .checkBlobs(let body): try encoder.encode(body)
+    case .missingBlobs(let body): try encoder.encode(body)
+    case .putBlob(let body): try encoder.encode(body)
+    case .stored(let body): try encoder.encode(body)
     case .routerReport(let body): try encoder.encode(body)
     }
   }
@@ -167,6 +172,11 @@ public enum LineCodec {
     case .previewChecked: .previewChecked(try PreviewChecked(from: decoder))
     case .fetchBlob: .fetchBlob(try FetchBlob(from: decoder))
     case .blob: .blob(try BlobHeader(from: decoder))
+    case .buildLog: .buildLog(try BuildLog(from: decoder))
+    case .checkBlobs: .checkBlobs(try CheckBlobs(from: decoder))
+    case .missingBlobs: .missingBlobs(try MissingBlobs(from: decoder))
+    case .putBlob: .putBlob(try PutBlob(from: decoder))
+    case .stored: .stored(try BlobStored(from: decoder))
     case .routerReport: .routerReport(try RouterReport(from: decoder))
     }
   }

@@ -19,6 +19,11 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
   case previewChecked = "preview_checked"
   case fetchBlob = "fetch_blob"
   case blob
+  case buildLog = "build_log"
+  case checkBlobs = "check_blobs"
+  case missingBlobs = "missing_blobs"
+  case putBlob = "put_blob"
+  case stored
 }
 
 /// Who dialled the scheduler.

@@ -23,6 +23,8 @@ struct ClusterSession {
   let onHeartbeat: @Sendable () async -> Void
   /// The image store, whose blobs agents fetch on data connections.
   let images: ImageService
+  /// A builder's output, as it streams in.
+  let onBuildLog: @Sendable (BuildLog, NodeID) async -> Void
 
   private enum Phase {
     case awaitingHello
@@ -31,6 +33,8 @@ struct ClusterSession {
     case router(RouterSession)
     /// An agent's data connection: blobs only.
     case data(Hello)
+    /// A data connection reading the raw bytes of a `put_blob`.
+    case uploading(Hello, BlobUpload)
   }
 
   func run(_ connection: LineConnection) async {
@@ -61,6 +65,18 @@ struct ClusterSession {
                   code: .lineTooLong,
                   message: "line longer than \(WireLimits.maxLineBytes) bytes; closing"))))
           break lines
+        case .bytes(let bytes):
+          guard case .uploading(let hello, let upload) = phase else {
+            logger.notice(
+              "raw bytes outside an upload; closing", metadata: ["peer": "\(connection.peer)"])
+            connection.close()
+            break lines
+          }
+          upload.take(bytes)
+          if upload.isComplete {
+            try await connection.send(upload.finish())
+            phase = .data(hello)
+          }
         case .line(let bytes):
           if case .awaitingHello = phase, WrongPort.isHTTPRequest(bytes.readableBytesView) {
             // schedctl or a browser at the wrong port: an HTTP answer it can show.
@@ -96,6 +112,7 @@ struct ClusterSession {
     if case .router(let session) = phase {
       await routers.disconnected(session)
     }
+    if case .uploading(_, let upload) = phase { upload.abandon() }
   }
 
   /// Returns the next phase, or nil when the connection must close.
@@ -173,11 +190,23 @@ struct ClusterSession {
           logger: logger)
       else { return nil }
       return .data(hello)
-    case (.data, _):
+    case (.awaitingRegister(let hello), .checkBlobs(let request)),
+      (.data(let hello), .checkBlobs(let request)):
+      try await connection.send(
+        Frame(id: frame.id, .missingBlobs(MissingBlobs(digests: images.missing(request.digests)))))
+      return .data(hello)
+    case (.awaitingRegister(let hello), .putBlob(let put)),
+      (.data(let hello), .putBlob(let put)):
+      let upload = BlobUpload(put, id: frame.id, into: images.blobs)
+      guard upload.isComplete else { return .uploading(hello, upload) }
+      try await connection.send(upload.finish())
+      return .data(hello)
+    case (.data, _), (.uploading, _):
       try await connection.send(
         reply(
           frame, .unexpected,
-          "a data connection carries fetch_blob only, not \(frame.message.type.rawValue)"))
+          "a data connection carries fetch_blob, check_blobs and put_blob only, not \(frame.message.type.rawValue)"
+        ))
       return phase
 
     case (.registered(let node, let session), .heartbeat(let heartbeat)):
@@ -202,6 +231,9 @@ struct ClusterSession {
 
     case (.registered, .commandAck(let ack)):
       if let id = frame.id { await cluster.acknowledge(id, ack) }
+      return phase
+    case (.registered(let node, _), .buildLog(let log)):
+      await onBuildLog(log, node)
       return phase
 
     case (.router(let session), .routerReport(let report)):

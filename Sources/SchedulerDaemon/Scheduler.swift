@@ -19,6 +19,7 @@ public final class Scheduler: Service {
   public let apps: AppService
   public let routers: RouterHub
   public let images: ImageService
+  public let builds: BuildService
   public let config: SchedulerConfig
   /// The id of the cluster this scheduler's database holds, sent in every welcome.
   public let clusterID: String
@@ -33,18 +34,16 @@ public final class Scheduler: Service {
   public func apiPort() async throws -> Int { try await apiPortPromise.futureResult.get() }
 
   private init(
-    cluster: Cluster, clusterID: String, desired: Desired, images: ImageService,
-    config: SchedulerConfig, lineServer: LineServer, timers: any LifecycleTimers, logger: Logger
+    cluster: Cluster, clusterID: String, apps: AppService, routers: RouterHub,
+    images: ImageService, builds: BuildService, config: SchedulerConfig, lineServer: LineServer,
+    logger: Logger
   ) {
     self.cluster = cluster
     self.clusterID = clusterID
     self.images = images
-    let routers = RouterHub(logger: logger, now: cluster.now)
+    self.builds = builds
     self.routers = routers
-    self.apps = AppService(
-      cluster: cluster, routers: routers, images: images, desired: desired, timers: timers,
-      commandTimeout: config.commandTimeout,
-      switchTimeout: config.switchTimeout, logger: logger)
+    self.apps = apps
     self.config = config
     self.lineServer = lineServer
     self.logger = logger
@@ -67,6 +66,7 @@ public final class Scheduler: Service {
       keepRecent: config.keepRecentImages, logger: logger)
     let server = try await LineServer.bind(
       host: config.clusterHost, port: config.clusterPort, maxLineBytes: config.maxLineBytes,
+      rawLength: { PutBlob.rawLength(after: $0) },
       handlers: { try $0.pipeline.syncOperations.addHandler(RouterAnswerTap()) })
     let loaded = await cluster.snapshot().count
     logger.info(
@@ -75,9 +75,17 @@ public final class Scheduler: Service {
         "address": "\(config.clusterHost):\(server.port)", "nodes.loaded": "\(loaded)",
         "cluster.id": "\(clusterID)",
       ])
+    let routers = RouterHub(logger: logger, now: cluster.now)
+    let apps = AppService(
+      cluster: cluster, routers: routers, images: images, desired: desired, timers: timers,
+      commandTimeout: config.commandTimeout,
+      switchTimeout: config.switchTimeout, logger: logger)
+    let builds = await BuildService(
+      cluster: cluster, apps: apps, images: images, maxContextBytes: config.maxBuildContextBytes,
+      logger: logger)
     let scheduler = Scheduler(
-      cluster: cluster, clusterID: clusterID, desired: desired, images: images, config: config,
-      lineServer: server, timers: timers, logger: logger)
+      cluster: cluster, clusterID: clusterID, apps: apps, routers: routers, images: images,
+      builds: builds, config: config, lineServer: server, logger: logger)
     await scheduler.routers.onNewerEpoch { [apps = scheduler.apps] epoch in
       await apps.perform(.routerEpoch(epoch))
     }
@@ -98,9 +106,11 @@ public final class Scheduler: Service {
         ttlMillis: policy.ttl.milliseconds, cluster: clusterID),
       helloTimeout: config.helloTimeout, logger: logger,
       onRegistered: { [apps] node in await apps.push(to: node) }, routers: routers,
-      onHeartbeat: { [apps] in await apps.clusterChanged() }, images: images)
+      onHeartbeat: { [apps] in await apps.clusterChanged() }, images: images,
+      onBuildLog: { [builds] log, node in await builds.received(log, from: node) })
     let routes = APIRoutes(
-      cluster: cluster, apps: apps, routers: routers, images: images, apiToken: config.apiToken,
+      cluster: cluster, apps: apps, routers: routers, images: images, builds: builds,
+      apiToken: config.apiToken,
       join: JoinInfo(
         scheduler: config.advertisedCluster, token: config.joinToken, cluster: clusterID))
     let promise = apiPortPromise

@@ -35,6 +35,8 @@ public struct SchedulerConfig: Sendable {
   public var imageDirectory: String?
   /// How many of each repository's newest pushes the image store keeps when no set uses them.
   public var keepRecentImages: Int = 3
+  /// The largest build context `schedctl build` may send, in bytes.
+  public var maxBuildContextBytes: Int64 = 512 << 20
   /// The cluster address new nodes dial (`HOST:PORT`), for the join command; nil when
   /// the scheduler cannot know it (it listens on every address and was not told).
   public var advertisedCluster: String?

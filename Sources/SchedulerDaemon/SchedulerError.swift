@@ -15,6 +15,8 @@ public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible
     case diskFull = "disk_full"
     /// The image is in use by a set.
     case conflict
+    /// More than a bound allows (a build context).
+    case tooLarge = "too_large"
   }
 
   public let code: Code

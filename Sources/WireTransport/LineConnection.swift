@@ -69,10 +69,11 @@ extension Channel {
   /// `extra` adds handlers between the line decoder and the async channel: they see every
   /// `LineFrame` on the event loop, before any task does.
   func addLineHandlers(
-    maxLineBytes: Int, extra: (any Channel) throws -> Void = { _ in }
+    maxLineBytes: Int, rawLength: (@Sendable (ByteBufferView) -> Int64?)? = nil,
+    extra: (any Channel) throws -> Void = { _ in }
   ) throws -> NIOAsyncChannel<LineFrame, ByteBuffer> {
     try pipeline.syncOperations.addHandler(
-      ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes)))
+      ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes, rawLength: rawLength)))
     try extra(self)
     return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: self)
   }

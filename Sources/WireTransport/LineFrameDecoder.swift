@@ -5,6 +5,8 @@ import NIOCore
 public enum LineFrame: Sendable, Equatable {
   case line(ByteBuffer)
   case tooLong
+  /// Raw bytes that a line announced (`put_blob`'s blob), in pieces as they arrive.
+  case bytes(ByteBuffer)
 }
 
 /// Splits a byte stream on `\n` (a `\r` before it is dropped too) with a bound on line length,
@@ -13,11 +15,15 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
   public typealias InboundOut = LineFrame
 
   public let maxLineBytes: Int
+  /// Asked of every line: how many raw bytes follow it (nil or 0: the next line does).
+  public let rawLength: (@Sendable (ByteBufferView) -> Int64?)?
   private var scanned = 0
   private var discarding = false
+  private var rawLeft: Int64 = 0
 
-  public init(maxLineBytes: Int) {
+  public init(maxLineBytes: Int, rawLength: (@Sendable (ByteBufferView) -> Int64?)? = nil) {
     self.maxLineBytes = maxLineBytes
+    self.rawLength = rawLength
   }
 
   public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws
@@ -41,6 +47,12 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
       buffer.moveReaderIndex(to: buffer.writerIndex)
       return nil
     }
+    if rawLeft > 0 {
+      guard buffer.readableBytes > 0 else { return nil }
+      let take = Int(min(Int64(buffer.readableBytes), rawLeft))
+      rawLeft -= Int64(take)
+      return .bytes(buffer.readSlice(length: take)!)
+    }
     let view = buffer.readableBytesView
     let start = view.startIndex + scanned
     if let newline = view[start...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -52,6 +64,7 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
       }
       let line = buffer.readSlice(length: length - (hasCR ? 1 : 0))!
       buffer.moveReaderIndex(forwardBy: hasCR ? 2 : 1)
+      if let rawLength, let raw = rawLength(line.readableBytesView), raw > 0 { rawLeft = raw }
       return .line(line)
     }
     if view.count > maxLineBytes + 1 {

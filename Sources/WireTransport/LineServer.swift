@@ -25,6 +25,7 @@ public final class LineServer: Sendable {
   public static func bind(
     host: String, port: Int, maxLineBytes: Int,
     group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    rawLength: (@Sendable (ByteBufferView) -> Int64?)? = nil,
     handlers: @escaping @Sendable (any Channel) throws -> Void = { _ in }
   ) async throws(TransportError) -> LineServer {
     do {
@@ -35,7 +36,8 @@ public final class LineServer: Sendable {
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         .bind(host: host, port: port) { child in
           child.eventLoop.makeCompletedFuture {
-            try child.addLineHandlers(maxLineBytes: maxLineBytes, extra: handlers)
+            try child.addLineHandlers(
+              maxLineBytes: maxLineBytes, rawLength: rawLength, extra: handlers)
           }
         }
       let bound = channel.channel.localAddress?.port ?? port

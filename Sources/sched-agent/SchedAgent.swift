@@ -52,6 +52,14 @@ struct SchedAgent: AsyncParsableCommand {
   @Option(help: "Node labels key=value[,key=value].")
   var labels: String?
 
+  @Flag(
+    help: ArgumentHelp(
+      "Build images here: this node takes `schedctl build` and webhook builds (label builder=true).",
+      discussion:
+        "Builds run through this host's engine with its layer cache; results go to the scheduler's image store."
+    ))
+  var builder = false
+
   @Option(help: "Container runtime: docker, or none for an agent that only reports the host.")
   var runtime: RuntimeChoice = .docker
 
@@ -121,6 +129,7 @@ struct SchedAgent: AsyncParsableCommand {
     logger[metadataKey: "node.id"] = "\(config.node)"
     var services: [any Service] = []
     let executor: any CommandExecutor
+    var builds: BuildRunner?
     let stateDir =
       stateDir ?? ProcessInfo.processInfo.environment["TURNOUT_STATE_DIR"]
       ?? "/var/lib/turnout/agent"
@@ -137,13 +146,18 @@ struct SchedAgent: AsyncParsableCommand {
       let docker = DockerRuntime(socketPath: dockerSocket)
       let puller: ImagePuller
       do {
+        let store = SchedulerBlobSource(
+          host: config.schedulerHost, port: config.schedulerPort,
+          hello: Hello(
+            role: .agent, versions: ProtocolVersion.supported, node: config.node,
+            token: config.joinToken), cluster: cluster)
         let cache = ImageCache(
-          blobs: try BlobDirectory(root: stateDir + "/blobs"),
-          source: SchedulerBlobSource(
-            host: config.schedulerHost, port: config.schedulerPort,
-            hello: Hello(
-              role: .agent, versions: ProtocolVersion.supported, node: config.node,
-              token: config.joinToken), cluster: cluster), logger: logger)
+          blobs: try BlobDirectory(root: stateDir + "/blobs"), source: store, logger: logger)
+        if builder {
+          builds = BuildRunner(
+            builder: docker, source: store, destination: store, workRoot: stateDir + "/builds",
+            logger: logger)
+        }
         let address = try Parsing.hostPort(pullListen)
         // Engines pull without TLS only from loopback, and the blobs are the cluster's: the
         // endpoint never listens where another host could reach it.
@@ -174,13 +188,17 @@ struct SchedAgent: AsyncParsableCommand {
       services.append(slots)
       executor = slots
     case .none:
+      if builder {
+        throw ValidationError("--builder needs a container runtime: leave out --runtime none")
+      }
       executor = NoRuntimeExecutor()
     }
     if let known = cluster.known {
       logger.info("member of cluster \(known)", metadata: ["cluster.id": "\(known)"])
     }
     let agent = Agent(
-      config: config, probe: ProcHostProbe(), executor: executor, cluster: cluster, logger: logger)
+      config: config, probe: ProcHostProbe(), executor: executor, cluster: cluster,
+      builds: builds, logger: logger)
     services.append(agent)
     let group = ServiceGroup(
       services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -204,7 +222,9 @@ struct SchedAgent: AsyncParsableCommand {
         schedulerHost: address.host, schedulerPort: address.port, joinToken: token, node: id,
         name: name, advertiseAddress: advertise ?? env["TURNOUT_ADVERTISE"] ?? "127.0.0.1",
         ports: try PortRange.parse(ports ?? env["TURNOUT_PORTS"] ?? "20000-20999"),
-        labels: try LabelParser.parse(labels ?? env["TURNOUT_LABELS"] ?? ""),
+        labels: try LabelParser.parse(labels ?? env["TURNOUT_LABELS"] ?? "").merging(
+          builder ? [BuildSettings.builderLabel: "true"] : [:]
+        ) { _, flag in flag },
         backoff: Backoff(base: .milliseconds(200), cap: try Parsing.duration(maxBackoff)))
     } catch let error as ModelError {
       throw ValidationError(error.message)

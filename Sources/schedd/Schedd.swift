@@ -60,6 +60,14 @@ struct Schedd: AsyncParsableCommand {
   @Option(help: "How many of each repository's newest pushes the image store keeps unused.")
   var keepImages: Int = 3
 
+  @Option(
+    help: ArgumentHelp(
+      "The largest build context schedctl build may send (like 512Mi).",
+      discussion:
+        "A bigger context is refused before it is uploaded; a .dockerignore keeps it small."
+    ))
+  var maxBuildContext: String = "512Mi"
+
   @Option(help: "Token agents must present to join.")
   var joinToken: String?
 
@@ -148,6 +156,7 @@ struct Schedd: AsyncParsableCommand {
         config.advertisedCluster = "\(cluster.host):\(cluster.port)"
       }
       config.keepRecentImages = keepImages
+      config.maxBuildContextBytes = try Quantity.parseMemory(maxBuildContext)
       return config
     } catch let error as ModelError {
       throw ValidationError(error.message)

@@ -168,6 +168,45 @@ public enum GoldenFrames {
       .blob,
       Frame(id: "f1", .blob(BlobHeader(digest: layer, size: 2_088_960, offset: 1_048_576)))
     ),
+    (
+      .command,
+      Frame(
+        id: "c44-3",
+        .command(
+          Command(
+            generation: 3,
+            action: .build(
+              BuildOrder(
+                build: "web-12", app: "web", context: layer, dockerfile: "Dockerfile",
+                kind: .appOnly, reference: "web:main-b12", timeoutMillis: 1_800_000,
+                cpuMillis: 1000, memoryBytes: 1 << 30)))))
+    ),
+    (
+      .buildLog,
+      Frame(
+        .buildLog(
+          BuildLog(
+            build: "web-12", from: 40,
+            lines: ["Step 3/6 : RUN make", " ---> Running in 605b42338074"])))
+    ),
+    (
+      .commandAck,
+      Frame(
+        id: "c44-3",
+        .commandAck(
+          CommandAck(
+            ok: true,
+            build: BuildOutcome(
+              manifest: imageSource.manifest, image: imageSource.config, layers: [layer],
+              steps: 6, cachedSteps: 2, uploadedBytes: 4096))))
+    ),
+    (.checkBlobs, Frame(id: "check", .checkBlobs(CheckBlobs(digests: [layer])))),
+    (.missingBlobs, Frame(id: "check", .missingBlobs(MissingBlobs(digests: [layer])))),
+    (.putBlob, Frame(id: "sha256:5e5e5e5e5e5e", .putBlob(PutBlob(digest: layer, size: 2_088_960)))),
+    (
+      .stored,
+      Frame(id: "sha256:5e5e5e5e5e5e", .stored(BlobStored(digest: layer, size: 2_088_960)))
+    ),
   ]
 
   public static let layer = ContentDigest(rawValue: "sha256:" + String(repeating: "5e", count: 32))!

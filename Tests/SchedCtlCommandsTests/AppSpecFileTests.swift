@@ -93,7 +93,7 @@ struct AppSpecFileTests {
     )
     #expect(
       problem(base + "colour: blue\n")
-        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout, tests, checks, log"
+        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout, tests, checks, log, build"
     )
     #expect(
       problem("name: web\nimage: x:1\nslots: many\ncpu: 1\nmemory: 1Gi\n")

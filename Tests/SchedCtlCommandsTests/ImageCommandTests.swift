@@ -62,7 +62,7 @@ struct ImageCommandTests {
     FileManager.default.createFile(
       atPath: "\(dir)/manifest.json",
       contents: Data(#"[{"Config":"../../etc/passwd","Layers":["l0/layer.tar"]}]"#.utf8))
-    #expect(throws: PushError.self) { try SavedImage.read(directory: dir, image: "web:2") }
+    #expect(throws: BlobError.self) { try SavedImage.read(directory: dir, image: "web:2") }
   }
 
   @Test("push needs a name for an image given by id")

@@ -65,3 +65,29 @@ struct ImageModelTests {
     #expect("\(credential)" == "ci@r.example.com")
   }
 }
+
+@Suite("Build records and settings")
+struct BuildModelTests {
+  @Test(
+    "a build's tag: the ref's last part made tag-safe, then the number",
+    arguments: [
+      ("refs/heads/main", 12, "main-b12"), ("local", 1, "local-b1"),
+      ("feature/add login!", 3, "add-login--b3"), ("", 4, "b4"), ("v1.2", 5, "v1.2-b5"),
+    ])
+  func tag(ref: String, number: Int, expected: String) {
+    #expect(BuildRecord.tag(ref: ref, number: number) == expected)
+    #expect(ImageReference.problem("web:\(BuildRecord.tag(ref: ref, number: number))") == nil)
+  }
+
+  @Test("build settings refuse what cannot work, naming the field")
+  func settings() {
+    #expect(throws: ModelError.self) { try BuildSettings(timeoutMillis: 10).validate() }
+    #expect(throws: ModelError.self) { try BuildSettings(dockerfile: "../Dockerfile").validate() }
+    #expect(throws: ModelError.self) {
+      try BuildSettings(onPush: .deploy, switchAfterVerify: true).validate()
+    }
+    #expect(throws: Never.self) {
+      try BuildSettings(onPush: .verify, switchAfterVerify: true).validate()
+    }
+  }
+}

@@ -111,4 +111,10 @@ public final class FaultyRecordStore: StateStore {
   ) async throws(StoreError) {
     await base.setRegistryCredential(credential, registry: registry, events: events)
   }
+  public func saveBuild(_ build: BuildRecord, events: [ClusterEvent]) async throws(StoreError) {
+    await base.saveBuild(build, events: events)
+  }
+  public func builds(app: String?, limit: Int) async throws(StoreError) -> [BuildRecord] {
+    await base.builds(app: app, limit: limit)
+  }
 }

@@ -31,6 +31,13 @@ struct ProtocolGoldenTests {
     #"{"v":1,"type":"preview_checked","id":"r16","outcome":{"detail":"200 in 4 ms","duration_ms":4,"passed":true}}"#,
     #"{"v":1,"type":"fetch_blob","id":"f1","digest":"sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e","offset":1048576}"#,
     #"{"v":1,"type":"blob","id":"f1","digest":"sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e","offset":1048576,"size":2088960}"#,
+    #"{"v":1,"type":"command","id":"c44-3","action":{"app":"web","build":"web-12","build_kind":"app-only","context":"sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e","cpu_millis":1000,"dockerfile":"Dockerfile","kind":"build","memory_bytes":1073741824,"reference":"web:main-b12","timeout_ms":1800000},"generation":3}"#,
+    #"{"v":1,"type":"build_log","build":"web-12","from":40,"lines":["Step 3/6 : RUN make"," ---> Running in 605b42338074"]}"#,
+    #"{"v":1,"type":"command_ack","id":"c44-3","build":{"cached_steps":2,"image":"sha256:efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef","layers":["sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"],"manifest":"sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","steps":6,"uploaded_bytes":4096},"ok":true}"#,
+    #"{"v":1,"type":"check_blobs","id":"check","digests":["sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"]}"#,
+    #"{"v":1,"type":"missing_blobs","id":"check","digests":["sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"]}"#,
+    #"{"v":1,"type":"put_blob","id":"sha256:5e5e5e5e5e5e","digest":"sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e","size":2088960}"#,
+    #"{"v":1,"type":"stored","id":"sha256:5e5e5e5e5e5e","digest":"sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e","size":2088960}"#,
   ]
 
   static var cases: [(String, Frame)] {

@@ -94,6 +94,11 @@ public actor SlotManager: CommandExecutor, Service {
         message: "check \(request.check.name) of slot \(request.slot): \(result.detail)",
         check: CheckOutcome(
           passed: result.passed, durationMillis: result.millis, detail: result.detail))
+    case .build:
+      // Builds go to the agent's BuildRunner, which streams their output.
+      return CommandAck(
+        ok: false,
+        message: "build refused: this node is not a builder (start sched-agent with --builder)")
     }
   }
 

@@ -23,6 +23,10 @@ enum AppSpecFile {
   static let fields = [
     "name", "image", "slots", "cpu", "memory", "port", "env", "health", "network", "constraints",
     "max_per_node", "security", "hosts", "keep_warm", "drain_timeout", "tests", "checks", "log",
+    "build",
+  ]
+  static let buildFields = [
+    "timeout", "cpu", "memory", "dockerfile", "git", "on_push", "switch_after_verify",
   ]
   static let logFields = ["driver", "options"]
   static let testFields = ["name", "command", "env", "timeout", "companions"]
@@ -205,6 +209,41 @@ enum AppSpecFile {
       return out
     }
 
+    /// `build:`: how the image is built in the cluster (schedctl build, the webhook).
+    func build(_ node: Yams.Node?) throws(Problem) -> BuildSettings? {
+      guard let node else { return nil }
+      let fields = try mapping(node, "build", known: AppSpecFile.buildFields)
+      var settings = BuildSettings()
+      if let timeout = try duration(fields["timeout"], "build.timeout") {
+        settings.timeoutMillis = timeout
+      }
+      if let cpu = fields["cpu"] {
+        let text = try string(cpu, "build.cpu")
+        do throws(ModelError) { settings.resources.cpuMillis = try Quantity.parseCPU(text) } catch {
+          throw fail(cpu, "build.cpu", error.message)
+        }
+      }
+      if let memory = fields["memory"] {
+        let text = try string(memory, "build.memory")
+        do throws(ModelError) {
+          settings.resources.memoryBytes = try Quantity.parseMemory(text)
+        } catch { throw fail(memory, "build.memory", error.message) }
+      }
+      if let path = fields["dockerfile"] {
+        settings.dockerfile = try string(path, "build.dockerfile")
+      }
+      if let git = fields["git"] { settings.git = try string(git, "build.git") }
+      if let onPush = fields["on_push"] {
+        guard let value = BuildSettings.OnPush(rawValue: try string(onPush, "build.on_push"))
+        else { throw fail(onPush, "build.on_push", "must be build, deploy or verify") }
+        settings.onPush = value
+      }
+      if let flag = fields["switch_after_verify"] {
+        settings.switchAfterVerify = try bool(flag, "build.switch_after_verify")
+      }
+      return settings
+    }
+
     func spec(_ root: Yams.Node) throws(Problem) -> AppSpec {
       let top = try mapping(root, "", known: AppSpecFile.fields)
       for required in ["name", "image", "slots", "cpu", "memory"] where top[required] == nil {
@@ -278,7 +317,8 @@ enum AppSpecFile {
         security: security, hosts: try strings(top["hosts"], "hosts"),
         keepWarmMillis: try duration(top["keep_warm"], "keep_warm"),
         drainTimeoutMillis: try duration(top["drain_timeout"], "drain_timeout") ?? 30_000,
-        tests: try tests(top["tests"]), checks: try checks(top["checks"]), log: log)
+        tests: try tests(top["tests"]), checks: try checks(top["checks"]), log: log,
+        build: try build(top["build"]))
       do throws(ModelError) {
         try spec.validate()
       } catch {

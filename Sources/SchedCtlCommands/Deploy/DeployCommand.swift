@@ -12,7 +12,7 @@ struct DeployCommand: AsyncParsableCommand {
     abstract:
       "Build the app's idle color (blue or green) from an image and wait until it is healthy.",
     usage:
-      "schedctl deploy <app> [--image <image>] [--timeout <timeout>] [--no-wait]\n         [<global options>]",
+      "schedctl deploy <app> [--image <image>] [--timeout <timeout>] [--no-wait]\n         [--build [--context <dir> | --git <url> --ref <ref>] [--full]]\n         [<global options>]",
     discussion: """
       All or nothing: if the set does not fit, nothing is placed and each slot says why. \
       Progress is printed as slots come up. Exits 0 when every slot is healthy, 1 when a slot \
@@ -25,6 +25,10 @@ struct DeployCommand: AsyncParsableCommand {
       If the scheduler restarts while the set comes up, the deploy goes on and this command \
       keeps asking until --timeout; then it says the deployment was accepted and its state is \
       unknown (exit 69).
+
+      With --build, the image is built first on a builder node (see schedctl build --help; \
+      the same --context, --git, --ref, --dockerfile and --full), and the candidate runs \
+      exactly the digest that build stored. A failed build deploys nothing.
       """)
 
   @OptionGroup var global: GlobalOptions
@@ -41,12 +45,33 @@ struct DeployCommand: AsyncParsableCommand {
   @Flag(help: "Return once the plan is committed, without waiting.")
   var noWait = false
 
+  @Flag(help: "Build the image in the cluster first, then deploy what was built.")
+  var build = false
+
+  @OptionGroup var source: BuildOptions
+
+  func validate() throws {
+    if build && image != nil { throw ValidationError("give --image or --build, not both") }
+    if !build && (source.context != nil || source.git != nil || source.full) {
+      throw ValidationError("--context, --git and --full go with --build")
+    }
+  }
+
   func run() async throws {
     let wait: Duration
     do { wait = try Parsing.duration(timeout) } catch { throw ValidationError(error.message) }
     let client = try global.client()
+    var image = self.image
+    if build {
+      let built = try await source.run(app: app, client: client, output: global.output)
+      if built.failure != nil { try BuildOptions.report(built, output: global.output) }
+      image = built.reference
+      if global.output == .table {
+        print("built \(built.reference) (\(built.image?.short ?? "?")); deploying it")
+      }
+    }
     let started = ContinuousClock.now
-    let deployed = try await Exit.guarding { try await client.deploy(app, image: image) }
+    let deployed = try await Exit.guarding { [image] in try await client.deploy(app, image: image) }
     if global.output == .table {
       print(
         "placed \(deployed.placed.count) slot(s) of \(app) \(deployed.color.rawValue) (deployment \(deployed.deployment), \(deployed.image))"

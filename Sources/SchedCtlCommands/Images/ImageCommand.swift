@@ -71,6 +71,9 @@ struct ImagePushCommand: AsyncParsableCommand {
     } catch let error as PushError {
       FileHandle.standardError.write(Data("error: \(error)\n".utf8))
       throw ExitCode(Exit.dataError)
+    } catch let error as BlobError {
+      FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+      throw ExitCode(Exit.dataError)
     }
     let manifest = saved.manifest
     let manifestBytes = manifest.encoded()

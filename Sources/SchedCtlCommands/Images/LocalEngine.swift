@@ -43,36 +43,19 @@ struct LocalEngine {
           : "the engine refused to export \(image): HTTP \(response.status.code) \(text.prefix(300))"
       )
     }
-    var reader = TarReader()
-    var current: FileHandle?
-    var total: Int64 = 0
-    defer { try? current?.close() }
-    for try await piece in response.body {
-      total += Int64(piece.readableBytes)
-      let events: [TarReader.Event]
-      do { events = try reader.feed(piece) } catch {
-        throw PushError("the engine's export of \(image) is not a readable tar: \(error)")
-      }
-      for event in events {
-        switch event {
-        case .begin(let entry):
-          guard entry.kind == .file else { continue }
-          let path = try SavedImage.inside(directory, entry.name)
-          try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent,
-            withIntermediateDirectories: true)
-          guard FileManager.default.createFile(atPath: path, contents: nil),
-            let handle = FileHandle(forWritingAtPath: path)
-          else { throw PushError("cannot write \(path); is there room in \(directory)?") }
-          current = handle
-        case .bytes(let bytes):
-          try current?.write(contentsOf: Data(bytes.readableBytesView))
-        case .end:
-          try current?.close()
-          current = nil
-        }
-      }
+    var unpacker = SavedImage.Unpacker(directory: directory)
+    defer { unpacker.finish() }
+    do {
+      for try await piece in response.body { try unpacker.feed(piece) }
+    } catch let error as BlobError {
+      throw PushError("the export of \(image): \(error.message)")
     }
-    return total
+    return unpacker.bytes
   }
+}
+
+/// Why a push could not go on.
+struct PushError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
 }

@@ -15,6 +15,7 @@ struct APIRoutes {
   let apps: AppService
   let routers: RouterHub
   let images: ImageService
+  let builds: BuildService
   let apiToken: String
   /// What `GET /v1/cluster/join` answers.
   let join: JoinInfo
@@ -37,6 +38,7 @@ struct APIRoutes {
     v1.get("nodes") { _, _ in try await nodes() }
     v1.get("cluster/join") { _, _ in JSONResponse.ok(join) }
     ImageRoutes(cluster: cluster, apps: apps, images: images).add(to: v1)
+    BuildRoutes(builds: builds).add(to: v1)
     v1.get("placement") { _, _ in try await placement() }
     v1.post("plan") { request, _ in try await plan(request) }
     v1.get("events") { request, _ in try await events(request) }

@@ -251,7 +251,7 @@ public actor ImageService {
     case .diskFull:
       SchedulerError(.diskFull, "the scheduler's image store is full: \(error.message)")
     case .notFound: SchedulerError(.notFound, error.message)
-    case .digestMismatch, .tooLarge: SchedulerError(.invalid, error.message)
+    case .digestMismatch, .tooLarge, .invalid: SchedulerError(.invalid, error.message)
     case .io: SchedulerError(.store, "the image store: \(error.message)")
     }
   }

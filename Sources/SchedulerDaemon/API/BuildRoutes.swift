@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import OperatorAPI
+import SchedModel
+
+/// `/v1/.../builds`: what `schedctl build` speaks. The order first (refused over the context
+/// bound before any byte is sent), the context as a blob of the image store, then the start;
+/// the log is read by long polls.
+struct BuildRoutes {
+  let builds: BuildService
+
+  func add(to v1: RouterGroup<APIContext>) {
+    v1.post("apps/:name/builds") { request, context in
+      let name = try context.parameters.require("name")
+      let body = try await JSONResponse.decode(BuildCreateRequest.self, from: request)
+      let actor = APIRoutes.actor(request)
+      let view = try await run { () async throws(SchedulerError) in
+        try await builds.create(name, body, actor: actor)
+      }
+      return JSONResponse.ok(view, status: .created)
+    }
+    v1.post("builds/:id/start") { request, context in
+      let id = try context.parameters.require("id")
+      let body = try await JSONResponse.decode(BuildStartRequest.self, from: request)
+      return JSONResponse.ok(
+        try await run { () async throws(SchedulerError) in
+          try await builds.start(id, context: body.context)
+        }, status: .accepted)
+    }
+    v1.get("builds") { request, _ in
+      let app = request.uri.queryParameters.get("app")
+      let limit = min(request.uri.queryParameters.get("limit", as: Int.self) ?? 50, 500)
+      return JSONResponse.ok(BuildsResponse(builds: await builds.list(app: app, limit: limit)))
+    }
+    v1.get("builds/:id") { _, context in
+      let id = try context.parameters.require("id")
+      if let view = await builds.get(id) { return JSONResponse.ok(view) }
+      if let stored = await builds.list(app: nil, limit: 500).first(where: { $0.id == id }) {
+        return JSONResponse.ok(BuildView(build: stored))
+      }
+      throw APIError(.notFound, code: "not_found", "no build '\(id)'")
+    }
+    v1.get("builds/:id/log") { request, context in
+      let id = try context.parameters.require("id")
+      let from = request.uri.queryParameters.get("from", as: Int.self) ?? 0
+      let wait = min(request.uri.queryParameters.get("wait", as: Int.self) ?? 0, 30)
+      return JSONResponse.ok(
+        try await run { () async throws(SchedulerError) in
+          try await builds.log(id, from: from, wait: .seconds(wait))
+        })
+    }
+  }
+
+  /// The build service's failures as HTTP answers.
+  private func run<T>(_ body: () async throws(SchedulerError) -> T) async throws -> T {
+    do {
+      return try await body()
+    } catch {
+      switch error.code {
+      case .notFound: throw APIError(.notFound, code: "not_found", error.message)
+      case .invalid: throw APIError(.badRequest, code: "bad_request", error.message)
+      case .conflict: throw APIError(.conflict, code: "conflict", error.message)
+      case .tooLarge: throw APIError(.contentTooLarge, code: "too_large", error.message)
+      default: throw APIError(.internalServerError, code: "internal", error.message)
+      }
+    }
+  }
+}

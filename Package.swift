@@ -93,6 +93,7 @@ let package = Package(
         "SchedModel", "SchedWire", "OperatorAPI", "Placement", "Lifecycle", "SchedStore",
         "WireTransport", "Dashboard", "Checks", "Blobs",
         "BuildInfo",
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),

@@ -78,3 +78,13 @@ public struct BuildLogResponse: Codable, Sendable, Equatable {
     self.dropped = dropped
   }
 }
+
+/// `POST /v1/apps/APP/hooks/secret`: a new secret for the build webhook, shown this once.
+public struct HookSecretResponse: Codable, Sendable, Equatable {
+  public var app: String
+  public var secret: String
+  public init(app: String, secret: String) {
+    self.app = app
+    self.secret = secret
+  }
+}

@@ -37,3 +37,11 @@ extension APIClient {
       as: BuildLogResponse.self)
   }
 }
+
+extension APIClient {
+  public func rotateHookSecret(_ app: String) async throws(ClientError) -> HookSecretResponse {
+    try await send(
+      .POST, "/v1/apps/\(app)/hooks/secret", body: [String: String](),
+      as: HookSecretResponse.self)
+  }
+}

@@ -96,6 +96,7 @@ public actor MemoryStore: StateStore {
   private var imageRows: [String: StoredImage] = [:]
   private var credentialRows: [String: RegistryCredential] = [:]
   private var buildRows: [String: (order: Int, build: BuildRecord)] = [:]
+  private var secretRows: [String: String] = [:]
   private struct SampleKey: Hashable {
     var series: String
     var resolution: Int64
@@ -177,6 +178,13 @@ public actor MemoryStore: StateStore {
       ? rows.sorted { $0.order > $1.order }.map(\.build)
       : rows.map(\.build).sorted { $0.number > $1.number }
     return Array(sorted.prefix(limit))
+  }
+
+  public func secret(scope: String, name: String) -> String? { secretRows["\(scope)/\(name)"] }
+
+  public func setSecret(_ value: String?, scope: String, name: String, events: [ClusterEvent]) {
+    secretRows["\(scope)/\(name)"] = value
+    append(events)
   }
 
   public func sets() -> [SetRecord] {

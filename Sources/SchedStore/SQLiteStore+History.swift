@@ -191,4 +191,29 @@ extension SQLiteStore {
       }
     }
   }
+
+  public func secret(scope: String, name: String) async throws(StoreError) -> String? {
+    try await read { db in
+      try String.fetchOne(
+        db, sql: "SELECT value FROM secrets WHERE scope = ? AND name = ?", arguments: [scope, name])
+    }
+  }
+
+  public func setSecret(_ value: String?, scope: String, name: String, events: [ClusterEvent])
+    async throws(StoreError)
+  {
+    try await write { db in
+      if let value {
+        try db.execute(
+          sql: """
+            INSERT INTO secrets (scope, name, value) VALUES (?, ?, ?)
+            ON CONFLICT(scope, name) DO UPDATE SET value = excluded.value
+            """, arguments: [scope, name, value])
+      } else {
+        try db.execute(
+          sql: "DELETE FROM secrets WHERE scope = ? AND name = ?", arguments: [scope, name])
+      }
+      try Self.insert(events, db)
+    }
+  }
 }

@@ -148,6 +148,18 @@ enum Schema {
           CREATE UNIQUE INDEX builds_by_app ON builds(app, number);
           """)
     }
+    migrator.registerMigration("v9: secrets") { db in
+      // Values the scheduler keeps for apps (webhook secrets); never listed by the API.
+      try db.execute(
+        sql: """
+          CREATE TABLE secrets (
+            scope TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (scope, name)
+          );
+          """)
+    }
     return migrator
   }
 }

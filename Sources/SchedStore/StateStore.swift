@@ -71,6 +71,11 @@ public protocol StateStore: Sendable {
   func saveBuild(_ build: BuildRecord, events: [ClusterEvent]) async throws(StoreError)
   /// Builds, newest first (by number within an app); only `app`'s when given.
   func builds(app: String?, limit: Int) async throws(StoreError) -> [BuildRecord]
+  /// A secret the scheduler keeps (`scope` like `hook`, `name` like the app), if set.
+  func secret(scope: String, name: String) async throws(StoreError) -> String?
+  /// Sets (or with nil, removes) a secret, with its events, in one transaction.
+  func setSecret(_ value: String?, scope: String, name: String, events: [ClusterEvent])
+    async throws(StoreError)
 }
 
 /// The error of the store module.

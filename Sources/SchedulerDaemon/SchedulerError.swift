@@ -17,6 +17,8 @@ public struct SchedulerError: Error, Hashable, Sendable, CustomStringConvertible
     case conflict
     /// More than a bound allows (a build context).
     case tooLarge = "too_large"
+    /// A request whose signature or credentials do not check out.
+    case unauthorized
   }
 
   public let code: Code

@@ -117,4 +117,12 @@ public final class FaultyRecordStore: StateStore {
   public func builds(app: String?, limit: Int) async throws(StoreError) -> [BuildRecord] {
     await base.builds(app: app, limit: limit)
   }
+  public func secret(scope: String, name: String) async throws(StoreError) -> String? {
+    await base.secret(scope: scope, name: name)
+  }
+  public func setSecret(_ value: String?, scope: String, name: String, events: [ClusterEvent])
+    async throws(StoreError)
+  {
+    await base.setSecret(value, scope: scope, name: name, events: events)
+  }
 }

@@ -7,7 +7,7 @@ import SchedModel
 struct AppCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "app", abstract: "Create, update and list apps.",
-    subcommands: [AppApplyCommand.self, AppListCommand.self])
+    subcommands: [AppApplyCommand.self, AppListCommand.self, AppHookSecretCommand.self])
 }
 
 /// `schedctl app apply FILE`: create or update an app from a YAML spec.

@@ -34,6 +34,7 @@ struct APIRoutes {
         status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
+    BuildRoutes(builds: builds).addHook(to: router)
     let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken, sessions: sessions))
     v1.get("nodes") { _, _ in try await nodes() }
     v1.get("cluster/join") { _, _ in JSONResponse.ok(join) }

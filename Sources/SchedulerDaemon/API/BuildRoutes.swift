@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import NIOCore
 import OperatorAPI
 import SchedModel
 
@@ -9,7 +11,33 @@ import SchedModel
 struct BuildRoutes {
   let builds: BuildService
 
+  /// The webhook: outside the bearer token, authenticated by the body's signature.
+  func addHook(to router: Router<APIContext>) {
+    router.post("/v1/apps/:name/hooks/build") { request, context in
+      let name = try context.parameters.require("name")
+      let body: ByteBuffer
+      do { body = try await request.body.collect(upTo: 1 << 20) } catch {
+        throw APIError(.contentTooLarge, code: "too_large", "a hook's body is at most 1 MiB")
+      }
+      let signature =
+        request.headers[HTTPField.Name("X-Hub-Signature-256")!]
+        ?? request.headers[HTTPField.Name("X-Turnout-Signature")!]
+      let view = try await run { () async throws(SchedulerError) in
+        try await builds.hook(name, body: Array(body.readableBytesView), signature: signature)
+      }
+      return JSONResponse.ok(view, status: .accepted)
+    }
+  }
+
   func add(to v1: RouterGroup<APIContext>) {
+    v1.post("apps/:name/hooks/secret") { request, context in
+      let name = try context.parameters.require("name")
+      let actor = APIRoutes.actor(request)
+      let secret = try await run { () async throws(SchedulerError) in
+        try await builds.rotateHookSecret(name, actor: actor)
+      }
+      return JSONResponse.ok(HookSecretResponse(app: name, secret: secret), status: .created)
+    }
     v1.post("apps/:name/builds") { request, context in
       let name = try context.parameters.require("name")
       let body = try await JSONResponse.decode(BuildCreateRequest.self, from: request)
@@ -61,6 +89,7 @@ struct BuildRoutes {
       case .invalid: throw APIError(.badRequest, code: "bad_request", error.message)
       case .conflict: throw APIError(.conflict, code: "conflict", error.message)
       case .tooLarge: throw APIError(.contentTooLarge, code: "too_large", error.message)
+      case .unauthorized: throw APIError(.unauthorized, code: "unauthorized", error.message)
       default: throw APIError(.internalServerError, code: "internal", error.message)
       }
     }

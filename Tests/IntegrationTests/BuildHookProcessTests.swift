@@ -1,0 +1,120 @@
+import Foundation
+import OperatorAPI
+import SchedClient
+import SchedModel
+import SchedTestSupport
+import Testing
+
+extension ProcessSuites {
+  /// The build webhook on real processes: a signed push builds the ref from the spec's git
+  /// repository on the builder and deploys the candidate; a bad signature changes nothing.
+  @Suite(
+    "Build webhook", .serialized, .timeLimit(.minutes(3)),
+    .enabled(if: TestEnvironment.has(RuntimeKind.dockerAvailable), "needs dockerd and git"))
+  struct BuildHookProcessTests {
+    let cluster = ProcessCluster("buildhook")
+    let app = "bh\(UUID().uuidString.prefix(6).lowercased())"
+
+    /// A git repository with a Dockerfile on the sample image, one commit on `main`.
+    func repository() throws -> URL {
+      let directory = cluster.workDir.appendingPathComponent("repo")
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+      try "FROM turnout-sample:1\nCOPY app.txt /www/app.txt\n".write(
+        to: directory.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
+      try "from git\n".write(
+        to: directory.appendingPathComponent("app.txt"), atomically: true, encoding: .utf8)
+      let script = """
+        set -e
+        cd '\(directory.path)'
+        git init -q -b main .
+        git -c user.email=t@example.com -c user.name=test add -A
+        git -c user.email=t@example.com -c user.name=test commit -q -m one
+        """
+      let made = try runToEnd(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+      try #require(made.status == 0, "\(made.output)")
+      return directory
+    }
+
+    /// POSTs `body` to the webhook with `signature`; returns the HTTP status and body.
+    func post(_ body: String, signature: String?) throws -> (status: Int, body: String) {
+      var arguments = [
+        "-s", "-o", "-", "-w", "\n%{http_code}", "-X", "POST",
+        "http://127.0.0.1:\(cluster.apiPort)/v1/apps/\(app)/hooks/build",
+        "-H", "Content-Type: application/json", "--data-binary", body,
+      ]
+      if let signature { arguments += ["-H", "X-Hub-Signature-256: \(signature)"] }
+      let result = try runToEnd(URL(fileURLWithPath: "/usr/bin/curl"), arguments)
+      let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+      return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    func sign(_ body: String, _ secret: String) throws -> String {
+      let script = """
+        import hmac, hashlib, sys
+        print("sha256=" + hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())
+        """
+      let result = try runToEnd(
+        URL(fileURLWithPath: "/usr/bin/python3"), ["-c", script, secret, body])
+      return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("a signed push builds from git and deploys the candidate; a bad signature builds nothing")
+    func signedPush() async throws {
+      let repo = try repository()
+      let scheduler = cluster.schedd()
+      try scheduler.start()
+      let agent = cluster.agent("builder1", ports: "24800-24899", extra: ["--builder"])
+      try agent.start()
+      defer {
+        agent.kill(SIGTERM)
+        scheduler.kill(SIGTERM)
+        ProcessCluster.removeContainers(of: app)
+        let docker = URL(fileURLWithPath: "/usr/bin/docker")
+        if let listed = try? runToEnd(docker, ["images", "-q", "--filter", "reference=\(app)"]) {
+          let ids = Set(listed.output.split(whereSeparator: \.isWhitespace).map(String.init))
+          if !ids.isEmpty { _ = try? runToEnd(docker, ["rmi", "-f"] + ids.sorted()) }
+        }
+      }
+      #expect(
+        await eventually(timeout: .seconds(20)) {
+          (try? await cluster.api.nodes().first?.state) == .ready
+        })
+      var spec = ProcessCluster.sampleSpec(app)
+      spec.slots = 1
+      spec.build = BuildSettings(git: "file://\(repo.path)", onPush: .deploy)
+      _ = try await cluster.api.apply(spec)
+      let secret = try await cluster.api.rotateHookSecret(app).secret
+      let body = #"{"ref":"refs/heads/main","after":"0000"}"#
+
+      // Wrong secret, no signature, a signature of another body: refused, nothing built.
+      for signature in [try sign(body, "not-the-secret"), nil, try sign(body + " ", secret)] {
+        let refused = try post(body, signature: signature)
+        #expect(refused.status == 401, "\(refused)")
+        #expect(refused.body.contains("signature"), "\(refused.body)")
+      }
+      #expect(try await cluster.api.builds(app: app).isEmpty)
+
+      let accepted = try post(body, signature: try sign(body, secret))
+      #expect(accepted.status == 202, "\(accepted)")
+      var built: BuildRecord?
+      #expect(
+        await eventually(timeout: .seconds(90)) {
+          built = try? await cluster.api.builds(app: app).first
+          return built?.isOver == true
+        })
+      #expect(built?.state == .succeeded, "\(String(describing: built))")
+      #expect(built?.reference == "\(app):main-b1")
+      #expect(built?.source == "file://\(repo.path)")
+      #expect(built?.actor == "webhook")
+      // on_push: deploy: the candidate runs exactly what was built.
+      #expect(
+        await eventually(timeout: .seconds(60)) {
+          let status = try? await cluster.api.status(app)
+          return status?.sets.contains { $0.image == "\(app):main-b1" && $0.state == .ready }
+            == true
+        })
+      let events = try await cluster.api.events(after: 0, limit: 500)
+      #expect(events.contains { $0.kind == "build.succeeded" && $0.subject == "\(app)-1" })
+    }
+  }
+}

@@ -111,3 +111,42 @@ extension DockerRuntime: ImageBuilder {
     })
   }
 }
+
+extension DockerRuntime {
+  private struct SystemDF: Decodable {
+    struct Image: Decodable {
+      var Id: String
+      var Created: Int64
+      var Size: Int64
+      var SharedSize: Int64?
+      var Containers: Int?
+      var Labels: [String: String]?
+    }
+    var LayersSize: Int64?
+    var Images: [Image]?
+  }
+
+  public func diskUsage() async throws(RuntimeError) -> EngineDiskUsage {
+    let (status, body) = try await request(.GET, "/system/df?type=image", timeout: .seconds(120))
+    guard status == 200 else { throw failure(status, body, "read its disk usage") }
+    let df: SystemDF
+    do { df = try JSONDecoder().decode(SystemDF.self, from: body) } catch {
+      throw RuntimeError(.failed, "unexpected answer from the Docker Engine's /system/df: \(error)")
+    }
+    return EngineDiskUsage(
+      layersBytes: df.LayersSize ?? 0,
+      images: (df.Images ?? []).map {
+        EngineImage(
+          id: $0.Id, created: $0.Created, uniqueBytes: max(0, $0.Size - max(0, $0.SharedSize ?? 0)),
+          containers: max(0, $0.Containers ?? 0), build: $0.Labels?["turnout.build"])
+      })
+  }
+
+  public func removeImage(_ id: String) async throws(RuntimeError) {
+    let (status, body) = try await request(.DELETE, "/images/\(Self.encoded(id))?force=1")
+    switch status {
+    case 200, 404: return
+    default: throw failure(status, body, "remove image \(id)")
+    }
+  }
+}

@@ -251,7 +251,7 @@ public actor DockerRuntime: ContainerRuntime {
     return chosen
   }
 
-  private func request(
+  func request(
     _ method: HTTPMethod, _ path: String, json: (some Encodable)? = Optional<String>.none,
     timeout: Duration = .seconds(60), headers: [String: String] = [:]
   ) async throws(RuntimeError) -> (Int, Data) {

@@ -60,6 +60,14 @@ struct SchedAgent: AsyncParsableCommand {
     ))
   var builder = false
 
+  @Option(
+    help: ArgumentHelp(
+      "On a builder, the most disk the engine's image layers may take after a build (like 20Gi).",
+      discussion:
+        "Past it, the oldest images builds made are removed (with their cached steps); never one a container uses."
+    ))
+  var buildCacheLimit: String = "20Gi"
+
   @Option(help: "Container runtime: docker, or none for an agent that only reports the host.")
   var runtime: RuntimeChoice = .docker
 
@@ -156,7 +164,7 @@ struct SchedAgent: AsyncParsableCommand {
         if builder {
           builds = BuildRunner(
             builder: docker, source: store, destination: store, workRoot: stateDir + "/builds",
-            logger: logger)
+            cacheLimit: try Quantity.parseMemory(buildCacheLimit), logger: logger)
         }
         let address = try Parsing.hostPort(pullListen)
         // Engines pull without TLS only from loopback, and the blobs are the cluster's: the

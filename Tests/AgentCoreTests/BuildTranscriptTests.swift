@@ -56,3 +56,40 @@ struct BuildTranscriptTests {
     #expect(transcript.failure?.message == "the engine ended the build without an image")
   }
 }
+
+@Suite("Build cache policy: the oldest build images go first, never one in use")
+struct BuildCachePolicyTests {
+  func image(
+    _ id: String, _ created: Int64, _ bytes: Int64, containers: Int = 0, build: String? = "b"
+  )
+    -> EngineImage
+  {
+    EngineImage(id: id, created: created, uniqueBytes: bytes, containers: containers, build: build)
+  }
+
+  @Test("under the limit nothing goes; over it, the oldest until under")
+  func oldestFirst() {
+    let images = [image("c", 30, 40), image("a", 10, 40), image("b", 20, 40)]
+    #expect(
+      BuildCachePolicy.prune(
+        EngineDiskUsage(layersBytes: 100, images: images), limit: 100, keep: []) == [])
+    #expect(
+      BuildCachePolicy.prune(
+        EngineDiskUsage(layersBytes: 130, images: images), limit: 100, keep: []) == ["a"])
+    #expect(
+      BuildCachePolicy.prune(EngineDiskUsage(layersBytes: 150, images: images), limit: 60, keep: [])
+        == ["a", "b", "c"])
+  }
+
+  @Test("never an image a container uses, the one just built, or one no build made")
+  func protectedImages() {
+    let images = [
+      image("used", 1, 50, containers: 1), image("base", 2, 50, build: nil), image("new", 3, 50),
+      image("old", 4, 50),
+    ]
+    #expect(
+      BuildCachePolicy.prune(
+        EngineDiskUsage(layersBytes: 200, images: images), limit: 0, keep: ["new"])
+        == ["old"])
+  }
+}

@@ -12,6 +12,11 @@ public protocol ImageBuilder: Sendable {
   ) async throws(RuntimeError)
   /// Writes the image as the engine exports it (`docker save`), unpacked, into `directory`.
   func exportImage(_ image: String, into directory: String) async throws(RuntimeError)
+  /// The engine's images and the disk their layers take.
+  func diskUsage() async throws(RuntimeError) -> EngineDiskUsage
+  /// Removes an image with its tags, and its untagged parents no other image needs (the
+  /// classic builder's cache of its steps).
+  func removeImage(_ id: String) async throws(RuntimeError)
 }
 
 /// What a build asks of the engine.
@@ -61,5 +66,57 @@ public struct BuildProgress: Codable, Sendable, Hashable {
     self.status = status
     self.error = error
     self.aux = imageID.map { Aux(ID: $0) }
+  }
+}
+
+/// What the engine's images take on disk (`GET /system/df`), for the build cache's bound.
+public struct EngineDiskUsage: Sendable, Hashable {
+  /// Every image layer on the engine, shared ones counted once.
+  public var layersBytes: Int64
+  public var images: [EngineImage]
+
+  public init(layersBytes: Int64, images: [EngineImage]) {
+    self.layersBytes = layersBytes
+    self.images = images
+  }
+}
+
+/// One image of the engine, as the build cache sees it.
+public struct EngineImage: Sendable, Hashable {
+  public var id: String
+  /// Unix seconds.
+  public var created: Int64
+  /// What removing it frees: its size less what it shares with other images.
+  public var uniqueBytes: Int64
+  /// Containers made from it, running or not.
+  public var containers: Int
+  /// The build that made it (`turnout.build` label), if a build did.
+  public var build: String?
+
+  public init(id: String, created: Int64, uniqueBytes: Int64, containers: Int, build: String?) {
+    self.id = id
+    self.created = created
+    self.uniqueBytes = uniqueBytes
+    self.containers = containers
+    self.build = build
+  }
+}
+
+/// Keeps a builder's disk under its bound: when the engine's layers take more than `limit`,
+/// the oldest images builds made go first, until the estimate is under it. Never an image a
+/// container uses, never one in `keep` (the build just made), never one no build made. Pure.
+public enum BuildCachePolicy {
+  public static func prune(_ usage: EngineDiskUsage, limit: Int64, keep: Set<String>) -> [String] {
+    var total = usage.layersBytes
+    guard total > limit else { return [] }
+    var removed: [String] = []
+    let candidates = usage.images
+      .filter { $0.build != nil && $0.containers == 0 && !keep.contains($0.id) }
+      .sorted { ($0.created, $0.id) < ($1.created, $1.id) }
+    for image in candidates where total > limit {
+      removed.append(image.id)
+      total -= image.uniqueBytes
+    }
+    return removed
   }
 }

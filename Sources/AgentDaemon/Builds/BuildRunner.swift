@@ -31,13 +31,16 @@ public actor BuildRunner {
   let destination: any BlobDestination
   let workRoot: String
   let logger: Logger
+  /// The most the engine's image layers may take after a build; older build images go first.
+  let cacheLimit: Int64?
   /// Builds under way by id: a command sent again joins the one running.
   private var running: [String: Task<CommandAck, Never>] = [:]
 
   public init(
     builder: any ImageBuilder, source: any BlobSource, destination: any BlobDestination,
-    workRoot: String, logger: Logger
+    workRoot: String, cacheLimit: Int64? = nil, logger: Logger
   ) {
+    self.cacheLimit = cacheLimit
     self.builder = builder
     self.source = source
     self.destination = destination
@@ -50,11 +53,36 @@ public actor BuildRunner {
     -> CommandAck
   {
     if let task = running[order.build] { return await task.value }
-    let task = Task { await self.execute(order, log: LogLines(build: order.build, send: log)) }
+    let lines = LogLines(build: order.build, send: log)
+    let task = Task {
+      let ack = await self.execute(order, log: lines)
+      await self.trimCache(keeping: ack.build?.image?.rawValue, log: lines)
+      return ack
+    }
     running[order.build] = task
     let ack = await task.value
     running[order.build] = nil
     return ack
+  }
+
+  /// Removes the oldest build images while the engine's layers are over `cacheLimit`.
+  private nonisolated func trimCache(keeping image: String?, log: LogLines) async {
+    guard let cacheLimit else { return }
+    do {
+      let usage = try await builder.diskUsage()
+      let doomed = BuildCachePolicy.prune(
+        usage, limit: cacheLimit, keep: Set([image].compactMap { $0 }))
+      guard !doomed.isEmpty else { return }
+      for id in doomed { try await builder.removeImage(id) }
+      await log.send([
+        "--> the engine's images took \(ByteCount.text(usage.layersBytes)), over this builder's \(ByteCount.text(cacheLimit)): removed \(doomed.count) older build image(s)"
+      ])
+      logger.info(
+        "build cache trimmed",
+        metadata: ["removed": "\(doomed.count)", "layers.bytes": "\(usage.layersBytes)"])
+    } catch {
+      logger.warning("cannot trim the build cache", metadata: ["error": "\(error)"])
+    }
   }
 
   private nonisolated func execute(_ order: BuildOrder, log: LogLines) async -> CommandAck {

@@ -208,16 +208,17 @@ public actor BuildService {
   }
 
   private func nextNumber(_ app: String) async throws(SchedulerError) -> Int {
-    if let last = numbers[app] {
-      numbers[app] = last + 1
-      return last + 1
+    if numbers[app] == nil {
+      let last: Int
+      do { last = try await store.builds(app: app, limit: 1).first?.number ?? 0 } catch {
+        throw SchedulerError(.store, "cannot read the builds of \(app): \(error.message)")
+      }
+      // Another order may have read it meanwhile (the actor let it in during the read).
+      numbers[app] = max(numbers[app] ?? 0, last)
     }
-    let last: Int
-    do { last = try await store.builds(app: app, limit: 1).first?.number ?? 0 } catch {
-      throw SchedulerError(.store, "cannot read the builds of \(app): \(error.message)")
-    }
-    numbers[app] = last + 1
-    return last + 1
+    let next = (numbers[app] ?? 0) + 1
+    numbers[app] = next
+    return next
   }
 
   private func wake(_ id: String) {

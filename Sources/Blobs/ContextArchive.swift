@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// A build context: the files of a directory that `.dockerignore` leaves in, in a fixed
 /// order, and the exact size of their tar before a byte of it is written, so a context over
@@ -132,5 +133,32 @@ public struct ContextArchive: Sendable {
     } catch {
       throw BlobError(.io, "cannot write the context archive: \(error.localizedDescription)")
     }
+  }
+
+  /// The text of member `name` of the tar at `path` (a context's Dockerfile), when it is
+  /// there and under 1 MiB.
+  public static func readMember(_ name: String, of path: String) -> String? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    let wanted = DockerIgnore.clean(name).joined(separator: "/")
+    var reader = TarReader()
+    var collecting = false
+    var bytes: [UInt8] = []
+    while let piece = try? handle.read(upToCount: 1 << 20), !piece.isEmpty {
+      guard let events = try? reader.feed(ByteBuffer(bytes: piece)) else { return nil }
+      for event in events {
+        switch event {
+        case .begin(let entry):
+          collecting = DockerIgnore.clean(entry.name).joined(separator: "/") == wanted
+        case .bytes(let chunk) where collecting:
+          bytes += chunk.readableBytesView
+          if bytes.count > 1 << 20 { return nil }
+        case .end where collecting:
+          return String(decoding: bytes, as: UTF8.self)
+        default: continue
+        }
+      }
+    }
+    return nil
   }
 }

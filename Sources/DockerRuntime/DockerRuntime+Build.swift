@@ -23,7 +23,9 @@ extension DockerRuntime: ImageBuilder {
       "memory=\(options.memoryBytes)", "cpuperiod=100000",
       "cpuquota=\(max(1000, options.cpuMillis * 100))",
     ]
-    if options.full { query += ["nocache=1", "pull=1"] }
+    // The base images were refreshed (where their registries answer) before a full build; the
+    // engine's own pull=1 would fail the build for a base that only this cluster holds.
+    if options.full { query += ["nocache=1"] }
     let version = try await negotiated()
     var request = HTTPClientRequest(url: url("/v\(version)/build?\(query.joined(separator: "&"))"))
     request.method = .POST
@@ -140,6 +142,10 @@ extension DockerRuntime {
           id: $0.Id, created: $0.Created, uniqueBytes: max(0, $0.Size - max(0, $0.SharedSize ?? 0)),
           containers: max(0, $0.Containers ?? 0), build: $0.Labels?["turnout.build"])
       })
+  }
+
+  public func refresh(_ reference: String) async throws(RuntimeError) {
+    try await pull(reference, auth: nil)
   }
 
   public func removeImage(_ id: String) async throws(RuntimeError) {

@@ -93,3 +93,23 @@ struct BuildCachePolicyTests {
         == ["old"])
   }
 }
+
+@Suite("Dockerfile bases: what a full build fetches afresh")
+struct DockerfileBasesTests {
+  @Test("FROM lines, without scratch, earlier stages, build arguments or repeats")
+  func bases() {
+    let text = """
+      # syntax comment
+      ARG BASE=debian:12
+      FROM --platform=linux/amd64 golang:1.22 AS build
+      RUN go build
+      FROM $BASE
+      FROM build AS test
+      FROM registry.example.com:5000/base/web:3 \\
+        AS final
+      FROM scratch
+      from golang:1.22
+      """
+    #expect(DockerfileBases.parse(text) == ["golang:1.22", "registry.example.com:5000/base/web:3"])
+  }
+}

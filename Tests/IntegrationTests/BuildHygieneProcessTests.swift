@@ -118,6 +118,13 @@ extension ProcessSuites {
       #expect(!tags.output.contains("\(app):local-b1"), "\(tags.output)")
       // The sample image the builds start from is no build's: it stays.
       #expect(try ProcessCluster.docker(["image", "inspect", "turnout-sample:1"]) == 0)
+      // A full build asks the base's registry first; this one has none, so the engine's copy
+      // serves, and the log says so.
+      let full = try await cluster.schedctl(
+        ["build", app, "--full", "--context", try context("true", app: "three")])
+      #expect(full.status == 0, "\(full.output)")
+      #expect(
+        full.output.contains("could not refresh base image turnout-sample:1"), "\(full.output)")
     }
   }
 }

@@ -12,6 +12,8 @@ public protocol ImageBuilder: Sendable {
   ) async throws(RuntimeError)
   /// Writes the image as the engine exports it (`docker save`), unpacked, into `directory`.
   func exportImage(_ image: String, into directory: String) async throws(RuntimeError)
+  /// Pulls `reference` from its registry again, for a full build's fresh base.
+  func refresh(_ reference: String) async throws(RuntimeError)
   /// The engine's images and the disk their layers take.
   func diskUsage() async throws(RuntimeError) -> EngineDiskUsage
   /// Removes an image with its tags, and its untagged parents no other image needs (the
@@ -24,7 +26,7 @@ public struct EngineBuildOptions: Sendable, Hashable {
   public var dockerfile: String
   /// The tag the result gets in the engine.
   public var tag: String
-  /// No layer cache, and base images pulled afresh.
+  /// No layer cache (the caller refreshes the base images first).
   public var full: Bool
   public var labels: [String: String]
   public var cpuMillis: Int64

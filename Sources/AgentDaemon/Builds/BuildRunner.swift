@@ -107,6 +107,9 @@ public actor BuildRunner {
       dockerfile: order.dockerfile, tag: order.reference, full: order.kind == .full,
       labels: ["turnout.build": order.build, "turnout.app": order.app],
       cpuMillis: order.cpuMillis, memoryBytes: order.memoryBytes)
+    if order.kind == .full {
+      await refreshBases(contextPath: contextPath, dockerfile: order.dockerfile, log: log)
+    }
     await log.send(
       ["--> building \(order.reference) (\(order.kind.rawValue)) with \(order.dockerfile)"])
     let outcome = await Self.within(.milliseconds(order.timeoutMillis)) { [builder] in
@@ -182,6 +185,24 @@ public actor BuildRunner {
       try archive.write(to: path)
     } else {
       throw BuildRunnerError("the build order names no context and no git source")
+    }
+  }
+
+  /// A full build's fresh bases: each FROM image pulled again from its registry; one whose
+  /// registry does not answer is built from the copy the engine has, and the log says so.
+  private nonisolated func refreshBases(contextPath: String, dockerfile: String, log: LogLines)
+    async
+  {
+    guard let text = ContextArchive.readMember(dockerfile, of: contextPath) else { return }
+    for base in DockerfileBases.parse(text) {
+      do {
+        try await builder.refresh(base)
+        await log.send(["--> refreshed base image \(base) from its registry"])
+      } catch {
+        await log.send([
+          "--> could not refresh base image \(base) from its registry (\(error.message.prefix(160))); building from this engine's copy"
+        ])
+      }
     }
   }
 

@@ -38,6 +38,9 @@ public enum DockerfileBases {
 
 extension StringProtocol {
   fileprivate func trimmingCharacters() -> String {
-    String(drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
+    String(
+      drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed().drop {
+        $0 == " " || $0 == "\t" || $0 == "\r"
+      }.reversed())
   }
 }

@@ -15,6 +15,9 @@ public struct DashboardModel: Sendable {
   public var now: Int64
   /// How far back the graphs reach, seconds.
   public var window: Int64
+  /// Recent builds, newest first, and the last lines of the running ones' output.
+  public var builds: [BuildRecord] = []
+  public var buildLogs: [String: [String]] = [:]
 
   public init(
     nodes: [NodeView], apps: [AppStatusResponse], routers: [RouterView], events: [ClusterEvent],

@@ -41,6 +41,7 @@ public enum DashboardPage {
         "<section class=\"app\"><p class=\"empty\">No app yet: <code>schedctl app apply app.yaml</code> creates one.</p></section>"
     }
     for app in model.apps { html += self.app(app, model) }
+    html += builds(model.builds, logs: model.buildLogs)
     html += events(model.events)
     return html
   }

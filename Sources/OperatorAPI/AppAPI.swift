@@ -41,15 +41,24 @@ public struct AppStatusResponse: Codable, Sendable, Equatable {
   public var traffic: [SetTraffic]
   /// The epoch of the route table the scheduler gives routers.
   public var epoch: Int64
+  /// The app's latest build in the cluster, if it had one.
+  public var lastBuild: BuildRecord?
 
-  public init(app: AppRecord, sets: [SetView], traffic: [SetTraffic] = [], epoch: Int64 = 0) {
+  public init(
+    app: AppRecord, sets: [SetView], traffic: [SetTraffic] = [], epoch: Int64 = 0,
+    lastBuild: BuildRecord? = nil
+  ) {
+    self.lastBuild = lastBuild
     self.app = app
     self.sets = sets
     self.traffic = traffic
     self.epoch = epoch
   }
 
-  enum CodingKeys: String, CodingKey { case app, sets, traffic, epoch }
+  enum CodingKeys: String, CodingKey {
+    case app, sets, traffic, epoch
+    case lastBuild = "last_build"
+  }
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -57,6 +66,7 @@ public struct AppStatusResponse: Codable, Sendable, Equatable {
     sets = try c.decode([SetView].self, forKey: .sets)
     traffic = try c.decodeIfPresent([SetTraffic].self, forKey: .traffic) ?? []
     epoch = try c.decodeIfPresent(Int64.self, forKey: .epoch) ?? 0
+    lastBuild = try c.decodeIfPresent(BuildRecord.self, forKey: .lastBuild)
   }
 }
 

@@ -246,6 +246,15 @@ struct StatusCommand: AsyncParsableCommand {
   static func render(_ status: AppStatusResponse) -> String {
     var out =
       "\(status.app.name): \(status.app.spec.slots) x \(Quantity.formatCPU(status.app.spec.resources.cpuMillis)) CPU, \(Quantity.formatMemory(status.app.spec.resources.memoryBytes)); live: \(status.app.live?.rawValue ?? "none")\n"
+    if let build = status.lastBuild {
+      let took = build.durationMillis.map { String(format: ", %.1f s", Double($0) / 1000) } ?? ""
+      let outcome =
+        build.failure.map { "failed: \($0.summary)" } ?? build.image.map {
+          "\(build.reference) \($0.short)"
+        } ?? build.state.rawValue
+      out +=
+        "last build: \(build.id) (\(build.kind.rawValue) of \(build.ref) by \(build.actor)\(took)): \(outcome)\n"
+    }
     if status.sets.isEmpty {
       return out + "No sets. Build one with schedctl deploy \(status.app.name)."
     }

@@ -25,7 +25,8 @@ struct APIRoutes {
     let router = Router(context: APIContext.self)
     router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]) }
     DashboardRoutes(
-      cluster: cluster, apps: apps, routers: routers, apiToken: apiToken, sessions: sessions
+      cluster: cluster, apps: apps, routers: routers, builds: builds, apiToken: apiToken,
+      sessions: sessions
     ).add(to: router)
     // Prometheus sends the operator token too (`authorization: { credentials: TOKEN }`).
     router.group("metrics").add(middleware: BearerAuth(token: apiToken)).get { _, _ in
@@ -49,7 +50,9 @@ struct APIRoutes {
     v1.put("apps/:name") { request, context in try await applyApp(request, context) }
     v1.get("apps/:name") { _, context in
       let name = try context.parameters.require("name")
-      return JSONResponse.ok(try await run { try await apps.status(name) })
+      var status = try await run { try await apps.status(name) }
+      status.lastBuild = await builds.list(app: name, limit: 1).first
+      return JSONResponse.ok(status)
     }
     v1.post("apps/:name/deploy") { request, context in
       let name = try context.parameters.require("name")

@@ -13,6 +13,7 @@ struct DashboardRoutes {
   let cluster: Cluster
   let apps: AppService
   let routers: RouterHub
+  let builds: BuildService
   let apiToken: String
   let sessions: DashboardSessions
 
@@ -85,10 +86,13 @@ struct DashboardRoutes {
       ? []
       : try await cluster.store.samplePoints(
         series: series, resolution: 10, since: now - Self.window)
-    return DashboardModel(
+    var model = DashboardModel(
       nodes: view.nodeViews, apps: statuses, routers: await routers.views(),
       events: try await cluster.store.recentEvents(limit: 40),
       samples: Dictionary(grouping: points, by: \.series), now: now, window: Self.window)
+    model.builds = await builds.list(app: nil, limit: 10)
+    model.buildLogs = await builds.runningTails(lines: 15)
+    return model
   }
 
   /// The value of `name` in an `application/x-www-form-urlencoded` body.

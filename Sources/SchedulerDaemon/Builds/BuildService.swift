@@ -173,6 +173,16 @@ public actor BuildService {
       state: records[id]?.state ?? .failed, dropped: buffer.dropped)
   }
 
+  /// The last `lines` of every running build's output, by build.
+  public func runningTails(lines: Int) -> [String: [String]] {
+    var tails: [String: [String]] = [:]
+    for (id, build) in records where build.state == .running {
+      let buffer = logs[id] ?? BuildLogBuffer()
+      tails[id] = buffer.lines(from: max(0, buffer.count - lines))
+    }
+    return tails
+  }
+
   /// Waits until build `id` is over; its record then.
   public func finished(_ id: String) async -> BuildRecord? {
     while let build = records[id], !build.isOver {

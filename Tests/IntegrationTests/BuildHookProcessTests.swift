@@ -61,28 +61,15 @@ extension ProcessSuites {
     @Test("a signed push builds from git and deploys the candidate; a bad signature builds nothing")
     func signedPush() async throws {
       let repo = try repository()
-      let scheduler = cluster.schedd()
-      try scheduler.start()
-      let agent = cluster.agent("builder1", ports: "24800-24899", extra: ["--builder"])
-      try agent.start()
+      let (scheduler, agent) = try await cluster.startWithBuilder(
+        app: app, ports: "24800-24899",
+        build: BuildSettings(git: "file://\(repo.path)", onPush: .deploy))
       defer {
         agent.kill(SIGTERM)
         scheduler.kill(SIGTERM)
         ProcessCluster.removeContainers(of: app)
-        let docker = URL(fileURLWithPath: "/usr/bin/docker")
-        if let listed = try? runToEnd(docker, ["images", "-q", "--filter", "reference=\(app)"]) {
-          let ids = Set(listed.output.split(whereSeparator: \.isWhitespace).map(String.init))
-          if !ids.isEmpty { _ = try? runToEnd(docker, ["rmi", "-f"] + ids.sorted()) }
-        }
+        ProcessCluster.removeBuiltImages(of: app)
       }
-      #expect(
-        await eventually(timeout: .seconds(20)) {
-          (try? await cluster.api.nodes().first?.state) == .ready
-        })
-      var spec = ProcessCluster.sampleSpec(app)
-      spec.slots = 1
-      spec.build = BuildSettings(git: "file://\(repo.path)", onPush: .deploy)
-      _ = try await cluster.api.apply(spec)
       let secret = try await cluster.api.rotateHookSecret(app).secret
       let body = #"{"ref":"refs/heads/main","after":"0000"}"#
 

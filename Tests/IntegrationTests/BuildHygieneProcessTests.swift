@@ -30,30 +30,14 @@ extension ProcessSuites {
     func start(agentFlags: [String] = [], build: BuildSettings? = nil) async throws
       -> (ManagedProcess, ManagedProcess)
     {
-      let scheduler = cluster.schedd()
-      try scheduler.start()
-      let agent = cluster.agent("builder1", ports: "24900-24999", extra: ["--builder"] + agentFlags)
-      try agent.start()
-      #expect(
-        await eventually(timeout: .seconds(20)) {
-          (try? await cluster.api.nodes().first?.state) == .ready
-        })
-      var spec = ProcessCluster.sampleSpec(app)
-      spec.slots = 1
-      spec.build = build
-      _ = try await cluster.api.apply(spec)
-      return (scheduler, agent)
+      try await cluster.startWithBuilder(
+        app: app, ports: "24900-24999", agentFlags: agentFlags, build: build)
     }
 
     func stop(_ processes: (ManagedProcess, ManagedProcess)) {
       processes.1.kill(SIGTERM)
       processes.0.kill(SIGTERM)
-      let docker = URL(fileURLWithPath: "/usr/bin/docker")
-      if let listed = try? runToEnd(docker, ["images", "-q", "--filter", "reference=\(app)"]) {
-        let ids = Set(listed.output.split(whereSeparator: \.isWhitespace).map(String.init))
-        if !ids.isEmpty { _ = try? runToEnd(docker, ["rmi", "-f"] + ids.sorted()) }
-      }
-      _ = try? runToEnd(docker, ["image", "prune", "-f"])
+      ProcessCluster.removeBuiltImages(of: app)
     }
 
     @Test("a build past the spec's timeout is stopped, says so, and leaves no container")

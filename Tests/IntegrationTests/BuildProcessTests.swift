@@ -50,29 +50,10 @@ extension ProcessSuites {
     }
 
     func start(_ extra: [String] = []) async throws -> (ManagedProcess, ManagedProcess) {
-      let scheduler = cluster.schedd(extra)
-      try scheduler.start()
-      let agent = cluster.agent("builder1", ports: "24700-24799", extra: ["--builder"])
-      try agent.start()
-      #expect(
-        await eventually(timeout: .seconds(20)) {
-          (try? await cluster.api.nodes().first?.state) == .ready
-        })
-      var spec = ProcessCluster.sampleSpec(app)
-      spec.slots = 1
-      _ = try await cluster.api.apply(spec)
-      return (scheduler, agent)
+      try await cluster.startWithBuilder(app: app, ports: "24700-24799", scheddFlags: extra)
     }
 
-    func removeImages() {
-      let docker = URL(fileURLWithPath: "/usr/bin/docker")
-      guard let listed = try? runToEnd(docker, ["images", "-q", "--filter", "reference=\(app)"])
-      else { return }
-      let ids = Set(listed.output.split(whereSeparator: \.isWhitespace).map(String.init))
-      if !ids.isEmpty { _ = try? runToEnd(docker, ["rmi", "-f"] + ids.sorted()) }
-      // What a failed build leaves: its last step's image, untagged.
-      _ = try? runToEnd(docker, ["image", "prune", "-f"])
-    }
+    func removeImages() { ProcessCluster.removeBuiltImages(of: app) }
 
     @Test("an app-only build reuses the base layers; a full build makes them again")
     func cacheReuse() async throws {

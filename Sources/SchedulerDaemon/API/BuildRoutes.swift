@@ -22,7 +22,7 @@ struct BuildRoutes {
       let signature =
         request.headers[HTTPField.Name("X-Hub-Signature-256")!]
         ?? request.headers[HTTPField.Name("X-Turnout-Signature")!]
-      let view = try await run { () async throws(SchedulerError) in
+      let view = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await builds.hook(name, body: Array(body.readableBytesView), signature: signature)
       }
       return JSONResponse.ok(view, status: .accepted)
@@ -33,7 +33,7 @@ struct BuildRoutes {
     v1.post("apps/:name/hooks/secret") { request, context in
       let name = try context.parameters.require("name")
       let actor = APIRoutes.actor(request)
-      let secret = try await run { () async throws(SchedulerError) in
+      let secret = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await builds.rotateHookSecret(name, actor: actor)
       }
       return JSONResponse.ok(HookSecretResponse(app: name, secret: secret), status: .created)
@@ -42,7 +42,7 @@ struct BuildRoutes {
       let name = try context.parameters.require("name")
       let body = try await JSONResponse.decode(BuildCreateRequest.self, from: request)
       let actor = APIRoutes.actor(request)
-      let view = try await run { () async throws(SchedulerError) in
+      let view = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await builds.create(name, body, actor: actor)
       }
       return JSONResponse.ok(view, status: .created)
@@ -51,7 +51,7 @@ struct BuildRoutes {
       let id = try context.parameters.require("id")
       let body = try await JSONResponse.decode(BuildStartRequest.self, from: request)
       return JSONResponse.ok(
-        try await run { () async throws(SchedulerError) in
+        try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
           try await builds.start(id, context: body.context)
         }, status: .accepted)
     }
@@ -73,14 +73,16 @@ struct BuildRoutes {
       let from = request.uri.queryParameters.get("from", as: Int.self) ?? 0
       let wait = min(request.uri.queryParameters.get("wait", as: Int.self) ?? 0, 30)
       return JSONResponse.ok(
-        try await run { () async throws(SchedulerError) in
+        try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
           try await builds.log(id, from: from, wait: .seconds(wait))
         })
     }
   }
+}
 
-  /// The build service's failures as HTTP answers.
-  private func run<T>(_ body: () async throws(SchedulerError) -> T) async throws -> T {
+/// The scheduler's service errors (image store, builds) as HTTP answers, in one place.
+enum SchedulerErrorHTTP {
+  static func run<T>(_ body: () async throws(SchedulerError) -> T) async throws -> T {
     do {
       return try await body()
     } catch {
@@ -90,6 +92,10 @@ struct BuildRoutes {
       case .conflict: throw APIError(.conflict, code: "conflict", error.message)
       case .tooLarge: throw APIError(.contentTooLarge, code: "too_large", error.message)
       case .unauthorized: throw APIError(.unauthorized, code: "unauthorized", error.message)
+      case .diskFull:
+        throw APIError(
+          HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: "disk_full",
+          error.message)
       default: throw APIError(.internalServerError, code: "internal", error.message)
       }
     }

@@ -22,7 +22,7 @@ struct ImageRoutes {
           .badRequest, code: "bad_request", "'\(raw)' is not a digest (sha256: and 64 hex digits)")
       }
       let length = request.headers[.contentLength].flatMap(Int64.init)
-      let size = try await run { () async throws(SchedulerError) in
+      let size = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await images.ingest(digest, body: request.body, declaredLength: length)
       }
       return JSONResponse.ok(["digest": digest.rawValue, "size": "\(size)"], status: .created)
@@ -30,7 +30,7 @@ struct ImageRoutes {
     v1.put("images") { request, _ in
       let body = try await JSONResponse.decode(ImageTagRequest.self, from: request)
       let actor = APIRoutes.actor(request)
-      let image = try await run { () async throws(SchedulerError) in
+      let image = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await images.tag(body.reference, manifest: body.manifest, actor: actor)
       }
       // A push is when older images may fall out of retention.
@@ -47,7 +47,7 @@ struct ImageRoutes {
       }
       let actor = APIRoutes.actor(request)
       let inUse = await inUseReferences()
-      try await run { () async throws(SchedulerError) in
+      try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await images.remove(reference, inUse: inUse, actor: actor)
       }
       return JSONResponse.ok(["removed": reference])
@@ -67,7 +67,7 @@ struct ImageRoutes {
           .badRequest, code: "bad_request", "both a user name and a password are needed")
       }
       let actor = APIRoutes.actor(request)
-      try await run { () async throws(SchedulerError) in
+      try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await images.setCredential(
           RegistryCredential(registry: registry, username: body.username, password: body.password),
           registry: registry, actor: actor)
@@ -79,7 +79,7 @@ struct ImageRoutes {
     v1.delete("registries/:registry") { request, context in
       let registry = try context.parameters.require("registry")
       let actor = APIRoutes.actor(request)
-      try await run { () async throws(SchedulerError) in
+      try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await images.setCredential(nil, registry: registry, actor: actor)
       }
       return JSONResponse.ok(["removed": registry])
@@ -107,24 +107,6 @@ struct ImageRoutes {
       let holders = Set(
         reports.values.filter { $0.status.imageID == image.config.rawValue }.map(\.node.rawValue))
       return ImageView(image: image, sets: users, nodes: holders.sorted())
-    }
-  }
-
-  /// The image store's failures as HTTP answers.
-  private func run<T>(_ body: () async throws(SchedulerError) -> T) async throws -> T {
-    do {
-      return try await body()
-    } catch {
-      switch error.code {
-      case .notFound: throw APIError(.notFound, code: "not_found", error.message)
-      case .invalid: throw APIError(.badRequest, code: "bad_request", error.message)
-      case .conflict: throw APIError(.conflict, code: "conflict", error.message)
-      case .diskFull:
-        throw APIError(
-          HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: "disk_full",
-          error.message)
-      default: throw APIError(.internalServerError, code: "internal", error.message)
-      }
     }
   }
 }

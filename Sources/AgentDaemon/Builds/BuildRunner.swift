@@ -112,6 +112,7 @@ public actor BuildRunner {
     }
     await log.send(
       ["--> building \(order.reference) (\(order.kind.rawValue)) with \(order.dockerfile)"])
+    let engineStarted = ContinuousClock.now
     let outcome = await Self.within(.milliseconds(order.timeoutMillis)) { [builder] in
       try await builder.build(contextPath: contextPath, options: options) { progress in
         let lines = transcript.withLock { $0.take(progress) }
@@ -141,6 +142,9 @@ public actor BuildRunner {
     if let failure = result.failure {
       return CommandAck(ok: false, message: failure.summary, build: BuildOutcome(failure: failure))
     }
+    await log.send([
+      "--> the engine built it in \(Self.seconds(ContinuousClock.now - engineStarted))"
+    ])
     let built = ContinuousClock.now - started
     do {
       var outcome = try await store(
@@ -213,8 +217,10 @@ public actor BuildRunner {
     let exportDirectory = "\(directory)/export"
     try FileManager.default.createDirectory(
       atPath: exportDirectory, withIntermediateDirectories: true)
+    let exportStarted = ContinuousClock.now
     try await builder.exportImage(image, into: exportDirectory)
     let saved = try SavedImage.read(directory: exportDirectory, image: image)
+    let exported = ContinuousClock.now - exportStarted
     let manifestBytes = saved.manifest.encoded()
     let manifestPath = "\(exportDirectory)/turnout-manifest.json"
     FileManager.default.createFile(atPath: manifestPath, contents: Data(manifestBytes))
@@ -227,13 +233,21 @@ public actor BuildRunner {
       ]
     await log.send(
       [
-        "--> storing \(saved.config.short) (\(saved.layers.count) layers, \(ByteCount.text(saved.manifest.size))) in the cluster's image store"
+        "--> exported and checked \(saved.config.short) (\(saved.layers.count) layers, \(ByteCount.text(saved.manifest.size))) in \(Self.seconds(exported)); storing it in the cluster's image store"
       ])
+    let uploadStarted = ContinuousClock.now
     let sent = try await destination.upload(files)
-    await log.send(["--> uploaded \(ByteCount.text(sent)); the store had the rest"])
+    await log.send([
+      "--> uploaded \(ByteCount.text(sent)) in \(Self.seconds(ContinuousClock.now - uploadStarted)); the store had the rest"
+    ])
     return BuildOutcome(
       manifest: manifest, image: saved.config, layers: saved.layers.map(\.digest),
       uploadedBytes: sent)
+  }
+
+  static func seconds(_ duration: Duration) -> String {
+    let parts = duration.components
+    return String(format: "%.2f s", Double(parts.seconds) + Double(parts.attoseconds) / 1e18)
   }
 
   enum Outcome {

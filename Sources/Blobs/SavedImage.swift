@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOCore
 import SchedModel
@@ -40,9 +41,17 @@ public struct SavedImage: Sendable {
     return "\(directory)/\(relative)"
   }
 
-  public static func read(directory: String, image: String) throws(BlobError) -> SavedImage {
+  /// Reads and checks the export in `directory`. `digests` are those the unpacker took as
+  /// the files streamed in (by path); a file without one is hashed here.
+  public static func read(
+    directory: String, image: String, digests: [String: (ContentDigest, Int64)] = [:]
+  ) throws(BlobError) -> SavedImage {
     func file(_ relative: String) throws(BlobError) -> String {
       try inside(directory, relative)
+    }
+    func hash(_ path: String) throws(BlobError) -> (ContentDigest, Int64) {
+      if let known = digests[path] { return known }
+      return try BlobHash.digest(ofFile: path)
     }
     guard let data = FileManager.default.contents(atPath: "\(directory)/manifest.json"),
       let entries = try? JSONDecoder().decode([Entry].self, from: data), let entry = entries.first
@@ -58,7 +67,7 @@ public struct SavedImage: Sendable {
     }
     let configPath = try file(entry.Config)
     let (config, configSize): (ContentDigest, Int64)
-    do { (config, configSize) = try BlobHash.digest(ofFile: configPath) } catch {
+    do { (config, configSize) = try hash(configPath) } catch {
       throw BlobError(.invalid, "cannot read the image config \(entry.Config): \(error.message)")
     }
     guard let configData = FileManager.default.contents(atPath: configPath),
@@ -74,7 +83,7 @@ public struct SavedImage: Sendable {
     for (relative, diffID) in zip(entry.Layers, parsed.rootfs.diff_ids) {
       let path = try file(relative)
       let (digest, size): (ContentDigest, Int64)
-      do { (digest, size) = try BlobHash.digest(ofFile: path) } catch {
+      do { (digest, size) = try hash(path) } catch {
         throw BlobError(.invalid, "cannot read layer \(relative): \(error.message)")
       }
       guard digest.rawValue == diffID else {
@@ -105,8 +114,10 @@ extension SavedImage {
   public struct Unpacker {
     let directory: String
     var reader = TarReader()
-    var current: FileHandle?
+    var current: (path: String, handle: FileHandle, hasher: SHA256, size: Int64)?
     public private(set) var bytes: Int64 = 0
+    /// Each file's digest and size, taken as it was written (one pass, no second read).
+    public private(set) var digests: [String: (ContentDigest, Int64)] = [:]
 
     public init(directory: String) { self.directory = directory }
 
@@ -128,13 +139,26 @@ extension SavedImage {
           guard FileManager.default.createFile(atPath: path, contents: nil),
             let handle = FileHandle(forWritingAtPath: path)
           else { throw BlobError(.io, "cannot write \(path); is there room in \(directory)?") }
-          current = handle
+          current = (path, handle, SHA256(), 0)
         case .bytes(let bytes):
-          do { try current?.write(contentsOf: Data(bytes.readableBytesView)) } catch {
+          guard var file = current else { continue }
+          do {
+            try bytes.withUnsafeReadableBytes { raw in
+              file.hasher.update(bufferPointer: raw)
+              try file.handle.write(contentsOf: raw)
+            }
+          } catch {
             throw BlobError(.io, "cannot write the export into \(directory): \(error)")
           }
+          file.size += Int64(bytes.readableBytes)
+          current = file
         case .end:
-          try? current?.close()
+          if let file = current {
+            try? file.handle.close()
+            digests[file.path] = (
+              ContentDigest(rawValue: "sha256:" + BlobHash.hex(file.hasher.finalize()))!, file.size
+            )
+          }
           current = nil
         }
       }
@@ -142,7 +166,7 @@ extension SavedImage {
 
     /// Closes what is open (after the last piece, or when the export broke off).
     public mutating func finish() {
-      try? current?.close()
+      try? current?.handle.close()
       current = nil
     }
   }

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Blobs
 import Foundation
 import NIOCore
+import SchedModel
 
 /// Builds and exports through the Engine API: `POST /build` with the context tar as the
 /// body and the progress read as it streams; `GET /images/NAME/get` unpacked as it streams.
@@ -67,7 +68,9 @@ extension DockerRuntime: ImageBuilder {
     }
   }
 
-  public func exportImage(_ image: String, into directory: String) async throws(RuntimeError) {
+  public func exportImage(_ image: String, into directory: String) async throws(RuntimeError)
+    -> [String: (ContentDigest, Int64)]
+  {
     let version = try await negotiated()
     var request = HTTPClientRequest(url: url("/v\(version)/images/\(Self.encoded(image))/get"))
     request.headers.replaceOrAdd(name: "Host", value: "docker")
@@ -90,6 +93,7 @@ extension DockerRuntime: ImageBuilder {
     } catch {
       throw RuntimeError(.unavailable, "the export of \(image) broke off: \(error)")
     }
+    return unpacker.digests
   }
 
   private func url(_ path: String) -> String {

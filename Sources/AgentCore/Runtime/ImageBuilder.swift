@@ -10,8 +10,10 @@ public protocol ImageBuilder: Sendable {
     contextPath: String, options: EngineBuildOptions,
     progress: @escaping @Sendable (BuildProgress) async -> Void
   ) async throws(RuntimeError)
-  /// Writes the image as the engine exports it (`docker save`), unpacked, into `directory`.
+  /// Writes the image as the engine exports it (`docker save`), unpacked, into `directory`;
+  /// returns each file's digest and size, taken as it was written.
   func exportImage(_ image: String, into directory: String) async throws(RuntimeError)
+    -> [String: (ContentDigest, Int64)]
   /// Pulls `reference` from its registry again, for a full build's fresh base.
   func refresh(_ reference: String) async throws(RuntimeError)
   /// The engine's images and the disk their layers take.

@@ -218,8 +218,8 @@ public actor BuildRunner {
     try FileManager.default.createDirectory(
       atPath: exportDirectory, withIntermediateDirectories: true)
     let exportStarted = ContinuousClock.now
-    try await builder.exportImage(image, into: exportDirectory)
-    let saved = try SavedImage.read(directory: exportDirectory, image: image)
+    let digests = try await builder.exportImage(image, into: exportDirectory)
+    let saved = try SavedImage.read(directory: exportDirectory, image: image, digests: digests)
     let exported = ContinuousClock.now - exportStarted
     let manifestBytes = saved.manifest.encoded()
     let manifestPath = "\(exportDirectory)/turnout-manifest.json"

@@ -66,8 +66,8 @@ struct ImagePushCommand: AsyncParsableCommand {
     let saved: SavedImage
     do {
       let engine = LocalEngine(socketPath: LocalEngine.socket(dockerSocket))
-      _ = try await engine.export(image, into: directory)
-      saved = try SavedImage.read(directory: directory, image: image)
+      let digests = try await engine.export(image, into: directory)
+      saved = try SavedImage.read(directory: directory, image: image, digests: digests)
     } catch let error as PushError {
       FileHandle.standardError.write(Data("error: \(error)\n".utf8))
       throw ExitCode(Exit.dataError)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Blobs
 import Foundation
 import NIOCore
+import SchedModel
 
 /// The Docker engine on the operator's machine, read once per push: `GET /images/NAME/get`
 /// streams the image as a tar, unpacked here as it arrives into a private directory.
@@ -17,8 +18,11 @@ struct LocalEngine {
     return "/var/run/docker.sock"
   }
 
-  /// Exports `image` into `directory`; returns the bytes read.
-  func export(_ image: String, into directory: String) async throws -> Int64 {
+  /// Exports `image` into `directory`; returns each file's digest and size, taken as it was
+  /// written.
+  func export(_ image: String, into directory: String) async throws
+    -> [String: (ContentDigest, Int64)]
+  {
     let name =
       image.addingPercentEncoding(
         withAllowedCharacters: .alphanumerics.union(["-", "_", ".", ":", "@"])) ?? image
@@ -50,7 +54,7 @@ struct LocalEngine {
     } catch let error as BlobError {
       throw PushError("the export of \(image): \(error.message)")
     }
-    return unpacker.bytes
+    return unpacker.digests
   }
 }
 

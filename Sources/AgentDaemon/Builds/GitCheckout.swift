@@ -39,8 +39,15 @@ enum GitCheckout {
       try await Task.sleep(for: timeout)
       process.terminate()
     }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    // Read and wait on a thread of its own: a fetch may take minutes, and the agent's tasks
+    // (its heartbeats) must not wait behind it.
+    let data = await withCheckedContinuation { continuation in
+      DispatchQueue.global().async {
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        continuation.resume(returning: data)
+      }
+    }
     watchdog.cancel()
     guard process.terminationStatus == 0 else {
       let text = String(decoding: data.suffix(2000), as: UTF8.self)

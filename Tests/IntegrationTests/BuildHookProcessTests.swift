@@ -103,5 +103,50 @@ extension ProcessSuites {
       let events = try await cluster.api.events(after: 0, limit: 500)
       #expect(events.contains { $0.kind == "build.succeeded" && $0.subject == "\(app)-1" })
     }
+
+    @Test("on_push: verify with switch_after_verify: a passed verification switches production")
+    func verifyThenSwitch() async throws {
+      let repo = try repository()
+      let (scheduler, agent) = try await cluster.startWithBuilder(
+        app: app, ports: "24800-24899",
+        build: BuildSettings(
+          git: "file://\(repo.path)", onPush: .verify, switchAfterVerify: true))
+      defer {
+        agent.kill(SIGTERM)
+        scheduler.kill(SIGTERM)
+        ProcessCluster.removeContainers(of: app)
+        ProcessCluster.removeBuiltImages(of: app)
+      }
+      // A router with a preview listener: the verification checks the candidate through it.
+      let router = cluster.router("r1", port: freePort(), previewPort: freePort())
+      try router.start()
+      defer { router.kill(SIGTERM) }
+      #expect(
+        await eventually(timeout: .seconds(20)) {
+          (try? await cluster.api.routers().routers.count) == 1
+        })
+      // Production first: the sample image, live.
+      let first = try await cluster.schedctl(["deploy", app, "--timeout", "60s"])
+      #expect(first.status == 0, "\(first.output)")
+      let secret = try await cluster.api.rotateHookSecret(app).secret
+      let body = #"{"ref":"refs/heads/main"}"#
+      let accepted = try post(body, signature: try sign(body, secret))
+      #expect(accepted.status == 202, "\(accepted)")
+      // Built, deployed as the candidate, verified (no tests or checks: it passes), then switched.
+      #expect(
+        await eventually(timeout: .seconds(120)) {
+          let status = try? await cluster.api.status(app)
+          return status?.sets.contains { $0.image == "\(app):main-b1" && $0.live } == true
+        })
+      var events: [ClusterEvent] = []
+      #expect(
+        await eventually(timeout: .seconds(60)) {
+          events = (try? await cluster.api.events(after: 0, limit: 500)) ?? []
+          return events.contains { $0.kind == "app.verified" && $0.actor == "webhook" }
+        })
+      try await Task.sleep(for: .seconds(2))
+      events = try await cluster.api.events(after: 0, limit: 500)
+      #expect(!events.contains { $0.kind == "hook.failed" }, "\(events.map(\.detail))")
+    }
   }
 }

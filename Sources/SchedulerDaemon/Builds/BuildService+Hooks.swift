@@ -90,8 +90,11 @@ extension BuildService {
         "hook.failed", "deployment \(deployed.deployment) did not become ready; no verification")
       return
     }
-    guard let started = try? await apps.startVerification(build.app, actor: "webhook") else {
-      await note("hook.failed", "the verification of \(deployed.deployment) could not start")
+    let started: Verification
+    do { started = try await apps.startVerification(build.app, actor: "webhook") } catch {
+      await note(
+        "hook.failed",
+        "the verification of \(deployed.deployment) could not start: \(error.message)")
       return
     }
     var verification = started

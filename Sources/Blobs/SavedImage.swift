@@ -115,7 +115,6 @@ extension SavedImage {
     let directory: String
     var reader = TarReader()
     var current: (path: String, handle: FileHandle, hasher: SHA256, size: Int64)?
-    public private(set) var bytes: Int64 = 0
     /// Each file's digest and size, taken as it was written (one pass, no second read).
     public private(set) var digests: [String: (ContentDigest, Int64)] = [:]
 
@@ -123,7 +122,6 @@ extension SavedImage {
 
     /// Takes the next piece of the export.
     public mutating func feed(_ piece: ByteBuffer) throws(BlobError) {
-      bytes += Int64(piece.readableBytes)
       let events: [TarReader.Event]
       do { events = try reader.feed(piece) } catch {
         throw BlobError(.invalid, "the engine's export is not a readable tar: \(error)")

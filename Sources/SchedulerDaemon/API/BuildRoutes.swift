@@ -62,11 +62,10 @@ struct BuildRoutes {
     }
     v1.get("builds/:id") { _, context in
       let id = try context.parameters.require("id")
-      if let view = await builds.get(id) { return JSONResponse.ok(view) }
-      if let stored = await builds.list(app: nil, limit: 500).first(where: { $0.id == id }) {
-        return JSONResponse.ok(BuildView(build: stored))
+      guard let view = await builds.get(id) else {
+        throw APIError(.notFound, code: "not_found", "no build '\(id)'")
       }
-      throw APIError(.notFound, code: "not_found", "no build '\(id)'")
+      return JSONResponse.ok(view)
     }
     v1.get("builds/:id/log") { request, context in
       let id = try context.parameters.require("id")

@@ -145,7 +145,11 @@ public actor BuildService {
 
   // MARK: reading
 
-  public func get(_ id: String) -> BuildView? { records[id].map(view) }
+  /// A build by id: one this process holds, else a stored one among the recent.
+  public func get(_ id: String) async -> BuildView? {
+    if let build = records[id] { return view(build) }
+    return await list(app: nil, limit: 500).first { $0.id == id }.map { BuildView(build: $0) }
+  }
 
   public func list(app: String?, limit: Int = 50) async -> [BuildRecord] {
     (try? await store.builds(app: app, limit: limit)) ?? []

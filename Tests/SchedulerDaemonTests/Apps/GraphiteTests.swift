@@ -25,7 +25,7 @@ struct GraphiteTests {
   }
 
   /// Debian's carbon (graphite-carbon) on 127.0.0.1 with its data in a temporary folder.
-  static func carbon(port: Int) throws -> (Process, URL) {
+  static func carbon(port: Int) throws -> (Process, URL, URL) {
     let dir = temporaryDirectory("carbon")
     let data = dir.appendingPathComponent("data")
     try """
@@ -63,8 +63,11 @@ struct GraphiteTests {
     _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: log)
     process.standardError = process.standardOutput
+    var environment = ProcessInfo.processInfo.environment
+    environment["PYTHONUNBUFFERED"] = "1"
+    process.environment = environment
     try process.run()
-    return (process, data)
+    return (process, data, log)
   }
 
   /// Whether something accepts TCP connections on 127.0.0.1:`port`.
@@ -91,21 +94,33 @@ struct GraphiteTests {
       "no carbon-cache or whisper-fetch (scripts/test installs Debian's graphite-carbon)"))
   func carbonStoresTheSeries() async throws {
     // A port found free can be taken by another test's connection before carbon binds it:
-    // start again on other ports until carbon is listening.
+    // start again on other ports until carbon itself says it listens on the line port (a
+    // connection accepted proves nothing: the port's other owner accepts it too).
     var attempt = 0
     var port: Int
     var carbon: Process
     var data: URL
+    var log: URL
+    var listening = false
     repeat {
       attempt += 1
       port = freePort()
-      (carbon, data) = try Self.carbon(port: port)
-      let (process, listenPort) = (carbon, port)
-      _ = await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
-        !process.isRunning || Self.accepts(listenPort)
+      (carbon, data, log) = try Self.carbon(port: port)
+      let (process, logFile, line) = (carbon, log, "CarbonReceiverFactory starting on \(port)")
+      listening = await eventually(timeout: .seconds(20), every: .milliseconds(100)) {
+        guard process.isRunning else { return true }
+        let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+        return text.contains(line)
       }
-      if !carbon.isRunning { carbon.waitUntilExit() }
-    } while !carbon.isRunning && attempt < 4
+      try? await Task.sleep(for: .milliseconds(300))
+      listening = listening && carbon.isRunning && Self.accepts(port)
+      if !listening {
+        kill(carbon.processIdentifier, SIGKILL)
+        carbon.waitUntilExit()
+      }
+    } while !listening && attempt < 4
+    let carbonLog = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+    try #require(listening, "carbon-cache did not start listening: \(carbonLog())")
     defer {
       // carbon-cache can take its time over SIGTERM; nothing of it is needed any more.
       kill(carbon.processIdentifier, SIGKILL)
@@ -118,7 +133,7 @@ struct GraphiteTests {
     let file = data.appendingPathComponent("turnout/set/web/blue/memory.wsp").path
     var fetched = ""
     #expect(
-      await eventually(timeout: .seconds(30), every: .milliseconds(500)) {
+      await eventually(timeout: .seconds(60), every: .milliseconds(500)) {
         guard FileManager.default.fileExists(atPath: file) else { return false }
         let from = Int(Date().timeIntervalSince1970) - 120
         fetched =
@@ -128,7 +143,7 @@ struct GraphiteTests {
         return fetched.split(separator: "\n").contains {
           $0.split(separator: "\t").last.flatMap { Double($0) } == 2_097_152
         }
-      }, "whisper-fetch: \(fetched)")
+      }, "whisper-fetch: \(fetched); carbon's log: \(carbonLog().suffix(3000))")
     #expect(
       FileManager.default.fileExists(
         atPath: data.appendingPathComponent("turnout/node/n1/cpu.wsp").path))

@@ -11,10 +11,15 @@ public protocol CommandExecutor: Sendable {
   /// Images being fetched from the cluster's store, or fetched or failed since the last
   /// assignment, for the next heartbeat.
   func imagePulls() async -> [ImagePull]
+  /// Whether a slot's health changed since the last `slotStatuses()`: the agent then sends
+  /// a heartbeat at once instead of at the next interval, so the scheduler routes a slot as
+  /// soon as it is healthy (and stops routing one as soon as it is not).
+  func reportDue() async -> Bool
 }
 
 extension CommandExecutor {
   public func imagePulls() async -> [ImagePull] { [] }
+  public func reportDue() async -> Bool { false }
 }
 
 /// The executor of an agent started without a container runtime: it refuses every command and

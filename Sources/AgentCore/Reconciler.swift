@@ -57,6 +57,7 @@ public enum Reconciler {
       }
       if current.labels[ManagedLabels.deployment] != assignment.deployment
         || current.image != assignment.image || current.name != assignment.containerName
+        || !publishes(current, assignment)
       {
         actions.append(.replace(containerID: current.id, assignment))
         continue
@@ -76,6 +77,13 @@ public enum Reconciler {
       }
     }
     return actions
+  }
+
+  /// Whether the container is published where the slot is (a slot re-placed back onto a node
+  /// can come with another host port). Unknown bindings count as right.
+  static func publishes(_ container: ContainerInfo, _ assignment: SlotAssignment) -> Bool {
+    guard assignment.network == .bridge, !container.publishedPorts.isEmpty else { return true }
+    return container.publishedPorts.contains { $0.hasSuffix(":\(assignment.hostPort)") }
   }
 
   /// The container a slot runs as: limits, labels, name, restart policy, the published port.

@@ -115,6 +115,9 @@ struct AgentSession {
     }
   }
 
+  /// How often the heartbeat loop asks whether a slot's health changed.
+  static let reportPoll: Duration = .milliseconds(50)
+
   private func heartbeatLoop(every interval: Duration) async throws {
     var sequence = 0
     while !Task.isCancelled {
@@ -131,7 +134,13 @@ struct AgentSession {
       } catch let error as ProbeError {
         agent.logger.error("cannot read host usage", metadata: ["error": "\(error)"])
       }
-      try await Task.sleep(for: interval)
+      // The next beat at the interval, or sooner when a slot's health changed.
+      let clock = ContinuousClock()
+      let due = clock.now + interval
+      while clock.now < due {
+        try await Task.sleep(for: min(Self.reportPoll, due - clock.now))
+        if await agent.executor.reportDue() { break }
+      }
     }
   }
 

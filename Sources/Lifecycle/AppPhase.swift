@@ -14,6 +14,8 @@ public enum AppPhase: Sendable, Equatable {
   /// A retire: its set is out of the tables and the routers drain it, then its record is
   /// written.
   case draining(Retire)
+  /// Slots of a down node are being moved: the set's new reservations are being written.
+  case replacing(Replace)
 
   /// "a deploy", "a switch", ...: what a refusal names.
   var doing: String {
@@ -23,6 +25,7 @@ public enum AppPhase: Sendable, Equatable {
     case .stopping: "a stop"
     case .switching(let plan): plan.rollback ? "a rollback" : "a switch"
     case .draining: "a retire"
+    case .replacing: "a re-placement"
     }
   }
 

@@ -32,9 +32,9 @@ extension Lifecycle {
         ))
     }
     let reports = observed.reports
-    let digests = Set(allocations.compactMap { reports[$0.slot]?.status.imageID })
+    let digests = Set(allocations.compactMap { reports[$0.slot, on: $0.node]?.imageID })
     guard digests.count == 1, let digest = digests.first,
-      allocations.allSatisfy({ reports[$0.slot]?.status.imageID != nil })
+      allocations.allSatisfy({ reports[$0.slot, on: $0.node]?.imageID != nil })
     else {
       return .failure(
         LifecycleError(

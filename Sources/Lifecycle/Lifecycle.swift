@@ -24,6 +24,8 @@ public struct Lifecycle: Sendable {
   public internal(set) var highestSeen: Int64 = 0
   /// Set when a table should be published but a switch round is open: published at its end.
   public internal(set) var publishPending = false
+  /// Re-placement's slots that fit nowhere, and the mass-failure brake.
+  public internal(set) var replacement = ReplacementState()
   /// CPU and memory a verification's test run holds on a node, by run.
   public internal(set) var testReservations: [String: (node: NodeID, resources: Resources)] = [:]
 
@@ -49,7 +51,8 @@ public struct Lifecycle: Sendable {
     case .drained(let app, let left, let millis):
       return drained(app, left: left, millis: millis, observed)
     case .timerFired(let timer): return timerFired(timer, observed)
-    case .observed: return publish(observed)
+    case .observed: return publish(observed) + replace(observed)
+    case .resumeReplacement(let actor): return resumeReplacement(actor: actor, observed)
     case .routerEpoch(let epoch):
       highestSeen = max(highestSeen, epoch)
       // A router kept a newer table than ours (our clock went back): outrank it.
@@ -92,6 +95,8 @@ public struct Lifecycle: Sendable {
                 app: name, color: retire.set.color, deployment: retire.set.deployment,
                 drainMillis: retire.drainMillis, inFlightLeft: retire.left ?? [:])))
         ]
+      case .replacing(let move):
+        return replaced(move, observed)
       case .idle, .placing, .switching:
         return publish(observed)
       }

@@ -38,6 +38,7 @@ public enum LifecycleReply: Sendable, Equatable {
   case retired(RetireResponse)
   case verification(Verification)
   case reserved(NodeID?)
+  case replacement(ReplacementStatus)
 }
 
 /// A switch decided and checked: the table every router prepares and its record.

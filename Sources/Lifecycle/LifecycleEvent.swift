@@ -22,8 +22,11 @@ public enum LifecycleEvent: Sendable {
   case drained(app: String, left: [String: Int64], millis: Double)
   /// A timer asked for by `.schedule` fired.
   case timerFired(LifecycleTimer)
-  /// Nodes or slot reports changed.
+  /// Nodes or slot reports changed (or time passed): routes may change, slots of down
+  /// nodes are re-placed.
   case observed
+  /// An operator says to re-place although the mass-failure brake holds.
+  case resumeReplacement(actor: String)
   /// A router reported serving `epoch` (newer than any seen before).
   case routerEpoch(Int64)
   /// `schedctl verify`; `id` is the new verification's id.

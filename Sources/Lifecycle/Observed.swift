@@ -1,8 +1,46 @@
 import Foundation
 import SchedModel
 
-/// The last reported status of every slot, by slot, with the node that reported it.
-public typealias SlotReports = [SlotID: (node: NodeID, status: SlotStatus)]
+/// The last reported status of every slot, by the node that reported it. Two nodes can
+/// report one slot for a while (a node back from a partition whose slots were re-placed runs
+/// its stale copy until its next assign): a slot's report is read from the node it is
+/// allocated to, `reports[slot, on: node]`.
+public struct SlotReports: Sendable, ExpressibleByDictionaryLiteral {
+  public private(set) var byNode: [NodeID: [SlotID: SlotStatus]]
+
+  public init(byNode: [NodeID: [SlotID: SlotStatus]] = [:]) {
+    self.byNode = byNode
+  }
+
+  public init(dictionaryLiteral elements: (SlotID, (node: NodeID, status: SlotStatus))...) {
+    self.init(Dictionary(elements) { _, last in last })
+  }
+
+  /// One report per slot, each from the node named.
+  public init(_ bySlot: [SlotID: (node: NodeID, status: SlotStatus)]) {
+    self.byNode = [:]
+    for (slot, report) in bySlot { self[slot] = report }
+  }
+
+  /// The report of `slot` from `node`, nil when that node does not report it.
+  public subscript(slot: SlotID, on node: NodeID) -> SlotStatus? {
+    byNode[node]?[slot]
+  }
+
+  /// The report of `slot` from the lowest node id reporting it; setting it replaces every
+  /// node's report of the slot.
+  public subscript(slot: SlotID) -> (node: NodeID, status: SlotStatus)? {
+    get {
+      byNode.keys.sorted().lazy.compactMap { node in
+        self.byNode[node]?[slot].map { (node: node, status: $0) }
+      }.first
+    }
+    set {
+      for node in byNode.keys { byNode[node]?[slot] = nil }
+      if let newValue { byNode[newValue.node, default: [:]][slot] = newValue.status }
+    }
+  }
+}
 
 /// What the scheduler observes of the cluster at one moment, owned elsewhere (the cluster's
 /// nodes and their agents' slot reports) and handed in with every event, with the time.

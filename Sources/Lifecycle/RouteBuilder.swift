@@ -7,7 +7,7 @@ import SchedModel
 public enum RouteBuilder {
   public static func build(
     epoch: Int64, apps: [AppRecord], sets: [SetRecord], allocations: [Allocation],
-    reports: [SlotID: (node: NodeID, status: SlotStatus)], nodes: [Node],
+    reports: SlotReports, nodes: [Node],
     hosts: [String: [String]] = [:]
   ) -> RouteTable {
     let readyNodes = Dictionary(
@@ -15,13 +15,13 @@ public enum RouteBuilder {
     func routeSet(_ set: SetRecord) -> RouteSet {
       let upstreams = allocations.filter { $0.slot.app == set.app && $0.slot.color == set.color }
         .compactMap { allocation -> Upstream? in
-          guard let node = readyNodes[allocation.node], let report = reports[allocation.slot],
-            report.node == allocation.node, report.status.deployment == set.deployment,
-            report.status.health == .healthy
+          guard let node = readyNodes[allocation.node],
+            let report = reports[allocation.slot, on: allocation.node],
+            report.deployment == set.deployment, report.health == .healthy
           else { return nil }
           return Upstream(
             slot: allocation.slot, address: node.spec.address, port: allocation.hostPort,
-            image: report.status.imageID)
+            image: report.imageID)
         }
       return RouteSet(
         color: set.color, deployment: set.deployment, image: set.image, upstreams: upstreams)

@@ -8,12 +8,11 @@ public enum SetViews {
   /// One slot: where it runs, and its health as its node reported it for this deployment
   /// (unhealthy when the node is down; starting until a report arrives).
   public static func slotView(
-    _ allocation: Allocation, set: SetRecord, node: Node?,
-    report: (node: NodeID, status: SlotStatus)?
+    _ allocation: Allocation, set: SetRecord, node: Node?, report: SlotStatus?
   ) -> SlotView {
     var status: SlotStatus? = nil
-    if let report, report.node == allocation.node, report.status.deployment == set.deployment {
-      status = report.status
+    if let report, report.deployment == set.deployment {
+      status = report
     }
     if node?.state == .down {
       status = SlotStatus(
@@ -49,8 +48,12 @@ extension Lifecycle {
   /// The slots of one set as operators see them.
   public func slotViews(of set: SetRecord, _ observed: Observed) -> [SlotView] {
     desired.allocations(of: set.key).map {
-      SetViews.slotView(
-        $0, set: set, node: observed.nodes[$0.node], report: observed.reports[$0.slot])
+      var view = SetViews.slotView(
+        $0, set: set, node: observed.nodes[$0.node], report: observed.reports[$0.slot, on: $0.node])
+      if let missing = replacement.missing[$0.slot] {
+        view.message = "node \($0.node) is down; missing, \(missing)"
+      }
+      return view
     }
   }
 
@@ -70,7 +73,11 @@ extension Lifecycle {
         state: SetViews.state(of: slots), live: app.live == set.color, slots: slots,
         createdAt: set.createdAt, pulls: pulls)
     }
-    return .success(AppStatusResponse(app: app, sets: views, traffic: traffic, epoch: epoch))
+    var response = AppStatusResponse(app: app, sets: views, traffic: traffic, epoch: epoch)
+    var replacement = replacementStatus(observed)
+    replacement.missing.removeAll { $0.slot.app != name }
+    if !replacement.isQuiet { response.replacement = replacement }
+    return .success(response)
   }
 
   /// Every slot `node` should run, built from the committed sets.

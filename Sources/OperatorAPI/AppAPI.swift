@@ -43,6 +43,9 @@ public struct AppStatusResponse: Codable, Sendable, Equatable {
   public var epoch: Int64
   /// The app's latest build in the cluster, if it had one.
   public var lastBuild: BuildRecord?
+  /// Set when re-placement has something to say: the brake holds, or slots of this app on
+  /// down nodes fit nowhere.
+  public var replacement: ReplacementStatus?
 
   public init(
     app: AppRecord, sets: [SetView], traffic: [SetTraffic] = [], epoch: Int64 = 0,
@@ -56,7 +59,7 @@ public struct AppStatusResponse: Codable, Sendable, Equatable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case app, sets, traffic, epoch
+    case app, sets, traffic, epoch, replacement
     case lastBuild = "last_build"
   }
 
@@ -67,6 +70,7 @@ public struct AppStatusResponse: Codable, Sendable, Equatable {
     traffic = try c.decodeIfPresent([SetTraffic].self, forKey: .traffic) ?? []
     epoch = try c.decodeIfPresent(Int64.self, forKey: .epoch) ?? 0
     lastBuild = try c.decodeIfPresent(BuildRecord.self, forKey: .lastBuild)
+    replacement = try c.decodeIfPresent(ReplacementStatus.self, forKey: .replacement)
   }
 }
 

@@ -48,7 +48,55 @@ public struct NodeView: Codable, Sendable, Equatable {
 
 public struct NodesResponse: Codable, Sendable, Equatable {
   public var nodes: [NodeView]
-  public init(nodes: [NodeView]) { self.nodes = nodes }
+  /// Re-placement of down nodes' slots: braked or not, and the slots that fit nowhere.
+  public var replacement: ReplacementStatus?
+
+  public init(nodes: [NodeView], replacement: ReplacementStatus? = nil) {
+    self.nodes = nodes
+    self.replacement = replacement
+  }
+}
+
+/// How re-placement of down nodes' slots stands (`GET /v1/nodes`, an app's status, and the
+/// answer to `POST /v1/replacement/resume`).
+public struct ReplacementStatus: Codable, Sendable, Equatable {
+  /// True while more than half of the nodes are down and no operator said to go on:
+  /// nothing is re-placed.
+  public var braked: Bool
+  /// Why the brake engaged (also while overridden).
+  public var reason: String?
+  /// The operator who said to re-place anyway.
+  public var overriddenBy: String?
+  /// Slots on down nodes that are not re-placed, with why.
+  public var missing: [Missing]
+
+  /// A slot of a down node that is not re-placed.
+  public struct Missing: Codable, Sendable, Equatable {
+    public var slot: SlotID
+    public var reason: String
+    public init(slot: SlotID, reason: String) {
+      self.slot = slot
+      self.reason = reason
+    }
+  }
+
+  public init(
+    braked: Bool = false, reason: String? = nil, overriddenBy: String? = nil,
+    missing: [Missing] = []
+  ) {
+    self.braked = braked
+    self.reason = reason
+    self.overriddenBy = overriddenBy
+    self.missing = missing
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case braked, reason, missing
+    case overriddenBy = "overridden_by"
+  }
+
+  /// Nothing to say: not braked, nothing missing.
+  public var isQuiet: Bool { !braked && reason == nil && missing.isEmpty }
 }
 
 /// `GET /v1/placement`: every slot and its node, and what each node has left.

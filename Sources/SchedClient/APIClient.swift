@@ -21,6 +21,17 @@ public struct APIClient: Sendable {
     try await get("/v1/nodes", as: NodesResponse.self).nodes
   }
 
+  /// The nodes with how re-placement of down nodes' slots stands.
+  public func nodesAndReplacement() async throws(ClientError) -> NodesResponse {
+    try await get("/v1/nodes", as: NodesResponse.self)
+  }
+
+  /// Re-places down nodes' slots although the mass-failure brake holds.
+  public func resumeReplacement() async throws(ClientError) -> ReplacementStatus {
+    try await send(
+      .POST, "/v1/replacement/resume", body: [String: String](), as: ReplacementStatus.self)
+  }
+
   public func joinInfo() async throws(ClientError) -> JoinInfo {
     try await get("/v1/cluster/join", as: JoinInfo.self)
   }

@@ -5,11 +5,20 @@ import Foundation
 public struct LivenessPolicy: Sendable, Hashable {
   public var heartbeatInterval: Duration
   public var missedBeats: Int
+  /// How long a scheduler that just started waits for its nodes to dial again before a silent
+  /// one is down (at least the TTL): agents at their longest reconnect delay need more than a
+  /// TTL, and a node marked down is taken out of the routes and its slots re-placed.
+  public var restartGrace: Duration
 
-  public init(heartbeatInterval: Duration, missedBeats: Int = 3) {
+  public init(heartbeatInterval: Duration, missedBeats: Int = 3, restartGrace: Duration = .zero) {
     self.heartbeatInterval = heartbeatInterval
     self.missedBeats = missedBeats
+    self.restartGrace = restartGrace
   }
+
+  /// The time after a start in which nodes are not marked down: the TTL, or the restart
+  /// grace when longer.
+  public var graceAfterStart: Duration { max(ttl, restartGrace) }
 
   /// How long a node may stay silent before it is down.
   public var ttl: Duration { heartbeatInterval * missedBeats }

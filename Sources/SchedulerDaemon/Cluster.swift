@@ -17,8 +17,8 @@ public actor Cluster {
   let now: @Sendable () -> Date
 
   private(set) var nodes: [NodeID: Node] = [:]
-  /// When each node was last heard from. In memory only: after a restart every node gets a
-  /// full TTL from boot to reconnect before it is marked down.
+  /// When each node was last heard from. In memory only: after a restart every node gets the
+  /// policy's grace after start (a TTL at least) to reconnect before it is marked down.
   private var lastSeen: [NodeID: Date] = [:]
   /// When each node's heartbeat was last written to the store. A heartbeat changes only the
   /// node's last-seen time and usage, which the store keeps for `nodes` after a restart: one
@@ -28,7 +28,7 @@ public actor Cluster {
   static let heartbeatPersistInterval: TimeInterval = 30
   var sessions: [NodeID: AgentSession] = [:]
   /// Each node's slots as its agent last reported them.
-  private(set) var slotReports: [NodeID: [SlotStatus]] = [:]
+  private(set) var slotReports: [NodeID: [SlotID: SlotStatus]] = [:]
   /// Each node's image fetches from the store, as its last heartbeat told.
   private(set) var pullReports: [NodeID: [ImagePull]] = [:]
   var pendingAcks: [String: CheckedContinuation<CommandAck, any Error>] = [:]
@@ -48,29 +48,31 @@ public actor Cluster {
     self.now = now
     let boot = now()
     self.bootedAt = boot
+    // A node loaded from the store expires when the grace after start ends.
+    let loadedSeen = boot.addingTimeInterval(policy.graceAfterStart.seconds - policy.ttlSeconds)
     for node in try await store.nodes() {
       nodes[node.id] = node
-      lastSeen[node.id] = boot
+      lastSeen[node.id] = loadedSeen
     }
   }
 
   /// The last reported status of every slot, by slot.
   public func slotStatuses() -> [SlotID: (node: NodeID, status: SlotStatus)] {
     var out: [SlotID: (node: NodeID, status: SlotStatus)] = [:]
-    for (node, statuses) in slotReports {
-      for status in statuses { out[status.slot] = (node, status) }
+    for (node, statuses) in slotReports.sorted(by: { $0.key > $1.key }) {
+      for status in statuses.values { out[status.slot] = (node, status) }
     }
     return out
   }
 
   /// What the lifecycle decides on: nodes, slot reports and the time. The reports of a node
-  /// can be trusted for routing once it reported since this scheduler started, or once a TTL
-  /// has passed since the start (after which a silent node is down anyway).
+  /// can be trusted for routing once it reported since this scheduler started, or once the
+  /// grace after start has passed (after which a silent node is down anyway).
   func observed() -> Observed {
     let at = now()
-    let trusted = policy.isExpired(lastSeen: bootedAt, now: at)
+    let trusted = at.timeIntervalSince(bootedAt) > policy.graceAfterStart.seconds
     return Observed(
-      nodes: snapshot(), reports: slotStatuses(), now: at,
+      nodes: snapshot(), reports: SlotReports(byNode: slotReports), now: at,
       reported: trusted ? nil : Set(slotReports.keys), pulls: pullReports)
   }
 
@@ -135,13 +137,16 @@ public actor Cluster {
     sessions[node] === session
   }
 
+  /// Records a heartbeat. Returns true when it brings a down node back: its slot list may
+  /// have changed while it was away (slots re-placed), so it is sent again.
+  @discardableResult
   func heartbeat(
     node id: NodeID, usage: HostUsage, slots: [SlotStatus] = [], drift: [DriftReport] = [],
     pulls: [ImagePull] = []
-  ) async throws(StoreError) {
-    guard var node = nodes[id] else { return }
+  ) async throws(StoreError) -> Bool {
+    guard var node = nodes[id] else { return false }
     let at = now()
-    slotReports[id] = slots
+    slotReports[id] = Dictionary(slots.map { ($0.slot, $0) }) { _, last in last }
     pullReports[id] = pulls.isEmpty ? nil : pulls
     if !drift.isEmpty {
       try await store.appendEvents(
@@ -165,15 +170,17 @@ public actor Cluster {
             at: at, actor: "node:\(id)", kind: "node.up", subject: id.rawValue,
             detail: "heartbeat received after being down")
         ])
+      return true
     } else {
       nodes[id] = node
       if let written = lastPersisted[id],
         at.timeIntervalSince(written) < Self.heartbeatPersistInterval
       {
-        return
+        return false
       }
       lastPersisted[id] = at
       try await store.recordHeartbeat(node: id, usage: usage, at: at)
+      return false
     }
   }
 

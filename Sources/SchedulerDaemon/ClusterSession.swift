@@ -218,9 +218,15 @@ struct ClusterSession {
         return nil
       }
       do {
-        try await cluster.heartbeat(
+        let back = try await cluster.heartbeat(
           node: node, usage: heartbeat.usage, slots: heartbeat.slots, drift: heartbeat.drift,
           pulls: heartbeat.pulls)
+        // A node back from down (a partition the connection lived through) gets its list
+        // again: slots re-placed meanwhile are stale copies there, stopped at once.
+        if back {
+          let onRegistered = self.onRegistered
+          Task { await onRegistered(node) }
+        }
       } catch {
         logger.error(
           "cannot persist heartbeat", metadata: ["node.id": "\(node)", "error": "\(error)"])

@@ -57,7 +57,8 @@ public final class Scheduler: Service {
     timers: any LifecycleTimers = SleepingTimers()
   ) async throws -> Scheduler {
     let policy = LivenessPolicy(
-      heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats)
+      heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats,
+      restartGrace: config.restartGrace)
     let cluster = try await Cluster(store: store, policy: policy, logger: logger, now: now)
     let clusterID = try await store.clusterID()
     let desired = try await AppService.load(store)
@@ -96,7 +97,8 @@ public final class Scheduler: Service {
   /// finishes the requests in flight, the cluster port and the sweep stop.
   public func run() async throws {
     let policy = LivenessPolicy(
-      heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats)
+      heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats,
+      restartGrace: config.restartGrace)
     let session = ClusterSession(
       cluster: cluster,
       admission: Admission(

@@ -22,6 +22,9 @@ public struct SchedulerConfig: Sendable {
   public var apiToken: String
   public var heartbeatInterval: Duration
   public var missedBeats: Int
+  /// How long nodes have after the scheduler starts to dial again before a silent one is
+  /// marked down (never less than the TTL).
+  public var restartGrace: Duration = .zero
   public var helloTimeout: Duration
   public var maxLineBytes: Int
   /// How long a command waits for its ack.
@@ -54,7 +57,7 @@ public struct SchedulerConfig: Sendable {
   public init(
     clusterHost: String = "127.0.0.1", clusterPort: Int = 7100, apiHost: String = "127.0.0.1",
     apiPort: Int = 7070, databasePath: String, joinToken: String, apiToken: String,
-    heartbeatInterval: Duration = .seconds(2), missedBeats: Int = 3,
+    heartbeatInterval: Duration = .seconds(1), missedBeats: Int = 3,
     helloTimeout: Duration = WireLimits.helloTimeout, maxLineBytes: Int = WireLimits.maxLineBytes,
     commandTimeout: Duration = .seconds(30), routerToken: String? = nil,
     switchTimeout: Duration = .seconds(5), sampleInterval: Duration = .seconds(10),

@@ -80,8 +80,17 @@ struct Schedd: AsyncParsableCommand {
   @Option(help: "How long a switch waits for every router to ack before it aborts.")
   var switchTimeout: String = "5s"
 
-  @Option(help: "Heartbeat interval handed to agents; a node is down after 3 missed beats.")
-  var heartbeatInterval: String = "2s"
+  @Option(
+    help:
+      "Heartbeat interval handed to agents; a node is down after 3 missed beats, and its slots are then re-placed on other nodes."
+  )
+  var heartbeatInterval: String = "1s"
+
+  @Option(
+    help:
+      "After the scheduler starts, how long nodes have to dial in again before a silent one is down (at least 3 heartbeats); longer than the agents' --max-backoff."
+  )
+  var restartGrace: String = "10s"
 
   @Option(
     help:
@@ -148,6 +157,7 @@ struct Schedd: AsyncParsableCommand {
         routerToken: (routerToken ?? env["TURNOUT_ROUTER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 },
         switchTimeout: try Parsing.duration(switchTimeout), sampleInterval: sampleEvery,
         graphite: try (graphite ?? env["TURNOUT_GRAPHITE"]).map { try Parsing.hostPort($0) })
+      config.restartGrace = try Parsing.duration(restartGrace)
       config.imageDirectory = imageDir ?? env["TURNOUT_IMAGE_DIR"]
       if let advertised = advertiseCluster ?? env["TURNOUT_ADVERTISE_CLUSTER"] {
         let address = try Parsing.hostPort(advertised)

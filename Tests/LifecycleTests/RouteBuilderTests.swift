@@ -34,13 +34,14 @@ struct RouteBuilderTests {
     ]
     let blue = (0..<3).map { allocation(.blue, $0, node: $0 == 2 ? "n2" : "n1") }
     let green = (0..<2).map { allocation(.green, $0, node: "n1") }
-    let reports = Dictionary(uniqueKeysWithValues: [
-      report(blue[0], deployment: "d1", health: .healthy),
-      report(blue[1], deployment: "d1", health: .unhealthy),
-      report(blue[2], deployment: "d1", health: .healthy),  // but n2 is down
-      report(green[0], deployment: "d2", health: .healthy),
-      report(green[1], deployment: "d0", health: .healthy),  // an older deployment's container
-    ])
+    let reports = SlotReports(
+      Dictionary(uniqueKeysWithValues: [
+        report(blue[0], deployment: "d1", health: .healthy),
+        report(blue[1], deployment: "d1", health: .unhealthy),
+        report(blue[2], deployment: "d1", health: .healthy),  // but n2 is down
+        report(green[0], deployment: "d2", health: .healthy),
+        report(green[1], deployment: "d0", health: .healthy),  // an older deployment's container
+      ]))
     let nodes = [Fixtures.node("n1"), Fixtures.node("n2", state: .down)]
     let table = RouteBuilder.build(
       epoch: 7, apps: [app], sets: sets, allocations: blue + green, reports: reports, nodes: nodes,

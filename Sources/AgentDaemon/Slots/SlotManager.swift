@@ -36,6 +36,8 @@ public actor SlotManager: CommandExecutor, Service {
   /// same deployment means the container went missing.
   private var seenRunning: [SlotID: String] = [:]
   private var drift: [DriftReport] = []
+  /// Each slot's deployment and health as the last heartbeat reported them.
+  private var reportedHealth: [SlotID: String] = [:]
   /// The last CPU and memory sample of each running container, by container id.
   private var usage: [String: ContainerStats] = [:]
   /// How often containers are sampled (the engine's stats call takes about a second).
@@ -103,11 +105,25 @@ public actor SlotManager: CommandExecutor, Service {
   }
 
   public func slotStatuses() -> [SlotStatus] {
+    let statuses = currentStatuses()
+    reportedHealth = Self.healthMap(statuses)
+    return statuses
+  }
+
+  public func reportDue() -> Bool {
+    Self.healthMap(currentStatuses()) != reportedHealth
+  }
+
+  private func currentStatuses() -> [SlotStatus] {
     guard let desired else {
       // Before the first assign: report what is running, so nothing looks lost.
       return observed.keys.sorted().compactMap { status(for: $0, deployment: nil) }
     }
     return desired.keys.sorted().compactMap { status(for: $0, deployment: desired[$0]!.deployment) }
+  }
+
+  private static func healthMap(_ statuses: [SlotStatus]) -> [SlotID: String] {
+    Dictionary(statuses.map { ($0.slot, "\($0.deployment)/\($0.health.rawValue)") }) { $1 }
   }
 
   public func imagePulls() async -> [ImagePull] { await puller?.report() ?? [] }
@@ -356,6 +372,11 @@ public actor SlotManager: CommandExecutor, Service {
         timeout: .milliseconds(assignment.health.timeoutMillis))
       if let failure { entry.tracker.failed(failure) } else { entry.tracker.passed() }
       trackers[slot] = entry
+      // A starting slot is checked more often than its interval, so it is routed as soon
+      // as it answers (a slot re-placed from a dead node is waited for).
+      if entry.tracker.health == .starting {
+        nextCheck[slot] = now + .milliseconds(min(assignment.health.intervalMillis, 200))
+      }
     }
   }
 

@@ -255,6 +255,10 @@ struct StatusCommand: AsyncParsableCommand {
       out +=
         "last build: \(build.id) (\(build.kind.rawValue) of \(build.ref) by \(build.actor)\(took)): \(outcome)\n"
     }
+    if let replacement = status.replacement, replacement.braked {
+      out += NodesCommand.replacementLines(
+        ReplacementStatus(braked: true, reason: replacement.reason))
+    }
     if status.sets.isEmpty {
       return out + "No sets. Build one with schedctl deploy \(status.app.name)."
     }

@@ -6,8 +6,39 @@ import SchedModel
 /// `schedctl node`: one node's chores.
 struct NodeCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "node", abstract: "Add nodes to the cluster.",
-    subcommands: [JoinCommandCommand.self])
+    commandName: "node", abstract: "Add nodes to the cluster; resume re-placement.",
+    subcommands: [JoinCommandCommand.self, ResumeReplacementCommand.self])
+}
+
+/// `schedctl node resume-replacement`: re-place down nodes' slots although the brake holds.
+struct ResumeReplacementCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "resume-replacement",
+    abstract: "Re-place the slots of down nodes although more than half of the nodes are down.",
+    usage: "schedctl node resume-replacement [<global options>]",
+    discussion: """
+      When more than half of the nodes go down at once, the scheduler re-places nothing (most \
+      likely its own link failed, and the nodes still serve): it says so in schedctl nodes, \
+      schedctl status and the event log, and resumes by itself when nodes return. Run this \
+      when the nodes are really gone: their slots are moved to the nodes that are up, as far \
+      as they fit, until the down nodes return.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+
+  func run() async throws {
+    let client = try global.client()
+    let status = try await Exit.guarding { try await client.resumeReplacement() }
+    switch global.output {
+    case .json: try printJSON(status)
+    case .table:
+      if status.reason == nil {
+        print("Re-placement is not braked: slots of down nodes are re-placed as they go down.")
+      } else {
+        print(NodesCommand.replacementLines(status), terminator: "")
+      }
+    }
+  }
 }
 
 /// `schedctl node join-command`: what to run on a new host so that it joins.

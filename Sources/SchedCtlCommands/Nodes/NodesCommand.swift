@@ -10,20 +10,44 @@ struct NodesCommand: AsyncParsableCommand {
     usage: "schedctl nodes [<global options>]",
     discussion: """
       USED is measured on the host by the agent. FREE is capacity less what placed slots \
-      reserve: what placement can still hand out. A node is down after 3 missed heartbeats.
+      reserve: what placement can still hand out. A node is down after 3 missed heartbeats; \
+      its slots are then re-placed on other nodes, unless more than half of the nodes are \
+      down (the brake: see schedctl node resume-replacement).
       """)
 
   @OptionGroup var global: GlobalOptions
 
   func run() async throws {
     let client = try global.client()
-    let nodes = try await Exit.guarding { try await client.nodes() }
+    let response = try await Exit.guarding { try await client.nodesAndReplacement() }
     switch global.output {
     case .json:
-      try printJSON(NodesResponse(nodes: nodes))
+      try printJSON(response)
     case .table:
-      print(Self.table(nodes))
+      print(Self.table(response.nodes))
+      if let replacement = response.replacement {
+        print(Self.replacementLines(replacement), terminator: "")
+      }
     }
+  }
+
+  /// What `nodes` and `status` say of re-placement when it has something to say.
+  static func replacementLines(_ status: ReplacementStatus) -> String {
+    var out = ""
+    if status.braked, let reason = status.reason {
+      out += """
+
+        Re-placement is braked: \(reason). Slots of down nodes stay where they are until \
+        nodes return; to move them anyway: schedctl node resume-replacement
+
+        """
+    } else if let by = status.overriddenBy, let reason = status.reason {
+      out += "\nRe-placing although \(reason) (resumed by \(by)).\n"
+    }
+    for missing in status.missing {
+      out += "missing: slot \(missing.slot) (\(missing.reason))\n"
+    }
+    return out
   }
 
   static func table(_ nodes: [NodeView]) -> String {

@@ -39,6 +39,10 @@ struct APIRoutes {
     let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken, sessions: sessions))
     v1.get("nodes") { _, _ in try await nodes() }
     v1.get("cluster/join") { _, _ in JSONResponse.ok(join) }
+    v1.post("replacement/resume") { request, _ in
+      let actor = Self.actor(request)
+      return JSONResponse.ok(try await run { try await apps.resumeReplacement(actor: actor) })
+    }
     ImageRoutes(cluster: cluster, apps: apps, images: images).add(to: v1)
     BuildRoutes(builds: builds).add(to: v1)
     v1.get("placement") { _, _ in try await placement() }
@@ -142,7 +146,9 @@ struct APIRoutes {
 
   private func nodes() async throws -> Response {
     let view = try await ClusterView.make(cluster)
-    return JSONResponse.ok(NodesResponse(nodes: view.nodeViews))
+    let replacement = await apps.replacementStatus()
+    return JSONResponse.ok(
+      NodesResponse(nodes: view.nodeViews, replacement: replacement.isQuiet ? nil : replacement))
   }
 
   private func placement() async throws -> Response {

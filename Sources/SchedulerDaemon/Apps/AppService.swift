@@ -112,6 +112,19 @@ public actor AppService {
     return try core.status(name, observed, traffic: traffic, epoch: epoch).get()
   }
 
+  /// Re-placement of down nodes' slots: the brake and the slots that fit nowhere.
+  public func replacementStatus() async -> ReplacementStatus {
+    core.replacementStatus(await observe())
+  }
+
+  /// Re-places down nodes' slots although more than half of the nodes are down, until they
+  /// return.
+  public func resumeReplacement(actor: String) async throws(LifecycleError) -> ReplacementStatus {
+    guard case .replacement(let status) = try await request(.resumeReplacement(actor: actor))
+    else { throw Self.noAnswer }
+    return status
+  }
+
   /// Apps, sets and allocations as decided now.
   func state() -> Desired { core.desired }
 

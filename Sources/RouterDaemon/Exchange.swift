@@ -68,10 +68,20 @@ final class Exchange {
   var upstreamInbound = ByteBuffer()
   /// Slots a new connection was opened to for this request.
   var tried: Set<Upstream> = []
-  /// Tries on another slot after a refused connection or a close before answering (one).
+  /// Tries on another slot after a connection could not be opened: the request never left,
+  /// so any request may go elsewhere (`Exchange.maxConnectRetries`).
+  var connectRetries = 0
+  /// Tries on another slot after a new connection failed with the request sent and no byte
+  /// of an answer back (one; idempotent requests whose body is kept whole only).
   var retries = 0
   /// New connections after a pooled one turned out closed (two).
   var staleRetries = 0
+  /// The slot whose pooled connection closed under the request: another is preferred.
+  var avoiding: Upstream?
+
+  /// Slots tried after refused connections before the client gets 502: with two of four
+  /// slots dead, three tries always reach a live one.
+  static let maxConnectRetries = 2
 
   init(id: Int, request: Request, requestBody: RequestBody) {
     self.id = id
@@ -102,8 +112,8 @@ final class Exchange {
     var reuse = false
     if case .choosing(let mayReuse) = leg { reuse = mayReuse && request.method.isIdempotent }
     return DispatchPlan(
-      exchange: id, set: request.set, app: request.app, excluding: tried, reuse: reuse,
-      sendContinue: sendContinue, failed: failed)
+      exchange: id, set: request.set, app: request.app, excluding: tried, avoiding: avoiding,
+      reuse: reuse, sendContinue: sendContinue, failed: failed)
   }
 }
 

@@ -40,6 +40,17 @@ final class LoopContext {
   let connected: NIOLockedValueBox<Set<PoolKey>>
   private var balancers: [SetKey: Balancer] = [:]
   private var sets: [CounterKey: SetCounters] = [:]
+  /// The client connections open on this loop, for a drain to reach.
+  var clients: [ObjectIdentifier: ProxyHandler] = [:]
+  /// Set once the router drains: new connections (accepted before the listener closed) drain
+  /// from their start.
+  private(set) var draining = false
+
+  /// Every client connection on this loop closes after its answer under way, or once idle.
+  func drainClients() {
+    draining = true
+    for client in clients.values { client.drain() }
+  }
 
   init(
     eventLoop: any EventLoop, config: RouterConfig,

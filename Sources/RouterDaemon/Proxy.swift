@@ -16,6 +16,10 @@ public final class Proxy: Sendable {
   let group: MultiThreadedEventLoopGroup
   let contexts: [ObjectIdentifier: LoopEntry]
   private let channels: [any Channel]
+  /// The listening sockets by listener name, kept open for the process's life so that an
+  /// upgrade can hand them to the next router.
+  let listenerFDs: [String: Int32]
+  private let listenersOpen = NIOLockedValueBox(true)
 
   /// The production port actually bound.
   public var port: Int { channels[0].localAddress?.port ?? 0 }
@@ -24,8 +28,9 @@ public final class Proxy: Sendable {
 
   private init(
     config: RouterConfig, routes: RouteState, group: MultiThreadedEventLoopGroup,
-    contexts: [ObjectIdentifier: LoopEntry], channels: [any Channel]
+    contexts: [ObjectIdentifier: LoopEntry], channels: [any Channel], listenerFDs: [String: Int32]
   ) {
+    self.listenerFDs = listenerFDs
     self.config = config
     self.routes = routes
     self.group = group
@@ -46,33 +51,38 @@ public final class Proxy: Sendable {
         loop: loop, context: context, connected: connected)
     }
     var channels: [any Channel] = []
+    var fds: [String: Int32] = [:]
+    var listeners = [(ListenerSockets.live, config.listenHost, config.listenPort)]
+    if let preview = config.previewPort {
+      listeners.append((ListenerSockets.preview, config.previewHost, preview))
+    }
     do {
-      channels.append(
-        try await bind(
-          host: config.listenHost, port: config.listenPort, listener: .live, config: config,
-          routes: routes, group: group,
-          contexts: contexts))
-      if let preview = config.previewPort {
+      for (name, host, port) in listeners {
+        let fd = try config.inheritedListeners[name] ?? ListenerSockets.open(host: host, port: port)
+        fds[name] = fd
         channels.append(
           try await bind(
-            host: config.previewHost, port: preview, listener: .preview, config: config,
-            routes: routes, group: group,
-            contexts: contexts))
+            fd: try ListenerSockets.duplicate(fd),
+            listener: name == ListenerSockets.live ? .live : .preview,
+            config: config, routes: routes, group: group, contexts: contexts))
       }
     } catch {
       for channel in channels { try? await channel.close() }
+      for fd in fds.values { Glibc.close(fd) }
       try? await group.shutdownGracefully()
+      if let error = error as? RouterError { throw error }
       throw RouterError(
         .bind,
         "cannot listen on \(channels.isEmpty ? "\(config.listenHost):\(config.listenPort)" : "\(config.previewHost):\(config.previewPort ?? 0)"): \(error); pick a free address with --listen or --preview-listen"
       )
     }
     return Proxy(
-      config: config, routes: routes, group: group, contexts: contexts, channels: channels)
+      config: config, routes: routes, group: group, contexts: contexts, channels: channels,
+      listenerFDs: fds)
   }
 
   private static func bind(
-    host: String, port: Int, listener: ProxyRoute.Listener, config: RouterConfig,
+    fd: Int32, listener: ProxyRoute.Listener, config: RouterConfig,
     routes: RouteState,
     group: MultiThreadedEventLoopGroup, contexts: [ObjectIdentifier: LoopEntry]
   ) async throws -> any Channel {
@@ -89,7 +99,7 @@ public final class Proxy: Sendable {
           try pipeline.addHandler(ProxyHandler(loop: loop, routes: routes, listener: listener))
         }
       }
-      .bind(host: host, port: port).get()
+      .withBoundSocket(fd).get()
   }
 
   /// Traffic per app and color, summed over every event loop.
@@ -136,9 +146,50 @@ public final class Proxy: Sendable {
     return done.futureResult
   }
 
+  /// Stops accepting, lets every client connection end after its answer under way (idle
+  /// ones close after a short grace), and waits up to `timeout` for them to go. Returns how
+  /// many were still open at the end (`close` cuts them).
+  public func drain(timeout: Duration) async -> Int {
+    await stopAccepting()
+    for entry in contexts.values {
+      let context = entry.context
+      try? await entry.loop.submit { context.value.drainClients() }.get()
+    }
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while true {
+      let open = await openClients()
+      if open == 0 || clock.now >= deadline { return open }
+      try? await Task.sleep(for: .milliseconds(20))
+    }
+  }
+
+  /// Client connections open now, over every loop.
+  func openClients() async -> Int {
+    var count = 0
+    for entry in contexts.values {
+      let context = entry.context
+      count += (try? await entry.loop.submit { context.value.clients.count }.get()) ?? 0
+    }
+    return count
+  }
+
   func close() async {
-    for channel in channels { try? await channel.close() }
+    await stopAccepting()
     try? await group.shutdownGracefully()
+  }
+
+  /// Closes the listeners and this process's descriptors of their sockets: a socket handed
+  /// to a new router goes on listening there; one that was this process's alone closes, and
+  /// connections are refused from now on (none waits in a queue nobody reads).
+  private func stopAccepting() async {
+    let first = listenersOpen.withLockedValue { open in
+      defer { open = false }
+      return open
+    }
+    guard first else { return }
+    for channel in channels { try? await channel.close() }
+    for fd in listenerFDs.values { Glibc.close(fd) }
   }
 }
 

@@ -52,6 +52,9 @@ struct DispatchPlan {
   let set: RouteSet
   let app: String
   let excluding: Set<Upstream>
+  /// A slot to keep away from when another is left (its pooled connection just closed:
+  /// it may have died with its connections).
+  var avoiding: Upstream? = nil
   /// A pooled connection may carry the request: it is idempotent, and this is not a retry.
   let reuse: Bool
   /// Answer `Expect: 100-continue` first.

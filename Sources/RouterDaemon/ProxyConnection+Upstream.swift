@@ -52,14 +52,14 @@ extension ProxyConnection {
     return .send(link, head: exchange.request.head, body: body)
   }
 
-  /// The connection to `upstream` for exchange `id` could not be opened: one try on another
-  /// slot, then 502.
+  /// The connection to `upstream` for exchange `id` could not be opened: nothing of the
+  /// request reached the slot, so it goes to another one (up to `maxConnectRetries`), then 502.
   mutating func connectFailed(_ upstream: Upstream, exchange id: Int) -> ProxyAction {
     guard case .proxying(let exchange) = state, exchange.id == id,
       case .connecting(let target) = exchange.leg, target == upstream
     else { return .wait }
-    if exchange.retries == 0 {
-      exchange.retries += 1
+    if exchange.connectRetries < Exchange.maxConnectRetries {
+      exchange.connectRetries += 1
       return redispatch(exchange, failed: upstream)
     }
     return fail(
@@ -163,7 +163,8 @@ extension ProxyConnection {
       let framing = HeadParser.responseFraming(head, method: request.method)
       let dechunk = request.clientMinorVersion == 0 && framing == .chunked
       let close =
-        !request.keepAlive || !exchange.requestEnded || framing == .untilClose || dechunk
+        draining || !request.keepAlive || !exchange.requestEnded || framing == .untilClose
+        || dechunk
       exchange.response = .body(
         BodyFramer(framing),
         Exchange.ResponsePlan(
@@ -250,8 +251,10 @@ extension ProxyConnection {
       let upstream = link.upstream
       let replayable = exchange.copy.isReplayable && exchange.request.method.isIdempotent
       if reused && replayable && exchange.staleRetries < 2 {
-        // A pooled connection the slot had closed: not the slot's fault; try a new one.
+        // A pooled connection the slot had closed: not the slot's fault; try a new one, on
+        // another slot if there is one (the slot may have died with its connections).
         exchange.staleRetries += 1
+        exchange.avoiding = upstream
         return redispatch(exchange, failed: nil)
       }
       if !reused && replayable && exchange.retries == 0 {

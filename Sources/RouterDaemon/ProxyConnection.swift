@@ -43,6 +43,9 @@ struct ProxyConnection {
   var lastActivity: NIODeadline
   private var exchanges = 0
   let limits: ProxyLimits
+  /// The router is going away: every answer closes the connection after it, and a connection
+  /// idle for `drainIdleGrace` is closed (never one with a request under way).
+  private(set) var draining = false
 
   init(limits: ProxyLimits, now: NIODeadline) {
     self.limits = limits
@@ -175,10 +178,26 @@ struct ProxyConnection {
     _ head: MessageHead, _ status: HTTPResponseStatus, _ message: String
   ) -> ProxyAction {
     guard case .routing = state else { preconditionFailure("refuse without a routed head") }
-    let close = head.framing != .none || !head.keepAlive || head.minorVersion == 0
+    let close = draining || head.framing != .none || !head.keepAlive || head.minorVersion == 0
     state = close ? .closing : .idle
     return .answer(
       Answer(status: status, message: message, close: close, includeBody: head.method != .head))
+  }
+
+  /// The router drains: the answer under way (or the next request's) closes the connection,
+  /// and a connection idle past the grace closes now. A request that is arriving is answered
+  /// first.
+  mutating func drain(now: NIODeadline) -> ProxyAction {
+    draining = true
+    return closeIfDrainedIdle(now: now)
+  }
+
+  private mutating func closeIfDrainedIdle(now: NIODeadline) -> ProxyAction {
+    guard draining, case .idle = state, inbound.readableBytes == 0,
+      now - lastActivity >= limits.drainIdleGrace
+    else { return .wait }
+    state = .closing
+    return .cut(Cut())
   }
 
   /// The client's connection closed: whatever is open to a slot closes with it.
@@ -197,6 +216,9 @@ struct ProxyConnection {
   /// requests, in a tunnel, or closing and stuck), and answers 504 for a slot that has not
   /// started its answer within the response timeout.
   mutating func tick(now: NIODeadline) -> ProxyAction {
+    if case .idle = state, draining, inbound.readableBytes == 0 {
+      return closeIfDrainedIdle(now: now)
+    }
     switch state {
     case .idle, .tunnel, .closing:
       guard now - lastActivity >= limits.idleTimeout else { return .wait }
@@ -224,7 +246,8 @@ struct ProxyConnection {
     closing link: UpstreamHandler?
   ) -> ProxyAction {
     let request = exchange.request
-    let close = !request.keepAlive || !exchange.requestEnded || request.clientMinorVersion == 0
+    let close =
+      draining || !request.keepAlive || !exchange.requestEnded || request.clientMinorVersion == 0
     state = close ? .closing : .idle
     return .answer(
       Answer(
@@ -240,6 +263,9 @@ struct ProxyLimits: Sendable {
   var replayBufferBytes: Int
   var idleTimeout: TimeAmount
   var responseTimeout: TimeAmount
+  /// While draining, how long a connection may sit idle before it is closed: a keep-alive
+  /// client sending its next request within it gets the answer, with `Connection: close`.
+  var drainIdleGrace: TimeAmount = .milliseconds(500)
   var previewHeader: String?
   var stampResponses: Bool
 

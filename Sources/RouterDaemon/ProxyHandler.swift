@@ -34,17 +34,33 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   func handlerAdded(context: ChannelHandlerContext) {
     self.context = context
     let shortest = min(loop.limits.responseTimeout, loop.limits.idleTimeout)
-    let every = min(TimeAmount.seconds(1), .nanoseconds(max(shortest.nanoseconds / 4, 1_000_000)))
-    let this = NIOLoopBound(self, eventLoop: context.eventLoop)
-    timeoutCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
-      this.value.checkTimeouts()
-    }
+    scheduleChecks(
+      every: min(TimeAmount.seconds(1), .nanoseconds(max(shortest.nanoseconds / 4, 1_000_000))))
+    loop.clients[ObjectIdentifier(self)] = self
+    if loop.draining { drain() }
   }
 
   func handlerRemoved(context: ChannelHandlerContext) {
     timeoutCheck?.cancel()
     timeoutCheck = nil
     self.context = nil
+    loop.clients[ObjectIdentifier(self)] = nil
+  }
+
+  private func scheduleChecks(every: TimeAmount) {
+    guard let context else { return }
+    timeoutCheck?.cancel()
+    let this = NIOLoopBound(self, eventLoop: context.eventLoop)
+    timeoutCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+      this.value.checkTimeouts()
+    }
+  }
+
+  /// The router is going away: this connection closes after its answer under way, or once
+  /// idle past the drain grace (checked often from now on).
+  func drain() {
+    perform(machine.drain(now: loop.now))
+    scheduleChecks(every: .milliseconds(50))
   }
 
   // MARK: events in
@@ -160,7 +176,12 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       context.writeAndFlush(
         wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
     }
-    guard let upstream = loop.pick(plan.set, app: plan.app, excluding: plan.excluding) else {
+    let preferred = plan.avoiding.flatMap { avoided in
+      loop.pick(plan.set, app: plan.app, excluding: plan.excluding.union([avoided]))
+    }
+    guard
+      let upstream = preferred ?? loop.pick(plan.set, app: plan.app, excluding: plan.excluding)
+    else {
       perform(machine.noSlot())
       return
     }

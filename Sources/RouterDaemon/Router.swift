@@ -3,6 +3,7 @@ import Logging
 import RouteTable
 import SchedModel
 import ServiceLifecycle
+import UnixSignals
 import WireTransport
 
 /// `sched-router`: the proxy, and the session with the scheduler that feeds it route tables.
@@ -53,23 +54,107 @@ public final class Router: Service {
     return Router(config: config, routes: routes, proxy: proxy, cluster: cluster, logger: logger)
   }
 
-  /// Serves until cancelled or shut down; throws when the scheduler refuses this router.
+  /// Serves until cancelled or shut down; throws when the scheduler refuses this router. At a
+  /// graceful shutdown (SIGTERM), and after handing its sockets to a new process at an upgrade
+  /// (SIGUSR2), it stops accepting and drains before it returns.
   public func run() async throws {
     defer { routes.flush() }
+    let ending: Ending
     do {
-      try await cancelWhenGracefulShutdown {
-        if self.config.schedulerHost == nil {
-          while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
-        } else {
-          try await self.controlLoop()
+      ending = try await withThrowingTaskGroup(of: Ending.self) { group in
+        group.addTask {
+          do {
+            try await cancelWhenGracefulShutdown {
+              if self.config.schedulerHost == nil {
+                while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+              } else {
+                try await self.controlLoop()
+              }
+            }
+          } catch is CancellationError {}
+          return .shutdown
         }
+        if config.upgradeCommand != nil {
+          group.addTask { await self.upgradeOnSignal() }
+        }
+        let first = try await group.next() ?? .shutdown
+        group.cancelAll()
+        return first
       }
-    } catch is CancellationError {
     } catch {
       await proxy.close()
       throw error
     }
+    if ending == .handedOver || Task.isShuttingDownGracefully {
+      await drain()
+    }
     await proxy.close()
+  }
+
+  private enum Ending: Sendable {
+    case shutdown
+    case handedOver
+  }
+
+  /// Says this process serves: to the router that started it at an upgrade (which then
+  /// drains), and to systemd (`Type=notify`, `NotifyAccess=all`).
+  public static func announceServing() {
+    // systemd hears of the new main process before the old one may exit.
+    SystemdNotify.send("MAINPID=\(getpid())\nREADY=1")
+    Handover.signalReady()
+  }
+
+  /// Stops accepting and waits for the connections to finish their answers.
+  func drain() async {
+    let clock = ContinuousClock()
+    let started = clock.now
+    let left = await proxy.drain(timeout: config.drainTimeout)
+    let took = String(format: "%.2f", (clock.now - started).seconds)
+    if left == 0 {
+      logger.info("drained", metadata: ["seconds": "\(took)"])
+    } else {
+      logger.warning(
+        "drain timeout: cutting connections still open",
+        metadata: ["connections": "\(left)", "seconds": "\(took)"])
+    }
+  }
+
+  /// Waits for SIGUSR2; at each, starts the router program again with this one's sockets.
+  /// Returns once a new process serves (this one then drains), or when cancelled.
+  private func upgradeOnSignal() async -> Ending {
+    for await _ in await UnixSignalsSequence(trapping: .sigusr2) {
+      if await handOver() { return .handedOver }
+    }
+    return .shutdown
+  }
+
+  /// One upgrade: a new process with the listening sockets, waited for until it serves. A new
+  /// process that fails is killed and this one keeps serving.
+  func handOver() async -> Bool {
+    guard let command = config.upgradeCommand else { return false }
+    logger.notice(
+      "upgrade: starting a new router with this one's sockets",
+      metadata: ["program": "\(command.executable)"])
+    let child: Handover.Child
+    do {
+      child = try Handover.start(
+        executable: command.executable, arguments: command.arguments,
+        sockets: proxy.listenerFDs)
+    } catch {
+      logger.error("upgrade failed; still serving", metadata: ["error": "\(error)"])
+      return false
+    }
+    guard await Handover.awaitReady(child, timeout: config.upgradeTimeout) else {
+      kill(child.pid, SIGKILL)
+      logger.error(
+        "upgrade failed: the new router did not serve within \(config.upgradeTimeout); killed it, still serving",
+        metadata: ["pid": "\(child.pid)"])
+      return false
+    }
+    logger.notice(
+      "upgrade: the new router serves; this one stops accepting and drains",
+      metadata: ["pid": "\(child.pid)"])
+    return true
   }
 
   private func controlLoop() async throws {

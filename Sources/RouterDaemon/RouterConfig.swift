@@ -46,6 +46,17 @@ public struct RouterConfig: Sendable {
   public var maxLineBytes: Int
   /// Follow a scheduler of another cluster than the one in the state file (once).
   public var joinNewCluster: Bool
+  /// Listening sockets this process was given (`ListenerSockets.inherited()`), by listener
+  /// name; a listener without one binds its address.
+  public var inheritedListeners: [String: Int32] = [:]
+  /// How long a drain (at SIGTERM, or after handing over to a new process) waits for the
+  /// requests in flight before it cuts what is left.
+  public var drainTimeout: Duration = .seconds(30)
+  /// The program and arguments an upgrade (SIGUSR2) starts; nil refuses upgrades.
+  public var upgradeCommand: (executable: String, arguments: [String])?
+  /// How long an upgrade waits for the new process to be serving before it gives up (and
+  /// this one keeps serving).
+  public var upgradeTimeout: Duration = .seconds(30)
 
   public init(
     name: String, schedulerHost: String? = "127.0.0.1", schedulerPort: Int = 7100,

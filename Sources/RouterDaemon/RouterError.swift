@@ -8,6 +8,8 @@ public struct RouterError: Error, Sendable, CustomStringConvertible {
     case session
     /// The scheduler serves another cluster than the one this router joined.
     case wrongCluster = "wrong_cluster"
+    /// A new process could not be started, or did not serve in time, at an upgrade.
+    case upgrade
   }
 
   public let code: Code

@@ -22,6 +22,12 @@ struct SchedRouter: AsyncParsableCommand {
       The last table is saved in --state-file and served at start, before the scheduler answers; \
       without --scheduler the router serves that file alone.
 
+      SIGTERM drains: the router stops accepting, finishes the requests in flight (each \
+      connection closes after its answer, with Connection: close; idle ones after half a \
+      second) and exits. SIGUSR2 upgrades without a gap: the router starts its program again \
+      (the binary installed now) with its listening sockets, waits until the new process \
+      serves, then drains and exits; nothing is refused meanwhile (systemctl reload does it).
+
       Every response carries x-turnout-color, x-turnout-slot, x-turnout-image and \
       x-turnout-deployment (turn off with --no-stamp). Answers the router makes itself carry \
       x-turnout-error: router.
@@ -93,6 +99,15 @@ struct SchedRouter: AsyncParsableCommand {
   @Option(help: "Answer 504 when a slot has not started its answer after this long.")
   var responseTimeout: String = "60s"
 
+  @Option(
+    help:
+      "At SIGTERM (and after an upgrade), how long to wait for requests in flight before cutting what is left."
+  )
+  var drainTimeout: String = "30s"
+
+  @Option(help: "At an upgrade (SIGUSR2), how long the new process has to start serving.")
+  var upgradeTimeout: String = "30s"
+
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel: Logger.Level = .info
 
@@ -112,8 +127,16 @@ struct SchedRouter: AsyncParsableCommand {
       FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
       throw ExitCode(error.code == .bind ? 69 : 78)
     }
+    // Serving now: the router that started this one (an upgrade) may drain, and systemd
+    // (Type=notify) learns which process is the service's.
+    Router.announceServing()
+    // The router returns by itself after handing over to a new process: that ends the run.
     let group = ServiceGroup(
-      services: [router], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+      configuration: ServiceGroupConfiguration(
+        services: [
+          .init(service: router, successTerminationBehavior: .gracefullyShutdownGroup)
+        ],
+        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do {
       try await group.run()
     } catch let error as RouterError where error.code == .refused {
@@ -136,7 +159,7 @@ struct SchedRouter: AsyncParsableCommand {
         name ?? env["TURNOUT_ROUTER_NAME"] ?? "router-\(ProcessInfo.processInfo.hostName)")
       let listen = try Parsing.hostPort(listen ?? env["TURNOUT_LISTEN"] ?? "127.0.0.1:8000")
       let preview = try (previewListen ?? env["TURNOUT_PREVIEW_LISTEN"]).map(Parsing.hostPort)
-      return RouterConfig(
+      var config = RouterConfig(
         name: name.rawValue, schedulerHost: address?.host, schedulerPort: address?.port ?? 0,
         token: token, listenHost: listen.host, listenPort: listen.port,
         previewHost: preview?.host, previewPort: preview?.port, previewHeader: previewHeader,
@@ -145,9 +168,27 @@ struct SchedRouter: AsyncParsableCommand {
         threads: threads ?? System.coreCount, maxHeaderBytes: maxHeaderBytes,
         idleTimeout: try Self.amount(idleTimeout), connectTimeout: try Self.amount(connectTimeout),
         responseTimeout: try Self.amount(responseTimeout), joinNewCluster: joinNewCluster)
+      config.inheritedListeners = ListenerSockets.inherited()
+      config.drainTimeout = try Parsing.duration(drainTimeout)
+      config.upgradeTimeout = try Parsing.duration(upgradeTimeout)
+      config.upgradeCommand = Self.program().map {
+        (executable: $0, arguments: Array(CommandLine.arguments.dropFirst()))
+      }
+      return config
     } catch let error as ModelError {
       throw ValidationError(error.message)
     }
+  }
+
+  /// This program's path as it was started: an upgrade starts what is there then (the new
+  /// binary installed over it).
+  static func program() -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard length > 0 else { return nil }
+    var path = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
+    return path
   }
 
   static func amount(_ text: String) throws(ModelError) -> TimeAmount {

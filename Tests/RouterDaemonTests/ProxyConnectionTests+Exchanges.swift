@@ -86,21 +86,45 @@ extension ProxyConnectionTests {
       ])
   }
 
-  @Test("a pooled connection found closed is replaced without blaming its slot")
+  @Test(
+    "a pooled connection found closed is replaced without blaming its slot, elsewhere if can be")
   func stalePooledConnection() {
     var driver = Driver()
     #expect(driver.choosing().description == "dispatch(reuse: true, continue: false, failed: -)")
     #expect(Self.sentBody(driver.machine.attach(driver.link, now: driver.now)) == "")
+    let retry = driver.machine.upstreamClosed(driver.link)
+    #expect(Driver.named([retry]) == ["dispatch(reuse: false, continue: false, failed: -)"])
+    guard case .dispatch(let plan) = retry else { return }
+    #expect(plan.avoiding == driver.link.upstream && plan.excluding.isEmpty)
+  }
+
+  @Test("what is retried after the request went: an idempotent one once elsewhere, a POST never")
+  func retriedAfterSending() {
+    var get = Driver()
+    get.awaitingHead()
     #expect(
-      Driver.named([driver.machine.upstreamClosed(driver.link)]) == [
-        "dispatch(reuse: false, continue: false, failed: -)"
+      Driver.named([get.machine.upstreamClosed(get.link)]) == [
+        "dispatch(reuse: false, continue: false, failed: web/blue/0)"
+      ])
+    get.machine.connecting(to: Self.slotB)
+    let second = UpstreamHandler(upstream: Self.slotB)
+    _ = get.machine.connected(second, exchange: 1, now: get.now)
+    #expect(
+      Driver.named([get.machine.upstreamClosed(second)]) == [
+        "answer(502, close: false, failed: web/blue/1)"
+      ], "once")
+    var post = Driver()
+    post.awaitingHead("POST / HTTP/1.1\r\nhost: web.test\r\ncontent-length: 0\r\n\r\n")
+    #expect(
+      Driver.named([post.machine.upstreamClosed(post.link)]) == [
+        "answer(502, close: false, failed: web/blue/0)"
       ])
   }
 
-  @Test("connections refused on two slots, or no slot at all, answer 502")
+  @Test("a refused connection tries two more slots (any method: nothing was sent), then 502")
   func connectFailures() {
     var driver = Driver()
-    driver.connecting()
+    driver.connecting("POST / HTTP/1.1\r\nhost: web.test\r\ncontent-length: 0\r\n\r\n")
     #expect(
       Driver.named([driver.machine.connectFailed(Self.slotA, exchange: 1)]) == [
         "dispatch(reuse: false, continue: false, failed: web/blue/0)"
@@ -108,7 +132,14 @@ extension ProxyConnectionTests {
     driver.machine.connecting(to: Self.slotB)
     #expect(
       Driver.named([driver.machine.connectFailed(Self.slotB, exchange: 1)]) == [
-        "answer(502, close: false, failed: web/blue/1)"
+        "dispatch(reuse: false, continue: false, failed: web/blue/1)"
+      ])
+    let slotC = Upstream(
+      slot: SlotID(app: "web", color: .blue, index: 2), address: "10.0.0.3", port: 8080)
+    driver.machine.connecting(to: slotC)
+    #expect(
+      Driver.named([driver.machine.connectFailed(slotC, exchange: 1)]) == [
+        "answer(502, close: false, failed: web/blue/2)"
       ])
     var none = Driver()
     _ = none.choosing()

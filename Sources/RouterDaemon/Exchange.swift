@@ -76,8 +76,13 @@ final class Exchange {
   var retries = 0
   /// New connections after a pooled one turned out closed (two).
   var staleRetries = 0
-  /// The slot whose pooled connection closed under the request: another is preferred.
-  var avoiding: Upstream?
+  /// Hosts (addresses) a try failed on: another host is preferred for the next try, since
+  /// slots on one host usually fail together (the host died, or its network is cut).
+  var avoiding: Set<String> = []
+  /// The set tries choose from: the request's, or the newer one that withdrew its slot.
+  lazy var set: RouteSet = request.set
+  /// Tries after the scheduler withdrew the slot under the request (one).
+  var withdrawals = 0
 
   /// Slots tried after refused connections before the client gets 502: with two of four
   /// slots dead, three tries always reach a live one.
@@ -112,7 +117,7 @@ final class Exchange {
     var reuse = false
     if case .choosing(let mayReuse) = leg { reuse = mayReuse && request.method.isIdempotent }
     return DispatchPlan(
-      exchange: id, set: request.set, app: request.app, excluding: tried, avoiding: avoiding,
+      exchange: id, set: set, app: request.app, excluding: tried, avoiding: avoiding,
       reuse: reuse, sendContinue: sendContinue, failed: failed)
   }
 }

@@ -69,10 +69,20 @@ final class LoopContext {
 
   // MARK: balancing
 
-  func pick(_ set: RouteSet, app: String, excluding: Set<Upstream>) -> Upstream? {
+  /// The next slot of `set` for a request, not in `excluding`; from `among` (part of the
+  /// set) when given.
+  func pick(
+    _ set: RouteSet, app: String, excluding: Set<Upstream>, among: [Upstream]? = nil
+  ) -> Upstream? {
     let key = SetKey(app: app, color: set.color)
     return balancers[key, default: Balancer()].pick(
-      from: set.upstreams, excluding: excluding, now: Date())
+      from: among ?? set.upstreams, excluding: excluding, now: Date())
+  }
+
+  /// The scheduler withdrew `gone` (their nodes are down, or their sets changed): requests
+  /// waiting on them with nothing answered yet go elsewhere when that is safe.
+  func withdrawn(_ gone: Set<Upstream>, routes: CompiledRoutes) {
+    for client in clients.values { client.withdrawn(gone, routes: routes) }
   }
 
   func failed(_ upstream: Upstream) {

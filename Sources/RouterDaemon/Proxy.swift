@@ -146,6 +146,22 @@ public final class Proxy: Sendable {
     return done.futureResult
   }
 
+  /// The served table changed from `before`: requests waiting on slots it no longer has are
+  /// told, on every loop (nothing when no slot went).
+  func tableChanged(from before: RouteTable) {
+    let now = routes.current
+    let kept = Set(
+      now.table.apps.flatMap { [$0.live, $0.candidate].compactMap { $0 } }.flatMap(\.upstreams))
+    let gone = Set(
+      before.apps.flatMap { [$0.live, $0.candidate].compactMap { $0 } }.flatMap(\.upstreams)
+    ).subtracting(kept)
+    guard !gone.isEmpty else { return }
+    for entry in contexts.values {
+      let context = entry.context
+      entry.loop.execute { context.value.withdrawn(gone, routes: now) }
+    }
+  }
+
   /// Stops accepting, lets every client connection end after its answer under way (idle
   /// ones close after a short grace), and waits up to `timeout` for them to go. Returns how
   /// many were still open at the end (`close` cuts them).

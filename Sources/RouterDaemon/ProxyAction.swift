@@ -52,9 +52,10 @@ struct DispatchPlan {
   let set: RouteSet
   let app: String
   let excluding: Set<Upstream>
-  /// A slot to keep away from when another is left (its pooled connection just closed:
-  /// it may have died with its connections).
-  var avoiding: Upstream? = nil
+  /// Hosts to keep away from while a slot elsewhere is left (a try failed there).
+  var avoiding: Set<String> = []
+  /// The connection of an earlier try, to close first (its slot was withdrawn).
+  var closing: UpstreamHandler? = nil
   /// A pooled connection may carry the request: it is idempotent, and this is not a retry.
   let reuse: Bool
   /// Answer `Expect: 100-continue` first.

@@ -60,6 +60,7 @@ extension ProxyConnection {
     else { return .wait }
     if exchange.connectRetries < Exchange.maxConnectRetries {
       exchange.connectRetries += 1
+      exchange.avoiding.insert(upstream.address)
       return redispatch(exchange, failed: upstream)
     }
     return fail(
@@ -72,6 +73,31 @@ extension ProxyConnection {
     exchange.leg = .choosing(reuse: false)
     exchange.upstreamInbound = ByteBuffer()
     return .dispatch(exchange.plan(sendContinue: false, failed: failed))
+  }
+
+  /// The scheduler withdrew the slot the request waits on (its node is down: a dead host, or
+  /// one cut off, may never answer nor close). An idempotent request whose body is kept and
+  /// of which nothing was answered yet goes to a slot of the set as it is now, once.
+  mutating func withdrawn(_ gone: Set<Upstream>, table: RouteTable) -> ProxyAction {
+    guard case .proxying(let exchange) = state, case .attached(let link, _, _) = exchange.leg,
+      gone.contains(link.upstream), case .awaitingHead = exchange.response,
+      exchange.copy.isReplayable, exchange.request.method.isIdempotent,
+      exchange.withdrawals == 0
+    else { return .wait }
+    exchange.withdrawals += 1
+    let color = exchange.request.set.color
+    if let app = table.apps.first(where: { $0.app == exchange.request.app }),
+      let current = [app.live, app.candidate].compactMap({ $0 }).first(where: { $0.color == color })
+    {
+      exchange.set = current
+    }
+    exchange.tried.insert(link.upstream)
+    exchange.avoiding.insert(link.upstream.address)
+    exchange.leg = .choosing(reuse: false)
+    exchange.upstreamInbound = ByteBuffer()
+    var plan = exchange.plan(sendContinue: false, failed: nil)
+    plan.closing = link
+    return .dispatch(plan)
   }
 
   // MARK: the slot's answer
@@ -254,11 +280,12 @@ extension ProxyConnection {
         // A pooled connection the slot had closed: not the slot's fault; try a new one, on
         // another slot if there is one (the slot may have died with its connections).
         exchange.staleRetries += 1
-        exchange.avoiding = upstream
+        exchange.avoiding.insert(upstream.address)
         return redispatch(exchange, failed: nil)
       }
       if !reused && replayable && exchange.retries == 0 {
         exchange.retries += 1
+        exchange.avoiding.insert(upstream.address)
         return redispatch(exchange, failed: upstream)
       }
       return fail(

@@ -113,7 +113,7 @@ extension ProxyHandler {
     resumeReading()
   }
 
-  private func close(_ link: UpstreamHandler) {
+  func close(_ link: UpstreamHandler) {
     link.delegate = nil
     link.close()
   }

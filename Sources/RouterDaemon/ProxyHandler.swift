@@ -56,6 +56,12 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     }
   }
 
+  /// The scheduler withdrew `gone`: a request waiting on one of them may go elsewhere.
+  func withdrawn(_ gone: Set<Upstream>, routes: CompiledRoutes) {
+    perform(machine.withdrawn(gone, table: routes.table))
+    drainClient()
+  }
+
   /// The router is going away: this connection closes after its answer under way, or once
   /// idle past the drain grace (checked often from now on).
   func drain() {
@@ -176,8 +182,14 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       context.writeAndFlush(
         wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
     }
-    let preferred = plan.avoiding.flatMap { avoided in
-      loop.pick(plan.set, app: plan.app, excluding: plan.excluding.union([avoided]))
+    if let stale = plan.closing { close(stale) }
+    var preferred: Upstream?
+    if !plan.avoiding.isEmpty {
+      let elsewhere = plan.set.upstreams.filter { !plan.avoiding.contains($0.address) }
+      if !elsewhere.isEmpty {
+        preferred = loop.pick(
+          plan.set, app: plan.app, excluding: plan.excluding, among: elsewhere)
+      }
     }
     guard
       let upstream = preferred ?? loop.pick(plan.set, app: plan.app, excluding: plan.excluding)

@@ -59,6 +59,7 @@ final class RouteControlHandler: ChannelInboundHandler {
       switch message.phase {
       case .install:
         let taken: Bool
+        let before = routes.current.table
         do {
           taken = try routes.install(table, removed: removed)
         } catch {
@@ -66,7 +67,10 @@ final class RouteControlHandler: ChannelInboundHandler {
           ack(context, frame, epoch: table.epoch, ok: false, error.message)
           return
         }
-        if taken { logger.debug("route table installed", metadata: ["epoch": "\(table.epoch)"]) }
+        if taken {
+          logger.debug("route table installed", metadata: ["epoch": "\(table.epoch)"])
+          proxy.tableChanged(from: before)
+        }
         ack(
           context, frame, epoch: table.epoch, ok: true,
           taken ? nil : "epoch \(routes.epoch) is already served")
@@ -85,7 +89,9 @@ final class RouteControlHandler: ChannelInboundHandler {
       }
     case (.following, .commit(let commit)):
       do {
+        let before = routes.current.table
         try routes.commit(epoch: commit.epoch)
+        proxy.tableChanged(from: before)
         logger.info("switched", metadata: ["epoch": "\(commit.epoch)"])
         ack(context, frame, epoch: commit.epoch, ok: true)
       } catch {

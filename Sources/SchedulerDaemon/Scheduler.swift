@@ -130,7 +130,9 @@ public final class Scheduler: Service {
       logger: logger)
     let cluster = self.cluster
     let apps = self.apps
-    let sweepEvery = config.heartbeatInterval / 4
+    // A node is marked down within 100 ms of its TTL (the sweep only reads a few dates).
+    let sweepEvery = min(config.heartbeatInterval / 4, .milliseconds(100))
+    let refreshEvery = max(1, Int((config.heartbeatInterval / sweepEvery).rounded(.up)))
     defer { promise.fail(CancellationError()) }
     // An in-memory scheduler's image store is a temporary directory: it goes with the run.
     defer {
@@ -182,7 +184,7 @@ public final class Scheduler: Service {
             tick += 1
             // Routes change at once when a node goes down; otherwise once an interval is enough
             // (heartbeats refresh them too) to end the start-up hold on the route table.
-            if !(await cluster.sweep()).isEmpty || tick % 4 == 0 {
+            if !(await cluster.sweep()).isEmpty || tick % refreshEvery == 0 {
               await apps.clusterChanged()
             }
           }

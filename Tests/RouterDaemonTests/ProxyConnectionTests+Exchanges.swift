@@ -95,7 +95,42 @@ extension ProxyConnectionTests {
     let retry = driver.machine.upstreamClosed(driver.link)
     #expect(Driver.named([retry]) == ["dispatch(reuse: false, continue: false, failed: -)"])
     guard case .dispatch(let plan) = retry else { return }
-    #expect(plan.avoiding == driver.link.upstream && plan.excluding.isEmpty)
+    #expect(plan.avoiding == [driver.link.upstream.address] && plan.excluding.isEmpty)
+  }
+
+  @Test(
+    "a slot the scheduler withdrew under a GET: sent to the set as it is now, once; a POST waits")
+  func withdrawnUnderARequest() {
+    var get = Driver()
+    get.awaitingHead()
+    let now = RouteTable(
+      epoch: 2,
+      apps: [
+        AppRoutes(
+          app: "web", hosts: ["web.test"],
+          live: RouteSet(color: .blue, deployment: "d1", image: "web:1", upstreams: [Self.slotB]),
+          candidate: nil)
+      ])
+    let moved = get.machine.withdrawn([Self.slotA], table: now)
+    guard case .dispatch(let plan) = moved else {
+      Issue.record("no dispatch: \(moved)")
+      return
+    }
+    #expect(plan.closing === get.link)
+    #expect(plan.set.upstreams == [Self.slotB])
+    #expect(plan.excluding == [Self.slotA] && plan.avoiding == [Self.slotA.address])
+    #expect(get.state == "proxying(choosing)")
+    get.machine.connecting(to: Self.slotB)
+    let second = UpstreamHandler(upstream: Self.slotB)
+    _ = get.machine.connected(second, exchange: 1, now: get.now)
+    #expect(Driver.named([get.machine.withdrawn([Self.slotB], table: now)]).isEmpty, "once")
+    // A slot still in the table, or a request that is not safe to send twice: left alone.
+    var kept = Driver()
+    kept.awaitingHead()
+    #expect(Driver.named([kept.machine.withdrawn([Self.slotB], table: now)]).isEmpty)
+    var post = Driver()
+    post.awaitingHead("POST / HTTP/1.1\r\nhost: web.test\r\ncontent-length: 0\r\n\r\n")
+    #expect(Driver.named([post.machine.withdrawn([Self.slotA], table: now)]).isEmpty)
   }
 
   @Test("what is retried after the request went: an idempotent one once elsewhere, a POST never")

@@ -45,10 +45,11 @@ extension ProxyTests {
     let previewed = try await TestHTTP.fetch(
       "http://127.0.0.2:\(port)/", headers: [("Host", "web.test")])
     #expect(previewed.text == "candidate")
-    // Nothing listens on production's address at the preview port.
-    await #expect(throws: (any Error).self) {
-      try await TestHTTP.fetch("http://127.0.0.1:\(port)/", headers: [("Host", "web.test")])
-    }
+    // The router does not listen on production's address at the preview port (another test's
+    // server may hold that port number there: whatever answers is not this router).
+    let other = try? await TestHTTP.fetch(
+      "http://127.0.0.1:\(port)/", headers: [("Host", "web.test")])
+    #expect(other == nil || other?.headers["x-turnout-color"] == nil, "\(String(describing: other))")
     let production = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "web.test")])
     #expect(production.text == "live")
     await running.stop()

@@ -96,30 +96,31 @@ extension Lifecycle {
       let brake = ReplacementBrake(since: observed.now, down: down, total: total)
       replacement.brake = brake
       return [
-        .persist(
-          .events([
-            ClusterEvent(
-              at: observed.now, actor: "scheduler", kind: "replacement.braked",
-              subject: "cluster",
-              detail:
-                "\(brake.reason): nothing is re-placed until nodes return or an operator says so (schedctl nodes resume-replacement)"
-            )
-          ]))
+        Self.clusterEvent(
+          "replacement.braked",
+          "\(brake.reason): nothing is re-placed until nodes return or an operator says so (schedctl node resume-replacement)",
+          observed)
       ]
     }
     guard let brake = replacement.brake else { return [] }
     replacement.brake = nil
     return [
-      .persist(
-        .events([
-          ClusterEvent(
-            at: observed.now, actor: "scheduler", kind: "replacement.resumed",
-            subject: "cluster",
-            detail:
-              "\(down.count) of \(total) nodes down now (\(brake.down.count) when braked): re-placing again"
-          )
-        ]))
+      Self.clusterEvent(
+        "replacement.resumed",
+        "\(down.count) of \(total) nodes down now (\(brake.down.count) when braked): re-placing again",
+        observed)
     ]
+  }
+
+  /// The write of one event of the scheduler's about the whole cluster.
+  private static func clusterEvent(_ kind: String, _ detail: String, _ observed: Observed)
+    -> LifecycleAction
+  {
+    .persist(
+      .events([
+        ClusterEvent(
+          at: observed.now, actor: "scheduler", kind: kind, subject: "cluster", detail: detail)
+      ]))
   }
 
   /// A slot whose node is down (or gone from the cluster).

@@ -64,19 +64,7 @@ extension ProcessSuites {
       backend.standardError = FileHandle.nullDevice
       try backend.run()
       let port = freePort()
-      let slot = Upstream(
-        slot: SlotID(app: "web", color: .blue, index: 0), address: "127.0.0.1",
-        port: backendPort)
-      let table = RouteTable(
-        epoch: 1,
-        apps: [
-          AppRoutes(
-            app: "web", hosts: ["web.test"],
-            live: RouteSet(color: .blue, deployment: "d1", image: "web:1", upstreams: [slot]),
-            candidate: nil)
-        ])
-      let file = dir.appendingPathComponent("routes-\(UUID().uuidString.prefix(8)).json").path
-      try TableFile(path: file).write(table)
+      let file = try savedTable(upstreamPort: backendPort, in: dir)
       let router = ManagedProcess(
         "router-\(name)",
         [

@@ -15,6 +15,24 @@ enum PythonWebSockets {
   }
 }
 
+/// A router's state file in `dir` naming one app, `web` (host web.test), whose live set is one
+/// slot on 127.0.0.1:`upstreamPort`: for a router run alone (`--scheduler none`).
+func savedTable(upstreamPort: Int, in dir: URL) throws -> String {
+  let slot = Upstream(
+    slot: SlotID(app: "web", color: .blue, index: 0), address: "127.0.0.1", port: upstreamPort)
+  let table = RouteTable(
+    epoch: 1,
+    apps: [
+      AppRoutes(
+        app: "web", hosts: ["web.test"],
+        live: RouteSet(color: .blue, deployment: "d1", image: "web:1", upstreams: [slot]),
+        candidate: nil)
+    ])
+  let file = dir.appendingPathComponent("routes-\(UUID().uuidString.prefix(8)).json").path
+  try TableFile(path: file).write(table)
+  return file
+}
+
 extension ProcessSuites {
   /// The built sched-router, alone on a saved table, between a client and a server of a real
   /// WebSocket library (`Tests/websocket/echo_through_router.py`).
@@ -29,18 +47,7 @@ extension ProcessSuites {
       let dir = temporaryDirectory("websocket")
       let serverPort = freePort()
       let routerPort = freePort()
-      let slot = Upstream(
-        slot: SlotID(app: "web", color: .blue, index: 0), address: "127.0.0.1", port: serverPort)
-      let table = RouteTable(
-        epoch: 1,
-        apps: [
-          AppRoutes(
-            app: "web", hosts: ["web.test"],
-            live: RouteSet(color: .blue, deployment: "d1", image: "echo:1", upstreams: [slot]),
-            candidate: nil)
-        ])
-      let file = dir.appendingPathComponent("routes.json").path
-      try TableFile(path: file).write(table)
+      let file = try savedTable(upstreamPort: serverPort, in: dir)
       let router = ManagedProcess(
         "router-ws",
         [

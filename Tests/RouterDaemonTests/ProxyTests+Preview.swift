@@ -49,7 +49,8 @@ extension ProxyTests {
     // server may hold that port number there: whatever answers is not this router).
     let other = try? await TestHTTP.fetch(
       "http://127.0.0.1:\(port)/", headers: [("Host", "web.test")])
-    #expect(other == nil || other?.headers["x-turnout-color"] == nil, "\(String(describing: other))")
+    #expect(
+      other == nil || other?.headers["x-turnout-color"] == nil, "\(String(describing: other))")
     let production = try await TestHTTP.fetch(running.url + "/", headers: [("Host", "web.test")])
     #expect(production.text == "live")
     await running.stop()

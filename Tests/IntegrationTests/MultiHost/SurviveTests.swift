@@ -162,7 +162,8 @@ extension ProcessSuites {
       try await Task.sleep(for: .seconds(4))
       let short = try await cluster.api.events(limit: 500)
       #expect(!short.contains { $0.kind == "slot.replaced" || $0.kind == "node.down" }, "\(short)")
-      #expect(await whole(without: "none")?.slots.map(\.containerID) == before.slots.map(\.containerID))
+      #expect(
+        await whole(without: "none")?.slots.map(\.containerID) == before.slots.map(\.containerID))
       let cut = ContinuousClock.now
       try await TestHosts.run(["cut", victim])
       let outcome = await wholeAndRouted(without: victim, since: cut, port: port)

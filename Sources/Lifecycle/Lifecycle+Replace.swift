@@ -86,12 +86,12 @@ extension Lifecycle {
 
   // MARK: pieces
 
-  /// Engages the brake when more than half of the nodes are down, lets it go when they are
-  /// back; each change is an event.
+  /// Engages the brake when more than half of the nodes are down and slots sit on them, lets
+  /// it go when the nodes are back (or no slot is left to move); each change is an event.
   private mutating func brakeActions(_ observed: Observed) -> [LifecycleAction] {
     let down = observed.nodeList.filter { $0.state == .down }.map(\.id)
     let total = observed.nodes.count
-    if down.count * 2 > total {
+    if down.count * 2 > total, !lostSlots(observed).isEmpty {
       guard replacement.brake == nil else { return [] }
       let brake = ReplacementBrake(since: observed.now, down: down, total: total)
       replacement.brake = brake

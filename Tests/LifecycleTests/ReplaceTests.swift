@@ -173,6 +173,16 @@ struct ReplaceTests {
     #expect(world.core.replacementStatus(world.observed).isQuiet)
   }
 
+  @Test("the brake is about slots: nodes down with nothing on them engage nothing")
+  func noBrakeWithoutSlots() {
+    var world = World()
+    world.nodes = [World.node("n1")]
+    world.run(.apply(World.spec(), actor: "op"))
+    Self.down(&world, "n1")
+    #expect(world.run(.observed).writes.isEmpty)
+    #expect(world.core.replacementStatus(world.observed).isQuiet)
+  }
+
   @Test("an operator's word re-places while the brake holds")
   func operatorResumes() throws {
     var world = Self.world()

@@ -25,21 +25,21 @@ public actor SlotManager: CommandExecutor, Service {
 
   static let parallelActions = 8
 
-  private var desired: [SlotID: SlotAssignment]?
-  private var observed: [SlotID: ContainerInfo] = [:]
-  private var trackers: [SlotID: (container: String, tracker: HealthTracker)] = [:]
+  var desired: [SlotID: SlotAssignment]?
+  var observed: [SlotID: ContainerInfo] = [:]
+  var trackers: [SlotID: (container: String, tracker: HealthTracker)] = [:]
   /// Why a slot is not running, by slot, for the deployment the problem was met in: a new
   /// deployment of the slot starts with none (an old refusal says nothing of a new image).
-  private var problems: [SlotID: (deployment: String, health: SlotHealth, message: String)] = [:]
+  var problems: [SlotID: (deployment: String, health: SlotHealth, message: String)] = [:]
   private var nextCheck: [SlotID: ContinuousClock.Instant] = [:]
   /// Deployments whose container this agent has seen running, per slot: a later create for the
   /// same deployment means the container went missing.
   private var seenRunning: [SlotID: String] = [:]
   private var drift: [DriftReport] = []
   /// Each slot's deployment and health as the last heartbeat reported them.
-  private var reportedHealth: [SlotID: String] = [:]
+  var reportedHealth: [SlotID: String] = [:]
   /// The last CPU and memory sample of each running container, by container id.
-  private var usage: [String: ContainerStats] = [:]
+  var usage: [String: ContainerStats] = [:]
   /// How often containers are sampled (the engine's stats call takes about a second).
   let statsInterval: Duration = .seconds(5)
   private let kick: AsyncStream<Void>.Continuation
@@ -102,28 +102,6 @@ public actor SlotManager: CommandExecutor, Service {
         ok: false,
         message: "build refused: this node is not a builder (start sched-agent with --builder)")
     }
-  }
-
-  public func slotStatuses() -> [SlotStatus] {
-    let statuses = currentStatuses()
-    reportedHealth = Self.healthMap(statuses)
-    return statuses
-  }
-
-  public func reportDue() -> Bool {
-    Self.healthMap(currentStatuses()) != reportedHealth
-  }
-
-  private func currentStatuses() -> [SlotStatus] {
-    guard let desired else {
-      // Before the first assign: report what is running, so nothing looks lost.
-      return observed.keys.sorted().compactMap { status(for: $0, deployment: nil) }
-    }
-    return desired.keys.sorted().compactMap { status(for: $0, deployment: desired[$0]!.deployment) }
-  }
-
-  private static func healthMap(_ statuses: [SlotStatus]) -> [SlotID: String] {
-    Dictionary(statuses.map { ($0.slot, "\($0.deployment)/\($0.health.rawValue)") }) { $1 }
   }
 
   public func imagePulls() async -> [ImagePull] { await puller?.report() ?? [] }
@@ -380,36 +358,4 @@ public actor SlotManager: CommandExecutor, Service {
     }
   }
 
-  private func status(for slot: SlotID, deployment: String?) -> SlotStatus? {
-    let container = observed[slot]
-    let reportedDeployment = deployment ?? container?.labels[ManagedLabels.deployment] ?? ""
-    if let problem = problems[slot], problem.deployment == reportedDeployment {
-      return SlotStatus(
-        slot: slot, deployment: reportedDeployment,
-        containerID: container.map { String($0.id.prefix(12)) },
-        health: problem.health, message: problem.message)
-    }
-    guard let container, container.labels[ManagedLabels.deployment] == reportedDeployment else {
-      return SlotStatus(
-        slot: slot, deployment: reportedDeployment, health: .starting, message: "creating container"
-      )
-    }
-    let id = String(container.id.prefix(12))
-    guard container.state == .running else {
-      return SlotStatus(
-        slot: slot, deployment: reportedDeployment, containerID: id, health: .exited,
-        startedAt: container.startedAt,
-        message:
-          "container \(container.state.rawValue)\(container.exitCode.map { " with code \($0)" } ?? "")"
-      )
-    }
-    let tracker = trackers[slot].flatMap { $0.container == container.id ? $0.tracker : nil }
-    let health = tracker?.health ?? .starting
-    return SlotStatus(
-      slot: slot, deployment: reportedDeployment, containerID: id, health: health,
-      startedAt: container.startedAt,
-      message: health == .healthy ? nil : tracker?.lastError, imageID: container.imageID,
-      cpuUsedMillis: usage[container.id]?.cpuMillis,
-      memoryUsedBytes: usage[container.id]?.memoryBytes)
-  }
 }

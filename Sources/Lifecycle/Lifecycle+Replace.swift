@@ -20,6 +20,19 @@ extension Lifecycle {
       }
       return actions
     }
+    if let until = replacement.returnsUntil {
+      let lost = lostSlots(observed)
+      if lost.isEmpty || observed.now >= until {
+        replacement.returnsUntil = nil
+      } else {
+        let left = Int(until.timeIntervalSince(observed.now).rounded(.up))
+        replacement.missing = lost.reduce(into: [:]) {
+          $0[$1.slot] =
+            "not re-placed yet: nodes are returning after the brake; \(left)s more for node \($1.node) to dial in"
+        }
+        return actions
+      }
+    }
     var missingNow: [SlotID: String] = [:]
     var newlyMissing: [ClusterEvent] = []
     var write: (app: AppRecord, set: SetRecord, moves: [Move])?
@@ -64,8 +77,10 @@ extension Lifecycle {
       detail:
         "re-placing although \(brake.down.count) of \(brake.total) nodes are down (operator's word)"
     )
-    return [.persist(.events([event])), .reply(.replacement(replacementStatus(observed)))]
-      + replace(observed)
+    // The answer after the pass: what moved, and what is still missing and why.
+    let moves = replace(observed)
+    return [.persist(.events([event]))] + moves
+      + [.reply(.replacement(replacementStatus(observed)))]
   }
 
   /// What status and `schedctl nodes` show of re-placement.
@@ -86,10 +101,12 @@ extension Lifecycle {
 
   // MARK: pieces
 
-  /// Engages the brake when more than half of the nodes are down and slots sit on them, lets
-  /// it go when the nodes are back (or no slot is left to move); each change is an event.
+  /// Engages the brake when more than half of the nodes are down (or silent, on their way
+  /// down) and slots sit on down nodes, lets it go when the nodes are back (or no slot is
+  /// left to move); each change is an event.
   private mutating func brakeActions(_ observed: Observed) -> [LifecycleAction] {
-    let down = observed.nodeList.filter { $0.state == .down }.map(\.id)
+    let down = observed.nodeList.filter { $0.state == .down || observed.silent.contains($0.id) }
+      .map(\.id)
     let total = observed.nodes.count
     if down.count * 2 > total, !lostSlots(observed).isEmpty {
       guard replacement.brake == nil else { return [] }
@@ -104,12 +121,18 @@ extension Lifecycle {
     }
     guard let brake = replacement.brake else { return [] }
     replacement.brake = nil
-    return [
-      Self.clusterEvent(
-        "replacement.resumed",
-        "\(down.count) of \(total) nodes down now (\(brake.down.count) when braked): re-placing again",
-        observed)
-    ]
+    // Nodes return from a mass failure a few seconds apart (each agent's reconnect backoff):
+    // the ones still down get a grace before their slots move, unless an operator already
+    // said to move them.
+    var detail = "\(down.count) of \(total) nodes down now (\(brake.down.count) when braked): "
+    if brake.overriddenBy == nil, replacement.returnGrace > 0, !lostSlots(observed).isEmpty {
+      replacement.returnsUntil = observed.now.addingTimeInterval(replacement.returnGrace)
+      detail +=
+        "the slots of nodes still down move in \(Int(replacement.returnGrace.rounded(.up)))s unless those return"
+    } else {
+      detail += "re-placing again"
+    }
+    return [Self.clusterEvent("replacement.resumed", detail, observed)]
   }
 
   /// The write of one event of the scheduler's about the whole cluster.
@@ -213,8 +236,13 @@ extension Lifecycle {
 public struct ReplacementState: Sendable, Equatable {
   /// Slots on down nodes that could not be re-placed on the last pass, with why.
   public var missing: [SlotID: String] = [:]
-  /// Set while more than half of the nodes are down.
+  /// Set while more than half of the nodes are down or silent.
   public var brake: ReplacementBrake?
+  /// Set when returning nodes let the brake go: until then the nodes still down may dial in
+  /// before their slots move.
+  public var returnsUntil: Date?
+  /// Seconds that grace lasts (the scheduler's grace after start).
+  public var returnGrace: TimeInterval = 0
 
   /// Whether nothing is re-placed now.
   public var holds: Bool {
@@ -226,13 +254,14 @@ public struct ReplacementState: Sendable, Equatable {
 /// The mass-failure brake: engaged when more than half of the nodes went down.
 public struct ReplacementBrake: Sendable, Equatable {
   public var since: Date
+  /// The nodes down or silent when it engaged.
   public var down: [NodeID]
   public var total: Int
   /// The operator who said to re-place anyway, if one did.
   public var overriddenBy: String?
 
   var reason: String {
-    "\(down.count) of \(total) nodes are down (\(down.map(\.rawValue).joined(separator: ", "))), more than half: most likely the scheduler's own link"
+    "\(down.count) of \(total) nodes are down or going down (\(down.map(\.rawValue).joined(separator: ", "))), more than half: most likely the scheduler's own link"
   }
 }
 

@@ -29,8 +29,11 @@ public struct Lifecycle: Sendable {
   /// CPU and memory a verification's test run holds on a node, by run.
   public internal(set) var testReservations: [String: (node: NodeID, resources: Resources)] = [:]
 
-  public init(desired: Desired) {
+  /// - Parameter returnGrace: how long nodes still down get to dial in after others
+  ///   returned and let the brake go (agents reconnect with backoff, a few seconds apart).
+  public init(desired: Desired, returnGrace: Duration = .zero) {
     self.desired = desired
+    self.replacement.returnGrace = returnGrace.seconds
   }
 
   /// One app's state (idle when it never did anything).

@@ -53,16 +53,21 @@ public struct Observed: Sendable {
   public var reported: Set<NodeID>?
   /// Each node's image fetches from the store, as its last heartbeat told.
   public var pulls: [NodeID: [ImagePull]]
+  /// Ready nodes that have missed beats and are on their way to down. The brake counts them
+  /// with the down ones: a failed link silences nodes at one moment, but they cross the TTL
+  /// up to a heartbeat apart, and the first alone would look like one host's death.
+  public var silent: Set<NodeID>
 
   public init(
     nodes: [Node], reports: SlotReports, now: Date, reported: Set<NodeID>? = nil,
-    pulls: [NodeID: [ImagePull]] = [:]
+    pulls: [NodeID: [ImagePull]] = [:], silent: Set<NodeID> = []
   ) {
     self.nodes = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) })
     self.reports = reports
     self.now = now
     self.reported = reported
     self.pulls = pulls
+    self.silent = silent
   }
 
   /// Nodes sorted by id.

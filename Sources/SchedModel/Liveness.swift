@@ -25,6 +25,20 @@ public struct LivenessPolicy: Sendable, Hashable {
 
   public var ttlSeconds: Double { ttl.seconds }
 
+  /// How long a node may be silent before it counts as going down: a beat or more missed, and
+  /// close enough to the TTL that nodes silenced together (their scheduler's link cut) are
+  /// all past it when the first of them crosses the TTL (their last beats were at most an
+  /// interval apart).
+  public var suspectAfter: Duration {
+    max(heartbeatInterval, ttl - heartbeatInterval * 1.25)
+  }
+
+  /// True when a node last heard from at `lastSeen` has missed beats at `now` (it may still
+  /// come back before the TTL).
+  public func isSilent(lastSeen: Date, now: Date) -> Bool {
+    now.timeIntervalSince(lastSeen) > suspectAfter.seconds
+  }
+
   /// True when a node last heard from at `lastSeen` is down at `now`.
   public func isExpired(lastSeen: Date, now: Date) -> Bool {
     now.timeIntervalSince(lastSeen) > ttlSeconds

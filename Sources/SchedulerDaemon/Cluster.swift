@@ -71,9 +71,14 @@ public actor Cluster {
   func observed() -> Observed {
     let at = now()
     let trusted = at.timeIntervalSince(bootedAt) > policy.graceAfterStart.seconds
+    let silent = nodes.values.filter { node in
+      node.state == .ready
+        && lastSeen[node.id].map { policy.isSilent(lastSeen: $0, now: at) } == true
+    }
     return Observed(
       nodes: snapshot(), reports: SlotReports(byNode: slotReports), now: at,
-      reported: trusted ? nil : Set(slotReports.keys), pulls: pullReports)
+      reported: trusted ? nil : Set(slotReports.keys), pulls: pullReports,
+      silent: Set(silent.map(\.id)))
   }
 
   /// All nodes, sorted by id.

@@ -163,6 +163,12 @@ extension ProcessSuites {
       #expect(
         await eventually(timeout: .seconds(30)) { (try? await containers(app).isEmpty) == true })
       await cleanUp([app])
+
+      // 7. SIGTERM stops an agent at once and cleanly (its image endpoint once held it until
+      //    the SIGKILL that systemd sends after its stop timeout).
+      kill(try #require(agents[1].pid), SIGTERM)
+      #expect(
+        await agents[1].waitForExit(timeout: .seconds(5)) == 0, "\(agents[1].log.suffix(2000))")
     }
 
     @Test("host network mode: the slot listens on its host port, told by PORT and HOST")

@@ -8,8 +8,11 @@ import Testing
 @Suite("Lifecycle: re-placement of a down node's slots, and the brake")
 struct ReplaceTests {
   /// Three nodes; web deployed blue (live) and green, every slot healthy.
-  static func world(maxPerNode: Int? = nil, nodes: [String] = ["n1", "n2", "n3"]) -> World {
+  static func world(
+    maxPerNode: Int? = nil, nodes: [String] = ["n1", "n2", "n3"], returnGrace: Duration = .zero
+  ) -> World {
     var world = World()
+    world.core = Lifecycle(desired: Desired(), returnGrace: returnGrace)
     world.nodes = nodes.map(World.node)
     var spec = World.spec()
     spec.maxPerNode = maxPerNode
@@ -173,6 +176,73 @@ struct ReplaceTests {
     #expect(world.core.replacementStatus(world.observed).isQuiet)
   }
 
+  @Test(
+    "nodes cut at one moment cross the TTL a beat apart: the first down with the others silent brakes"
+  )
+  func silentNodesCount() throws {
+    var world = Self.world()
+    let before = world.core.desired.allocationList
+    let home = try #require(before.first?.node)
+    let other = try #require(world.nodes.map(\.id).first { $0 != home })
+    Self.down(&world, home)
+    world.silent = [other]
+    let braked = world.run(.observed)
+    #expect(Self.events(braked).map(\.kind) == ["replacement.braked"])
+    #expect(world.core.desired.allocationList == before)
+    let reason = world.core.replacementStatus(world.observed).reason
+    #expect(
+      reason?.contains("2 of 3 nodes are down or going down (") == true,
+      "\(String(describing: reason))")
+    // The silent one beats again: one host is down, and its slots move.
+    world.silent = []
+    let resumed = world.run(.observed)
+    #expect(Self.events(resumed).first?.kind == "replacement.resumed")
+    #expect(Self.events(resumed).filter { $0.kind == "slot.replaced" }.count == 4)
+    // A silent node beside a down one of four is not more than half: nothing holds.
+    var alone = Self.world(nodes: ["n1", "n2", "n3", "n4"])
+    let lone = try #require(alone.core.desired.allocationList.first?.node)
+    Self.down(&alone, lone)
+    alone.silent = [try #require(alone.nodes.map(\.id).first { $0 != lone })]
+    let moved = alone.run(.observed)
+    #expect(Self.events(moved).filter { $0.kind == "slot.replaced" }.count == 4)
+  }
+
+  @Test("nodes returning let the brake go; those still down get the return grace to dial in")
+  func returnGrace() throws {
+    var world = Self.world(maxPerNode: 1, returnGrace: .seconds(10))
+    let before = world.core.desired.allocationList
+    let holders = Array(Set(before.map(\.node))).sorted()
+    #expect(holders.count == 2, "one slot of each set per node: \(before)")
+    for node in holders { Self.down(&world, node) }
+    #expect(Self.events(world.run(.observed)).map(\.kind) == ["replacement.braked"])
+    // The first comes back; the second is still on its way (its agent's backoff).
+    let first = try #require(world.nodes.firstIndex { $0.id == holders[0] })
+    world.nodes[first].state = .ready
+    let released = Self.events(world.run(.observed))
+    #expect(released.map(\.kind) == ["replacement.resumed"])
+    #expect(released.first?.detail.contains("move in 10s unless those return") == true)
+    world.now += 9
+    #expect(world.run(.observed).writes.isEmpty)
+    #expect(world.core.desired.allocationList == before)
+    let waiting = world.core.replacementStatus(world.observed).missing
+    #expect(
+      waiting.count == 2 && waiting.allSatisfy { $0.reason.contains("dial in") }, "\(waiting)")
+    // It returns within the grace: nothing moved, nothing will.
+    let second = try #require(world.nodes.firstIndex { $0.id == holders[1] })
+    world.nodes[second].state = .ready
+    #expect(world.run(.observed).writes.isEmpty)
+    #expect(world.core.replacementStatus(world.observed).isQuiet)
+    // Another round where the second never returns: its slots move once the grace is over.
+    for node in holders { Self.down(&world, node) }
+    world.run(.observed)
+    world.nodes[first].state = .ready
+    world.run(.observed)
+    world.now += 10
+    let moved = Self.events(world.run(.observed)).filter { $0.kind == "slot.replaced" }
+    #expect(!moved.isEmpty)
+    #expect(moved.allSatisfy { $0.detail.hasPrefix("from \(holders[1]) to ") }, "\(moved)")
+  }
+
   @Test("the brake is about slots: nodes down with nothing on them engage nothing")
   func noBrakeWithoutSlots() {
     var world = World()
@@ -197,6 +267,7 @@ struct ReplaceTests {
       return
     }
     #expect(!status.braked && status.overriddenBy == "op")
+    #expect(status.missing.isEmpty, "the answer tells the pass's outcome: \(status.missing)")
     let kinds = Self.events(actions).map(\.kind)
     #expect(kinds.first == "replacement.resumed")
     #expect(kinds.filter { $0 == "slot.replaced" }.count == 4)

@@ -14,8 +14,12 @@ struct World {
   var routers = ["r1", "r2"]
   /// Nodes that reported since the start; nil: all trusted.
   var reported: Set<NodeID>? = nil
+  /// Ready nodes that missed beats (on their way down).
+  var silent: Set<NodeID> = []
 
-  var observed: Observed { Observed(nodes: nodes, reports: reports, now: now, reported: reported) }
+  var observed: Observed {
+    Observed(nodes: nodes, reports: reports, now: now, reported: reported, silent: silent)
+  }
 
   static func node(_ id: String) -> Node {
     Node(

@@ -42,5 +42,13 @@ struct ModelParsingTests {
     let seen = Date(timeIntervalSince1970: 1_800_000_000)
     #expect(!policy.isExpired(lastSeen: seen, now: seen.addingTimeInterval(1.5)))
     #expect(policy.isExpired(lastSeen: seen, now: seen.addingTimeInterval(1.51)))
+    // Silent (going down) past TTL minus 1.25 intervals: 0.875 s of the 1.5 s TTL, so nodes
+    // whose beats were up to an interval apart are silent when the first is down.
+    #expect(!policy.isSilent(lastSeen: seen, now: seen.addingTimeInterval(0.87)))
+    #expect(policy.isSilent(lastSeen: seen, now: seen.addingTimeInterval(0.88)))
+    #expect(!policy.isSilent(lastSeen: seen, now: seen.addingTimeInterval(0.5)))
+    // Never less than an interval: a node with a TTL of one beat is silent only past it.
+    let short = LivenessPolicy(heartbeatInterval: .seconds(1), missedBeats: 1)
+    #expect(!short.isSilent(lastSeen: seen, now: seen.addingTimeInterval(1.0)))
   }
 }

@@ -50,8 +50,17 @@ public final class PullEndpoint: Service, Sendable {
     return PullEndpoint(server: server, host: host, port: bound, cache: cache, logger: logger)
   }
 
-  /// Serves until cancelled.
+  /// Serves until cancelled or shut down (SIGTERM reaches every service as a graceful
+  /// shutdown: without this the agent waited here for ever and was killed).
   public func run() async throws {
+    do {
+      try await cancelWhenGracefulShutdown { try await self.serveAll() }
+    } catch is CancellationError {
+      return
+    }
+  }
+
+  private func serveAll() async throws {
     try await withTaskCancellationHandler {
       try await server.executeThenClose { inbound in
         try await withThrowingDiscardingTaskGroup { group in

@@ -39,7 +39,7 @@ public actor AppService {
     self.cluster = cluster
     self.store = cluster.store
     self.routers = routers
-    self.core = Lifecycle(desired: desired)
+    self.core = Lifecycle(desired: desired, returnGrace: cluster.policy.graceAfterStart)
     self.commandTimeout = commandTimeout
     self.switchTimeout = switchTimeout
     self.logger = logger

@@ -67,4 +67,43 @@ struct SlotManagerTests {
     #expect(seen.allSatisfy { $0.health != .refused }, "\(seen.map(\.message))")
     #expect(seen.last?.health == .healthy)
   }
+
+  @Test(
+    "a start that failed is moot once the engine runs the container itself (its restart policy)")
+  func failedStartClearsWhenTheContainerRuns() async throws {
+    let runtime = FakeRuntime(images: ["web:1"])
+    // The engine is going away: every start fails.
+    await runtime.failStarts(1000)
+    var logger = Logger(label: "test.slots")
+    logger.logLevel = .critical
+    let slots = SlotManager(
+      node: NodeID("n1"), runtime: runtime, prober: ScriptedProber(),
+      permissions: NodePermissions(), publishAddress: "127.0.0.1",
+      reconcileInterval: .seconds(60), logger: logger)
+    let task = Task { try await slots.run() }
+    defer { task.cancel() }
+    let assignment = SlotAssignment(
+      slot: SlotID(app: "web", color: .blue, index: 0), deployment: "d1", image: "web:1",
+      resources: Resources(cpuMillis: 100, memoryBytes: 32 << 20), hostPort: 20000,
+      containerPort: 8080, health: HealthCheck(intervalMillis: 50, timeoutMillis: 50))
+    _ = await slots.execute(.assign(AssignSlots(slots: [assignment])))
+    var first: SlotStatus?
+    #expect(
+      await eventually {
+        first = await slots.slotStatuses().first
+        return first?.health == .exited
+      }, "\(String(describing: first))")
+    // The engine comes back and starts the container by its restart policy: the agent has
+    // nothing to start, and the slot must not stay "exited" (found in the soak: it did,
+    // for good, and was never health-checked again).
+    await runtime.failStarts(0)
+    await runtime.restartStopped()
+    _ = await slots.execute(.assign(AssignSlots(slots: [assignment])))
+    var last: SlotStatus?
+    #expect(
+      await eventually(timeout: .seconds(5)) {
+        last = await slots.slotStatuses().first
+        return last?.health == .healthy
+      }, "\(String(describing: last))")
+  }
 }

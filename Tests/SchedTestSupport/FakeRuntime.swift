@@ -78,7 +78,27 @@ public actor FakeRuntime: ContainerRuntime {
     return id
   }
 
+  /// Starts that fail before doing anything, as when the engine goes away under them.
+  private var failingStarts = 0
+
+  /// The next `count` starts fail with an unavailable engine.
+  public func failStarts(_ count: Int) { failingStarts = count }
+
+  /// What an engine's restart policy does on its own (after the engine restarted): every
+  /// stopped container runs again, without the agent asking.
+  public func restartStopped() {
+    for key in containers.keys where containers[key]!.state != .running {
+      containers[key]!.state = .running
+      containers[key]!.startedAt = now()
+      containers[key]!.exitCode = nil
+    }
+  }
+
   public func start(_ id: String) throws(RuntimeError) {
+    if failingStarts > 0 {
+      failingStarts -= 1
+      throw RuntimeError(.unavailable, "cannot talk to the Docker Engine: connection reset")
+    }
     let key = try resolve(id)
     guard containers[key]!.state != .running else { return }
     containers[key]!.state = .running

@@ -221,6 +221,16 @@ public actor SlotManager: CommandExecutor, Service {
       }
       observed = bySlot
       strays = extra
+      // A start that failed (the engine went away under it) is moot once its container runs:
+      // the engine's restart policy may start it without us, and nothing else would clear
+      // the problem (the reconciler has nothing to do for a running container).
+      for (slot, problem) in problems where problem.health == .exited {
+        if let container = bySlot[slot], container.state == .running,
+          container.labels[ManagedLabels.deployment] == problem.deployment
+        {
+          problems[slot] = nil
+        }
+      }
       return true
     } catch {
       logger.error("cannot list containers", metadata: ["error": "\(error)"])

@@ -10,15 +10,20 @@ import Testing
 /// The agent's slot manager on a fake runtime.
 @Suite("Slot manager")
 struct SlotManagerTests {
+  /// A slot manager of node n1 on `runtime`, its health checks scripted, quiet logs.
+  static func slots(on runtime: FakeRuntime, reconcileInterval: Duration) -> SlotManager {
+    var logger = Logger(label: "test.slots")
+    logger.logLevel = .critical
+    return SlotManager(
+      node: NodeID("n1"), runtime: runtime, prober: ScriptedProber(),
+      permissions: NodePermissions(), publishAddress: "127.0.0.1",
+      reconcileInterval: reconcileInterval, logger: logger)
+  }
+
   @Test("after an assign the reconcile loop waits for its interval instead of spinning")
   func reconcileLoopDoesNotSpin() async throws {
     let runtime = FakeRuntime()
-    var logger = Logger(label: "test.slots")
-    logger.logLevel = .warning
-    let slots = SlotManager(
-      node: NodeID("n1"), runtime: runtime, prober: ScriptedProber(),
-      permissions: NodePermissions(), publishAddress: "127.0.0.1",
-      reconcileInterval: .seconds(5), logger: logger)
+    let slots = Self.slots(on: runtime, reconcileInterval: .seconds(5))
     let task = Task { try await slots.run() }
     defer { task.cancel() }
     // Each assign wakes one pass early; the interval's tick it cut short must not wake another.
@@ -36,12 +41,7 @@ struct SlotManagerTests {
   @Test("a refusal of one deployment is never reported for the next (14.6)")
   func oldRefusalIsNotReportedForANewDeployment() async throws {
     let runtime = FakeRuntime(images: ["web:2"])
-    var logger = Logger(label: "test.slots")
-    logger.logLevel = .critical
-    let slots = SlotManager(
-      node: NodeID("n1"), runtime: runtime, prober: ScriptedProber(),
-      permissions: NodePermissions(), publishAddress: "127.0.0.1",
-      reconcileInterval: .milliseconds(100), logger: logger)
+    let slots = Self.slots(on: runtime, reconcileInterval: .milliseconds(100))
     let task = Task { try await slots.run() }
     defer { task.cancel() }
     func assignment(_ deployment: String, image: String) -> SlotAssignment {
@@ -74,12 +74,7 @@ struct SlotManagerTests {
     let runtime = FakeRuntime(images: ["web:1"])
     // The engine is going away: every start fails.
     await runtime.failStarts(1000)
-    var logger = Logger(label: "test.slots")
-    logger.logLevel = .critical
-    let slots = SlotManager(
-      node: NodeID("n1"), runtime: runtime, prober: ScriptedProber(),
-      permissions: NodePermissions(), publishAddress: "127.0.0.1",
-      reconcileInterval: .seconds(60), logger: logger)
+    let slots = Self.slots(on: runtime, reconcileInterval: .seconds(60))
     let task = Task { try await slots.run() }
     defer { task.cancel() }
     let assignment = SlotAssignment(

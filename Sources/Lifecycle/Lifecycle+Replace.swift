@@ -108,9 +108,14 @@ extension Lifecycle {
     let down = observed.nodeList.filter { $0.state == .down || observed.silent.contains($0.id) }
       .map(\.id)
     let total = observed.nodes.count
+    let gone = observed.nodeList.filter { $0.state == .down }.map(\.id)
     if down.count * 2 > total, !lostSlots(observed).isEmpty {
-      guard replacement.brake == nil else { return [] }
-      let brake = ReplacementBrake(since: observed.now, down: down, total: total)
+      guard replacement.brake == nil else {
+        replacement.brake?.wentDown.formUnion(gone)
+        return []
+      }
+      var brake = ReplacementBrake(since: observed.now, down: down, total: total)
+      brake.wentDown = Set(gone)
       replacement.brake = brake
       return [
         Self.clusterEvent(
@@ -122,10 +127,14 @@ extension Lifecycle {
     guard let brake = replacement.brake else { return [] }
     replacement.brake = nil
     // Nodes return from a mass failure a few seconds apart (each agent's reconnect backoff):
-    // the ones still down get a grace before their slots move, unless an operator already
-    // said to move them.
+    // when one came back from down, the ones still down get a grace before their slots move,
+    // unless an operator already said to move them. (A node that was only slow, silent but
+    // never down, is no return: one host's death beside it moves at once.)
+    let returned = brake.wentDown.contains { observed.nodes[$0]?.state == .ready }
     var detail = "\(down.count) of \(total) nodes down now (\(brake.down.count) when braked): "
-    if brake.overriddenBy == nil, replacement.returnGrace > 0, !lostSlots(observed).isEmpty {
+    if brake.overriddenBy == nil, returned, replacement.returnGrace > 0,
+      !lostSlots(observed).isEmpty
+    {
       replacement.returnsUntil = observed.now.addingTimeInterval(replacement.returnGrace)
       detail +=
         "the slots of nodes still down move in \(Int(replacement.returnGrace.rounded(.up)))s unless those return"
@@ -259,6 +268,8 @@ public struct ReplacementBrake: Sendable, Equatable {
   public var total: Int
   /// The operator who said to re-place anyway, if one did.
   public var overriddenBy: String?
+  /// Every node seen down while it held.
+  public var wentDown: Set<NodeID> = []
 
   var reason: String {
     "\(down.count) of \(total) nodes are down or going down (\(down.map(\.rawValue).joined(separator: ", "))), more than half: most likely the scheduler's own link"

@@ -180,7 +180,7 @@ struct ReplaceTests {
     "nodes cut at one moment cross the TTL a beat apart: the first down with the others silent brakes"
   )
   func silentNodesCount() throws {
-    var world = Self.world()
+    var world = Self.world(returnGrace: .seconds(10))
     let before = world.core.desired.allocationList
     let home = try #require(before.first?.node)
     let other = try #require(world.nodes.map(\.id).first { $0 != home })
@@ -193,10 +193,12 @@ struct ReplaceTests {
     #expect(
       reason?.contains("2 of 3 nodes are down or going down (") == true,
       "\(String(describing: reason))")
-    // The silent one beats again: one host is down, and its slots move.
+    // The silent one beats again (it was never down): one host is down, and its slots move
+    // at once, with no return grace.
     world.silent = []
     let resumed = world.run(.observed)
     #expect(Self.events(resumed).first?.kind == "replacement.resumed")
+    #expect(Self.events(resumed).first?.detail.hasSuffix("re-placing again") == true)
     #expect(Self.events(resumed).filter { $0.kind == "slot.replaced" }.count == 4)
     // A silent node beside a down one of four is not more than half: nothing holds.
     var alone = Self.world(nodes: ["n1", "n2", "n3", "n4"])

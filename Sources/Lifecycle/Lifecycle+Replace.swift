@@ -102,18 +102,19 @@ extension Lifecycle {
   // MARK: pieces
 
   /// Engages the brake when more than half of the nodes are down (or silent, on their way
-  /// down) and slots sit on down nodes, lets it go when the nodes are back (or no slot is
-  /// left to move); each change is an event.
+  /// down) and slots sit on down nodes; lets it go when no more than half are, and only then
+  /// (an operator's word holds for nodes that go down after it); each change is an event.
   private mutating func brakeActions(_ observed: Observed) -> [LifecycleAction] {
     let down = observed.nodeList.filter { $0.state == .down || observed.silent.contains($0.id) }
       .map(\.id)
     let total = observed.nodes.count
     let gone = observed.nodeList.filter { $0.state == .down }.map(\.id)
-    if down.count * 2 > total, !lostSlots(observed).isEmpty {
-      guard replacement.brake == nil else {
-        replacement.brake?.wentDown.formUnion(gone)
-        return []
-      }
+    let mass = down.count * 2 > total
+    if mass, replacement.brake != nil {
+      replacement.brake?.wentDown.formUnion(gone)
+      return []
+    }
+    if mass, !lostSlots(observed).isEmpty {
       var brake = ReplacementBrake(since: observed.now, down: down, total: total)
       brake.wentDown = Set(gone)
       replacement.brake = brake

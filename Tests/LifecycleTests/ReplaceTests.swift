@@ -275,6 +275,10 @@ struct ReplaceTests {
     #expect(kinds.filter { $0 == "slot.replaced" }.count == 4)
     let survivor = try #require(world.nodes.map(\.id).first { $0 != home && $0 != other })
     #expect(world.core.desired.allocationList.allSatisfy { $0.node == survivor })
+    // Still 2 of 3 down with nothing left on them: the brake and the operator's word stay (a
+    // node going down next is moved too), and nothing is said again.
+    #expect(world.run(.observed).writes.isEmpty)
+    #expect(world.core.replacementStatus(world.observed).overriddenBy == "op")
   }
 
   @Test("a busy app is left until it is idle")

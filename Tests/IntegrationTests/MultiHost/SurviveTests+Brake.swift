@@ -67,9 +67,13 @@ extension ProcessSuites.SurviveTests {
     // with the reason, until room appears (the first cut host to return, since the operator
     // called the others gone) or its own host returns.
     for host in cut { try await TestHosts.run(["cut", host]) }
+    // The operator looks when both are down (braked when the first was, the other silent).
     #expect(
       await eventually(timeout: .seconds(20), every: .milliseconds(100)) {
-        (try? await events("replacement.braked").count) == 2
+        guard (try? await events("replacement.braked").count) == 2,
+          let nodes = try? await cluster.api.nodes()
+        else { return false }
+        return nodes.filter { cut.contains($0.name) }.allSatisfy { $0.state == .down }
       })
     let resume = try await cluster.schedctl(["node", "resume-replacement"])
     #expect(resume.status == 0, "\(resume.output)")

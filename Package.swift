@@ -23,6 +23,9 @@ let package = Package(
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+    .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
   ],
   targets: [
     // MARK: pure core
@@ -56,10 +59,24 @@ let package = Package(
         .product(name: "GRDB", package: "GRDB.swift"),
       ]
     ),
+    // The cluster's certificates: the CA, node certificates from requests, join tokens that
+    // pin the CA, and the files keys live in (0600).
+    .target(
+      name: "ClusterPKI",
+      dependencies: [
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+      ]
+    ),
     .target(
       name: "WireTransport",
       dependencies: [
-        "SchedWire",
+        "SchedWire", "ClusterPKI",
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "NIOTLS", package: "swift-nio"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
@@ -91,8 +108,9 @@ let package = Package(
       name: "SchedulerDaemon",
       dependencies: [
         "SchedModel", "SchedWire", "OperatorAPI", "Placement", "Lifecycle", "SchedStore",
-        "WireTransport", "Dashboard", "Checks", "Blobs",
+        "WireTransport", "Dashboard", "Checks", "Blobs", "ClusterPKI",
         "BuildInfo",
+        .product(name: "X509", package: "swift-certificates"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -105,7 +123,7 @@ let package = Package(
     .target(
       name: "AgentDaemon",
       dependencies: [
-        "SchedModel", "SchedWire", "AgentCore", "WireTransport", "Checks", "Blobs",
+        "SchedModel", "SchedWire", "AgentCore", "WireTransport", "Checks", "Blobs", "ClusterPKI",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -118,6 +136,7 @@ let package = Package(
       name: "RouterDaemon",
       dependencies: [
         "SchedModel", "SchedWire", "RouteTable", "WireTransport", "HTTPFraming", "Checks",
+        "ClusterPKI",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -156,7 +175,7 @@ let package = Package(
     .executableTarget(
       name: "schedd",
       dependencies: [
-        "SchedulerDaemon", "SchedStore", "SchedModel", "BuildInfo",
+        "SchedulerDaemon", "SchedStore", "SchedModel", "BuildInfo", "ClusterPKI",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -167,7 +186,7 @@ let package = Package(
       name: "sched-agent",
       dependencies: [
         "AgentDaemon", "AgentCore", "SchedModel", "SchedWire", "DockerRuntime", "WireTransport",
-        "BuildInfo", "Blobs",
+        "BuildInfo", "Blobs", "ClusterPKI",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -177,7 +196,7 @@ let package = Package(
     .executableTarget(
       name: "sched-router",
       dependencies: [
-        "RouterDaemon", "WireTransport", "BuildInfo",
+        "RouterDaemon", "WireTransport", "BuildInfo", "ClusterPKI",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -229,9 +248,15 @@ let package = Package(
     .testTarget(
       name: "WireTransportTests",
       dependencies: [
-        "WireTransport", "ModelFixtures", .product(name: "NIOCore", package: "swift-nio"),
+        "WireTransport", "ModelFixtures", "ClusterPKI", "SchedWire",
+        .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOTestUtils", package: "swift-nio"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Logging", package: "swift-log"),
       ]),
+    .testTarget(
+      name: "ClusterPKITests",
+      dependencies: ["ClusterPKI", .product(name: "X509", package: "swift-certificates")]),
     .testTarget(
       name: "HTTPFramingTests",
       dependencies: ["HTTPFraming", .product(name: "NIOCore", package: "swift-nio")]),
@@ -301,7 +326,7 @@ let package = Package(
     .testTarget(
       name: "IntegrationTests",
       dependencies: [
-        "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "AgentDaemon", "DockerRuntime",
+        "SchedModel", "ClusterPKI", "SchedWire", "OperatorAPI", "AgentCore", "AgentDaemon", "DockerRuntime",
         "RouteTable", "RouterDaemon", "SchedClient", "WireTransport", "SchedTestSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),

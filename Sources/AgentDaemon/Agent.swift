@@ -17,14 +17,19 @@ public final class Agent: Service {
   let cluster: PinnedCluster
   /// Runs builds on a builder node; nil on the others (a build is then refused).
   let builds: BuildRunner?
+  /// How this node proves itself: its certificate over TLS, or the token.
+  let access: ClusterAccess
 
   /// `cluster` defaults to a pin held in memory: the first scheduler's id is kept for this
   /// process's life. `sched-agent` keeps it in its state directory.
   public init(
     config: AgentConfig, probe: any HostProbe, executor: any CommandExecutor = NoRuntimeExecutor(),
     cluster: PinnedCluster = PinnedCluster(known: nil, joinNew: false, who: "agent") { _ in },
-    builds: BuildRunner? = nil, logger: Logger
+    builds: BuildRunner? = nil, access: ClusterAccess? = nil, logger: Logger
   ) {
+    self.access =
+      access
+      ?? .insecure(secret: config.joinToken, role: .agent, name: config.node.rawValue)
     self.builds = builds
     self.cluster = cluster
     self.config = config
@@ -39,16 +44,30 @@ public final class Agent: Service {
   }
 
   private func loop() async throws {
+    // The certificate is renewed beside the session, on connections of its own.
+    let renewal = Task { [access, config, logger] in
+      guard !access.isInsecure else { return }
+      await CertificateRenewal(
+        access: access, host: config.schedulerHost, port: config.schedulerPort, role: .agent,
+        node: config.node, logger: logger
+      ).run()
+    }
+    defer { renewal.cancel() }
     var backoff = config.backoff
     var rng = SystemRandomNumberGenerator()
     var gate = CommandGate(generation: 0)
     while !Task.isCancelled {
       let registered = OnceFlag()
       do {
+        let dial: ClusterAccess.Dial
+        do { dial = try access.sessionDial() } catch {
+          throw AgentError(.refused, error.message)
+        }
         gate = try await LineClient.withConnection(
-          host: config.schedulerHost, port: config.schedulerPort, maxLineBytes: config.maxLineBytes
+          host: config.schedulerHost, port: config.schedulerPort, maxLineBytes: config.maxLineBytes,
+          tls: dial.tls
         ) { [gate] connection in
-          try await AgentSession(agent: self, connection: connection, gate: gate).run(
+          try await AgentSession(agent: self, connection: connection, gate: gate, dial: dial).run(
             onRegistered: registered.set)
         }
         logger.warning("scheduler closed the connection; reconnecting")

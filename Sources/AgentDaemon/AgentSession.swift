@@ -10,6 +10,8 @@ struct AgentSession {
   let agent: Agent
   let connection: LineConnection
   var gate: CommandGate
+  /// What this connection presents: the token's secret and a certificate request, or neither.
+  let dial: ClusterAccess.Dial
 
   /// Returns the command gate (with its generation) when the scheduler closes the connection.
   func run(onRegistered: @Sendable () -> Void) async throws -> CommandGate {
@@ -21,13 +23,21 @@ struct AgentSession {
         .hello(
           Hello(
             role: .agent, versions: ProtocolVersion.supported, node: config.node,
-            token: config.joinToken))))
+            token: dial.token, csr: dial.request?.pem))))
     guard case .welcome(let welcome) = try await next(&lines, expecting: "welcome") else {
       throw AgentError(.session, "expected welcome")
     }
     // Before anything the scheduler says is acted on: is it this node's cluster?
     if let reason = agent.cluster.admit(welcome.cluster) {
       throw AgentError(.wrongCluster, reason)
+    }
+    do { try agent.access.accept(welcome, for: dial) } catch {
+      throw AgentError(.refused, error.message)
+    }
+    if dial.request != nil, let identity = agent.access.identity {
+      agent.logger.notice(
+        "joined: this node's certificate is kept for its next connections",
+        metadata: ["certificate": "\(identity.serial)", "until": "\(identity.notAfter)"])
     }
     let capacity = try await agent.probe.capacity()
     let spec = NodeSpec(

@@ -187,17 +187,38 @@ public struct APIErrorBody: Codable, Sendable, Equatable {
   }
 }
 
+/// `DELETE /v1/nodes/NODE`: a node removed, and how many of its certificates were revoked.
+public struct NodeRemoved: Codable, Sendable, Equatable {
+  public var node: String
+  public var certificatesRevoked: Int
+
+  public init(node: String, certificatesRevoked: Int) {
+    self.node = node
+    self.certificatesRevoked = certificatesRevoked
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case node
+    case certificatesRevoked = "certificates_revoked"
+  }
+}
+
 /// `GET /v1/cluster/join`: what a new node needs to join this cluster.
 public struct JoinInfo: Codable, Sendable, Equatable {
   /// The cluster address nodes dial; nil when the scheduler was not told it (it listens on
   /// every address: start it with --advertise-cluster).
   public var scheduler: String?
+  /// The whole join token (`TRN-1-<CA fingerprint>-<secret>`), or the bare secret when the
+  /// cluster port is plain TCP (`--insecure-cluster`).
   public var token: String
   public var cluster: String
+  /// The router token, the same way; nil when routers are refused.
+  public var routerToken: String?
 
-  public init(scheduler: String?, token: String, cluster: String) {
+  public init(scheduler: String?, token: String, cluster: String, routerToken: String? = nil) {
     self.scheduler = scheduler
     self.token = token
     self.cluster = cluster
+    self.routerToken = routerToken
   }
 }

@@ -12,6 +12,8 @@ import WireTransport
 struct ControlSession {
   let router: Router
   let connection: LineConnection
+  /// What this connection presents: the token's secret and a certificate request, or neither.
+  let dial: ClusterAccess.Dial
 
   /// The preview listener's address as the scheduler is told it (it names verify's steps, and
   /// only routers with one are asked to check): `:PORT` when it listens on every address.
@@ -42,7 +44,7 @@ struct ControlSession {
         .hello(
           Hello(
             role: .router, versions: ProtocolVersion.supported, node: NodeID(config.name),
-            token: config.token, preview: previewAddress))))
+            token: dial.token, preview: previewAddress, csr: dial.request?.pem))))
     guard let first = try await lines.next() else {
       throw RouterError(.session, "scheduler closed the connection before welcome")
     }
@@ -71,6 +73,14 @@ struct ControlSession {
     }
     if let reason = router.cluster.admit(welcome.cluster) {
       throw RouterError(.wrongCluster, reason)
+    }
+    do { try router.access?.accept(welcome, for: dial) } catch {
+      throw RouterError(.refused, error.message)
+    }
+    if dial.request != nil, let identity = router.access?.identity {
+      router.logger.notice(
+        "joined: this router's certificate is kept for its next connections",
+        metadata: ["certificate": "\(identity.serial)", "until": "\(identity.notAfter)"])
     }
     onWelcome()
     router.logger.info(

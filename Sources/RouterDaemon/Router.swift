@@ -23,10 +23,14 @@ public final class Router: Service {
   /// The table served now.
   public var table: RouteTable { routes.current.table }
 
+  /// How this router proves itself to the scheduler; nil without a scheduler.
+  let access: ClusterAccess?
+
   private init(
     config: RouterConfig, routes: RouteState, proxy: Proxy, cluster: PinnedCluster,
-    logger: Logger
+    access: ClusterAccess?, logger: Logger
   ) {
+    self.access = access
     self.cluster = cluster
     self.config = config
     self.routes = routes
@@ -36,6 +40,17 @@ public final class Router: Service {
 
   /// Loads the saved table and binds the listeners.
   public static func start(config: RouterConfig, logger: Logger) async throws -> Router {
+    var access: ClusterAccess? = nil
+    if config.schedulerHost != nil {
+      do {
+        access = try ClusterAccess.configured(
+          token: config.token, insecure: config.credentialsDirectory == nil,
+          directory: config.credentialsDirectory ?? "", role: .router, name: config.name,
+          joinNew: config.joinNewCluster)
+      } catch {
+        throw RouterError(.config, error.message)
+      }
+    }
     let routes = try RouteState(stateFile: config.stateFile) { error in
       logger.error("cannot save the route table", metadata: ["error": "\(error)"])
     }
@@ -51,7 +66,9 @@ public final class Router: Service {
     let cluster = PinnedCluster(
       known: routes.savedCluster, joinNew: config.joinNewCluster, who: "router"
     ) { id in try routes.pinCluster(id) }
-    return Router(config: config, routes: routes, proxy: proxy, cluster: cluster, logger: logger)
+    return Router(
+      config: config, routes: routes, proxy: proxy, cluster: cluster, access: access,
+      logger: logger)
   }
 
   /// Serves until cancelled or shut down; throws when the scheduler refuses this router. At a
@@ -158,21 +175,34 @@ public final class Router: Service {
   }
 
   private func controlLoop() async throws {
-    guard let host = config.schedulerHost else { return }
+    guard let host = config.schedulerHost, let access else { return }
+    // The certificate is renewed beside the session, on connections of its own.
+    let renewal = Task { [config, logger] in
+      guard !access.isInsecure else { return }
+      await CertificateRenewal(
+        access: access, host: host, port: config.schedulerPort, role: .router,
+        node: NodeID(config.name), logger: logger
+      ).run()
+    }
+    defer { renewal.cancel() }
     var backoff = Backoff()
     var rng = SystemRandomNumberGenerator()
     while !Task.isCancelled {
       let welcomed = OnceFlag()
       do {
         let (routes, proxy, cluster, logger) = (self.routes, self.proxy, self.cluster, self.logger)
+        let dial: ClusterAccess.Dial
+        do { dial = try access.sessionDial() } catch {
+          throw RouterError(.refused, error.message)
+        }
         try await LineClient.withConnection(
-          host: host, port: config.schedulerPort, maxLineBytes: config.maxLineBytes,
+          host: host, port: config.schedulerPort, maxLineBytes: config.maxLineBytes, tls: dial.tls,
           handlers: { channel in
             try channel.pipeline.syncOperations.addHandler(
               RouteControlHandler(routes: routes, proxy: proxy, cluster: cluster, logger: logger))
           }
         ) { connection in
-          try await ControlSession(router: self, connection: connection).run(
+          try await ControlSession(router: self, connection: connection, dial: dial).run(
             onWelcome: welcomed.set)
         }
         logger.warning("scheduler closed the connection; reconnecting")

@@ -46,6 +46,10 @@ public struct RouterConfig: Sendable {
   public var maxLineBytes: Int
   /// Follow a scheduler of another cluster than the one in the state file (once).
   public var joinNewCluster: Bool
+  /// TLS to the scheduler with the router's credentials kept here (joining with the token,
+  /// which must then be a whole join token); nil speaks plain TCP with the token's secret
+  /// (`--insecure-cluster`, and in-process tests).
+  public var credentialsDirectory: String?
   /// Listening sockets this process was given (`ListenerSockets.inherited()`), by listener
   /// name; a listener without one binds its address.
   public var inheritedListeners: [String: Int32] = [:]
@@ -76,6 +80,7 @@ public struct RouterConfig: Sendable {
     self.schedulerHost = schedulerHost
     self.schedulerPort = schedulerPort
     self.token = token
+    self.credentialsDirectory = nil
     self.listenHost = listenHost
     self.listenPort = listenPort
     self.previewHost = previewHost ?? listenHost

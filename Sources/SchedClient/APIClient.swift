@@ -32,6 +32,13 @@ public struct APIClient: Sendable {
       .POST, "/v1/replacement/resume", body: [String: String](), as: ReplacementStatus.self)
   }
 
+  /// Removes a node whose agent is stopped and that holds no slots; revokes its certificates.
+  public func removeNode(_ node: String) async throws(ClientError) -> NodeRemoved {
+    let path = node.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? node
+    return try await send(
+      .DELETE, "/v1/nodes/\(path)", body: Optional<String>.none, as: NodeRemoved.self)
+  }
+
   public func joinInfo() async throws(ClientError) -> JoinInfo {
     try await get("/v1/cluster/join", as: JoinInfo.self)
   }

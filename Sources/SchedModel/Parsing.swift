@@ -1,8 +1,10 @@
 /// Parsers for the small values operators type in flags and config.
 public enum Parsing {
-  /// `500ms`, `2s`, `1.5s`, `1m`.
+  /// `500ms`, `2s`, `1.5s`, `1m`, `12h`, `90d`.
   public static func duration(_ text: String) throws(ModelError) -> Duration {
-    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    let units: [(String, Double)] = [
+      ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400),
+    ]
     for (suffix, seconds) in units where text.hasSuffix(suffix) {
       if let value = Double(text.dropLast(suffix.count)), value >= 0 {
         return .milliseconds(Int64((value * seconds * 1000).rounded()))

@@ -97,6 +97,7 @@ public actor MemoryStore: StateStore {
   private var credentialRows: [String: RegistryCredential] = [:]
   private var buildRows: [String: (order: Int, build: BuildRecord)] = [:]
   private var secretRows: [String: String] = [:]
+  private var certificateRows: [String: IssuedCertificate] = [:]
   private struct SampleKey: Hashable {
     var series: String
     var resolution: Int64
@@ -185,6 +186,39 @@ public actor MemoryStore: StateStore {
   public func setSecret(_ value: String?, scope: String, name: String, events: [ClusterEvent]) {
     secretRows["\(scope)/\(name)"] = value
     append(events)
+  }
+
+  public func removeNode(_ id: NodeID, at: Date, events: [ClusterEvent]) throws(StoreError) -> Int {
+    guard nodeRows[id] != nil else { throw StoreError(.conflict, "no node '\(id)'") }
+    let held = allocationRows.values.filter { $0.node == id }.count
+    guard held == 0 else {
+      throw StoreError(.conflict, "node '\(id)' still holds \(held) slot(s)")
+    }
+    nodeRows[id] = nil
+    let serials = certificateRows.values.filter {
+      $0.role == "agent" && $0.name == id.rawValue && $0.revokedAt == nil
+    }.map(\.serial)
+    for serial in serials { certificateRows[serial]?.revokedAt = at }
+    append(events)
+    return serials.count
+  }
+
+  public func recordCertificate(_ certificate: IssuedCertificate, events: [ClusterEvent]) {
+    certificateRows[certificate.serial] = certificate
+    append(events)
+  }
+
+  public func certificate(serial: String) -> IssuedCertificate? { certificateRows[serial] }
+
+  public func revokeCertificates(role: String, name: String, at: Date, events: [ClusterEvent])
+    -> Int
+  {
+    let serials = certificateRows.values.filter {
+      $0.role == role && $0.name == name && $0.revokedAt == nil
+    }.map(\.serial)
+    for serial in serials { certificateRows[serial]?.revokedAt = at }
+    append(events)
+    return serials.count
   }
 
   public func sets() -> [SetRecord] {

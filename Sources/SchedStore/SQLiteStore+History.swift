@@ -216,4 +216,74 @@ extension SQLiteStore {
       try Self.insert(events, db)
     }
   }
+
+  public func removeNode(_ id: NodeID, at: Date, events: [ClusterEvent]) async throws(StoreError)
+    -> Int
+  {
+    try await write { db in
+      let held =
+        try Int.fetchOne(
+          db, sql: "SELECT COUNT(*) FROM allocations WHERE node_id = ?", arguments: [id.rawValue])
+        ?? 0
+      guard held == 0 else {
+        throw StoreError(.conflict, "node '\(id)' still holds \(held) slot(s)")
+      }
+      try db.execute(sql: "DELETE FROM nodes WHERE id = ?", arguments: [id.rawValue])
+      guard db.changesCount == 1 else { throw StoreError(.conflict, "no node '\(id)'") }
+      try db.execute(
+        sql: """
+          UPDATE certificates SET revoked_at = ?
+          WHERE role = 'agent' AND name = ? AND revoked_at IS NULL
+          """, arguments: [at.timeIntervalSince1970, id.rawValue])
+      let revoked = db.changesCount
+      try Self.insert(events, db)
+      return revoked
+    }
+  }
+
+  public func recordCertificate(_ certificate: IssuedCertificate, events: [ClusterEvent])
+    async throws(StoreError)
+  {
+    try await write { db in
+      try db.execute(
+        sql: """
+          INSERT INTO certificates (serial, role, name, issued_at, not_after, revoked_at)
+          VALUES (?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          certificate.serial, certificate.role, certificate.name,
+          certificate.issuedAt.timeIntervalSince1970, certificate.notAfter.timeIntervalSince1970,
+          certificate.revokedAt?.timeIntervalSince1970,
+        ])
+      try Self.insert(events, db)
+    }
+  }
+
+  public func certificate(serial: String) async throws(StoreError) -> IssuedCertificate? {
+    try await read { db in
+      try Row.fetchOne(db, sql: "SELECT * FROM certificates WHERE serial = ?", arguments: [serial])
+        .map { row in
+          IssuedCertificate(
+            serial: row["serial"], role: row["role"], name: row["name"],
+            issuedAt: Date(timeIntervalSince1970: row["issued_at"]),
+            notAfter: Date(timeIntervalSince1970: row["not_after"]),
+            revokedAt: (row["revoked_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+  }
+
+  public func revokeCertificates(role: String, name: String, at: Date, events: [ClusterEvent])
+    async throws(StoreError) -> Int
+  {
+    try await write { db in
+      try db.execute(
+        sql: """
+          UPDATE certificates SET revoked_at = ?
+          WHERE role = ? AND name = ? AND revoked_at IS NULL
+          """, arguments: [at.timeIntervalSince1970, role, name])
+      let count = db.changesCount
+      try Self.insert(events, db)
+      return count
+    }
+  }
 }

@@ -160,6 +160,22 @@ enum Schema {
           );
           """)
     }
+    migrator.registerMigration("v10: certificates") { db in
+      // Every certificate the cluster CA issued to a node or router: the scheduler admits a
+      // certificate only when its serial is here and not revoked.
+      try db.execute(
+        sql: """
+          CREATE TABLE certificates (
+            serial TEXT PRIMARY KEY NOT NULL,
+            role TEXT NOT NULL,
+            name TEXT NOT NULL,
+            issued_at REAL NOT NULL,
+            not_after REAL NOT NULL,
+            revoked_at REAL
+          );
+          CREATE INDEX certificates_by_name ON certificates(role, name);
+          """)
+    }
     return migrator
   }
 }

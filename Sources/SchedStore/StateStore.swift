@@ -76,6 +76,19 @@ public protocol StateStore: Sendable {
   /// Sets (or with nil, removes) a secret, with its events, in one transaction.
   func setSecret(_ value: String?, scope: String, name: String, events: [ClusterEvent])
     async throws(StoreError)
+  /// Removes a node that holds no allocations and revokes every agent certificate issued to
+  /// it, with the events, in one transaction; returns how many certificates were revoked.
+  /// A node that still holds allocations is refused (`conflict`), and nothing changes.
+  func removeNode(_ id: NodeID, at: Date, events: [ClusterEvent]) async throws(StoreError) -> Int
+  /// Records a certificate the cluster CA issued, with its events.
+  func recordCertificate(_ certificate: IssuedCertificate, events: [ClusterEvent])
+    async throws(StoreError)
+  /// The issued certificate with this serial, if any.
+  func certificate(serial: String) async throws(StoreError) -> IssuedCertificate?
+  /// Revokes every certificate issued to `name` in `role` that is not yet revoked, with the
+  /// events; returns how many were.
+  func revokeCertificates(role: String, name: String, at: Date, events: [ClusterEvent])
+    async throws(StoreError) -> Int
 }
 
 /// The error of the store module.

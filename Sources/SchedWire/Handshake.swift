@@ -1,6 +1,8 @@
 import SchedModel
 
-/// The dialer's first line: who it is, which versions it speaks, and its join token.
+/// The dialer's first line: who it is, which versions it speaks, and how it proves it: the
+/// secret of its join token (a node joining, or any node on an `--insecure-cluster`), or
+/// nothing here when its TLS certificate names it (`token` empty).
 public struct Hello: WireBody {
   public static let type = MessageType.hello
   public var role: PeerRole
@@ -11,14 +13,25 @@ public struct Hello: WireBody {
   /// A router's preview listener, `HOST:PORT` (`:PORT` when it listens on every address): the
   /// scheduler's checks reach the candidate set through it.
   public var preview: String?
+  /// A certificate request (PEM) from a node joining over TLS, or renewing at dial: the
+  /// welcome carries the certificate.
+  public var csr: String?
+  /// True on a connection opened only to renew the certificate (with `csr`): the scheduler
+  /// answers with the welcome and its certificate, then closes. The node's session is not
+  /// touched.
+  public var renew: Bool?
 
-  public init(role: PeerRole, versions: [Int], node: NodeID, token: String, preview: String? = nil)
-  {
+  public init(
+    role: PeerRole, versions: [Int], node: NodeID, token: String, preview: String? = nil,
+    csr: String? = nil, renew: Bool? = nil
+  ) {
     self.role = role
     self.versions = versions
     self.node = node
     self.token = token
     self.preview = preview
+    self.csr = csr
+    self.renew = renew
   }
 }
 
@@ -32,16 +45,22 @@ public struct Welcome: WireBody {
   public var ttlMillis: Int64
   /// The id made with the scheduler's database; nil only from a scheduler older than it.
   public var cluster: String?
+  /// The certificate issued for the hello's request, then the cluster CA's (PEM, leaf first).
+  public var certificate: String?
 
-  public init(version: Int, heartbeatMillis: Int64, ttlMillis: Int64, cluster: String? = nil) {
+  public init(
+    version: Int, heartbeatMillis: Int64, ttlMillis: Int64, cluster: String? = nil,
+    certificate: String? = nil
+  ) {
     self.version = version
     self.heartbeatMillis = heartbeatMillis
     self.ttlMillis = ttlMillis
     self.cluster = cluster
+    self.certificate = certificate
   }
 
   enum CodingKeys: String, CodingKey {
-    case version, cluster
+    case version, cluster, certificate
     case heartbeatMillis = "heartbeat_ms"
     case ttlMillis = "ttl_ms"
   }

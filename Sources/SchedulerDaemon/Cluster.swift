@@ -226,4 +226,45 @@ public actor Cluster {
     }
     return marked
   }
+
+  /// Removes a node for good: only when its agent is not connected and it holds no slots.
+  /// Its certificates are revoked in the same transaction, so it cannot connect again (it
+  /// must join afresh with a join token). Returns how many certificates were revoked.
+  func remove(_ id: NodeID, actor: String) async throws(SchedulerError) -> Int {
+    guard nodes[id] != nil else {
+      throw SchedulerError(.notFound, "no node '\(id)'; schedctl nodes lists them")
+    }
+    if sessions[id] != nil {
+      throw SchedulerError(
+        .conflict,
+        "node '\(id)' is connected: stop its agent first (systemctl stop sched-agent on it); its slots move to other nodes once it is down, then remove it"
+      )
+    }
+    let at = now()
+    let revoked: Int
+    do {
+      revoked = try await store.removeNode(
+        id, at: at,
+        events: [
+          ClusterEvent(
+            at: at, actor: actor, kind: "node.removed", subject: id.rawValue,
+            detail: "removed from the cluster; its certificates are revoked")
+        ])
+    } catch  where error.code == .conflict {
+      throw SchedulerError(
+        .conflict,
+        "\(error.message): they move to other nodes when there is room (schedctl status shows where); remove the node once it holds none"
+      )
+    } catch {
+      throw SchedulerError(.store, "the node was not removed: \(error.message)")
+    }
+    nodes[id] = nil
+    lastSeen[id] = nil
+    lastPersisted[id] = nil
+    slotReports[id] = nil
+    pullReports[id] = nil
+    logger.notice(
+      "node removed", metadata: ["node.id": "\(id)", "certificates.revoked": "\(revoked)"])
+    return revoked
+  }
 }

@@ -25,6 +25,8 @@ struct ClusterSession {
   let images: ImageService
   /// A builder's output, as it streams in.
   let onBuildLog: @Sendable (BuildLog, NodeID) async -> Void
+  /// The cluster CA over TLS; nil on an `--insecure-cluster`.
+  let authority: ClusterAuthority?
 
   private enum Phase {
     case awaitingHello
@@ -122,8 +124,32 @@ struct ClusterSession {
     switch (phase, frame.message) {
     case (.awaitingHello, .hello(let hello)):
       helloSeen.set()
-      switch admission.admit(hello) {
-      case .success(let welcome):
+      let certified = await authority?.certified(connection)
+      switch admission.admit(hello, certified: certified) {
+      case .success(var welcome):
+        if let csr = hello.csr, let authority {
+          do {
+            welcome.certificate = try await authority.issue(
+              requestPEM: csr, role: hello.role, name: hello.node.rawValue)
+          } catch {
+            logger.warning(
+              "certificate request refused",
+              metadata: ["node.id": "\(hello.node)", "error": "\(error.message)"])
+            await connection.sendAndClose(
+              reply(frame, error.code == .invalid ? .badField : .internal, error.message))
+            return nil
+          }
+        }
+        // A renewal's connection carries only its certificate; the node's session goes on.
+        if hello.renew == true {
+          guard certified != nil, welcome.certificate != nil else {
+            await connection.sendAndClose(
+              reply(frame, .badField, "a renewal needs the current certificate and a csr"))
+            return nil
+          }
+          await connection.sendAndClose(Frame(id: frame.id, .welcome(welcome)))
+          return nil
+        }
         if hello.role == .router {
           let session = RouterSession(
             name: hello.node.rawValue, connection: connection, preview: hello.preview)

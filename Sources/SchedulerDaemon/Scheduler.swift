@@ -23,6 +23,8 @@ public final class Scheduler: Service {
   public let config: SchedulerConfig
   /// The id of the cluster this scheduler's database holds, sent in every welcome.
   public let clusterID: String
+  /// The cluster CA and the cluster port's TLS; nil on an `--insecure-cluster`.
+  public let authority: ClusterAuthority?
   private let lineServer: LineServer
   private let apiPortPromise: EventLoopPromise<Int>
   private let logger: Logger
@@ -35,9 +37,10 @@ public final class Scheduler: Service {
 
   private init(
     cluster: Cluster, clusterID: String, apps: AppService, routers: RouterHub,
-    images: ImageService, builds: BuildService, config: SchedulerConfig, lineServer: LineServer,
-    logger: Logger
+    images: ImageService, builds: BuildService, config: SchedulerConfig,
+    authority: ClusterAuthority?, lineServer: LineServer, logger: Logger
   ) {
+    self.authority = authority
     self.cluster = cluster
     self.clusterID = clusterID
     self.images = images
@@ -65,9 +68,19 @@ public final class Scheduler: Service {
     let images = try await ImageService(
       blobs: BlobDirectory(root: config.resolvedImageDirectory), store: store, now: now,
       keepRecent: config.keepRecentImages, logger: logger)
+    var authority: ClusterAuthority? = nil
+    if let directory = config.resolvedPKIDirectory {
+      authority = try ClusterAuthority.load(
+        directory: directory, store: store, validity: config.certificateValidity, now: now,
+        logger: logger)
+    } else {
+      logger.warning(
+        "the cluster port speaks plain TCP (--insecure-cluster): join tokens, commands and app settings cross the network in clear. Use it only for tests, on one host"
+      )
+    }
     let server = try await LineServer.bind(
       host: config.clusterHost, port: config.clusterPort, maxLineBytes: config.maxLineBytes,
-      rawLength: { PutBlob.rawLength(after: $0) },
+      rawLength: { PutBlob.rawLength(after: $0) }, tls: authority?.tls,
       handlers: { try $0.pipeline.syncOperations.addHandler(RouterAnswerTap()) })
     let loaded = await cluster.snapshot().count
     logger.info(
@@ -75,6 +88,7 @@ public final class Scheduler: Service {
       metadata: [
         "address": "\(config.clusterHost):\(server.port)", "nodes.loaded": "\(loaded)",
         "cluster.id": "\(clusterID)",
+        "cluster.tls": "\(authority.map { "ca \($0.fingerprint.prefix(16))" } ?? "off")",
       ])
     let routers = RouterHub(logger: logger, now: cluster.now)
     let apps = AppService(
@@ -86,7 +100,7 @@ public final class Scheduler: Service {
       logger: logger)
     let scheduler = Scheduler(
       cluster: cluster, clusterID: clusterID, apps: apps, routers: routers, images: images,
-      builds: builds, config: config, lineServer: server, logger: logger)
+      builds: builds, config: config, authority: authority, lineServer: server, logger: logger)
     await scheduler.routers.onNewerEpoch { [apps = scheduler.apps] epoch in
       await apps.perform(.routerEpoch(epoch))
     }
@@ -96,6 +110,7 @@ public final class Scheduler: Service {
   /// Serves until cancelled or told to shut down gracefully: on graceful shutdown the API
   /// finishes the requests in flight, the cluster port and the sweep stop.
   public func run() async throws {
+    let authority = self.authority
     let policy = LivenessPolicy(
       heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats,
       restartGrace: config.restartGrace)
@@ -105,16 +120,23 @@ public final class Scheduler: Service {
         tokens: config.routerToken.map { [.agent: config.joinToken, .router: $0] } ?? [
           .agent: config.joinToken
         ], heartbeatMillis: config.heartbeatInterval.milliseconds,
-        ttlMillis: policy.ttl.milliseconds, cluster: clusterID),
+        ttlMillis: policy.ttl.milliseconds, cluster: clusterID,
+        requireCertificates: authority != nil),
       helloTimeout: config.helloTimeout, logger: logger,
       onRegistered: { [apps] node in await apps.push(to: node) }, routers: routers,
       onHeartbeat: { [apps] in await apps.clusterChanged() }, images: images,
-      onBuildLog: { [builds] log, node in await builds.received(log, from: node) })
+      onBuildLog: { [builds] log, node in await builds.received(log, from: node) },
+      authority: authority)
     let routes = APIRoutes(
       cluster: cluster, apps: apps, routers: routers, images: images, builds: builds,
       apiToken: config.apiToken,
       join: JoinInfo(
-        scheduler: config.advertisedCluster, token: config.joinToken, cluster: clusterID))
+        scheduler: config.advertisedCluster,
+        token: authority.map { $0.token(secret: config.joinToken).description }
+          ?? config.joinToken, cluster: clusterID,
+        routerToken: config.routerToken.map { secret in
+          authority.map { $0.token(secret: secret).description } ?? secret
+        }))
     let promise = apiPortPromise
     let logger = self.logger
     let app = Application(
@@ -139,6 +161,11 @@ public final class Scheduler: Service {
       if config.imageDirectory == nil, config.databasePath == ":memory:" {
         try? FileManager.default.removeItem(atPath: images.blobs.root)
       }
+      if config.clusterSecurity == .tls(pkiDirectory: nil), config.databasePath == ":memory:",
+        let authority
+      {
+        try? FileManager.default.removeItem(atPath: authority.directory)
+      }
     }
     try await withThrowingDiscardingTaskGroup { group in
       group.addTask {
@@ -162,6 +189,27 @@ public final class Scheduler: Service {
           while !Task.isCancelled {
             try await Task.sleep(for: sampleEvery)
             await sampler.sample(now: Int64(cluster.now().timeIntervalSince1970))
+          }
+        }
+      }
+      // The scheduler's own certificate is issued again at two thirds of its life.
+      if let authority {
+        let check = min(max(config.certificateValidity / 100, 1), 600)
+        group.addTask {
+          try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+              try await Task.sleep(for: .seconds(check))
+              do {
+                if try authority.tls.renewIfDue(now: cluster.now()) {
+                  logger.notice(
+                    "renewed the scheduler's certificate",
+                    metadata: ["until": "\(authority.tls.notAfter.formatted(.iso8601))"])
+                }
+              } catch {
+                logger.error(
+                  "cannot renew the scheduler's certificate", metadata: ["error": "\(error)"])
+              }
+            }
           }
         }
       }

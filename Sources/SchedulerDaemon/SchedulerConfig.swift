@@ -2,8 +2,22 @@ import Foundation
 import OperatorAPI
 import SchedWire
 
+/// How the cluster port is protected.
+public enum ClusterSecurity: Sendable, Equatable {
+  /// TLS with the cluster CA kept in `pkiDirectory` (nil: `pki/` beside the database, or a
+  /// fresh temporary directory for an in-memory one). What `schedd` runs by default.
+  case tls(pkiDirectory: String?)
+  /// Plain TCP: tokens and commands in clear (`schedd --insecure-cluster`, tests of that path).
+  case insecure
+}
+
 /// Everything `schedd` is told at start.
 public struct SchedulerConfig: Sendable {
+  /// TLS or plain TCP on the cluster port. `schedd` asks for TLS unless told
+  /// `--insecure-cluster`; in-process tests that speak the protocol by hand use plain TCP.
+  public var clusterSecurity: ClusterSecurity = .insecure
+  /// How long node and router certificates live (renewed at two thirds of it).
+  public var certificateValidity: TimeInterval = 90 * 86400
   public var clusterHost: String
   /// Port for agents and routers (0 picks a free one).
   public var clusterPort: Int
@@ -43,6 +57,17 @@ public struct SchedulerConfig: Sendable {
   /// The cluster address new nodes dial (`HOST:PORT`), for the join command; nil when
   /// the scheduler cannot know it (it listens on every address and was not told).
   public var advertisedCluster: String?
+
+  /// The cluster CA's directory to use, for TLS.
+  public var resolvedPKIDirectory: String? {
+    guard case .tls(let directory) = clusterSecurity else { return nil }
+    if let directory { return directory }
+    if databasePath == ":memory:" || databasePath.isEmpty {
+      return NSTemporaryDirectory() + "turnout-pki-\(UInt64.random(in: 0...UInt64.max))"
+    }
+    let parent = (databasePath as NSString).deletingLastPathComponent
+    return (parent.isEmpty ? "." : parent) + "/pki"
+  }
 
   /// The image directory to use.
   public var resolvedImageDirectory: String {

@@ -13,13 +13,13 @@ public enum BlobClient {
   public static func fetch(
     host: String, port: Int, hello: Hello, digest: ContentDigest, offset: Int64,
     expectCluster: String? = nil, idleTimeout: Duration = .seconds(20),
-    connectTimeout: Duration = .seconds(5),
+    connectTimeout: Duration = .seconds(5), tls: ClientTLS? = nil,
     group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     sink: (ByteBuffer) throws -> Void
   ) async throws -> BlobHeader {
     try await DataLink.with(
       host: host, port: port, hello: hello, expectCluster: expectCluster,
-      idleTimeout: idleTimeout, connectTimeout: connectTimeout, group: group
+      idleTimeout: idleTimeout, connectTimeout: connectTimeout, tls: tls, group: group
     ) { link in
       try await link.send(
         Frame(id: "fetch", .fetchBlob(FetchBlob(digest: digest, offset: offset))))
@@ -61,11 +61,11 @@ public enum BlobClient {
   /// before it keeps anything.
   public static func upload(
     _ files: [Upload], host: String, port: Int, hello: Hello, expectCluster: String? = nil,
-    group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    tls: ClientTLS? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
   ) async throws -> Int64 {
     try await DataLink.with(
       host: host, port: port, hello: hello, expectCluster: expectCluster, idleTimeout: .seconds(60),
-      group: group
+      tls: tls, group: group
     ) { link in
       try await link.send(Frame(id: "check", .checkBlobs(CheckBlobs(digests: files.map(\.digest)))))
       let answer = try await link.nextFrame()

@@ -28,17 +28,24 @@ public final class DataLink {
   public static func with<T>(
     host: String, port: Int, hello: Hello, expectCluster: String?,
     idleTimeout: Duration = .seconds(20), connectTimeout: Duration = .seconds(5),
+    tls: ClientTLS? = nil,
     group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     _ body: (DataLink) async throws -> T
   ) async throws -> T {
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    let handshake: EventLoopFuture<Void>?
+    let failure = TLSFailure()
     do {
-      channel = try await ClientBootstrap(group: group)
+      (channel, handshake) = try await ClientBootstrap(group: group)
         .connectTimeout(.milliseconds(connectTimeout.components.seconds * 1000))
         .channelOption(.socketOption(.so_keepalive), value: 1)
         .connect(host: host, port: port) { child in
           child.eventLoop.makeCompletedFuture {
-            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child)
+            let handshake = try tls.map { try child.addClientTLS($0, failure: failure) }
+            return (
+              try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: child),
+              handshake
+            )
           }
         }
     } catch {
@@ -57,6 +64,7 @@ public final class DataLink {
     }
     defer { watchdog.cancel() }
     return try await channel.executeThenClose { inbound, outbound in
+      try await LineClient.awaitHandshake(handshake, failure: failure, host: host, port: port)
       let link = DataLink(inbound: inbound, outbound: outbound, lastRead: lastRead)
       try await link.send(Frame(id: "hello", .hello(hello)))
       let welcome = try await link.nextFrame()

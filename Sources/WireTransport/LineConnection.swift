@@ -54,7 +54,13 @@ public struct LineConnection: Sendable {
   /// Sends a last frame, waits until it is on the wire, and closes.
   public func sendAndClose(_ frame: Frame) async {
     let buffer = ByteBuffer(bytes: LineCodec.encodeLine(frame))
-    try? await channel.writeAndFlush(buffer).get()
+    let written = channel.eventLoop.makePromise(of: Void.self)
+    channel.writeAndFlush(buffer, promise: written)
+    // A peer that never finished its TLS handshake never takes the line: close anyway.
+    let channel = self.channel
+    let deadline = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+    try? await written.futureResult.get()
+    deadline.cancel()
     close()
   }
 

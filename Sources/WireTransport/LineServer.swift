@@ -19,13 +19,14 @@ public final class LineServer: Sendable {
     self.port = port
   }
 
-  /// Binds the listening socket. Nothing is accepted until `run`. `handlers` adds handlers to
+  /// Binds the listening socket. Nothing is accepted until `run`. With `tls`, every
+  /// connection is TLS; one that starts in plain text is answered in plain text and closed. `handlers` adds handlers to
   /// each connection between the line decoder and the connection's task: they see every
   /// `LineFrame` on the event loop first.
   public static func bind(
     host: String, port: Int, maxLineBytes: Int,
     group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-    rawLength: (@Sendable (ByteBufferView) -> Int64?)? = nil,
+    rawLength: (@Sendable (ByteBufferView) -> Int64?)? = nil, tls: ServerTLS? = nil,
     handlers: @escaping @Sendable (any Channel) throws -> Void = { _ in }
   ) async throws(TransportError) -> LineServer {
     do {
@@ -36,7 +37,11 @@ public final class LineServer: Sendable {
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         .bind(host: host, port: port) { child in
           child.eventLoop.makeCompletedFuture {
-            try child.addLineHandlers(
+            if let tls {
+              try child.pipeline.syncOperations.addHandler(PlainTextGuard())
+              try child.pipeline.syncOperations.addHandler(tls.makeHandler())
+            }
+            return try child.addLineHandlers(
               maxLineBytes: maxLineBytes, rawLength: rawLength, extra: handlers)
           }
         }

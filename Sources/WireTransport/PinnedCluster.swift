@@ -1,3 +1,4 @@
+import ClusterPKI
 import Foundation
 import SchedWire
 import Synchronization
@@ -63,26 +64,8 @@ public final class PinnedCluster: Sendable {
 /// Replaces a file so that a crash leaves the old content or the new, never half of it.
 public enum AtomicFile {
   public static func write(_ data: Data, to path: String) throws(TransportError) {
-    let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    do {
-      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    } catch {
-      throw TransportError(.state, "cannot create \(directory): \(error)")
-    }
-    let temp = path + ".tmp"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else {
-      throw TransportError(.state, "cannot write \(temp): \(String(cString: strerror(errno)))")
-    }
-    let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-    let synced = fsync(fd)
-    close(fd)
-    guard written == data.count, synced == 0 else {
-      throw TransportError(.state, "cannot write \(temp): \(String(cString: strerror(errno)))")
-    }
-    guard rename(temp, path) == 0 else {
-      throw TransportError(
-        .state, "cannot rename \(temp) to \(path): \(String(cString: strerror(errno)))")
+    do { try PKIFiles.write(data, to: path, mode: 0o644) } catch {
+      throw TransportError(.state, error.message)
     }
   }
 }

@@ -9,6 +9,10 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
     case refused
     /// The connection broke off or went quiet halfway; the request may be resumed.
     case broken
+    /// TLS could not be set up, or the peer's certificate is not the cluster's.
+    case tls
+    /// This node has no way to prove itself (no certificate, no join token).
+    case credentials
   }
 
   public let code: Code

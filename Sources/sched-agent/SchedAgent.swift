@@ -34,8 +34,19 @@ struct SchedAgent: AsyncParsableCommand {
   @Option(help: "Scheduler cluster address HOST:PORT (default 127.0.0.1:7100).")
   var scheduler: String?
 
-  @Option(help: "The scheduler's join token.")
+  @Option(
+    help: ArgumentHelp(
+      "The join token (TRN-1-..., from schedctl node join-command).",
+      discussion:
+        "Needed only to join: the node checks the scheduler against the CA the token names, asks for its own certificate and keeps it in --state-dir/tls; later connections present that certificate."
+    ))
   var token: String?
+
+  @Flag(
+    help: ArgumentHelp(
+      "Speak plain TCP to a scheduler started with --insecure-cluster (tests of that path only).",
+      discussion: "The token's secret then crosses the network in clear."))
+  var insecureCluster = false
 
   @Option(help: "Node name (default: the host name).")
   var name: String?
@@ -142,9 +153,13 @@ struct SchedAgent: AsyncParsableCommand {
       stateDir ?? ProcessInfo.processInfo.environment["TURNOUT_STATE_DIR"]
       ?? "/var/lib/turnout/agent"
     let cluster: PinnedCluster
+    let access: ClusterAccess
     do {
       cluster = try PinnedCluster.file(
         stateDir + "/cluster-id", joinNew: joinNewCluster, who: "agent")
+      access = try ClusterAccess.configured(
+        token: config.joinToken, insecure: insecureCluster, directory: stateDir + "/tls",
+        role: .agent, name: config.node.rawValue, joinNew: joinNewCluster)
     } catch {
       FileHandle.standardError.write(Data("error: \(error)\n".utf8))
       throw ExitCode(78)
@@ -155,10 +170,8 @@ struct SchedAgent: AsyncParsableCommand {
       let puller: ImagePuller
       do {
         let store = SchedulerBlobSource(
-          host: config.schedulerHost, port: config.schedulerPort,
-          hello: Hello(
-            role: .agent, versions: ProtocolVersion.supported, node: config.node,
-            token: config.joinToken), cluster: cluster)
+          host: config.schedulerHost, port: config.schedulerPort, node: config.node,
+          access: access, cluster: cluster)
         let cache = ImageCache(
           blobs: try BlobDirectory(root: stateDir + "/blobs"), source: store, logger: logger)
         if builder {
@@ -206,7 +219,7 @@ struct SchedAgent: AsyncParsableCommand {
     }
     let agent = Agent(
       config: config, probe: ProcHostProbe(), executor: executor, cluster: cluster,
-      builds: builds, logger: logger)
+      builds: builds, access: access, logger: logger)
     services.append(agent)
     let group = ServiceGroup(
       services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -221,9 +234,7 @@ struct SchedAgent: AsyncParsableCommand {
   func makeConfig(_ env: [String: String]) throws -> AgentConfig {
     do {
       let address = try Parsing.hostPort(scheduler ?? env["TURNOUT_SCHEDULER"] ?? "127.0.0.1:7100")
-      guard let token = token ?? env["TURNOUT_JOIN_TOKEN"], !token.isEmpty else {
-        throw ValidationError("no join token: pass --token or set TURNOUT_JOIN_TOKEN")
-      }
+      let token = token ?? env["TURNOUT_JOIN_TOKEN"] ?? ""
       let name = name ?? env["TURNOUT_NODE_NAME"] ?? ProcessInfo.processInfo.hostName
       let id = try NodeID.validate(nodeID ?? env["TURNOUT_NODE_ID"] ?? name)
       return AgentConfig(
@@ -234,7 +245,7 @@ struct SchedAgent: AsyncParsableCommand {
           builder ? [BuildSettings.builderLabel: "true"] : [:]
         ) { _, flag in flag },
         backoff: Backoff(base: .milliseconds(200), cap: try Parsing.duration(maxBackoff)))
-    } catch let error as ModelError {
+    } catch {
       throw ValidationError(error.message)
     }
   }

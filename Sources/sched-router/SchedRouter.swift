@@ -46,8 +46,27 @@ struct SchedRouter: AsyncParsableCommand {
   @Option(help: "Scheduler cluster address HOST:PORT (default 127.0.0.1:7100), or 'none'.")
   var scheduler: String?
 
-  @Option(help: "The scheduler's router token.")
+  @Option(
+    help: ArgumentHelp(
+      "The router join token (TRN-1-..., from schedctl token show router).",
+      discussion:
+        "Needed only to join: the router checks the scheduler against the CA the token names, asks for its own certificate and keeps it in --credentials-dir; later connections present that certificate."
+    ))
   var token: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Where the router keeps its certificate and key.",
+      discussion:
+        "Default: tls-NAME beside --state-file, or /var/lib/turnout/router/tls. Remove it to join again with a token."
+    ))
+  var credentialsDir: String?
+
+  @Flag(
+    help: ArgumentHelp(
+      "Speak plain TCP to a scheduler started with --insecure-cluster (tests of that path only).",
+      discussion: "The token's secret then crosses the network in clear."))
+  var insecureCluster = false
 
   @Option(help: "Router name, unique in the cluster (default: router-<host name>).")
   var name: String?
@@ -150,11 +169,6 @@ struct SchedRouter: AsyncParsableCommand {
       let schedulerText = scheduler ?? env["TURNOUT_SCHEDULER"] ?? "127.0.0.1:7100"
       let address = schedulerText == "none" ? nil : try Parsing.hostPort(schedulerText)
       let token = token ?? env["TURNOUT_ROUTER_TOKEN"] ?? ""
-      if address != nil && token.isEmpty {
-        throw ValidationError(
-          "no router token: pass --token or set TURNOUT_ROUTER_TOKEN (the scheduler's --router-token)"
-        )
-      }
       let name = try NodeID.validate(
         name ?? env["TURNOUT_ROUTER_NAME"] ?? "router-\(ProcessInfo.processInfo.hostName)")
       let listen = try Parsing.hostPort(listen ?? env["TURNOUT_LISTEN"] ?? "127.0.0.1:8000")
@@ -168,6 +182,12 @@ struct SchedRouter: AsyncParsableCommand {
         threads: threads ?? System.coreCount, maxHeaderBytes: maxHeaderBytes,
         idleTimeout: try Self.amount(idleTimeout), connectTimeout: try Self.amount(connectTimeout),
         responseTimeout: try Self.amount(responseTimeout), joinNewCluster: joinNewCluster)
+      if address != nil && !insecureCluster {
+        config.credentialsDirectory =
+          credentialsDir ?? env["TURNOUT_CREDENTIALS_DIR"]
+          ?? (config.stateFile.map { ($0 as NSString).deletingLastPathComponent }
+            .map { ($0.isEmpty ? "." : $0) + "/tls-\(name)" } ?? "/var/lib/turnout/router/tls")
+      }
       config.inheritedListeners = ListenerSockets.inherited()
       config.drainTimeout = try Parsing.duration(drainTimeout)
       config.upgradeTimeout = try Parsing.duration(upgradeTimeout)
@@ -175,7 +195,7 @@ struct SchedRouter: AsyncParsableCommand {
         (executable: $0, arguments: Array(CommandLine.arguments.dropFirst()))
       }
       return config
-    } catch let error as ModelError {
+    } catch {
       throw ValidationError(error.message)
     }
   }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BuildInfo
+import ClusterPKI
 import Foundation
 import Logging
 import SchedModel
@@ -104,6 +105,28 @@ struct Schedd: AsyncParsableCommand {
   )
   var graphite: String?
 
+  @Flag(
+    help: ArgumentHelp(
+      "Serve the cluster port in plain TCP instead of TLS (tests of that path only).",
+      discussion:
+        "Join tokens, commands and app settings then cross the network in clear, and any host that knows the token can speak for any node. Agents and routers need --insecure-cluster too."
+    ))
+  var insecureCluster = false
+
+  @Option(
+    help: ArgumentHelp(
+      "Where the cluster CA's certificate and key are kept (default: pki/ beside --db).",
+      discussion:
+        "Made on first start (ca.key 0600). Back it up with the database: a new CA cuts off every joined node. Join tokens carry its fingerprint."
+    ))
+  var pkiDir: String?
+
+  @Option(
+    help:
+      "How long node and router certificates live (like 90d, 12h); each is renewed at two thirds of it."
+  )
+  var certValidity: String = "90d"
+
   @Option(help: "How long a new connection has to send hello.")
   var helloTimeout: String = "10s"
 
@@ -131,9 +154,14 @@ struct Schedd: AsyncParsableCommand {
       let cluster = try Parsing.hostPort(
         clusterListen ?? env["TURNOUT_CLUSTER_LISTEN"] ?? "127.0.0.1:7100")
       let api = try Parsing.hostPort(apiListen ?? env["TURNOUT_API_LISTEN"] ?? "127.0.0.1:7070")
-      guard let join = joinToken ?? env["TURNOUT_JOIN_TOKEN"], !join.isEmpty else {
+      guard var join = joinToken ?? env["TURNOUT_JOIN_TOKEN"], !join.isEmpty else {
         throw ValidationError("no join token: pass --join-token or set TURNOUT_JOIN_TOKEN")
       }
+      // A whole token (as join-command prints it) gives its secret; the CA is the one in
+      // --pki-dir whatever fingerprint the token names.
+      if JoinToken.isToken(join) { join = try Self.secret(of: join) }
+      var router = (routerToken ?? env["TURNOUT_ROUTER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
+      if let whole = router, JoinToken.isToken(whole) { router = try Self.secret(of: whole) }
       guard let apiToken = apiToken ?? env["TURNOUT_API_TOKEN"], !apiToken.isEmpty else {
         throw ValidationError("no API token: pass --api-token or set TURNOUT_API_TOKEN")
       }
@@ -154,7 +182,7 @@ struct Schedd: AsyncParsableCommand {
         databasePath: db ?? env["TURNOUT_DB"] ?? "/var/lib/turnout/turnout.db", joinToken: join,
         apiToken: apiToken, heartbeatInterval: interval,
         helloTimeout: try Parsing.duration(helloTimeout),
-        routerToken: (routerToken ?? env["TURNOUT_ROUTER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 },
+        routerToken: router,
         switchTimeout: try Parsing.duration(switchTimeout), sampleInterval: sampleEvery,
         graphite: try (graphite ?? env["TURNOUT_GRAPHITE"]).map { try Parsing.hostPort($0) })
       config.restartGrace = try Parsing.duration(restartGrace)
@@ -166,9 +194,24 @@ struct Schedd: AsyncParsableCommand {
         config.advertisedCluster = "\(cluster.host):\(cluster.port)"
       }
       config.keepRecentImages = keepImages
+      config.clusterSecurity =
+        insecureCluster ? .insecure : .tls(pkiDirectory: pkiDir ?? env["TURNOUT_PKI_DIR"])
+      let validity = try Parsing.duration(certValidity)
+      guard validity >= .seconds(10) else {
+        throw ValidationError("--cert-validity must be at least 10s")
+      }
+      config.certificateValidity = Double(validity.components.seconds)
       config.maxBuildContextBytes = try Quantity.parseMemory(maxBuildContext)
       return config
     } catch let error as ModelError {
+      throw ValidationError(error.message)
+    }
+  }
+}
+
+extension Schedd {
+  static func secret(of token: String) throws -> String {
+    do { return try JoinToken.parse(token).secret } catch {
       throw ValidationError(error.message)
     }
   }

@@ -68,7 +68,8 @@ extension ProcessSuites {
       let before = await nodes().map { $0.heartbeatAgeMillis ?? .max }
       #expect(before.allSatisfy { $0 < 2000 })
       try await LineClient.withConnection(
-        host: "127.0.0.1", port: clusterPort, maxLineBytes: 1 << 16
+        host: "127.0.0.1", port: clusterPort, maxLineBytes: 1 << 16,
+        tls: ClientTLS(trust: .pinned(cluster.caFingerprint))
       ) { connection in
         var lines = connection.inbound.makeAsyncIterator()
         for _ in 0..<10 {
@@ -171,7 +172,8 @@ extension ProcessSuites {
       #expect(await eventually { (try? await api.nodes()) != nil })
       let started = ContinuousClock.now
       try await LineClient.withConnection(
-        host: "127.0.0.1", port: clusterPort, maxLineBytes: 1 << 16
+        host: "127.0.0.1", port: clusterPort, maxLineBytes: 1 << 16,
+        tls: ClientTLS(trust: .pinned(cluster.caFingerprint))
       ) { connection in
         var lines = connection.inbound.makeAsyncIterator()
         guard case .line(let bytes) = try await lines.next(),

@@ -1,3 +1,4 @@
+import ClusterPKI
 import Foundation
 import OperatorAPI
 import SchedClient
@@ -15,9 +16,22 @@ struct ProcessCluster {
   let clusterPort = freePort()
   let apiPort = freePort()
 
+  /// The cluster CA's fingerprint: the CA is made here, in `pki/` beside the database where
+  /// schedd looks for it (as an operator restores one from a backup), so the whole join
+  /// tokens are known before schedd first starts.
+  let caFingerprint: String
+
   init(_ name: String, heartbeat: String = "300ms") {
     self.heartbeat = heartbeat
     self.workDir = temporaryDirectory(name)
+    caFingerprint = try! PKIFiles.authority(
+      in: workDir.appendingPathComponent("pki").path, now: Date()
+    ).authority.fingerprint
+  }
+
+  /// The whole join token (TRN-1-...) for a secret, as `schedctl node join-command` prints it.
+  func token(_ secret: String) -> String {
+    JoinToken(caFingerprint: caFingerprint, secret: secret).description
   }
 
   func schedd(_ extra: [String] = []) -> ManagedProcess {
@@ -41,7 +55,7 @@ struct ProcessCluster {
     ManagedProcess(
       "agent-\(name)",
       [
-        "--scheduler", "127.0.0.1:\(clusterPort)", "--token", token, "--name", name,
+        "--scheduler", "127.0.0.1:\(clusterPort)", "--token", self.token(token), "--name", name,
         "--ports", ports, "--max-backoff", "1s",
       ] + extra,
       logDirectory: workDir)
@@ -52,7 +66,8 @@ struct ProcessCluster {
     -> ManagedProcess
   {
     var arguments = [
-      "--scheduler", "127.0.0.1:\(clusterPort)", "--token", Self.routerToken, "--name", name,
+      "--scheduler", "127.0.0.1:\(clusterPort)", "--token", token(Self.routerToken),
+      "--name", name,
       "--listen", "127.0.0.1:\(port)",
       "--state-file", workDir.appendingPathComponent("routes-\(name).json").path,
     ]

@@ -218,6 +218,31 @@ struct StoreAppContractTests {
     #expect(try await store.allocations().isEmpty)
     #expect(try await store.events(after: 0, limit: 10).isEmpty)
   }
+
+  @Test(arguments: StoreKind.allCases)
+  func certificatesAreRecordedAndRevokedByName(kind: StoreKind) async throws {
+    let store = try kind.make()
+    func issued(_ serial: String, _ name: String, role: String = "agent") -> IssuedCertificate {
+      IssuedCertificate(
+        serial: serial, role: role, name: name, issuedAt: at, notAfter: at.addingTimeInterval(60))
+    }
+    try await store.recordCertificate(issued("01", "n1"), events: [])
+    try await store.recordCertificate(issued("02", "n1"), events: [])
+    try await store.recordCertificate(issued("03", "n2"), events: [])
+    try await store.recordCertificate(issued("04", "n1", role: "router"), events: [])
+    #expect(try await store.certificate(serial: "01") == issued("01", "n1"))
+    #expect(try await store.certificate(serial: "ff") == nil)
+    let later = at.addingTimeInterval(5)
+    let revoked = try await store.revokeCertificates(
+      role: "agent", name: "n1", at: later, events: [Fixtures.event("node.removed")])
+    #expect(revoked == 2)
+    #expect(try await store.certificate(serial: "02")?.revokedAt == later)
+    #expect(try await store.certificate(serial: "03")?.revokedAt == nil)
+    #expect(try await store.certificate(serial: "04")?.revokedAt == nil)
+    #expect(
+      try await store.revokeCertificates(role: "agent", name: "n1", at: later, events: []) == 0)
+    #expect(try await store.events(after: 0, limit: 10).map(\.kind) == ["node.removed"])
+  }
 }
 
 @Suite("SQLite store")

@@ -6,7 +6,8 @@ import Foundation
 
 /// A TCP relay on 127.0.0.1 in front of `target` that cuts its first connections after a
 /// number of bytes toward the client: a transfer broken off halfway, on real sockets. Later
-/// connections pass through whole. `stop` closes everything.
+/// connections pass through whole. With `record`, it keeps every byte it relays either way
+/// (a capture of what crosses the wire). `stop` closes everything.
 public final class CuttingProxy: @unchecked Sendable {
   public let port: Int
   private let listener: Int32
@@ -16,13 +17,19 @@ public final class CuttingProxy: @unchecked Sendable {
   private var sockets: [Int32] = []
   private var stopped = false
   private var count = 0
+  private let record: Bool
+  private var bytes: [UInt8] = []
+
+  /// Every byte relayed so far, both ways, when recording.
+  public var captured: [UInt8] { lock.withLock { bytes } }
 
   /// Connections accepted so far.
   public var accepted: Int { lock.withLock { count } }
 
   /// `cuts`: for the first connections in turn, how many bytes reach the client before the cut.
-  public init(targetPort: Int, cuts: [Int]) throws {
+  public init(targetPort: Int, cuts: [Int], record: Bool = false) throws {
     target = targetPort
+    self.record = record
     self.cuts = cuts
     let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     self.listener = listener
@@ -83,13 +90,13 @@ public final class CuttingProxy: @unchecked Sendable {
         close(upstream)
         continue
       }
-      Thread.detachNewThread { Self.pump(from: client, to: upstream, limit: nil) }
-      Thread.detachNewThread { Self.pump(from: upstream, to: client, limit: limit) }
+      Thread.detachNewThread { [self] in pump(from: client, to: upstream, limit: nil) }
+      Thread.detachNewThread { [self] in pump(from: upstream, to: client, limit: limit) }
     }
   }
 
   /// Copies until either side closes, or until `limit` bytes went through; then closes both.
-  private static func pump(from source: Int32, to sink: Int32, limit: Int?) {
+  private func pump(from source: Int32, to sink: Int32, limit: Int?) {
     var buffer = [UInt8](repeating: 0, count: 65_536)
     var total = 0
     while true {
@@ -97,6 +104,7 @@ public final class CuttingProxy: @unchecked Sendable {
       guard want > 0 else { break }
       let n = read(source, &buffer, want)
       guard n > 0 else { break }
+      if record { lock.withLock { bytes += buffer[0..<n] } }
       var offset = 0
       while offset < n {
         let written = buffer.withUnsafeBytes { write(sink, $0.baseAddress! + offset, n - offset) }

@@ -125,4 +125,22 @@ public final class FaultyRecordStore: StateStore {
   {
     await base.setSecret(value, scope: scope, name: name, events: events)
   }
+  public func removeNode(_ id: NodeID, at: Date, events: [ClusterEvent]) async throws(StoreError)
+    -> Int
+  {
+    try await base.removeNode(id, at: at, events: events)
+  }
+  public func recordCertificate(_ certificate: IssuedCertificate, events: [ClusterEvent])
+    async throws(StoreError)
+  {
+    await base.recordCertificate(certificate, events: events)
+  }
+  public func certificate(serial: String) async throws(StoreError) -> IssuedCertificate? {
+    await base.certificate(serial: serial)
+  }
+  public func revokeCertificates(role: String, name: String, at: Date, events: [ClusterEvent])
+    async throws(StoreError) -> Int
+  {
+    await base.revokeCertificates(role: role, name: name, at: at, events: events)
+  }
 }

@@ -89,3 +89,18 @@ stop_started_docker() {
   kill "$TURNOUT_STARTED_DOCKERD" 2>/dev/null || true
   wait "$TURNOUT_STARTED_DOCKERD" 2>/dev/null || true
 }
+
+# whole_token SECRET PKI_DIR: the whole join token (TRN-1-<CA fingerprint>-SECRET), as
+# `schedctl node join-command` prints it, for a scheduler whose cluster CA is in PKI_DIR
+# (pki/ beside its database, made at its first start: waited for up to 20 s).
+whole_token() {
+  local secret="$1" pki="$2"
+  for _ in $(seq 1 200); do [ -s "$pki/ca.pem" ] && break; sleep 0.1; done
+  [ -s "$pki/ca.pem" ] || die "no cluster CA in $pki: did schedd start? (see its log)"
+  python3 - "$pki/ca.pem" "$secret" <<'PY'
+import base64, hashlib, sys
+body = "".join(l for l in open(sys.argv[1]).read().splitlines()
+               if l and not l.startswith("-----"))
+print("TRN-1-%s-%s" % (hashlib.sha256(base64.b64decode(body)).hexdigest(), sys.argv[2]))
+PY
+}

@@ -16,8 +16,9 @@ public protocol BlobDestination: Sendable {
 
 extension SchedulerBlobSource: BlobDestination {
   public func upload(_ files: [BlobClient.Upload]) async throws -> Int64 {
-    try await BlobClient.upload(
-      files, host: host, port: port, hello: hello, expectCluster: cluster.known)
+    let (hello, tls) = try link()
+    return try await BlobClient.upload(
+      files, host: host, port: port, hello: hello, expectCluster: cluster.known, tls: tls)
   }
 }
 

@@ -17,26 +17,40 @@ public protocol BlobSource: Sendable {
     async throws -> BlobHeader
 }
 
-/// The scheduler's image store, reached on the cluster port with this node's hello.
+/// The scheduler's image store, reached on data connections of the cluster port as this
+/// node (its certificate over TLS).
 public struct SchedulerBlobSource: BlobSource {
   let host: String
   let port: Int
-  let hello: Hello
+  let node: NodeID
+  let access: ClusterAccess
   let cluster: PinnedCluster
 
-  public init(host: String, port: Int, hello: Hello, cluster: PinnedCluster) {
+  public init(host: String, port: Int, node: NodeID, access: ClusterAccess, cluster: PinnedCluster)
+  {
     self.host = host
     self.port = port
-    self.hello = hello
+    self.node = node
+    self.access = access
     self.cluster = cluster
+  }
+
+  /// The hello and TLS of one data connection.
+  func link() throws -> (hello: Hello, tls: ClientTLS?) {
+    let dial = try access.dataDial()
+    return (
+      Hello(role: .agent, versions: ProtocolVersion.supported, node: node, token: dial.token),
+      dial.tls
+    )
   }
 
   public func fetch(_ digest: ContentDigest, offset: Int64, sink: (ByteBuffer) throws -> Void)
     async throws -> BlobHeader
   {
-    try await BlobClient.fetch(
+    let (hello, tls) = try link()
+    return try await BlobClient.fetch(
       host: host, port: port, hello: hello, digest: digest, offset: offset,
-      expectCluster: cluster.known, sink: sink)
+      expectCluster: cluster.known, tls: tls, sink: sink)
   }
 }
 

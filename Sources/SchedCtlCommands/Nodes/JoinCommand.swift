@@ -7,7 +7,68 @@ import SchedModel
 struct NodeCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "node", abstract: "Add nodes to the cluster; resume re-placement.",
-    subcommands: [JoinCommandCommand.self, ResumeReplacementCommand.self])
+    subcommands: [
+      JoinCommandCommand.self, JoinTokenCommand.self, NodeRemoveCommand.self,
+      ResumeReplacementCommand.self,
+    ])
+}
+
+/// `schedctl node remove NODE`: a node gone for good, its certificates revoked.
+struct NodeRemoveCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "remove",
+    abstract: "Remove a node for good: it can no longer connect, even with its certificate.",
+    usage: "schedctl node remove <node> [<global options>]",
+    discussion: """
+      Stop the node's agent first: its slots then move to the other nodes (once it is down). \
+      A node still connected, or still holding slots, is refused with what to do. Its \
+      certificates are revoked: to bring the host back, remove its credentials \
+      (STATE_DIR/tls) and join it again with a join token.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+
+  @Argument(help: "The node's id, as schedctl nodes shows it.")
+  var node: String
+
+  func run() async throws {
+    let client = try global.client()
+    let removed = try await Exit.guarding { try await client.removeNode(node) }
+    if global.output == .json { return try printJSON(removed) }
+    print(
+      "removed \(removed.node); \(removed.certificatesRevoked) certificate(s) revoked: it cannot connect again"
+    )
+  }
+}
+
+/// `schedctl node join-token`: the whole token alone, for scripts.
+struct JoinTokenCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "join-token",
+    abstract: "Print the join token nodes join with (or, with --router, routers).",
+    usage: "schedctl node join-token [--router] [<global options>]",
+    discussion: """
+      The token is TRN-1-<fingerprint of the cluster CA>-<secret>: a node given it checks the \
+      scheduler against that CA before it sends anything, then asks for its own certificate. \
+      Keep it secret: whoever has it can add a node. Over a plain-TCP cluster port \
+      (schedd --insecure-cluster) it is the bare secret.
+      """)
+
+  @OptionGroup var global: GlobalOptions
+
+  @Flag(help: "The router token instead of the node join token.")
+  var router = false
+
+  func run() async throws {
+    let client = try global.client()
+    let info = try await Exit.guarding { try await client.joinInfo() }
+    guard let token = router ? info.routerToken : info.token else {
+      FileHandle.standardError.write(
+        Data("error: this scheduler takes no routers: start schedd with --router-token\n".utf8))
+      throw ExitCode(Exit.dataError)
+    }
+    print(token)
+  }
 }
 
 /// `schedctl node resume-replacement`: re-place down nodes' slots although the brake holds.

@@ -39,6 +39,15 @@ struct APIRoutes {
     let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken, sessions: sessions))
     v1.get("nodes") { _, _ in try await nodes() }
     v1.get("cluster/join") { _, _ in JSONResponse.ok(join) }
+    v1.delete("nodes/:node") { request, context in
+      let node = NodeID(try context.parameters.require("node"))
+      let actor = Self.actor(request)
+      let revoked = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
+        try await cluster.remove(node, actor: actor)
+      }
+      await apps.clusterChanged()
+      return JSONResponse.ok(NodeRemoved(node: node.rawValue, certificatesRevoked: revoked))
+    }
     v1.post("replacement/resume") { request, _ in
       let actor = Self.actor(request)
       return JSONResponse.ok(try await run { try await apps.resumeReplacement(actor: actor) })

@@ -22,7 +22,8 @@ extension ProcessSuites {
         "router-edge",
         [
           "--scheduler", "\(TestHosts.rootAddress):\(cluster.clusterPort)", "--token",
-          ProcessCluster.routerToken, "--name", "edge", "--listen", "127.0.0.1:\(port)",
+          cluster.token(ProcessCluster.routerToken), "--name", "edge", "--listen",
+          "127.0.0.1:\(port)",
           "--preview-listen", "127.0.0.1:\(preview)",
           "--default-app", app,
           "--state-file", cluster.workDir.appendingPathComponent("routes-edge.json").path,

@@ -116,7 +116,8 @@ extension ProcessCluster {
     ManagedProcess(
       "agent-\(host)",
       [
-        "--scheduler", "\(TestHosts.rootAddress):\(clusterPort)", "--token", Self.joinToken,
+        "--scheduler", "\(TestHosts.rootAddress):\(clusterPort)", "--token",
+        token(Self.joinToken),
         "--name", host, "--advertise", TestHosts.address(host),
         "--docker-socket", TestHosts.socket(host), "--ports", ports, "--max-backoff", "1s",
       ] + extra,

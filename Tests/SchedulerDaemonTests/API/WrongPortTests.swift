@@ -68,7 +68,7 @@ struct WrongPortTests {
       "agent-wrong",
       [
         "--scheduler", "127.0.0.1:\(scheduler.apiPort)", "--token", InProcessScheduler.joinToken,
-        "--name", "wrong", "--runtime", "none", "--max-backoff", "300ms",
+        "--name", "wrong", "--runtime", "none", "--max-backoff", "300ms", "--insecure-cluster",
       ], logDirectory: dir)
     try agent.start()
     defer { agent.kill(SIGTERM) }

@@ -129,10 +129,8 @@ struct ImageStoreTests {
     let cache = ImageCache(
       blobs: try BlobDirectory(root: root),
       source: SchedulerBlobSource(
-        host: "127.0.0.1", port: proxy.port,
-        hello: Hello(
-          role: .agent, versions: ProtocolVersion.supported, node: "n1",
-          token: InProcessScheduler.joinToken),
+        host: "127.0.0.1", port: proxy.port, node: "n1",
+        access: .insecure(secret: InProcessScheduler.joinToken, role: .agent, name: "n1"),
         cluster: PinnedCluster(known: nil, joinNew: false, who: "agent") { _ in }),
       logger: logger)
     let layer = image.manifest.layers[0]

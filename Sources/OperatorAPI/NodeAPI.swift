@@ -203,6 +203,17 @@ public struct NodeRemoved: Codable, Sendable, Equatable {
   }
 }
 
+/// `POST /v1/tokens/ROLE/rotate`: the new token (`join` or `router`).
+public struct TokenRotated: Codable, Sendable, Equatable {
+  public var role: String
+  public var token: String
+
+  public init(role: String, token: String) {
+    self.role = role
+    self.token = token
+  }
+}
+
 /// `GET /v1/cluster/join`: what a new node needs to join this cluster.
 public struct JoinInfo: Codable, Sendable, Equatable {
   /// The cluster address nodes dial; nil when the scheduler was not told it (it listens on

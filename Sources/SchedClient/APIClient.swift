@@ -39,6 +39,12 @@ public struct APIClient: Sendable {
       .DELETE, "/v1/nodes/\(path)", body: Optional<String>.none, as: NodeRemoved.self)
   }
 
+  /// Rotates the `join` or `router` token; returns the new one.
+  public func rotateToken(_ role: String) async throws(ClientError) -> TokenRotated {
+    try await send(
+      .POST, "/v1/tokens/\(role)/rotate", body: [String: String](), as: TokenRotated.self)
+  }
+
   public func joinInfo() async throws(ClientError) -> JoinInfo {
     try await get("/v1/cluster/join", as: JoinInfo.self)
   }

@@ -16,6 +16,12 @@ public final class SQLiteStore: StateStore {
   private let checkpointTask: Task<Void, Never>
 
   /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+  /// Creates `path` empty with mode 0600 when it is not there yet.
+  static func restrict(_ path: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    if fd >= 0 { close(fd) }
+  }
+
   public init(path: String, checkpointEvery: Duration = .seconds(2)) throws(StoreError) {
     var configuration = Configuration()
     configuration.prepareDatabase { db in
@@ -28,7 +34,11 @@ public final class SQLiteStore: StateStore {
     do {
       let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      // The database holds the cluster's tokens and records: its owner alone reads it. SQLite
+      // gives the -wal and -shm files the database file's mode.
+      Self.restrict(path)
       pool = try DatabasePool(path: path, configuration: configuration)
+      for file in [path, path + "-wal", path + "-shm"] { chmod(file, 0o600) }
       // GRDB sets the pool's writer to NORMAL when it turns WAL on (a commit then waits for no
       // sync, and the last ones can be lost with the host); FULL syncs the log at every commit.
       try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }

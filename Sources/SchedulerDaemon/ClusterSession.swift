@@ -11,7 +11,10 @@ import WireTransport
 /// line, a missing hello, a refused hello, or a replaced registration closes it.
 struct ClusterSession {
   let cluster: Cluster
+  /// The admission rules; its tokens are replaced by `secrets`' at each hello.
   let admission: Admission
+  /// The join secrets in force (a rotation changes them).
+  let secrets: JoinSecrets
   let helloTimeout: Duration
   let logger: Logger
   /// Called after a node registered, off the connection's read loop (it sends commands whose
@@ -125,6 +128,8 @@ struct ClusterSession {
     case (.awaitingHello, .hello(let hello)):
       helloSeen.set()
       let certified = await authority?.certified(connection)
+      var admission = self.admission
+      admission.tokens = secrets.current
       switch admission.admit(hello, certified: certified) {
       case .success(var welcome):
         if let csr = hello.csr, let authority {

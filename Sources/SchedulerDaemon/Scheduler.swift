@@ -25,6 +25,8 @@ public final class Scheduler: Service {
   public let clusterID: String
   /// The cluster CA and the cluster port's TLS; nil on an `--insecure-cluster`.
   public let authority: ClusterAuthority?
+  /// The join secrets in force.
+  public let secrets: JoinSecrets
   private let lineServer: LineServer
   private let apiPortPromise: EventLoopPromise<Int>
   private let logger: Logger
@@ -38,9 +40,10 @@ public final class Scheduler: Service {
   private init(
     cluster: Cluster, clusterID: String, apps: AppService, routers: RouterHub,
     images: ImageService, builds: BuildService, config: SchedulerConfig,
-    authority: ClusterAuthority?, lineServer: LineServer, logger: Logger
+    authority: ClusterAuthority?, secrets: JoinSecrets, lineServer: LineServer, logger: Logger
   ) {
     self.authority = authority
+    self.secrets = secrets
     self.cluster = cluster
     self.clusterID = clusterID
     self.images = images
@@ -68,6 +71,7 @@ public final class Scheduler: Service {
     let images = try await ImageService(
       blobs: BlobDirectory(root: config.resolvedImageDirectory), store: store, now: now,
       keepRecent: config.keepRecentImages, logger: logger)
+    let secrets = try await JoinSecrets.load(config: config, store: store, logger: logger)
     var authority: ClusterAuthority? = nil
     if let directory = config.resolvedPKIDirectory {
       authority = try ClusterAuthority.load(
@@ -100,7 +104,8 @@ public final class Scheduler: Service {
       logger: logger)
     let scheduler = Scheduler(
       cluster: cluster, clusterID: clusterID, apps: apps, routers: routers, images: images,
-      builds: builds, config: config, authority: authority, lineServer: server, logger: logger)
+      builds: builds, config: config, authority: authority, secrets: secrets, lineServer: server,
+      logger: logger)
     await scheduler.routers.onNewerEpoch { [apps = scheduler.apps] epoch in
       await apps.perform(.routerEpoch(epoch))
     }
@@ -117,11 +122,10 @@ public final class Scheduler: Service {
     let session = ClusterSession(
       cluster: cluster,
       admission: Admission(
-        tokens: config.routerToken.map { [.agent: config.joinToken, .router: $0] } ?? [
-          .agent: config.joinToken
-        ], heartbeatMillis: config.heartbeatInterval.milliseconds,
+        tokens: [:], heartbeatMillis: config.heartbeatInterval.milliseconds,
         ttlMillis: policy.ttl.milliseconds, cluster: clusterID,
         requireCertificates: authority != nil),
+      secrets: secrets,
       helloTimeout: config.helloTimeout, logger: logger,
       onRegistered: { [apps] node in await apps.push(to: node) }, routers: routers,
       onHeartbeat: { [apps] in await apps.clusterChanged() }, images: images,
@@ -130,13 +134,9 @@ public final class Scheduler: Service {
     let routes = APIRoutes(
       cluster: cluster, apps: apps, routers: routers, images: images, builds: builds,
       apiToken: config.apiToken,
-      join: JoinInfo(
-        scheduler: config.advertisedCluster,
-        token: authority.map { $0.token(secret: config.joinToken).description }
-          ?? config.joinToken, cluster: clusterID,
-        routerToken: config.routerToken.map { secret in
-          authority.map { $0.token(secret: secret).description } ?? secret
-        }))
+      tokens: JoinTokens(
+        secrets: secrets, authority: authority, scheduler: config.advertisedCluster,
+        cluster: clusterID))
     let promise = apiPortPromise
     let logger = self.logger
     let app = Application(

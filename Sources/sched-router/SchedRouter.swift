@@ -139,6 +139,15 @@ struct SchedRouter: AsyncParsableCommand {
     }
     var logger = Logger(label: "sched-router")
     logger[metadataKey: "router"] = "\(config.name)"
+    let files = DescriptorLimit.raise()
+    logger.info(
+      "open files: \(files.soft) (about \(files.soft / 2) proxied connections)",
+      metadata: ["files.soft": "\(files.soft)", "files.hard": "\(files.hard)"])
+    if files.soft < 4096 {
+      logger.warning(
+        "the open-file limit is low for a router: raise LimitNOFILE (systemd) or ulimit -n",
+        metadata: ["files.soft": "\(files.soft)"])
+    }
     let router: Router
     do {
       router = try await Router.start(config: config, logger: logger)

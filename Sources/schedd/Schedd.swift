@@ -13,21 +13,23 @@ struct Schedd: AsyncParsableCommand {
     commandName: "schedd",
     abstract: "The Turnout scheduler: tracks nodes, places slots, serves the operator API.",
     usage: """
-      schedd --join-token <token> --api-token <token> [--router-token <token>]
+      schedd --api-token <token> [--join-token <s>] [--router-token <s>]
         [--db <path>] [--cluster-listen <host:port>] [--api-listen <host:port>]
         [<options>]
       """,
     discussion: """
-      Agents dial the cluster port with the join token, routers with the router token; \
-      operators use the API port with the API token. State lives in one SQLite file (WAL, synchronous=FULL): back it up, keep it on disk \
-      that survives a reboot.
+      The cluster port speaks TLS with the cluster's own CA (made at first start in pki/ \
+      beside the database): nodes join with the whole join token (schedctl node join-token: \
+      the CA's fingerprint and the secret), get a certificate of their own, and present it \
+      from then on; routers the same with the router token. Operators use the API port with \
+      the API token. State lives in one SQLite file (WAL, synchronous=FULL): back it up with \
+      pki/, keep it on disk that survives a reboot.
 
       Every flag can also come from the environment: TURNOUT_JOIN_TOKEN, TURNOUT_API_TOKEN, \
       TURNOUT_ROUTER_TOKEN, TURNOUT_DB, TURNOUT_CLUSTER_LISTEN, TURNOUT_API_LISTEN, TURNOUT_GRAPHITE.
 
       Example:
-        schedd --join-token "$(cat /etc/turnout/join-token)" \\
-               --api-token "$(cat /etc/turnout/api-token)" \\
+        schedd --api-token "$(cat /etc/turnout/api-token)" \\
                --router-token "$(cat /etc/turnout/router-token)" \\
                --db /var/lib/turnout/turnout.db
       """,
@@ -69,7 +71,12 @@ struct Schedd: AsyncParsableCommand {
     ))
   var maxBuildContext: String = "512Mi"
 
-  @Option(help: "Token agents must present to join.")
+  @Option(
+    help: ArgumentHelp(
+      "The join secret nodes present (default: made at first start and kept).",
+      discussion:
+        "Nodes join with the whole token, schedctl node join-token. Once rotated (schedctl token rotate join), the rotated one is used instead."
+    ))
   var joinToken: String?
 
   @Option(help: "Bearer token for the operator API.")
@@ -154,12 +161,12 @@ struct Schedd: AsyncParsableCommand {
       let cluster = try Parsing.hostPort(
         clusterListen ?? env["TURNOUT_CLUSTER_LISTEN"] ?? "127.0.0.1:7100")
       let api = try Parsing.hostPort(apiListen ?? env["TURNOUT_API_LISTEN"] ?? "127.0.0.1:7070")
-      guard var join = joinToken ?? env["TURNOUT_JOIN_TOKEN"], !join.isEmpty else {
-        throw ValidationError("no join token: pass --join-token or set TURNOUT_JOIN_TOKEN")
-      }
+      // Without one, the scheduler makes a join token (and keeps it); join-token prints it.
+      var join = joinToken ?? env["TURNOUT_JOIN_TOKEN"] ?? ""
       // A whole token (as join-command prints it) gives its secret; the CA is the one in
       // --pki-dir whatever fingerprint the token names.
       if JoinToken.isToken(join) { join = try Self.secret(of: join) }
+
       var router = (routerToken ?? env["TURNOUT_ROUTER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
       if let whole = router, JoinToken.isToken(whole) { router = try Self.secret(of: whole) }
       guard let apiToken = apiToken ?? env["TURNOUT_API_TOKEN"], !apiToken.isEmpty else {

@@ -166,6 +166,56 @@ extension ProcessSuites {
         }, "\(again.log.suffix(800))")
     }
 
+    @Test("a rotated join token: the old one joins nothing, joined nodes go on, a restart keeps it")
+    func tokenRotation() async throws {
+      let scheduler = cluster.schedd()
+      try scheduler.start()
+      let n1 = cluster.agent("n1", ports: "26100-26109", extra: ["--runtime", "none"])
+      try n1.start()
+      defer { n1.kill(SIGTERM) }
+      #expect(await eventually { (try? await cluster.api.nodes())?.first?.state == .ready })
+      let generation = try #require(try await cluster.api.nodes().first?.generation)
+
+      let rotated = try await cluster.schedctl(["token", "rotate", "join"])
+      #expect(rotated.status == 0, "\(rotated.output)")
+      let token = try #require(
+        rotated.output.split(separator: "\n").first { $0.hasPrefix("TRN-1-") }.map(String.init))
+      #expect(try JoinToken.parse(token).caFingerprint == cluster.caFingerprint)
+      #expect(try JoinToken.parse(token).secret != ProcessCluster.joinToken)
+
+      // The old token: refused. The new one: joins.
+      let stale = cluster.agent("n2", ports: "26110-26119", extra: ["--runtime", "none"])
+      try stale.start()
+      #expect(await stale.waitForExit(timeout: .seconds(10)) == 77, "\(stale.log.suffix(600))")
+      #expect(stale.log.contains("join token refused"))
+      let fresh = ManagedProcess(
+        "agent-n3",
+        [
+          "--scheduler", "127.0.0.1:\(cluster.clusterPort)", "--token", token, "--name", "n3",
+          "--runtime", "none", "--max-backoff", "300ms",
+        ], logDirectory: cluster.workDir)
+      try fresh.start()
+      defer { fresh.kill(SIGTERM) }
+      #expect(
+        await eventually { (try? await cluster.api.nodes())?.map(\.name) == ["n1", "n3"] },
+        "\(fresh.log.suffix(600))")
+      // n1 was not disturbed: the same registration.
+      let n1View = try #require(try await cluster.api.nodes().first { $0.name == "n1" })
+      #expect(n1View.generation == generation && n1View.state == .ready)
+
+      // A restart with the old secret in its environment keeps the rotated token.
+      scheduler.kill(SIGTERM)
+      let again = cluster.schedd()
+      try again.start()
+      defer { again.kill(SIGTERM) }
+      #expect(await eventually { (try? await cluster.api.nodes()) != nil })
+      let shown = try await cluster.schedctl(["node", "join-token"])
+      #expect(shown.output.trimmingCharacters(in: .whitespacesAndNewlines) == token)
+      #expect(again.log.contains("join token was rotated"))
+      let kinds = try await cluster.api.events(limit: 100).map(\.kind)
+      #expect(kinds.contains("token.rotated"))
+    }
+
     @Test("a removed node cannot connect again, with its certificate or its old token")
     func removedNodeIsRevoked() async throws {
       let scheduler = cluster.schedd()

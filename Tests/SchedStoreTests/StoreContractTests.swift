@@ -321,6 +321,22 @@ struct SQLiteStoreTests {
     #expect(live == "[('green',)]\n")
   }
 
+  @Test("the database and its log are readable by their owner alone (0600)")
+  func ownerOnly() async throws {
+    let path = NSTemporaryDirectory() + "mode-\(UInt64.random(in: 0...UInt64.max)).db"
+    defer {
+      for file in [path, path + "-wal", path + "-shm"] {
+        try? FileManager.default.removeItem(atPath: file)
+      }
+    }
+    let store = try SQLiteStore(path: path)
+    try await store.saveNode(Fixtures.node("n1"), events: [])
+    for file in [path, path + "-wal", path + "-shm"] {
+      let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions]
+      #expect((mode as? NSNumber)?.intValue == 0o600, "\(file)")
+    }
+  }
+
   @Test func survivesReopening() async throws {
     let path = temporaryDirectory("reopen").appendingPathComponent("s.db").path
     do {

@@ -17,8 +17,8 @@ struct APIRoutes {
   let images: ImageService
   let builds: BuildService
   let apiToken: String
-  /// What `GET /v1/cluster/join` answers.
-  let join: JoinInfo
+  /// What `GET /v1/cluster/join` answers, and token rotation.
+  let tokens: JoinTokens
   let sessions = DashboardSessions()
 
   func router() -> Router<APIContext> {
@@ -38,7 +38,19 @@ struct APIRoutes {
     BuildRoutes(builds: builds).addHook(to: router)
     let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken, sessions: sessions))
     v1.get("nodes") { _, _ in try await nodes() }
-    v1.get("cluster/join") { _, _ in JSONResponse.ok(join) }
+    v1.get("cluster/join") { _, _ in JSONResponse.ok(tokens.info()) }
+    v1.post("tokens/:role/rotate") { request, context in
+      let name = try context.parameters.require("role")
+      guard let role = ["join": PeerRole.agent, "router": .router][name] else {
+        throw APIError(
+          .notFound, code: "not_found", "no token '\(name)': the tokens are join and router")
+      }
+      let actor = Self.actor(request)
+      let token = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
+        try await tokens.rotate(role, actor: actor)
+      }
+      return JSONResponse.ok(TokenRotated(role: name, token: token))
+    }
     v1.delete("nodes/:node") { request, context in
       let node = NodeID(try context.parameters.require("node"))
       let actor = Self.actor(request)

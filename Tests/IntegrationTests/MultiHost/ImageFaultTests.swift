@@ -90,6 +90,7 @@ extension ProcessSuites {
       let scheduler = cluster.schedd(["--image-dir", store.path])
       try scheduler.start()
       defer { scheduler.kill(SIGTERM) }
+      #expect(await eventually { (try? await cluster.api.nodes()) != nil }, "\(scheduler.log)")
 
       let first = try await cluster.schedctl(["image", "push", "turnout-sample:1"])
       #expect(first.status == 0, "\(first.output)")

@@ -132,6 +132,12 @@ struct ClusterSession {
       admission.tokens = secrets.current
       switch admission.admit(hello, certified: certified) {
       case .success(var welcome):
+        // A renewal's connection carries only a new certificate for the current one.
+        if hello.renew == true, certified == nil || hello.csr == nil || authority == nil {
+          await connection.sendAndClose(
+            reply(frame, .badField, "a renewal needs the current certificate and a csr"))
+          return nil
+        }
         if let csr = hello.csr, let authority {
           do {
             welcome.certificate = try await authority.issue(
@@ -145,13 +151,8 @@ struct ClusterSession {
             return nil
           }
         }
-        // A renewal's connection carries only its certificate; the node's session goes on.
+        // The renewal's answer, then the connection closes; the node's session goes on.
         if hello.renew == true {
-          guard certified != nil, welcome.certificate != nil else {
-            await connection.sendAndClose(
-              reply(frame, .badField, "a renewal needs the current certificate and a csr"))
-            return nil
-          }
           await connection.sendAndClose(Frame(id: frame.id, .welcome(welcome)))
           return nil
         }

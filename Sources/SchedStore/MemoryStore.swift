@@ -195,12 +195,7 @@ public actor MemoryStore: StateStore {
       throw StoreError(.conflict, "node '\(id)' still holds \(held) slot(s)")
     }
     nodeRows[id] = nil
-    let serials = certificateRows.values.filter {
-      $0.role == "agent" && $0.name == id.rawValue && $0.revokedAt == nil
-    }.map(\.serial)
-    for serial in serials { certificateRows[serial]?.revokedAt = at }
-    append(events)
-    return serials.count
+    return revokeCertificates(role: "agent", name: id.rawValue, at: at, events: events)
   }
 
   public func recordCertificate(_ certificate: IssuedCertificate, events: [ClusterEvent]) {

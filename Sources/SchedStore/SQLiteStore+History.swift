@@ -230,12 +230,7 @@ extension SQLiteStore {
       }
       try db.execute(sql: "DELETE FROM nodes WHERE id = ?", arguments: [id.rawValue])
       guard db.changesCount == 1 else { throw StoreError(.conflict, "no node '\(id)'") }
-      try db.execute(
-        sql: """
-          UPDATE certificates SET revoked_at = ?
-          WHERE role = 'agent' AND name = ? AND revoked_at IS NULL
-          """, arguments: [at.timeIntervalSince1970, id.rawValue])
-      let revoked = db.changesCount
+      let revoked = try Self.revoke(role: "agent", name: id.rawValue, at: at, db)
       try Self.insert(events, db)
       return revoked
     }
@@ -276,14 +271,20 @@ extension SQLiteStore {
     async throws(StoreError) -> Int
   {
     try await write { db in
-      try db.execute(
-        sql: """
-          UPDATE certificates SET revoked_at = ?
-          WHERE role = ? AND name = ? AND revoked_at IS NULL
-          """, arguments: [at.timeIntervalSince1970, role, name])
-      let count = db.changesCount
+      let count = try Self.revoke(role: role, name: name, at: at, db)
       try Self.insert(events, db)
       return count
     }
+  }
+
+  /// Marks revoked, in `db`'s transaction, every certificate of `name` in `role` not yet
+  /// revoked; returns how many.
+  static func revoke(role: String, name: String, at: Date, _ db: Database) throws -> Int {
+    try db.execute(
+      sql: """
+        UPDATE certificates SET revoked_at = ?
+        WHERE role = ? AND name = ? AND revoked_at IS NULL
+        """, arguments: [at.timeIntervalSince1970, role, name])
+    return db.changesCount
   }
 }

@@ -113,6 +113,8 @@ let package = Package(
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -158,6 +160,7 @@ let package = Package(
       dependencies: [
         "SchedModel", "OperatorAPI",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
       ]
     ),
     .target(
@@ -313,7 +316,10 @@ let package = Package(
         "SchedulerDaemon", "Lifecycle", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore",
         "AgentDaemon",
         "RouterDaemon", "RouteTable", "SchedClient", "SchedCtlCommands", "SchedStore",
-        "WireTransport", "BuildInfo", "SchedTestSupport", "Blobs",
+        "WireTransport", "BuildInfo", "SchedTestSupport", "Blobs", "ClusterPKI", "ModelFixtures",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -328,6 +334,7 @@ let package = Package(
       dependencies: [
         "SchedModel", "ClusterPKI", "SchedWire", "OperatorAPI", "AgentCore", "AgentDaemon", "DockerRuntime",
         "RouteTable", "RouterDaemon", "SchedClient", "WireTransport", "SchedTestSupport",
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -3,6 +3,10 @@ import Foundation
 import SwiftASN1
 import X509
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The cluster's certificate authority: a self-signed P-256 root that signs the scheduler's
 /// certificate and one certificate per node and router. Pure: the caller keeps the key on disk
 /// (`PKIFiles`) and says what time it is.
@@ -107,6 +111,49 @@ public struct CertificateAuthority: Sendable {
           SubjectAlternativeNames([.dnsName(Self.schedulerName)])
         }
       })
+  }
+
+  /// A server certificate for the operator API on `names` (DNS names or IP addresses), for
+  /// clients that trust the cluster CA (`schedctl --ca-file`).
+  public func issueServer(
+    key: P256.Signing.PublicKey, names: [String], now: Date, validity: TimeInterval
+  ) throws(PKIError) -> Certificate {
+    guard !names.isEmpty else { throw PKIError(.badRequest, "a server certificate needs a name") }
+    var alternatives: [GeneralName] = []
+    for name in names {
+      if let bytes = Self.ipAddressBytes(name) {
+        alternatives.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))))
+      } else {
+        alternatives.append(.dnsName(name))
+      }
+    }
+    let sans = alternatives
+    return try sign(
+      publicKey: Certificate.PublicKey(key), role: .scheduler, name: names[0], now: now,
+      validity: validity,
+      extensions: {
+        try Certificate.Extensions {
+          Critical(BasicConstraints.notCertificateAuthority)
+          Critical(KeyUsage(digitalSignature: true))
+          try ExtendedKeyUsage([.serverAuth])
+          SubjectAlternativeNames(sans)
+        }
+      })
+  }
+
+  /// The 4 or 16 bytes of an IPv4 or IPv6 address, or nil for anything else.
+  static func ipAddressBytes(_ text: String) -> [UInt8]? {
+    var v4 = in_addr()
+    if inet_pton(AF_INET, text, &v4) == 1 {
+      return withUnsafeBytes(of: &v4) { Array($0) }
+    }
+    var v6 = in6_addr()
+    let bare =
+      text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+    if inet_pton(AF_INET6, bare, &v6) == 1 {
+      return withUnsafeBytes(of: &v6) { Array($0) }
+    }
+    return nil
   }
 
   private func sign(

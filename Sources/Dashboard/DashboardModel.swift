@@ -18,6 +18,19 @@ public struct DashboardModel: Sendable {
   /// Recent builds, newest first, and the last lines of the running ones' output.
   public var builds: [BuildRecord] = []
   public var buildLogs: [String: [String]] = [:]
+  /// The API token the session was opened with.
+  public var viewer: Viewer?
+
+  /// The name and role of the session's token.
+  public struct Viewer: Sendable, Equatable {
+    public var name: String
+    public var role: OperatorRole
+
+    public init(name: String, role: OperatorRole) {
+      self.name = name
+      self.role = role
+    }
+  }
 
   public init(
     nodes: [NodeView], apps: [AppStatusResponse], routers: [RouterView], events: [ClusterEvent],

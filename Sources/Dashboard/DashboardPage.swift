@@ -6,6 +6,13 @@ import SchedModel
 /// The dashboard's HTML: the page shell (header, activity panel, confirmation dialog) around
 /// the live part, which the page's script fetches again every few seconds (`state`).
 public enum DashboardPage {
+  /// Whose token the session was opened with, and what its role lets the buttons do.
+  static func viewer(_ model: DashboardModel) -> String {
+    guard let viewer = model.viewer else { return "" }
+    return
+      "<span id=\"viewer\" title=\"\(HTML.escape(viewer.role.summary))\">\(HTML.escape(viewer.name)) · \(viewer.role.rawValue)</span>"
+  }
+
   /// The whole page for a logged-in operator.
   public static func page(_ model: DashboardModel) -> String {
     """
@@ -14,7 +21,7 @@ public enum DashboardPage {
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>Turnout</title><link rel="stylesheet" href="/dashboard/style.css"></head>
     <body>
-    <header><h1>Turnout</h1><span id="refreshed"></span>
+    <header><h1>Turnout</h1><span id="refreshed"></span>\(viewer(model))
     <form method="post" action="/dashboard/logout"><button class="quiet" id="logout">Log out</button></form>
     </header>
     <section id="activity" aria-live="polite"><h2>Activity</h2><ol id="log"></ol></section>

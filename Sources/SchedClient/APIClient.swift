@@ -2,19 +2,27 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import OperatorAPI
 import SchedModel
+import Synchronization
 
 /// Typed client of the scheduler's operator API, for `schedctl` and tests.
 public struct APIClient: Sendable {
   public let baseURL: String
   let token: String
   let timeout: Duration
+  /// The PEM file of the CA an `https://` scheduler's certificate must chain to (schedd's
+  /// cluster CA, `pki/ca.pem`); nil trusts the system's roots.
+  public let caFile: String?
 
-  public init(baseURL: String, token: String, timeout: Duration = .seconds(10)) {
+  public init(
+    baseURL: String, token: String, timeout: Duration = .seconds(10), caFile: String? = nil
+  ) {
     self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
     self.token = token
     self.timeout = timeout
+    self.caFile = caFile
   }
 
   public func nodes() async throws(ClientError) -> [NodeView] {
@@ -43,6 +51,32 @@ public struct APIClient: Sendable {
   public func rotateToken(_ role: String) async throws(ClientError) -> TokenRotated {
     try await send(
       .POST, "/v1/tokens/\(role)/rotate", body: [String: String](), as: TokenRotated.self)
+  }
+
+  /// Makes an API token; the answer holds the token, shown this once.
+  public func createToken(name: String, role: OperatorRole) async throws(ClientError)
+    -> TokenCreated
+  {
+    try await send(
+      .POST, "/v1/tokens", body: CreateTokenRequest(name: name, role: role),
+      as: TokenCreated.self)
+  }
+
+  /// The API tokens by name and role (never the tokens).
+  public func tokens() async throws(ClientError) -> [TokenView] {
+    try await get("/v1/tokens", as: TokensResponse.self).tokens
+  }
+
+  /// Revokes the API token named `name`.
+  public func revokeToken(_ name: String) async throws(ClientError) {
+    let path = name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name
+    _ = try await send(
+      .DELETE, "/v1/tokens/\(path)", body: Optional<String>.none, as: [String: String].self)
+  }
+
+  /// The name and role of the token this client uses.
+  public func whoami() async throws(ClientError) -> WhoAmI {
+    try await get("/v1/whoami", as: WhoAmI.self)
   }
 
   public func joinInfo() async throws(ClientError) -> JoinInfo {
@@ -175,7 +209,7 @@ public struct APIClient: Sendable {
     let headers: HTTPHeaders
     let bytes: ByteBuffer
     do {
-      let response = try await Self.http.execute(
+      let response = try await Self.http(trusting: caFile).execute(
         request, timeout: .milliseconds(timeout.components.seconds * 1000))
       status = response.status
       headers = response.headers
@@ -210,7 +244,7 @@ public struct APIClient: Sendable {
       let message =
         body?.error ?? "HTTP \(status.code) \(String(decoding: data.prefix(200), as: UTF8.self))"
       switch status {
-      case .unauthorized: throw ClientError(.unauthorized, message)
+      case .unauthorized, .forbidden: throw ClientError(.unauthorized, message)
       case .badRequest, .notFound, .unprocessableEntity, .payloadTooLarge:
         throw ClientError(.badRequest, message)
       case .conflict, .serviceUnavailable:
@@ -256,6 +290,17 @@ public struct APIClient: Sendable {
   static func wrongServer(_ error: any Error, baseURL: String) -> String? {
     let text = "\(error)"
     if baseURL.hasPrefix("https://"),
+      ["CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "unable to get local issuer"]
+        .contains(where: text.contains)
+    {
+      return
+        "the scheduler at \(baseURL) has a certificate schedctl does not trust: pass --ca-file (or TURNOUT_CA_FILE) with the CA that signed it, for schedd --api-https the cluster CA's pki/ca.pem"
+    }
+    if baseURL.hasPrefix("https://"), text.contains("hostname") || text.contains("HOSTNAME") {
+      return
+        "the scheduler's certificate does not name the host in \(baseURL): use a name it holds, or start schedd with --api-name for this one"
+    }
+    if baseURL.hasPrefix("https://"),
       ["SSL", "TLS", "handshake", "WRONG_VERSION_NUMBER", "BoringSSL"].contains(
         where: text.contains)
     {
@@ -272,14 +317,26 @@ public struct APIClient: Sendable {
     return nil
   }
 
-  /// One client for the process, like `HTTPClient.shared`, but a refused connection fails at once
-  /// instead of being retried until the request's deadline.
-  private static let http: HTTPClient = {
-    var configuration = HTTPClient.Configuration()
-    configuration.connectionPool.retryConnectionEstablishment = false
-    configuration.timeout.connect = .seconds(3)
-    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-  }()
+  /// One client per trusted CA for the process, like `HTTPClient.shared`, but a refused
+  /// connection fails at once instead of being retried until the request's deadline.
+  private static let clients = Mutex<[String: HTTPClient]>([:])
+
+  static func http(trusting caFile: String?) -> HTTPClient {
+    clients.withLock { table in
+      if let client = table[caFile ?? ""] { return client }
+      var configuration = HTTPClient.Configuration()
+      configuration.connectionPool.retryConnectionEstablishment = false
+      configuration.timeout.connect = .seconds(3)
+      if let caFile {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(caFile)
+        configuration.tlsConfiguration = tls
+      }
+      let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+      table[caFile ?? ""] = client
+      return client
+    }
+  }
 
   /// `user@host` of whoever runs this, for the scheduler's event log.
   static let actor: String = {

@@ -98,6 +98,7 @@ public actor MemoryStore: StateStore {
   private var buildRows: [String: (order: Int, build: BuildRecord)] = [:]
   private var secretRows: [String: String] = [:]
   private var certificateRows: [String: IssuedCertificate] = [:]
+  private var tokenRows: [String: APITokenRecord] = [:]
   private struct SampleKey: Hashable {
     var series: String
     var resolution: Int64
@@ -214,6 +215,25 @@ public actor MemoryStore: StateStore {
     for serial in serials { certificateRows[serial]?.revokedAt = at }
     append(events)
     return serials.count
+  }
+
+  public func apiTokens() -> [APITokenRecord] { tokenRows.values.sorted { $0.name < $1.name } }
+
+  public func addAPIToken(_ token: APITokenRecord, events: [ClusterEvent]) throws(StoreError) {
+    guard tokenRows[token.name] == nil else {
+      throw StoreError(.conflict, "a token named '\(token.name)' exists")
+    }
+    guard !tokenRows.values.contains(where: { $0.hash == token.hash }) else {
+      throw StoreError(.conflict, "the change breaks a constraint: api_tokens.hash")
+    }
+    tokenRows[token.name] = token
+    append(events)
+  }
+
+  public func removeAPIToken(named name: String, events: [ClusterEvent]) -> Bool {
+    guard tokenRows.removeValue(forKey: name) != nil else { return false }
+    append(events)
+    return true
   }
 
   public func sets() -> [SetRecord] {

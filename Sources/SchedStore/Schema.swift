@@ -176,6 +176,19 @@ enum Schema {
           CREATE INDEX certificates_by_name ON certificates(role, name);
           """)
     }
+    migrator.registerMigration("v11: api tokens") { db in
+      // Operators' API tokens: the SHA-256 of each (the token is shown once, at creation).
+      try db.execute(
+        sql: """
+          CREATE TABLE api_tokens (
+            name TEXT PRIMARY KEY NOT NULL,
+            role TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            created_by TEXT NOT NULL
+          );
+          """)
+    }
     return migrator
   }
 }

@@ -89,6 +89,12 @@ public protocol StateStore: Sendable {
   /// events; returns how many were.
   func revokeCertificates(role: String, name: String, at: Date, events: [ClusterEvent])
     async throws(StoreError) -> Int
+  /// The operators' API tokens, by name.
+  func apiTokens() async throws(StoreError) -> [APITokenRecord]
+  /// Adds a token, with its events; a name or hash already there is refused (`conflict`).
+  func addAPIToken(_ token: APITokenRecord, events: [ClusterEvent]) async throws(StoreError)
+  /// Removes the token named `name`, with its events; false (and no events) when none is.
+  func removeAPIToken(named name: String, events: [ClusterEvent]) async throws(StoreError) -> Bool
 }
 
 /// The error of the store module.

@@ -1,6 +1,7 @@
 import Blobs
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Lifecycle
 import Logging
 import NIOCore
@@ -27,6 +28,10 @@ public final class Scheduler: Service {
   public let authority: ClusterAuthority?
   /// The join secrets in force.
   public let secrets: JoinSecrets
+  /// The operators' API tokens.
+  public let operators: OperatorTokens
+  /// HTTPS on the API port; nil for plain HTTP.
+  let apiTLS: APIServerTLS?
   private let lineServer: LineServer
   private let apiPortPromise: EventLoopPromise<Int>
   private let logger: Logger
@@ -40,10 +45,13 @@ public final class Scheduler: Service {
   private init(
     cluster: Cluster, clusterID: String, apps: AppService, routers: RouterHub,
     images: ImageService, builds: BuildService, config: SchedulerConfig,
-    authority: ClusterAuthority?, secrets: JoinSecrets, lineServer: LineServer, logger: Logger
+    authority: ClusterAuthority?, secrets: JoinSecrets, operators: OperatorTokens,
+    apiTLS: APIServerTLS?, lineServer: LineServer, logger: Logger
   ) {
     self.authority = authority
     self.secrets = secrets
+    self.operators = operators
+    self.apiTLS = apiTLS
     self.cluster = cluster
     self.clusterID = clusterID
     self.images = images
@@ -72,6 +80,7 @@ public final class Scheduler: Service {
       blobs: BlobDirectory(root: config.resolvedImageDirectory), store: store, now: now,
       keepRecent: config.keepRecentImages, logger: logger)
     let secrets = try await JoinSecrets.load(config: config, store: store, logger: logger)
+    let operators = try await OperatorTokens.load(bootstrap: config.apiToken, store: store)
     var authority: ClusterAuthority? = nil
     if let directory = config.resolvedPKIDirectory {
       authority = try ClusterAuthority.load(
@@ -81,6 +90,11 @@ public final class Scheduler: Service {
       logger.warning(
         "the cluster port speaks plain TCP (--insecure-cluster): join tokens, commands and app settings cross the network in clear. Use it only for tests, on one host"
       )
+    }
+    let apiTLS = try config.apiTLS.map { source throws(SchedulerError) in
+      try APIServerTLS(
+        source: source, authority: authority?.tls.authority, now: now(),
+        validity: config.certificateValidity)
     }
     let server = try await LineServer.bind(
       host: config.clusterHost, port: config.clusterPort, maxLineBytes: config.maxLineBytes,
@@ -104,18 +118,33 @@ public final class Scheduler: Service {
       logger: logger)
     let scheduler = Scheduler(
       cluster: cluster, clusterID: clusterID, apps: apps, routers: routers, images: images,
-      builds: builds, config: config, authority: authority, secrets: secrets, lineServer: server,
-      logger: logger)
+      builds: builds, config: config, authority: authority, secrets: secrets,
+      operators: operators, apiTLS: apiTLS, lineServer: server, logger: logger)
     await scheduler.routers.onNewerEpoch { [apps = scheduler.apps] epoch in
       await apps.perform(.routerEpoch(epoch))
     }
     return scheduler
   }
 
+  /// The operator API's routes over this scheduler's services.
+  func makeRoutes() -> APIRoutes {
+    APIRoutes(
+      cluster: cluster, apps: apps, routers: routers, images: images, builds: builds,
+      operators: operators,
+      tokens: JoinTokens(
+        secrets: secrets, authority: authority, scheduler: config.advertisedCluster,
+        cluster: clusterID))
+  }
+
+  /// Every route of the API as `METHOD /path` (`{name}` for a parameter), for tests that walk
+  /// them all.
+  public var apiRoutes: [String] { makeRoutes().router().routes.map(\.description) }
+
   /// Serves until cancelled or told to shut down gracefully: on graceful shutdown the API
   /// finishes the requests in flight, the cluster port and the sweep stop.
   public func run() async throws {
     let authority = self.authority
+    let apiTLS = self.apiTLS
     let policy = LivenessPolicy(
       heartbeatInterval: config.heartbeatInterval, missedBeats: config.missedBeats,
       restartGrace: config.restartGrace)
@@ -131,22 +160,23 @@ public final class Scheduler: Service {
       onHeartbeat: { [apps] in await apps.clusterChanged() }, images: images,
       onBuildLog: { [builds] log, node in await builds.received(log, from: node) },
       authority: authority)
-    let routes = APIRoutes(
-      cluster: cluster, apps: apps, routers: routers, images: images, builds: builds,
-      apiToken: config.apiToken,
-      tokens: JoinTokens(
-        secrets: secrets, authority: authority, scheduler: config.advertisedCluster,
-        cluster: clusterID))
+    let routes = makeRoutes()
     let promise = apiPortPromise
     let logger = self.logger
     let app = Application(
       router: routes.router(),
+      server: try apiTLS.map { try .tls(.http1(), tlsConfiguration: $0.configuration()) }
+        ?? .http1(),
       configuration: .init(
         address: .hostname(config.apiHost, port: config.apiPort), serverName: "schedd"),
       onServerRunning: { channel in
         let port = channel.localAddress?.port ?? 0
         logger.info(
-          "API listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+          "API listening",
+          metadata: [
+            "address": "\(channel.localAddress?.description ?? "?")",
+            "api.https": "\(apiTLS.map { "until \($0.notAfter)" } ?? "off")",
+          ])
         promise.succeed(port)
       },
       logger: logger)
@@ -208,6 +238,27 @@ public final class Scheduler: Service {
               } catch {
                 logger.error(
                   "cannot renew the scheduler's certificate", metadata: ["error": "\(error)"])
+              }
+            }
+          }
+        }
+      }
+      // The API's certificate: renewed from the CA, or the operator's files read again.
+      if let apiTLS {
+        let check = min(max(config.certificateValidity / 100, 1), 30)
+        group.addTask {
+          try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+              try await Task.sleep(for: .seconds(check))
+              do throws(SchedulerError) {
+                if let done = try apiTLS.refresh(now: cluster.now()) {
+                  logger.notice(
+                    "\(done)", metadata: ["until": "\(apiTLS.notAfter.formatted(.iso8601))"])
+                }
+              } catch {
+                logger.error(
+                  "the API keeps its certificate: \(error.message)",
+                  metadata: ["until": "\(apiTLS.notAfter.formatted(.iso8601))"])
               }
             }
           }

@@ -11,6 +11,15 @@ public enum ClusterSecurity: Sendable, Equatable {
   case insecure
 }
 
+/// Where the operator API's HTTPS certificate comes from.
+public enum APITLSSource: Sendable, Equatable {
+  /// A certificate the cluster CA issues for these names (DNS names or IP addresses), made at
+  /// start and renewed at two thirds of its life; clients trust the CA (`pki/ca.pem`).
+  case clusterCA(names: [String])
+  /// The operator's certificate chain and key (PEM files), read again when they change.
+  case files(certificate: String, key: String)
+}
+
 /// Everything `schedd` is told at start.
 public struct SchedulerConfig: Sendable {
   /// TLS or plain TCP on the cluster port. `schedd` asks for TLS unless told
@@ -32,8 +41,10 @@ public struct SchedulerConfig: Sendable {
   public var routerToken: String?
   /// How long a switch waits for every router to ack its prepare (and then its commit).
   public var switchTimeout: Duration
-  /// Bearer token for the operator API.
+  /// The bootstrap admin token of the operator API (more are made with `schedctl token`).
   public var apiToken: String
+  /// HTTPS on the API port, or nil for plain HTTP.
+  public var apiTLS: APITLSSource?
   public var heartbeatInterval: Duration
   public var missedBeats: Int
   /// How long nodes have after the scheduler starts to dial again before a silent one is

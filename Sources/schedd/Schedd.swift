@@ -79,8 +79,34 @@ struct Schedd: AsyncParsableCommand {
     ))
   var joinToken: String?
 
-  @Option(help: "Bearer token for the operator API.")
+  @Option(
+    help: ArgumentHelp(
+      "The bootstrap admin token of the operator API (or TURNOUT_API_TOKEN).",
+      discussion:
+        "Use it to make named tokens with roles (schedctl token create NAME --role read|deploy|admin), and keep it for emergencies: the event log names it \"bootstrap\"."
+    ))
   var apiToken: String?
+
+  @Flag(
+    help: ArgumentHelp(
+      "Serve the API and dashboard over HTTPS with a certificate from the cluster CA.",
+      discussion:
+        "The certificate names localhost, 127.0.0.1, the API's listen address, this host's name and every --api-name, and is renewed at two thirds of its life. schedctl trusts it with --ca-file pki/ca.pem."
+    ))
+  var apiHttps = false
+
+  @Option(help: "Another DNS name or IP address for the --api-https certificate (repeatable).")
+  var apiName: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "Serve the API over HTTPS with this certificate chain (PEM; needs --api-key).",
+      discussion:
+        "Read again when the file changes (like after certbot renews it), without a restart."))
+  var apiCert: String?
+
+  @Option(help: "The private key (PEM) of --api-cert.")
+  var apiKey: String?
 
   @Option(help: "Token routers must present to connect (default: routers are refused).")
   var routerToken: String?
@@ -209,6 +235,7 @@ struct Schedd: AsyncParsableCommand {
       }
       config.certificateValidity = Double(validity.components.seconds)
       config.maxBuildContextBytes = try Quantity.parseMemory(maxBuildContext)
+      config.apiTLS = try apiTLSSource(apiHost: api.host, env: env)
       return config
     } catch let error as ModelError {
       throw ValidationError(error.message)
@@ -217,6 +244,37 @@ struct Schedd: AsyncParsableCommand {
 }
 
 extension Schedd {
+  /// HTTPS on the API port from the flags, or nil.
+  func apiTLSSource(apiHost: String, env: [String: String]) throws -> APITLSSource? {
+    let certificate = apiCert ?? env["TURNOUT_API_CERT"]
+    let key = apiKey ?? env["TURNOUT_API_KEY"]
+    switch (certificate, key) {
+    case (let certificate?, let key?):
+      guard !apiHttps else {
+        throw ValidationError(
+          "--api-https (a certificate from the cluster CA) and --api-cert (your own) exclude each other: choose one"
+        )
+      }
+      return .files(certificate: certificate, key: key)
+    case (.some, nil), (nil, .some):
+      throw ValidationError("--api-cert and --api-key go together: give both, or neither")
+    case (nil, nil):
+      guard apiHttps || !apiName.isEmpty else { return nil }
+      guard apiHttps else { throw ValidationError("--api-name needs --api-https") }
+      guard !insecureCluster else {
+        throw ValidationError(
+          "--api-https uses the cluster CA, which an --insecure-cluster scheduler does not have: give --api-cert and --api-key instead"
+        )
+      }
+      var names = ["localhost", "127.0.0.1"]
+      if !["0.0.0.0", "::", "[::]", ""].contains(apiHost) { names.append(apiHost) }
+      names.append(ProcessInfo.processInfo.hostName)
+      names += apiName
+      var seen = Set<String>()
+      return .clusterCA(names: names.filter { seen.insert($0).inserted })
+    }
+  }
+
   static func secret(of token: String) throws -> String {
     do { return try JoinToken.parse(token).secret } catch {
       throw ValidationError(error.message)

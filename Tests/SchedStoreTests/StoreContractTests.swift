@@ -243,6 +243,25 @@ struct StoreAppContractTests {
       try await store.revokeCertificates(role: "agent", name: "n1", at: later, events: []) == 0)
     #expect(try await store.events(after: 0, limit: 10).map(\.kind) == ["node.removed"])
   }
+
+  @Test(arguments: StoreKind.allCases)
+  func apiTokensAreUniqueByNameAndHash(kind: StoreKind) async throws {
+    let store = try kind.make()
+    let ci = APITokenRecord(name: "ci", role: .deploy, hash: "aa", createdAt: at, createdBy: "me")
+    try await store.addAPIToken(ci, events: [Fixtures.event("token.created")])
+    #expect(try await store.apiTokens() == [ci])
+    var sameName = ci
+    sameName.hash = "bb"
+    await #expect(throws: StoreError.self) { try await store.addAPIToken(sameName, events: []) }
+    var sameHash = ci
+    sameHash.name = "other"
+    await #expect(throws: StoreError.self) { try await store.addAPIToken(sameHash, events: []) }
+    #expect(try await store.removeAPIToken(named: "nobody", events: [Fixtures.event("x")]) == false)
+    #expect(try await store.removeAPIToken(named: "ci", events: [Fixtures.event("token.revoked")]))
+    #expect(try await store.apiTokens().isEmpty)
+    #expect(
+      try await store.events(after: 0, limit: 10).map(\.kind) == ["token.created", "token.revoked"])
+  }
 }
 
 @Suite("SQLite store")

@@ -143,4 +143,14 @@ public final class FaultyRecordStore: StateStore {
   {
     await base.revokeCertificates(role: role, name: name, at: at, events: events)
   }
+  public func apiTokens() async throws(StoreError) -> [APITokenRecord] { await base.apiTokens() }
+  public func addAPIToken(_ token: APITokenRecord, events: [ClusterEvent]) async throws(StoreError)
+  {
+    try await base.addAPIToken(token, events: events)
+  }
+  public func removeAPIToken(named name: String, events: [ClusterEvent]) async throws(StoreError)
+    -> Bool
+  {
+    await base.removeAPIToken(named: name, events: events)
+  }
 }

@@ -19,6 +19,14 @@ public struct GlobalOptions: ParsableArguments {
   @Option(name: .long, help: "API bearer token (default: $TURNOUT_API_TOKEN).")
   var token: String?
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "CA certificate (PEM) an https:// scheduler's certificate must chain to (default: $TURNOUT_CA_FILE, else the system's).",
+      discussion:
+        "For schedd --api-https, the cluster CA: pki/ca.pem beside schedd's database."))
+  var caFile: String?
+
   @Option(name: .shortAndLong, help: "Output format: table for people, json for scripts.")
   var output: OutputFormat = .table
 
@@ -34,8 +42,15 @@ public struct GlobalOptions: ParsableArguments {
     }
     guard let token = token ?? environment["TURNOUT_API_TOKEN"], !token.isEmpty else {
       throw ValidationError(
-        "no API token: pass --token or set TURNOUT_API_TOKEN to the token schedd was started with")
+        "no API token: pass --token or set TURNOUT_API_TOKEN to an API token (schedd's --api-token, or one from schedctl token create)"
+      )
     }
-    return APIClient(baseURL: url, token: token, timeout: timeout)
+    let caFile = caFile ?? environment["TURNOUT_CA_FILE"]
+    if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+      throw ValidationError(
+        "cannot read --ca-file \(caFile): give the PEM file of the CA that signed the scheduler's certificate (for --api-https, pki/ca.pem beside schedd's database)"
+      )
+    }
+    return APIClient(baseURL: url, token: token, timeout: timeout, caFile: caFile)
   }
 }

@@ -1,11 +1,12 @@
 import Hummingbird
 import NIOCore
 
-/// The API's request context: Hummingbird's basics and the client's address, which the
-/// dashboard's login throttle counts refusals by.
+/// The API's request context: Hummingbird's basics, the client's address, which the
+/// dashboard's login throttle counts refusals by, and the caller `OperatorAuth` admitted.
 struct APIContext: RequestContext, RemoteAddressRequestContext {
   var coreContext: CoreRequestContextStorage
   let remoteAddress: SocketAddress?
+  var caller: Caller?
 
   init(source: ApplicationRequestContextSource) {
     coreContext = .init(source: source)

@@ -8,15 +8,16 @@ import SchedModel
 import SchedStore
 import SchedWire
 
-/// The operator API: `/v1/...` behind the bearer token (or a dashboard session), `/healthz`
-/// open, `/metrics` behind the token, the dashboard at `/dashboard`.
+/// The operator API: `/v1/...` behind an API token of the role each route needs (or a
+/// dashboard session), `/healthz` open, `/metrics` for any token, the dashboard at
+/// `/dashboard`, the build webhook behind its signature.
 struct APIRoutes {
   let cluster: Cluster
   let apps: AppService
   let routers: RouterHub
   let images: ImageService
   let builds: BuildService
-  let apiToken: String
+  let operators: OperatorTokens
   /// What `GET /v1/cluster/join` answers, and token rotation.
   let tokens: JoinTokens
   let sessions = DashboardSessions()
@@ -25,68 +26,112 @@ struct APIRoutes {
     let router = Router(context: APIContext.self)
     router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]) }
     DashboardRoutes(
-      cluster: cluster, apps: apps, routers: routers, builds: builds, apiToken: apiToken,
+      cluster: cluster, apps: apps, routers: routers, builds: builds, tokens: operators,
       sessions: sessions
     ).add(to: router)
-    // Prometheus sends the operator token too (`authorization: { credentials: TOKEN }`).
-    router.group("metrics").add(middleware: BearerAuth(token: apiToken)).get { _, _ in
+    // Prometheus sends a token too (`authorization: { credentials: TOKEN }`); read is enough.
+    router.group("metrics").add(middleware: OperatorAuth(needed: .read, tokens: operators)).get {
+      _, _ in
       let text = MetricsExport.text(try await metricsSnapshot())
       return Response(
         status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
         body: .init(byteBuffer: ByteBuffer(string: text)))
     }
     BuildRoutes(builds: builds).addHook(to: router)
-    let v1 = router.group("v1").add(middleware: BearerAuth(token: apiToken, sessions: sessions))
-    v1.get("nodes") { _, _ in try await nodes() }
-    v1.get("cluster/join") { _, _ in JSONResponse.ok(tokens.info()) }
-    v1.post("tokens/:role/rotate") { request, context in
-      let name = try context.parameters.require("role")
-      guard let role = ["join": PeerRole.agent, "router": .router][name] else {
-        throw APIError(
-          .notFound, code: "not_found", "no token '\(name)': the tokens are join and router")
-      }
-      let actor = Self.actor(request)
-      let token = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
-        try await tokens.rotate(role, actor: actor)
-      }
-      return JSONResponse.ok(TokenRotated(role: name, token: token))
-    }
-    v1.delete("nodes/:node") { request, context in
+    let v1 = router.group("v1")
+    let groups = RouteGroups(
+      read: v1.group().add(
+        middleware: OperatorAuth(needed: .read, tokens: operators, sessions: sessions)),
+      deploy: v1.group().add(
+        middleware: OperatorAuth(needed: .deploy, tokens: operators, sessions: sessions)),
+      admin: v1.group().add(
+        middleware: OperatorAuth(needed: .admin, tokens: operators, sessions: sessions)))
+    addAccess(to: groups)
+    groups.read.get("nodes") { _, _ in try await nodes() }
+    groups.admin.delete("nodes/:node") { request, context in
       let node = NodeID(try context.parameters.require("node"))
-      let actor = Self.actor(request)
+      let actor = Self.actor(request, context)
       let revoked = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await cluster.remove(node, actor: actor)
       }
       await apps.clusterChanged()
       return JSONResponse.ok(NodeRemoved(node: node.rawValue, certificatesRevoked: revoked))
     }
-    v1.post("replacement/resume") { request, _ in
-      let actor = Self.actor(request)
+    groups.admin.post("replacement/resume") { request, context in
+      let actor = Self.actor(request, context)
       return JSONResponse.ok(try await run { try await apps.resumeReplacement(actor: actor) })
     }
-    ImageRoutes(cluster: cluster, apps: apps, images: images).add(to: v1)
-    BuildRoutes(builds: builds).add(to: v1)
-    v1.get("placement") { _, _ in try await placement() }
-    v1.post("plan") { request, _ in try await plan(request) }
-    v1.get("events") { request, _ in try await events(request) }
-    v1.get("apps") { _, _ in
+    ImageRoutes(cluster: cluster, apps: apps, images: images).add(to: groups)
+    BuildRoutes(builds: builds).add(to: groups)
+    addApps(to: groups)
+    return router
+  }
+
+  /// Tokens: the join and router tokens (shown and rotated) and the operators' API tokens.
+  private func addAccess(to groups: RouteGroups) {
+    groups.read.get("whoami") { _, context in
+      guard let caller = context.caller else {
+        throw APIError(.unauthorized, code: "unauthorized", "no caller")
+      }
+      return JSONResponse.ok(WhoAmI(name: caller.name, role: caller.role))
+    }
+    groups.admin.get("cluster/join") { _, _ in JSONResponse.ok(tokens.info()) }
+    // The path's parameter is `name` as in `DELETE tokens/:name` (the router wants one name).
+    groups.admin.post("tokens/:name/rotate") { request, context in
+      let name = try context.parameters.require("name")
+      guard let role = ["join": PeerRole.agent, "router": .router][name] else {
+        throw APIError(
+          .notFound, code: "not_found", "no token '\(name)': the tokens are join and router")
+      }
+      let actor = Self.actor(request, context)
+      let token = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
+        try await tokens.rotate(role, actor: actor)
+      }
+      return JSONResponse.ok(TokenRotated(role: name, token: token))
+    }
+    groups.admin.get("tokens") { _, _ in JSONResponse.ok(TokensResponse(tokens: operators.list())) }
+    groups.admin.post("tokens") { request, context in
+      let body = try await JSONResponse.decode(CreateTokenRequest.self, from: request)
+      let actor = Self.actor(request, context)
+      let token = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
+        try await operators.create(name: body.name, role: body.role, actor: actor, at: Date())
+      }
+      return JSONResponse.ok(
+        TokenCreated(name: body.name, role: body.role, token: token), status: .created)
+    }
+    groups.admin.delete("tokens/:name") { request, context in
+      let name = try context.parameters.require("name")
+      let actor = Self.actor(request, context)
+      try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
+        try await operators.revoke(name: name, actor: actor, at: Date())
+      }
+      return JSONResponse.ok(["revoked": name])
+    }
+  }
+
+  /// Apps: their specs, status, deploys, checks and traffic, and the cluster's placement.
+  private func addApps(to groups: RouteGroups) {
+    groups.read.get("placement") { _, _ in try await placement() }
+    groups.read.post("plan") { request, _ in try await plan(request) }
+    groups.read.get("events") { request, _ in try await events(request) }
+    groups.read.get("apps") { _, _ in
       JSONResponse.ok(AppsResponse(apps: await apps.apps()))
     }
-    v1.put("apps/:name") { request, context in try await applyApp(request, context) }
-    v1.get("apps/:name") { _, context in
+    groups.admin.put("apps/:name") { request, context in try await applyApp(request, context) }
+    groups.read.get("apps/:name") { _, context in
       let name = try context.parameters.require("name")
       var status = try await run { try await apps.status(name) }
       status.lastBuild = await builds.list(app: name, limit: 1).first
       return JSONResponse.ok(status)
     }
-    v1.post("apps/:name/deploy") { request, context in
+    groups.deploy.post("apps/:name/deploy") { request, context in
       let name = try context.parameters.require("name")
       let body = try await JSONResponse.decode(DeployRequest.self, from: request)
-      let actor = Self.actor(request)
+      let actor = Self.actor(request, context)
       return JSONResponse.ok(
         try await run { try await apps.deploy(name, image: body.image, actor: actor) })
     }
-    v1.get("samples") { request, _ in
+    groups.read.get("samples") { request, _ in
       // ?series=A,B&resolution=10|60&since=UNIX_SECONDS (default: the last hour)
       let query = request.uri.queryParameters
       let series = query.get("series").map { $0.split(separator: ",").map(String.init) } ?? []
@@ -108,49 +153,49 @@ struct APIRoutes {
       }
       return JSONResponse.ok(points)
     }
-    v1.get("routers") { _, _ in
+    groups.read.get("routers") { _, _ in
       JSONResponse.ok(
         RoutersResponse(epoch: await routers.table.epoch, routers: await routers.views()))
     }
-    v1.post("apps/:name/switch") { request, context in
+    groups.deploy.post("apps/:name/switch") { request, context in
       let name = try context.parameters.require("name")
       let body = try await JSONResponse.decode(SwitchRequest.self, from: request)
-      let actor = Self.actor(request)
+      let actor = Self.actor(request, context)
       return JSONResponse.ok(
         try await run {
           try await apps.switchLive(name, rollback: false, force: body.force, actor: actor)
         })
     }
-    v1.post("apps/:name/verify") { request, context in
+    groups.deploy.post("apps/:name/verify") { request, context in
       let name = try context.parameters.require("name")
-      let actor = Self.actor(request)
+      let actor = Self.actor(request, context)
       return JSONResponse.ok(try await run { try await apps.startVerification(name, actor: actor) })
     }
-    v1.get("apps/:name/verification") { _, context in
+    groups.read.get("apps/:name/verification") { _, context in
       let name = try context.parameters.require("name")
       return JSONResponse.ok(try await run { try await apps.latestVerification(name) })
     }
-    v1.get("apps/:name/verifications/:id") { _, context in
+    groups.read.get("apps/:name/verifications/:id") { _, context in
       let name = try context.parameters.require("name")
       let id = try context.parameters.require("id")
       return JSONResponse.ok(try await run { try await apps.verification(name, id: id) })
     }
-    v1.post("apps/:name/rollback") { request, context in
+    groups.deploy.post("apps/:name/rollback") { request, context in
       let name = try context.parameters.require("name")
-      let actor = Self.actor(request)
+      let actor = Self.actor(request, context)
       return JSONResponse.ok(
         try await run { try await apps.switchLive(name, rollback: true, actor: actor) })
     }
-    v1.post("apps/:name/retire") { request, context in
+    groups.deploy.post("apps/:name/retire") { request, context in
       let name = try context.parameters.require("name")
       let body = try await JSONResponse.decode(RetireRequest.self, from: request)
-      let actor = Self.actor(request)
+      let actor = Self.actor(request, context)
       return JSONResponse.ok(
         try await run {
           try await apps.retire(name, drainTimeoutMillis: body.drainTimeoutMillis, actor: actor)
         })
     }
-    v1.post("apps/:name/sets/:color/stop") { request, context in
+    groups.deploy.post("apps/:name/sets/:color/stop") { request, context in
       let name = try context.parameters.require("name")
       let raw = try context.parameters.require("color")
       guard let color = Color(rawValue: raw) else {
@@ -158,11 +203,10 @@ struct APIRoutes {
           .badRequest, code: "bad_request", "color must be blue or green, not '\(raw)'")
       }
       let body = try await JSONResponse.decode(StopSetRequest.self, from: request)
-      let actor = Self.actor(request)
+      let actor = Self.actor(request, context)
       try await run { try await apps.stopSet(name, color: color, force: body.force, actor: actor) }
       return JSONResponse.ok(["stopped": "\(name)/\(color.rawValue)"])
     }
-    return router
   }
 
   private func nodes() async throws -> Response {
@@ -215,7 +259,7 @@ struct APIRoutes {
         .badRequest, code: "bad_request",
         "the spec names app '\(spec.name)' but the URL names '\(name)'")
     }
-    let actor = Self.actor(request)
+    let actor = Self.actor(request, context)
     return JSONResponse.ok(try await run { try await apps.apply(spec, actor: actor) })
   }
 
@@ -227,12 +271,12 @@ struct APIRoutes {
     }
   }
 
-  /// Who is asking, for the event log: `operator` plus what schedctl says of its user.
-  static func actor(_ request: Request) -> String {
-    guard let who = request.headers[HTTPTypes.HTTPField.Name("X-Turnout-Actor")!], !who.isEmpty,
-      who.count < 100
-    else { return "operator" }
-    return "operator:\(who)"
+  /// Who is asking, for the event log: the name of the token the request was made with, and
+  /// what the client says of its user (`X-Turnout-Actor`, unchecked) after it.
+  static func actor(_ request: Request, _ context: APIContext) -> String {
+    var claimed = request.headers[HTTPTypes.HTTPField.Name("X-Turnout-Actor")!]
+    if let text = claimed, text.count > 100 || text.contains(where: \.isNewline) { claimed = nil }
+    return (context.caller ?? Caller(name: "operator", role: .read)).actor(claimed: claimed)
   }
 
   private func metricsSnapshot() async throws -> MetricsExport.Snapshot {
@@ -266,4 +310,11 @@ struct APIRoutes {
     let events = try await cluster.store.events(after: after, limit: limit)
     return JSONResponse.ok(EventsResponse(events: events))
   }
+}
+
+/// The `/v1` routes by the role they need: a route is added to exactly one.
+struct RouteGroups {
+  let read: RouterGroup<APIContext>
+  let deploy: RouterGroup<APIContext>
+  let admin: RouterGroup<APIContext>
 }

@@ -29,25 +29,25 @@ struct BuildRoutes {
     }
   }
 
-  func add(to v1: RouterGroup<APIContext>) {
-    v1.post("apps/:name/hooks/secret") { request, context in
+  func add(to groups: RouteGroups) {
+    groups.admin.post("apps/:name/hooks/secret") { request, context in
       let name = try context.parameters.require("name")
-      let actor = APIRoutes.actor(request)
+      let actor = APIRoutes.actor(request, context)
       let secret = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await builds.rotateHookSecret(name, actor: actor)
       }
       return JSONResponse.ok(HookSecretResponse(app: name, secret: secret), status: .created)
     }
-    v1.post("apps/:name/builds") { request, context in
+    groups.deploy.post("apps/:name/builds") { request, context in
       let name = try context.parameters.require("name")
       let body = try await JSONResponse.decode(BuildCreateRequest.self, from: request)
-      let actor = APIRoutes.actor(request)
+      let actor = APIRoutes.actor(request, context)
       let view = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await builds.create(name, body, actor: actor)
       }
       return JSONResponse.ok(view, status: .created)
     }
-    v1.post("builds/:id/start") { request, context in
+    groups.deploy.post("builds/:id/start") { request, context in
       let id = try context.parameters.require("id")
       let body = try await JSONResponse.decode(BuildStartRequest.self, from: request)
       return JSONResponse.ok(
@@ -55,19 +55,19 @@ struct BuildRoutes {
           try await builds.start(id, context: body.context)
         }, status: .accepted)
     }
-    v1.get("builds") { request, _ in
+    groups.read.get("builds") { request, context in
       let app = request.uri.queryParameters.get("app")
       let limit = min(request.uri.queryParameters.get("limit", as: Int.self) ?? 50, 500)
       return JSONResponse.ok(BuildsResponse(builds: await builds.list(app: app, limit: limit)))
     }
-    v1.get("builds/:id") { _, context in
+    groups.read.get("builds/:id") { _, context in
       let id = try context.parameters.require("id")
       guard let view = await builds.get(id) else {
         throw APIError(.notFound, code: "not_found", "no build '\(id)'")
       }
       return JSONResponse.ok(view)
     }
-    v1.get("builds/:id/log") { request, context in
+    groups.read.get("builds/:id/log") { request, context in
       let id = try context.parameters.require("id")
       let from = request.uri.queryParameters.get("from", as: Int.self) ?? 0
       let wait = min(request.uri.queryParameters.get("wait", as: Int.self) ?? 0, 30)

@@ -14,7 +14,7 @@ struct DashboardRoutes {
   let apps: AppService
   let routers: RouterHub
   let builds: BuildService
-  let apiToken: String
+  let tokens: OperatorTokens
   let sessions: DashboardSessions
 
   /// Graphs reach this far back.
@@ -23,11 +23,13 @@ struct DashboardRoutes {
   func add(to router: Router<APIContext>) {
     router.get("/") { _, _ in Self.redirect("/dashboard") }
     router.get("dashboard") { request, _ in
-      guard sessions.session(of: request) != nil else { return Self.html(LoginPage.render()) }
-      return Self.html(DashboardPage.page(try await model()))
+      guard let caller = signedIn(request) else { return Self.html(LoginPage.render()) }
+      var model = try await model()
+      model.viewer = .init(name: caller.name, role: caller.role)
+      return Self.html(DashboardPage.page(model))
     }
     router.get("dashboard/state") { request, _ in
-      guard sessions.session(of: request) != nil else {
+      guard signedIn(request) != nil else {
         return Self.html("<p>log in again</p>", status: .unauthorized)
       }
       return Self.html(DashboardPage.state(try await model()))
@@ -46,16 +48,16 @@ struct DashboardRoutes {
       }
       let body = try await JSONResponse.body(of: request, limit: 16 << 10)
       let presented = Self.formValue("token", in: String(buffer: body)) ?? ""
-      guard !presented.isEmpty, Admission.constantTimeEqual(presented, apiToken) else {
+      guard let caller = tokens.authenticate(presented) else {
         sessions.recordRefused(client: client)
         return Self.html(
           LoginPage.render(
             message:
-              "That token was refused. Use the scheduler's operator token (schedd --api-token or TURNOUT_API_TOKEN)."
+              "That token was refused. Use an API token of this scheduler (schedctl token create NAME --role read makes one)."
           ), status: .unauthorized)
       }
       var response = Self.redirect("/dashboard")
-      response.headers[.setCookie] = sessions.setCookie(sessions.create())
+      response.headers[.setCookie] = sessions.setCookie(sessions.create(for: caller))
       return response
     }
     router.post("dashboard/logout") { request, _ in
@@ -70,6 +72,11 @@ struct DashboardRoutes {
     router.get("dashboard/app.js") { _, _ in
       Self.asset(Assets.script, type: "text/javascript; charset=utf-8")
     }
+  }
+
+  /// The caller of the request's live session.
+  func signedIn(_ request: Request) -> Caller? {
+    OperatorAuth.sessionCaller(request, sessions: sessions, tokens: tokens)
   }
 
   /// Reads everything one page shows.

@@ -2,9 +2,9 @@ import Foundation
 import Hummingbird
 import Synchronization
 
-/// Dashboard logins: a random id per login, kept in memory for `lifetime` (a scheduler restart
-/// logs everyone out). The browser holds the id in an HttpOnly, SameSite=Strict cookie; the
-/// operator token itself never leaves the login form. Refused logins are throttled per client
+/// Dashboard logins: a random id per login, kept in memory for `lifetime` with the caller
+/// whose token opened it (a scheduler restart logs everyone out). The browser holds the id in
+/// an HttpOnly, SameSite=Strict cookie; the API token itself never leaves the login form. Refused logins are throttled per client
 /// address: after `maxRefused` from one address within `refusedWindow`, the form is closed to
 /// that address until the oldest of them ages out; other addresses are not locked out by it
 /// (and the token still works with schedctl and the API).
@@ -13,7 +13,7 @@ final class DashboardSessions: Sendable {
   let lifetime: Duration
   let maxRefused: Int
   let refusedWindow: Duration
-  private let sessions = Mutex<[String: ContinuousClock.Instant]>([:])
+  private let sessions = Mutex<[String: (expires: ContinuousClock.Instant, caller: Caller)]>([:])
   /// Refused logins by client address, oldest first.
   private let refused = Mutex<[String: [ContinuousClock.Instant]]>([:])
   /// Addresses tracked at most: past it, the ones whose refusals all aged out go first, then
@@ -65,21 +65,25 @@ final class DashboardSessions: Sendable {
     }
   }
 
-  /// Starts a session; returns its id.
-  func create() -> String {
+  /// Starts a session for `caller`; returns its id.
+  func create(for caller: Caller) -> String {
     var generator = SystemRandomNumberGenerator()
     let id = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
     let now = self.now()
     sessions.withLock { table in
-      table = table.filter { $0.value > now }
-      table[id] = now + lifetime
+      table = table.filter { $0.value.expires > now }
+      table[id] = (now + lifetime, caller)
     }
     return id
   }
 
-  func isValid(_ id: String) -> Bool {
+  /// The caller of a live session, or nil.
+  func caller(ofSession id: String) -> Caller? {
     let now = self.now()
-    return sessions.withLock { ($0[id].map { $0 > now }) ?? false }
+    return sessions.withLock { table in
+      guard let entry = table[id], entry.expires > now else { return nil }
+      return entry.caller
+    }
   }
 
   func remove(_ id: String) {
@@ -88,8 +92,15 @@ final class DashboardSessions: Sendable {
 
   /// The session id of `request`'s cookie, when it names a live session.
   func session(of request: Request) -> String? {
-    guard let id = request.cookies[Self.cookieName]?.value, isValid(id) else { return nil }
+    guard let id = request.cookies[Self.cookieName]?.value, caller(ofSession: id) != nil else {
+      return nil
+    }
     return id
+  }
+
+  /// The caller of `request`'s session, when its cookie names a live one.
+  func caller(of request: Request) -> Caller? {
+    request.cookies[Self.cookieName].flatMap { caller(ofSession: $0.value) }
   }
 
   func setCookie(_ id: String) -> String {

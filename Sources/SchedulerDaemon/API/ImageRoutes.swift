@@ -10,12 +10,12 @@ struct ImageRoutes {
   let apps: AppService
   let images: ImageService
 
-  func add(to v1: RouterGroup<APIContext>) {
-    v1.post("images/blobs/missing") { request, _ in
+  func add(to groups: RouteGroups) {
+    groups.deploy.post("images/blobs/missing") { request, context in
       let body = try await JSONResponse.decode(MissingBlobsRequest.self, from: request)
       return JSONResponse.ok(MissingBlobsResponse(missing: images.missing(body.digests)))
     }
-    v1.put("images/blobs/:digest") { request, context in
+    groups.deploy.put("images/blobs/:digest") { request, context in
       let raw = try context.parameters.require("digest")
       guard let digest = ContentDigest(rawValue: raw) else {
         throw APIError(
@@ -27,9 +27,9 @@ struct ImageRoutes {
       }
       return JSONResponse.ok(["digest": digest.rawValue, "size": "\(size)"], status: .created)
     }
-    v1.put("images") { request, _ in
+    groups.deploy.put("images") { request, context in
       let body = try await JSONResponse.decode(ImageTagRequest.self, from: request)
-      let actor = APIRoutes.actor(request)
+      let actor = APIRoutes.actor(request, context)
       let image = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await images.tag(body.reference, manifest: body.manifest, actor: actor)
       }
@@ -38,35 +38,35 @@ struct ImageRoutes {
       Task { _ = await images.collect(inUse: inUse, actor: "scheduler") }
       return JSONResponse.ok(try await view(of: [image])[0])
     }
-    v1.get("images") { _, _ in
+    groups.read.get("images") { _, _ in
       JSONResponse.ok(ImagesResponse(images: try await view(of: await images.list())))
     }
-    v1.delete("images") { request, _ in
+    groups.admin.delete("images") { request, context in
       guard let reference = request.uri.queryParameters.get("reference") else {
         throw APIError(.badRequest, code: "bad_request", "name the image: ?reference=web:2")
       }
-      let actor = APIRoutes.actor(request)
+      let actor = APIRoutes.actor(request, context)
       let inUse = await inUseReferences()
       try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await images.remove(reference, inUse: inUse, actor: actor)
       }
       return JSONResponse.ok(["removed": reference])
     }
-    v1.get("registries") { _, _ in
+    groups.read.get("registries") { _, _ in
       JSONResponse.ok(
         RegistriesResponse(
           registries: await images.registries().map {
             RegistryView(registry: $0.registry, username: $0.username)
           }))
     }
-    v1.put("registries/:registry") { request, context in
+    groups.admin.put("registries/:registry") { request, context in
       let registry = try context.parameters.require("registry")
       let body = try await JSONResponse.decode(RegistryLoginRequest.self, from: request)
       guard !body.username.isEmpty, !body.password.isEmpty else {
         throw APIError(
           .badRequest, code: "bad_request", "both a user name and a password are needed")
       }
-      let actor = APIRoutes.actor(request)
+      let actor = APIRoutes.actor(request, context)
       try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await images.setCredential(
           RegistryCredential(registry: registry, username: body.username, password: body.password),
@@ -76,17 +76,17 @@ struct ImageRoutes {
       await apps.pushAll()
       return JSONResponse.ok(RegistryView(registry: registry, username: body.username))
     }
-    v1.delete("registries/:registry") { request, context in
+    groups.admin.delete("registries/:registry") { request, context in
       let registry = try context.parameters.require("registry")
-      let actor = APIRoutes.actor(request)
+      let actor = APIRoutes.actor(request, context)
       try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
         try await images.setCredential(nil, registry: registry, actor: actor)
       }
       return JSONResponse.ok(["removed": registry])
     }
-    v1.post("images/gc") { request, _ in
+    groups.admin.post("images/gc") { request, context in
       let collected = await images.collect(
-        inUse: await inUseReferences(), actor: APIRoutes.actor(request))
+        inUse: await inUseReferences(), actor: APIRoutes.actor(request, context))
       return JSONResponse.ok(
         ImageCollectResponse(
           images: collected.images, blobs: collected.blobs, bytes: collected.bytes))

@@ -29,18 +29,20 @@ struct InProcessScheduler {
     heartbeat: Duration = .milliseconds(200), helloTimeout: Duration = .seconds(10),
     store: (any StateStore)? = nil, switchTimeout: Duration = .seconds(5), missedBeats: Int = 3,
     sampleInterval: Duration = .seconds(10), graphite: (host: String, port: Int)? = nil,
-    clusterPort: Int = 0, apiPort: Int = 0, timers: any LifecycleTimers = SleepingTimers()
+    clusterPort: Int = 0, apiPort: Int = 0, timers: any LifecycleTimers = SleepingTimers(),
+    configure: (inout SchedulerConfig) -> Void = { _ in }
   ) async throws -> InProcessScheduler {
     let store = store ?? MemoryStore()
     var logger = Logger(label: "test.schedd")
     logger.logLevel =
       ProcessInfo.processInfo.environment["TURNOUT_TEST_DEBUG"] != nil ? .debug : .warning
-    let config = SchedulerConfig(
+    var config = SchedulerConfig(
       clusterPort: clusterPort, apiPort: apiPort, databasePath: ":memory:", joinToken: joinToken,
       apiToken: apiToken, heartbeatInterval: heartbeat, missedBeats: missedBeats,
       helloTimeout: helloTimeout,
       commandTimeout: .seconds(5), routerToken: routerToken, switchTimeout: switchTimeout,
       sampleInterval: sampleInterval, graphite: graphite)
+    configure(&config)
     let scheduler = try await Scheduler.start(
       config: config, store: store, logger: logger, timers: timers)
     let group = ServiceGroup(services: [scheduler], gracefulShutdownSignals: [], logger: logger)

@@ -180,7 +180,7 @@ struct SwitchTests {
     #expect(kinds.contains("app.rolled_back"))
     #expect(kinds.contains("app.retired"))
     let first = try #require(events.first { $0.kind == "app.switched" })
-    #expect(first.actor.hasPrefix("operator"))
+    #expect(first.actor.hasPrefix("bootstrap ("))  // the token's name, then what schedctl says of its user
     #expect(first.detail.contains("from blue"))
     #expect(first.detail.contains("to green"))
     #expect(first.detail.contains("epoch \(switched.epoch)"))

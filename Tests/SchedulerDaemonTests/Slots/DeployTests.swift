@@ -105,7 +105,7 @@ struct DeployTests {
       #expect(error.code == .refused)
       #expect(
         error.message.contains("locked by the deploy of \(first.deployment) (blue, 0/4 healthy)"))
-      #expect(error.message.contains("by operator:"))
+      #expect(error.message.contains("by bootstrap ("))
       #expect(error.message.contains("schedctl stop-set web blue"))
     }
     do {

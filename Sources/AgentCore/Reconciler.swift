@@ -86,11 +86,13 @@ public enum Reconciler {
     return container.publishedPorts.contains { $0.hasSuffix(":\(assignment.hostPort)") }
   }
 
-  /// The container a slot runs as: limits, labels, name, restart policy, the published port.
+  /// The container a slot runs as: limits, labels, name, restart policy, the published port,
+  /// and its secret files (kept under `secretDirectory/CONTAINER/NAME`).
   public static func containerSpec(
-    for assignment: SlotAssignment, node: NodeID, publishAddress: String
+    for assignment: SlotAssignment, node: NodeID, publishAddress: String,
+    secretDirectory: String? = nil
   ) -> ContainerSpec {
-    ContainerSpec(
+    var spec = ContainerSpec(
       name: assignment.containerName, image: assignment.image, environment: assignment.env,
       labels: ManagedLabels.of(assignment, node: node), cpuMillis: assignment.resources.cpuMillis,
       memoryBytes: assignment.resources.memoryBytes,
@@ -98,5 +100,16 @@ public enum Reconciler {
       containerPort: assignment.containerPort, hostIP: publishAddress,
       hostPort: assignment.hostPort, restartUnlessStopped: true,
       security: assignment.security, log: assignment.log)
+    if let secretDirectory, let files = assignment.secretFiles {
+      for name in files.keys {
+        spec.secretFiles[name] = secretFiles(in: secretDirectory, container: spec.name) + "/" + name
+      }
+    }
+    return spec
+  }
+
+  /// Where the agent keeps a container's secret files on the host.
+  public static func secretFiles(in directory: String, container: String) -> String {
+    directory + "/" + container
   }
 }

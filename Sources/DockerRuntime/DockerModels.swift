@@ -78,7 +78,10 @@ struct CreateRequest: Encodable {
       RestartPolicy: .init(Name: spec.restartUnlessStopped ? "unless-stopped" : "no"),
       NanoCpus: spec.cpuMillis * 1_000_000, Memory: spec.memoryBytes,
       NetworkMode: spec.network ?? spec.networkMode.rawValue, Privileged: spec.security.privileged,
-      Binds: spec.security.binds,
+      Binds: spec.security.binds
+        + spec.secretFiles.sorted { $0.key < $1.key }.map {
+          "\($0.value):/run/secrets/\($0.key):ro"
+        },
       CapAdd: spec.security.capAdd, PidMode: spec.security.hostPID ? "host" : "",
       IpcMode: spec.security.hostIPC ? "host" : "",
       Devices: spec.security.devices.map {

@@ -64,3 +64,22 @@ public struct WhoAmI: Codable, Sendable, Equatable {
     self.role = role
   }
 }
+
+/// `PUT /v1/apps/APP/secrets/NAME`: a secret's value (the only place it is ever sent to the
+/// API; no answer carries it back).
+public struct SecretValue: Codable, Sendable, Equatable {
+  public var value: String
+
+  public init(value: String) { self.value = value }
+}
+
+/// `GET /v1/apps/APP/secrets`: the names of the app's secrets, never their values.
+public struct SecretsResponse: Codable, Sendable, Equatable {
+  public var app: String
+  public var secrets: [String]
+
+  public init(app: String, secrets: [String]) {
+    self.app = app
+    self.secrets = secrets
+  }
+}

@@ -74,6 +74,32 @@ public struct APIClient: Sendable {
       .DELETE, "/v1/tokens/\(path)", body: Optional<String>.none, as: [String: String].self)
   }
 
+  /// Sets a secret of `app` (the value goes in the request body, over the API's TLS when it
+  /// has it; no answer carries it back).
+  public func setSecret(app: String, name: String, value: String) async throws(ClientError) {
+    _ = try await send(
+      .PUT, "/v1/apps/\(Self.pathPart(app))/secrets/\(Self.pathPart(name))",
+      body: SecretValue(value: value), as: [String: String].self)
+  }
+
+  /// The names of `app`'s secrets.
+  public func secrets(app: String) async throws(ClientError) -> [String] {
+    try await get("/v1/apps/\(Self.pathPart(app))/secrets", as: SecretsResponse.self).secrets
+  }
+
+  /// Removes a secret of `app`.
+  public func removeSecret(app: String, name: String) async throws(ClientError) {
+    _ = try await send(
+      .DELETE, "/v1/apps/\(Self.pathPart(app))/secrets/\(Self.pathPart(name))",
+      body: Optional<String>.none, as: [String: String].self)
+  }
+
+  static func pathPart(_ text: String) -> String {
+    text.addingPercentEncoding(
+      withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._")))
+      ?? text
+  }
+
   /// The name and role of the token this client uses.
   public func whoami() async throws(ClientError) -> WhoAmI {
     try await get("/v1/whoami", as: WhoAmI.self)

@@ -27,7 +27,7 @@ public struct Schedctl: AsyncParsableCommand {
       RollbackCommand.self,
       RetireCommand.self, RoutersCommand.self, StopSetCommand.self, EventsCommand.self,
       TopCommand.self, ImageCommand.self, RegistryCommand.self, NodeCommand.self,
-      BuildCommand.self, BuildsCommand.self, TokenCommand.self,
+      BuildCommand.self, BuildsCommand.self, TokenCommand.self, SecretCommand.self,
     ]
   )
 

@@ -9,6 +9,13 @@ public struct AppSpec: Codable, Sendable, Hashable {
   /// The port the app listens on inside its container.
   public var containerPort: Int
   public var env: [String: String]
+  /// Secrets (`schedctl secret set APP NAME`) the slots get as environment variables of the
+  /// same name. Only their names are in the spec; the values never leave the scheduler but
+  /// for the nodes that run the app.
+  public var secrets: [String]
+  /// Secrets the slots get as read-only files `/run/secrets/NAME` instead (not visible in
+  /// `docker inspect`).
+  public var secretFiles: [String]
   public var health: HealthCheck
   public var network: NetworkMode
   /// Labels a node must carry to run this app's slots.
@@ -41,8 +48,10 @@ public struct AppSpec: Codable, Sendable, Hashable {
     security: SecurityRequest = SecurityRequest(), hosts: [String] = [],
     keepWarmMillis: Int64? = nil, drainTimeoutMillis: Int64 = 30_000,
     tests: [TestSpec] = [], checks: [CheckSpec] = [], log: LogConfig? = nil,
-    build: BuildSettings? = nil
+    build: BuildSettings? = nil, secrets: [String] = [], secretFiles: [String] = []
   ) {
+    self.secrets = secrets
+    self.secretFiles = secretFiles
     self.log = log
     self.build = build
     self.name = name
@@ -65,7 +74,8 @@ public struct AppSpec: Codable, Sendable, Hashable {
 
   enum CodingKeys: String, CodingKey {
     case name, image, slots, resources, env, health, network, constraints, security, hosts
-    case tests, checks, log, build
+    case tests, checks, log, build, secrets
+    case secretFiles = "secret_files"
     case containerPort = "container_port"
     case maxPerNode = "max_per_node"
     case keepWarmMillis = "keep_warm_ms"
@@ -81,6 +91,8 @@ public struct AppSpec: Codable, Sendable, Hashable {
     resources = try c.decode(Resources.self, forKey: .resources)
     containerPort = try c.decodeIfPresent(Int.self, forKey: .containerPort) ?? 8080
     env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+    secrets = try c.decodeIfPresent([String].self, forKey: .secrets) ?? []
+    secretFiles = try c.decodeIfPresent([String].self, forKey: .secretFiles) ?? []
     health = try c.decodeIfPresent(HealthCheck.self, forKey: .health) ?? HealthCheck()
     network = try c.decodeIfPresent(NetworkMode.self, forKey: .network) ?? .bridge
     constraints = try c.decodeIfPresent([String: String].self, forKey: .constraints) ?? [:]
@@ -165,8 +177,44 @@ public struct AppSpec: Codable, Sendable, Hashable {
     for key in env.keys where key.isEmpty || key.contains("=") {
       throw fail("env", "'\(key)' is not a valid variable name")
     }
+    try validateSecrets()
     try validateChecks()
     try build?.validate()
+  }
+
+  /// Secret names are variable names, each named once, none also a plain `env` variable.
+  func validateSecrets() throws(ModelError) {
+    var seen = Set<String>()
+    for (field, names) in [("secrets", secrets), ("secret_files", secretFiles)] {
+      for name in names {
+        if let problem = Self.secretNameProblem(name) {
+          throw ModelError(.invalidApp, "\(field): \(problem)")
+        }
+        guard seen.insert(name).inserted else {
+          throw ModelError(.invalidApp, "\(field): '\(name)' is named twice")
+        }
+        guard env[name] == nil else {
+          throw ModelError(
+            .invalidApp,
+            "\(field): '\(name)' is also in env; a value is either plain (env) or a secret, not both"
+          )
+        }
+      }
+    }
+  }
+
+  /// Why `name` cannot name a secret, or nil: letters, digits and `_`, not starting with a
+  /// digit, at most 128 (an environment variable's name, and a file name under /run/secrets).
+  public static func secretNameProblem(_ name: String) -> String? {
+    let valid =
+      (1...128).contains(name.count) && name.first.map { !$0.isNumber } == true
+      && name.unicodeScalars.allSatisfy {
+        ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+          || $0 == "_"
+      }
+    return valid
+      ? nil
+      : "'\(name)' is not a secret name: use letters, digits and '_', not starting with a digit (like DB_PASSWORD)"
   }
 }
 

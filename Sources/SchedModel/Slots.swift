@@ -15,6 +15,9 @@ public struct SlotAssignment: Codable, Sendable, Hashable {
   public var security: SecurityRequest
   /// The container log driver from the app's spec; nil leaves the engine's default.
   public var log: LogConfig?
+  /// Secrets to mount as read-only files `/run/secrets/NAME`, by name (their values: filled
+  /// in by the scheduler only on the way to the node; nil in the scheduler's own state).
+  public var secretFiles: [String: String]?
 
   public init(
     slot: SlotID, deployment: String, image: String, resources: Resources, hostPort: Int,
@@ -39,6 +42,7 @@ public struct SlotAssignment: Codable, Sendable, Hashable {
     case slot, deployment, image, resources, env, health, network, security, log
     case hostPort = "host_port"
     case containerPort = "container_port"
+    case secretFiles = "secret_files"
   }
 
   /// The deterministic container name: a retried start finds the container it made.

@@ -184,6 +184,14 @@ public actor MemoryStore: StateStore {
 
   public func secret(scope: String, name: String) -> String? { secretRows["\(scope)/\(name)"] }
 
+  public func secrets(scope: String) -> [String: String] {
+    var out: [String: String] = [:]
+    for (key, value) in secretRows where key.hasPrefix(scope + "/") {
+      out[String(key.dropFirst(scope.count + 1))] = value
+    }
+    return out
+  }
+
   public func setSecret(_ value: String?, scope: String, name: String, events: [ClusterEvent]) {
     secretRows["\(scope)/\(name)"] = value
     append(events)

@@ -2,8 +2,20 @@ import Foundation
 import GRDB
 import SchedModel
 
-/// Operators' API tokens (hashed).
+/// Operators' API tokens (hashed), and the secrets of a scope.
 extension SQLiteStore {
+  public func secrets(scope: String) async throws(StoreError) -> [String: String] {
+    try await read { db in
+      var out: [String: String] = [:]
+      for row in try Row.fetchAll(
+        db, sql: "SELECT name, value FROM secrets WHERE scope = ?", arguments: [scope])
+      {
+        out[row["name"]] = row["value"]
+      }
+      return out
+    }
+  }
+
   public func apiTokens() async throws(StoreError) -> [APITokenRecord] {
     try await read { db in
       try Row.fetchAll(db, sql: "SELECT * FROM api_tokens ORDER BY name").map { row in

@@ -73,6 +73,8 @@ public protocol StateStore: Sendable {
   func builds(app: String?, limit: Int) async throws(StoreError) -> [BuildRecord]
   /// A secret the scheduler keeps (`scope` like `hook`, `name` like the app), if set.
   func secret(scope: String, name: String) async throws(StoreError) -> String?
+  /// Every secret of `scope`, by name.
+  func secrets(scope: String) async throws(StoreError) -> [String: String]
   /// Sets (or with nil, removes) a secret, with its events, in one transaction.
   func setSecret(_ value: String?, scope: String, name: String, events: [ClusterEvent])
     async throws(StoreError)

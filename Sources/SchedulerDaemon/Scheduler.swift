@@ -1,4 +1,5 @@
 import Blobs
+import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdTLS
@@ -79,7 +80,12 @@ public final class Scheduler: Service {
     let images = try await ImageService(
       blobs: BlobDirectory(root: config.resolvedImageDirectory), store: store, now: now,
       keepRecent: config.keepRecentImages, logger: logger)
-    let secrets = try await JoinSecrets.load(config: config, store: store, logger: logger)
+    let seal =
+      try config.resolvedSecretsKeyPath.map { path throws(SchedulerError) in
+        try SecretSeal.load(path: path)
+      } ?? SecretSeal.processKey
+    let secrets = try await JoinSecrets.load(
+      config: config, store: store, seal: seal, logger: logger)
     let operators = try await OperatorTokens.load(bootstrap: config.apiToken, store: store)
     var authority: ClusterAuthority? = nil
     if let directory = config.resolvedPKIDirectory {
@@ -110,7 +116,8 @@ public final class Scheduler: Service {
       ])
     let routers = RouterHub(logger: logger, now: cluster.now)
     let apps = AppService(
-      cluster: cluster, routers: routers, images: images, desired: desired, timers: timers,
+      cluster: cluster, routers: routers, images: images,
+      secrets: AppSecrets(seal: seal, store: store), desired: desired, timers: timers,
       commandTimeout: config.commandTimeout,
       switchTimeout: config.switchTimeout, logger: logger)
     let builds = await BuildService(

@@ -45,6 +45,9 @@ public struct SchedulerConfig: Sendable {
   public var apiToken: String
   /// HTTPS on the API port, or nil for plain HTTP.
   public var apiTLS: APITLSSource?
+  /// The key file app secrets are sealed with (nil: `secrets.key` in the PKI directory, or
+  /// beside the database; an in-memory scheduler keeps a key in memory).
+  public var secretsKeyPath: String?
   public var heartbeatInterval: Duration
   public var missedBeats: Int
   /// How long nodes have after the scheduler starts to dial again before a silent one is
@@ -78,6 +81,16 @@ public struct SchedulerConfig: Sendable {
     }
     let parent = (databasePath as NSString).deletingLastPathComponent
     return (parent.isEmpty ? "." : parent) + "/pki"
+  }
+
+  /// The secrets key file to use; nil keeps a fresh key in memory (an in-memory database).
+  public var resolvedSecretsKeyPath: String? {
+    if let secretsKeyPath { return secretsKeyPath }
+    if databasePath == ":memory:" || databasePath.isEmpty { return nil }
+    if case .tls(let directory?) = clusterSecurity { return directory + "/secrets.key" }
+    let parent = (databasePath as NSString).deletingLastPathComponent
+    return (parent.isEmpty ? "." : parent) + (clusterSecurity == .insecure ? "" : "/pki")
+      + "/secrets.key"
   }
 
   /// The image directory to use.

@@ -205,7 +205,8 @@ struct SchedAgent: AsyncParsableCommand {
           privileged: allowPrivileged, hostMounts: allowHostMounts, capabilities: allowCapabilities,
           hostNamespaces: allowHostNamespaces, devices: allowDevices,
           hostNetwork: allowHostNetwork),
-        publishAddress: publishAddress ?? config.advertiseAddress, puller: puller, logger: logger)
+        publishAddress: publishAddress ?? config.advertiseAddress, puller: puller,
+        secretDirectory: stateDir + "/secrets", logger: logger)
       services.append(slots)
       executor = slots
     case .none:

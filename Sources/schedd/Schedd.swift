@@ -155,6 +155,14 @@ struct Schedd: AsyncParsableCommand {
   var pkiDir: String?
 
   @Option(
+    help: ArgumentHelp(
+      "The key app secrets are sealed with (default: secrets.key in the PKI directory).",
+      discussion:
+        "32 random bytes, made 0600 on first start. Keep it out of the database's backups, or in a separate one: the database without it reveals no secret, and without it no secret can be read."
+    ))
+  var secretsKey: String?
+
+  @Option(
     help:
       "How long node and router certificates live (like 90d, 12h); each is renewed at two thirds of it."
   )
@@ -236,6 +244,7 @@ struct Schedd: AsyncParsableCommand {
       config.certificateValidity = Double(validity.components.seconds)
       config.maxBuildContextBytes = try Quantity.parseMemory(maxBuildContext)
       config.apiTLS = try apiTLSSource(apiHost: api.host, env: env)
+      config.secretsKeyPath = secretsKey ?? env["TURNOUT_SECRETS_KEY"]
       return config
     } catch let error as ModelError {
       throw ValidationError(error.message)

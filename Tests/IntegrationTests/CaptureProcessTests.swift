@@ -69,8 +69,11 @@ extension ProcessSuites {
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 1 })
       #expect(await eventually { (try? await api.routers().routers.count) == 1 })
       var spec = ProcessCluster.sampleSpec(app)
-      spec.env = ["DB_PASSWORD": marker]
+      // A secret (schedctl secret set) and a plain setting: neither may cross in clear.
+      spec.secrets = ["DB_PASSWORD"]
+      spec.env = ["MODE": marker + "-env"]
       _ = try await api.apply(spec)
+      try await api.setSecret(app: app, name: "DB_PASSWORD", value: marker)
       _ = try await api.deploy(app, image: nil)
       #expect(
         await eventually(timeout: .seconds(60)) {

@@ -113,13 +113,13 @@ struct ProcessCluster {
   var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: Self.apiToken) }
 
   /// Runs the built schedctl against this cluster; returns its exit code and all it printed.
-  func schedctl(_ arguments: [String], env: [String: String] = [:]) async throws -> (
-    status: Int32, output: String
-  ) {
+  func schedctl(_ arguments: [String], env: [String: String] = [:], input: String? = nil)
+    async throws -> (status: Int32, output: String)
+  {
     try await run(
       ManagedProcess.binDirectory().appendingPathComponent("schedctl"), arguments,
       environment: ProcessInfo.processInfo.environment.merging([
         "TURNOUT_API": "http://127.0.0.1:\(apiPort)", "TURNOUT_API_TOKEN": Self.apiToken,
-      ]) { $1 }.merging(env) { $1 })
+      ]) { $1 }.merging(env) { $1 }, input: input)
   }
 }

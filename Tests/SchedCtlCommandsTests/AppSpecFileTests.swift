@@ -85,6 +85,20 @@ struct AppSpecFileTests {
         == spec.log)
   }
 
+  @Test("secrets are named, never given: env names and file names, each once, none in env")
+  func secretNames() throws {
+    let base = "name: web\nimage: x:1\nslots: 2\ncpu: 100m\nmemory: 32Mi\nenv: { MODE: prod }\n"
+    let spec = try AppSpecFile.parse(
+      base + "secrets: [DB_PASSWORD]\nsecret_files: [TLS_KEY]\n", file: "app.yaml")
+    #expect(spec.secrets == ["DB_PASSWORD"] && spec.secretFiles == ["TLS_KEY"])
+    #expect(problem(base + "secrets: [MODE]\n")?.contains("'MODE' is also in env") == true)
+    #expect(
+      problem(base + "secrets: [A]\nsecret_files: [A]\n")?.contains("'A' is named twice") == true)
+    #expect(
+      problem(base + "secrets: [db-password]\n")?.contains("is not a secret name") == true)
+    #expect(problem(base + "secrets: [\"1X\"]\n")?.contains("app.yaml:7: secrets") == true)
+  }
+
   @Test func errorsNameTheLineAndTheField() {
     let base = "name: web\nimage: x:1\nslots: 2\ncpu: 100m\nmemory: 32Mi\n"
     #expect(
@@ -93,7 +107,7 @@ struct AppSpecFileTests {
     )
     #expect(
       problem(base + "colour: blue\n")
-        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout, tests, checks, log, build"
+        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout, tests, checks, log, build, secrets, secret_files"
     )
     #expect(
       problem("name: web\nimage: x:1\nslots: many\ncpu: 1\nmemory: 1Gi\n")

@@ -78,6 +78,11 @@ public actor FakeRuntime: ContainerRuntime {
     return id
   }
 
+  /// The spec a container named `name` was made from.
+  public func spec(named name: String) -> ContainerSpec? {
+    containers.first { $0.value.name == name }.flatMap { specs[$0.key] }
+  }
+
   /// Starts that fail before doing anything, as when the engine goes away under them.
   private var failingStarts = 0
 

@@ -153,4 +153,7 @@ public final class FaultyRecordStore: StateStore {
   {
     await base.removeAPIToken(named: name, events: events)
   }
+  public func secrets(scope: String) async throws(StoreError) -> [String: String] {
+    await base.secrets(scope: scope)
+  }
 }

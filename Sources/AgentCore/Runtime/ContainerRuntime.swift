@@ -69,6 +69,9 @@ public struct ContainerSpec: Sendable, Hashable {
   public var aliases: [String]
   /// The log driver and its options; nil leaves the engine's default.
   public var log: LogConfig?
+  /// Secret files the agent wrote on the host, by name: each mounted read-only at
+  /// `/run/secrets/NAME` (the agent's own mounts, not the app's `security.binds`).
+  public var secretFiles: [String: String] = [:]
 
   public init(
     name: String, image: String, environment: [String: String] = [:],

@@ -22,6 +22,9 @@ public actor SlotManager: CommandExecutor, Service {
   let logger: Logger
   /// Gets images from the cluster's store; nil runs only what the engine holds or pulls.
   let puller: ImagePuller?
+  /// Where the slots' secret files are kept on this host (0700, files 0444 inside), mounted
+  /// read-only into their containers; nil: slots that ask for secret files are refused.
+  let secretDirectory: String?
 
   static let parallelActions = 8
 
@@ -49,8 +52,9 @@ public actor SlotManager: CommandExecutor, Service {
     node: NodeID, runtime: any ContainerRuntime, prober: any HealthProber,
     permissions: NodePermissions,
     publishAddress: String, reconcileInterval: Duration = .seconds(2),
-    puller: ImagePuller? = nil, logger: Logger
+    puller: ImagePuller? = nil, secretDirectory: String? = nil, logger: Logger
   ) {
+    self.secretDirectory = secretDirectory
     self.puller = puller
     self.node = node
     self.runtime = runtime
@@ -281,6 +285,9 @@ public actor SlotManager: CommandExecutor, Service {
       do {
         try await runtime.stop(id, timeout: .seconds(10))
         try await runtime.remove(id)
+        if let secretDirectory {
+          SecretFiles.remove(Reconciler.secretFiles(in: secretDirectory, container: name))
+        }
       } catch {
         logger.error(
           "cannot remove container", metadata: ["container.name": "\(name)", "error": "\(error)"])
@@ -301,8 +308,17 @@ public actor SlotManager: CommandExecutor, Service {
 
   private func create(_ assignment: SlotAssignment) async {
     let spec = Reconciler.containerSpec(
-      for: assignment, node: node, publishAddress: publishAddress)
-    do {
+      for: assignment, node: node, publishAddress: publishAddress,
+      secretDirectory: secretDirectory)
+    do throws(RuntimeError) {
+      if let files = assignment.secretFiles, !files.isEmpty {
+        guard let secretDirectory else {
+          throw RuntimeError(
+            .invalid, "this agent keeps no secret files (it was started without a state directory)")
+        }
+        try SecretFiles.write(
+          files, to: Reconciler.secretFiles(in: secretDirectory, container: spec.name))
+      }
       let id: String
       try await puller?.prepare(assignment.image)
       do {

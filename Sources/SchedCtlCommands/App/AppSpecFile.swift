@@ -23,7 +23,7 @@ enum AppSpecFile {
   static let fields = [
     "name", "image", "slots", "cpu", "memory", "port", "env", "health", "network", "constraints",
     "max_per_node", "security", "hosts", "keep_warm", "drain_timeout", "tests", "checks", "log",
-    "build",
+    "build", "secrets", "secret_files",
   ]
   static let buildFields = [
     "timeout", "cpu", "memory", "dockerfile", "git", "on_push", "switch_after_verify",
@@ -318,7 +318,8 @@ enum AppSpecFile {
         keepWarmMillis: try duration(top["keep_warm"], "keep_warm"),
         drainTimeoutMillis: try duration(top["drain_timeout"], "drain_timeout") ?? 30_000,
         tests: try tests(top["tests"]), checks: try checks(top["checks"]), log: log,
-        build: try build(top["build"]))
+        build: try build(top["build"]), secrets: try strings(top["secrets"], "secrets"),
+        secretFiles: try strings(top["secret_files"], "secret_files"))
       do throws(ModelError) {
         try spec.validate()
       } catch {

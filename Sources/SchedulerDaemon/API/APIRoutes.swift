@@ -64,49 +64,8 @@ struct APIRoutes {
     ImageRoutes(cluster: cluster, apps: apps, images: images).add(to: groups)
     BuildRoutes(builds: builds).add(to: groups)
     addApps(to: groups)
+    addSecrets(to: groups)
     return router
-  }
-
-  /// Tokens: the join and router tokens (shown and rotated) and the operators' API tokens.
-  private func addAccess(to groups: RouteGroups) {
-    groups.read.get("whoami") { _, context in
-      guard let caller = context.caller else {
-        throw APIError(.unauthorized, code: "unauthorized", "no caller")
-      }
-      return JSONResponse.ok(WhoAmI(name: caller.name, role: caller.role))
-    }
-    groups.admin.get("cluster/join") { _, _ in JSONResponse.ok(tokens.info()) }
-    // The path's parameter is `name` as in `DELETE tokens/:name` (the router wants one name).
-    groups.admin.post("tokens/:name/rotate") { request, context in
-      let name = try context.parameters.require("name")
-      guard let role = ["join": PeerRole.agent, "router": .router][name] else {
-        throw APIError(
-          .notFound, code: "not_found", "no token '\(name)': the tokens are join and router")
-      }
-      let actor = Self.actor(request, context)
-      let token = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
-        try await tokens.rotate(role, actor: actor)
-      }
-      return JSONResponse.ok(TokenRotated(role: name, token: token))
-    }
-    groups.admin.get("tokens") { _, _ in JSONResponse.ok(TokensResponse(tokens: operators.list())) }
-    groups.admin.post("tokens") { request, context in
-      let body = try await JSONResponse.decode(CreateTokenRequest.self, from: request)
-      let actor = Self.actor(request, context)
-      let token = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
-        try await operators.create(name: body.name, role: body.role, actor: actor, at: Date())
-      }
-      return JSONResponse.ok(
-        TokenCreated(name: body.name, role: body.role, token: token), status: .created)
-    }
-    groups.admin.delete("tokens/:name") { request, context in
-      let name = try context.parameters.require("name")
-      let actor = Self.actor(request, context)
-      try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
-        try await operators.revoke(name: name, actor: actor, at: Date())
-      }
-      return JSONResponse.ok(["revoked": name])
-    }
   }
 
   /// Apps: their specs, status, deploys, checks and traffic, and the cluster's placement.
@@ -127,6 +86,7 @@ struct APIRoutes {
     groups.deploy.post("apps/:name/deploy") { request, context in
       let name = try context.parameters.require("name")
       let body = try await JSONResponse.decode(DeployRequest.self, from: request)
+      try await requireSecrets(of: name)
       let actor = Self.actor(request, context)
       return JSONResponse.ok(
         try await run { try await apps.deploy(name, image: body.image, actor: actor) })

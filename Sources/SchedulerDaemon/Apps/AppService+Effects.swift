@@ -53,7 +53,7 @@ extension AppService {
   }
 
   private func sendAssignments(to node: NodeID) async {
-    let slots = core.assignments(for: node)
+    let slots = await withSecrets(core.assignments(for: node))
     var sources: [ImageSource] = []
     for reference in Set(slots.map(\.image)).sorted() {
       if let source = await images.source(for: reference) { sources.append(source) }
@@ -78,5 +78,36 @@ extension AppService {
       logger.warning(
         "cannot send slots to node", metadata: ["node.id": "\(node)", "error": "\(error)"])
     }
+  }
+
+  /// `slots` with their apps' secrets filled in, as environment variables or files: done here,
+  /// on the way to the node, so the scheduler's state, events and logs never hold a value. A
+  /// secret that is not set is left out, with a warning that names it.
+  func withSecrets(_ slots: [SlotAssignment]) async -> [SlotAssignment] {
+    var out = slots
+    for index in out.indices {
+      let app = out[index].slot.app
+      guard let spec = core.desired.apps[app]?.spec,
+        !spec.secrets.isEmpty || !spec.secretFiles.isEmpty
+      else { continue }
+      let values: [String: String]
+      do { values = try await secrets.values(app: app) } catch {
+        logger.error(
+          "cannot open the app's secrets; its slots are sent without them",
+          metadata: ["app": "\(app)", "error": "\(error.message)"])
+        continue
+      }
+      let missing = (spec.secrets + spec.secretFiles).filter { values[$0] == nil }
+      if !missing.isEmpty {
+        logger.warning(
+          "secrets the app names are not set; its slots are sent without them",
+          metadata: ["app": "\(app)", "secrets": "\(missing.joined(separator: ","))"])
+      }
+      for name in spec.secrets { out[index].env[name] = values[name] }
+      var files: [String: String] = [:]
+      for name in spec.secretFiles { files[name] = values[name] }
+      out[index].secretFiles = files.isEmpty ? nil : files
+    }
+    return out
   }
 }

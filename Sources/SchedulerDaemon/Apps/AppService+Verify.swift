@@ -213,6 +213,11 @@ extension AppService {
       }
     }
     request.images = sources.isEmpty ? nil : sources
+    // The test container gets the app's secrets as the slots do (files as variables too:
+    // a test container has no mounts of its own).
+    if let values = try? await secrets.values(app: name) {
+      for secret in spec.secrets + spec.secretFiles { request.test.env[secret] = values[secret] }
+    }
     let started = ContinuousClock.now
     let ack: CommandAck
     do {
@@ -238,13 +243,14 @@ extension AppService {
       } else {
         ack.message ?? "no outcome"
       }
+    // What the test printed is kept and shown: never with a secret's value in it.
     await run.finish(
       index,
       CheckRunner.Result(
         passed: ack.ok && outcome?.passed == true,
         millis: outcome?.durationMillis ?? CheckRunner.millis(ContinuousClock.now - started),
-        detail: detail),
-      self, output: outcome?.output)
+        detail: secrets.redact(detail, app: name)),
+      self, output: (outcome?.output).map { secrets.redact($0, app: name) })
   }
 }
 

@@ -18,6 +18,8 @@ public actor AppService {
   let routers: RouterHub
   /// Where slots whose image the store holds get it from.
   let images: ImageService
+  /// The apps' secrets, added to what nodes are sent on the way out.
+  let secrets: AppSecrets
   let switchTimeout: Duration
   /// The decisions and each app's state. Changed only by `core.handle`.
   var core: Lifecycle
@@ -30,11 +32,12 @@ public actor AppService {
   var dirty: Set<NodeID> = []
 
   init(
-    cluster: Cluster, routers: RouterHub, images: ImageService, desired: Desired,
-    timers: any LifecycleTimers, commandTimeout: Duration, switchTimeout: Duration,
-    logger: Logger
+    cluster: Cluster, routers: RouterHub, images: ImageService, secrets: AppSecrets,
+    desired: Desired, timers: any LifecycleTimers, commandTimeout: Duration,
+    switchTimeout: Duration, logger: Logger
   ) {
     self.images = images
+    self.secrets = secrets
     self.timers = timers
     self.cluster = cluster
     self.store = cluster.store

@@ -21,8 +21,9 @@ extension BuildService {
     let event = ClusterEvent(
       at: now(), actor: actor, kind: "hook.secret", subject: app,
       detail: "the build webhook's secret was replaced")
+    let sealed = try apps.secrets.seal.sealStored(secret, scope: Self.hookScope, name: app)
     do {
-      try await store.setSecret(secret, scope: Self.hookScope, name: app, events: [event])
+      try await store.setSecret(sealed, scope: Self.hookScope, name: app, events: [event])
     } catch {
       throw SchedulerError(.store, "cannot store the hook secret of \(app): \(error.message)")
     }
@@ -33,9 +34,12 @@ extension BuildService {
   public func hook(_ app: String, body: [UInt8], signature: String?) async throws(SchedulerError)
     -> BuildView
   {
-    let secret: String?
-    do { secret = try await store.secret(scope: Self.hookScope, name: app) } catch {
+    let stored: String?
+    do { stored = try await store.secret(scope: Self.hookScope, name: app) } catch {
       throw SchedulerError(.store, "cannot read the hook secret: \(error.message)")
+    }
+    let secret = try stored.map { value throws(SchedulerError) in
+      try apps.secrets.seal.openStored(value, scope: Self.hookScope, name: app)
     }
     // One answer for an unknown app, a missing secret and a wrong signature: a caller
     // without the secret learns nothing.

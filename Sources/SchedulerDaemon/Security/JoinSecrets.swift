@@ -16,17 +16,20 @@ public final class JoinSecrets: Sendable {
   static let scope = "join-token"
   private let secrets: Mutex<[PeerRole: String]>
   let store: any StateStore
+  /// Rotated secrets are sealed in the store like the apps' secrets.
+  let seal: SecretSeal
 
-  init(_ secrets: [PeerRole: String], store: any StateStore) {
+  init(_ secrets: [PeerRole: String], store: any StateStore, seal: SecretSeal) {
     self.secrets = Mutex(secrets)
     self.store = store
+    self.seal = seal
   }
 
   /// The secrets in force: a rotated one from the store, else the flag's. Without either,
   /// an agent secret is made and kept (routers stay refused until given a token).
-  static func load(config: SchedulerConfig, store: any StateStore, logger: Logger)
-    async throws(SchedulerError) -> JoinSecrets
-  {
+  static func load(
+    config: SchedulerConfig, store: any StateStore, seal: SecretSeal, logger: Logger
+  ) async throws(SchedulerError) -> JoinSecrets {
     var secrets: [PeerRole: String] = [:]
     let flags: [PeerRole: String?] = [.agent: config.joinToken, .router: config.routerToken]
     for (role, flag) in flags {
@@ -34,7 +37,8 @@ public final class JoinSecrets: Sendable {
       do { stored = try await store.secret(scope: scope, name: role.rawValue) } catch {
         throw SchedulerError(.store, "cannot read the join tokens: \(error.message)")
       }
-      if let stored {
+      if let sealed = stored {
+        let stored = try seal.openStored(sealed, scope: scope, name: role.rawValue)
         if let flag, !flag.isEmpty, flag != stored {
           logger.notice(
             "the \(role.rawValue) join token was rotated (schedctl token rotate): the one schedd was started with is not used",
@@ -45,7 +49,7 @@ public final class JoinSecrets: Sendable {
         secrets[role] = flag
       }
     }
-    let loaded = JoinSecrets(secrets, store: store)
+    let loaded = JoinSecrets(secrets, store: store, seal: seal)
     if secrets[.agent] == nil {
       _ = try await loaded.rotate(.agent, actor: "scheduler", at: Date())
       logger.notice(
@@ -60,9 +64,10 @@ public final class JoinSecrets: Sendable {
   /// A new secret for `role`, kept before it is used; the old one is refused from then on.
   func rotate(_ role: PeerRole, actor: String, at: Date) async throws(SchedulerError) -> String {
     let secret = JoinToken.randomSecret()
+    let sealed = try seal.sealStored(secret, scope: Self.scope, name: role.rawValue)
     do {
       try await store.setSecret(
-        secret, scope: Self.scope, name: role.rawValue,
+        sealed, scope: Self.scope, name: role.rawValue,
         events: [
           ClusterEvent(
             at: at, actor: actor, kind: "token.rotated", subject: role.rawValue,

@@ -64,6 +64,9 @@ struct AccessMatrixTests {
     "POST /v1/apps/{name}/rollback": .deploy,
     "POST /v1/apps/{name}/retire": .deploy,
     "POST /v1/apps/{name}/sets/{color}/stop": .deploy,
+    "GET /v1/apps/{name}/secrets": .read,
+    "PUT /v1/apps/{name}/secrets/{secret}": .admin,
+    "DELETE /v1/apps/{name}/secrets/{secret}": .admin,
     "GET /metrics": .read,
   ]
   /// Routes outside the tokens: open, the dashboard's own (its session), the webhook (its
@@ -80,6 +83,7 @@ struct AccessMatrixTests {
     case "PUT /v1/apps/{name}":
       String(decoding: try! JSONEncoder().encode(Fixtures.quickApp("web", slots: 1)), as: UTF8.self)
     case "POST /v1/tokens": #"{"name":"intruder","role":"admin"}"#
+    case "PUT /v1/apps/{name}/secrets/{secret}": #"{"value":"hunter2-hunter2"}"#
     case "POST /v1/apps/{name}/deploy": #"{"image":"web:2"}"#
     case "PUT /v1/registries/{registry}": #"{"username":"u","password":"p"}"#
     case "POST /v1/apps/{name}/retire": #"{"drainTimeoutMillis":1}"#
@@ -97,6 +101,7 @@ struct AccessMatrixTests {
       .replacingOccurrences(of: "{node}", with: "n1")
       .replacingOccurrences(of: "{id}", with: "b1")
       .replacingOccurrences(of: "{color}", with: "blue")
+      .replacingOccurrences(of: "{secret}", with: "DB_PASSWORD")
       .replacingOccurrences(of: "{digest}", with: "sha256:" + String(repeating: "0", count: 64))
       .replacingOccurrences(of: "{registry}", with: "registry.example")
     return (HTTPMethod(rawValue: String(parts[0])), concrete)

@@ -84,14 +84,16 @@ struct InProcessScheduler {
   func startRuntimeAgent(
     _ id: String, runtime: any ContainerRuntime, prober: any HealthProber = ScriptedProber(),
     permissions: NodePermissions = NodePermissions(),
-    capacity: Resources = Resources(cpuMillis: 2000, memoryBytes: 4 << 30)
+    capacity: Resources = Resources(cpuMillis: 2000, memoryBytes: 4 << 30),
+    secretDirectory: String? = nil
   ) -> Task<Void, any Error> {
     var logger = Logger(label: "test.agent.\(id)")
     logger.logLevel =
       ProcessInfo.processInfo.environment["TURNOUT_TEST_DEBUG"] != nil ? .debug : .warning
     let slots = SlotManager(
       node: NodeID(id), runtime: runtime, prober: prober, permissions: permissions,
-      publishAddress: "127.0.0.1", reconcileInterval: .milliseconds(200), logger: logger)
+      publishAddress: "127.0.0.1", reconcileInterval: .milliseconds(200),
+      secretDirectory: secretDirectory, logger: logger)
     let config = AgentConfig(
       schedulerHost: "127.0.0.1", schedulerPort: clusterPort, joinToken: Self.joinToken,
       node: NodeID(id), name: id, advertiseAddress: "127.0.0.1",

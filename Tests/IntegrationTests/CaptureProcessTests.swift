@@ -74,17 +74,7 @@ extension ProcessSuites {
       spec.env = ["MODE": marker + "-env"]
       _ = try await api.apply(spec)
       try await api.setSecret(app: app, name: "DB_PASSWORD", value: marker)
-      _ = try await api.deploy(app, image: nil)
-      #expect(
-        await eventually(timeout: .seconds(60)) {
-          (try? await api.status(app))?.sets.first?.state == .ready
-        })
-      _ = try await api.deploy(app, image: "turnout-sample:2")
-      #expect(
-        await eventually(timeout: .seconds(60)) {
-          guard let status = try? await api.status(app) else { return false }
-          return status.sets.count == 2 && status.sets.allSatisfy { $0.state == .ready }
-        })
+      #expect(try await cluster.deployBlueThenGreen(app, timeout: .seconds(60)))
       let verified = try await cluster.schedctl(["verify", app])
       #expect(verified.status == 0, "\(verified.output)")
       let switched = try await cluster.schedctl(["switch", app])

@@ -112,6 +112,21 @@ struct ProcessCluster {
 
   var api: APIClient { APIClient(baseURL: "http://127.0.0.1:\(apiPort)", token: Self.apiToken) }
 
+  /// Deploys `app`'s spec image as blue, then turnout-sample:2 as green, each waited for until
+  /// ready (a deploy holds the app until its set settles); true when both are.
+  func deployBlueThenGreen(_ app: String, timeout: Duration = .seconds(40)) async throws -> Bool {
+    _ = try await api.deploy(app, image: nil)
+    guard
+      await eventually(
+        timeout: timeout, { (try? await api.status(app))?.sets.first?.state == .ready })
+    else { return false }
+    _ = try await api.deploy(app, image: "turnout-sample:2")
+    return await eventually(timeout: timeout) {
+      guard let status = try? await api.status(app) else { return false }
+      return status.sets.count == 2 && status.sets.allSatisfy { $0.state == .ready }
+    }
+  }
+
   /// Runs the built schedctl against this cluster; returns its exit code and all it printed.
   func schedctl(_ arguments: [String], env: [String: String] = [:], input: String? = nil)
     async throws -> (status: Int32, output: String)

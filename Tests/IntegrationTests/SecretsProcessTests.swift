@@ -57,17 +57,7 @@ extension ProcessSuites {
       let second = try await cluster.schedctl(["secret", "set", app, "APP_TOKEN"], input: token)
       #expect(second.status == 0, "\(second.output)")
 
-      _ = try await api.deploy(app, image: nil)
-      #expect(
-        await eventually(timeout: .seconds(40)) {
-          (try? await api.status(app))?.sets.first?.state == .ready
-        })
-      _ = try await api.deploy(app, image: "turnout-sample:2")
-      #expect(
-        await eventually(timeout: .seconds(40)) {
-          guard let status = try? await api.status(app) else { return false }
-          return status.sets.count == 2 && status.sets.allSatisfy { $0.state == .ready }
-        })
+      #expect(try await cluster.deployBlueThenGreen(app, timeout: .seconds(40)))
       #expect(
         await eventually(timeout: .seconds(10)) {
           (try? await api.routers().routers.first?.inSync) == true

@@ -69,17 +69,7 @@ extension ProcessSuites {
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 1 })
       _ = try await api.apply(spec(withBrokenTest: true))
       // A deploy holds the app until its set is ready: blue first, then green.
-      _ = try await api.deploy(app, image: nil)
-      #expect(
-        await eventually(timeout: .seconds(30)) {
-          (try? await api.status(app))?.sets.first?.state == .ready
-        })
-      _ = try await api.deploy(app, image: "turnout-sample:2")
-      #expect(
-        await eventually(timeout: .seconds(30)) {
-          guard let status = try? await api.status(app) else { return false }
-          return status.sets.count == 2 && status.sets.allSatisfy { $0.state == .ready }
-        })
+      #expect(try await cluster.deployBlueThenGreen(app, timeout: .seconds(30)))
       #expect(
         await eventually(timeout: .seconds(10)) {
           (try? await api.routers().routers.first?.inSync) == true

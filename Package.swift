@@ -139,6 +139,8 @@ let package = Package(
       dependencies: [
         "SchedModel", "SchedWire", "RouteTable", "WireTransport", "HTTPFraming", "Checks",
         "ClusterPKI",
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -259,7 +261,10 @@ let package = Package(
       ]),
     .testTarget(
       name: "ClusterPKITests",
-      dependencies: ["ClusterPKI", .product(name: "X509", package: "swift-certificates")]),
+      dependencies: [
+        "ClusterPKI", "SchedModel", .product(name: "X509", package: "swift-certificates"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
     .testTarget(
       name: "HTTPFramingTests",
       dependencies: ["HTTPFraming", .product(name: "NIOCore", package: "swift-nio")]),

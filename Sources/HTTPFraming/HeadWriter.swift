@@ -4,8 +4,11 @@ import NIOCore
 /// dropped copied as they arrived (in one piece when none was), then the router's own fields.
 public enum HeadWriter {
   /// The request head for an upstream: hop-by-hop fields and an answered `Expect` left out, the
-  /// client's address appended to `x-forwarded-for`, `x-forwarded-proto` added when absent.
-  public static func request(_ head: MessageHead, clientIP: String?, into out: inout ByteBuffer) {
+  /// client's address appended to `x-forwarded-for`, `x-forwarded-proto` added when absent
+  /// (`https` when the client came over TLS).
+  public static func request(
+    _ head: MessageHead, clientIP: String?, secure: Bool = false, into out: inout ByteBuffer
+  ) {
     copy(head, head.requestLinePrefix, into: &out)
     out.writeStaticString("HTTP/1.1\r\n")
     fields(head, dropFraming: false, into: &out)
@@ -22,7 +25,13 @@ public enum HeadWriter {
       out.writeString(earlier)
       out.writeStaticString("\r\n")
     }
-    if !head.hasForwardedProto { out.writeStaticString("x-forwarded-proto: http\r\n") }
+    if !head.hasForwardedProto {
+      if secure {
+        out.writeStaticString("x-forwarded-proto: https\r\n")
+      } else {
+        out.writeStaticString("x-forwarded-proto: http\r\n")
+      }
+    }
     if head.upgrade != nil { upgradeFields(head, into: &out) }
     out.writeStaticString("\r\n")
   }

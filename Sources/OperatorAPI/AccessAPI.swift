@@ -83,3 +83,44 @@ public struct SecretsResponse: Codable, Sendable, Equatable {
     self.secrets = secrets
   }
 }
+
+/// A certificate routers serve HTTPS with, as operators see it (never its key).
+public struct CertificateView: Codable, Sendable, Equatable {
+  public var name: String
+  public var issuer: String
+  public var notBefore: Date
+  public var notAfter: Date
+  /// `operator` (uploaded) or `acme`.
+  public var source: String
+  public var fingerprint: String
+
+  public init(
+    name: String, issuer: String, notBefore: Date, notAfter: Date, source: String,
+    fingerprint: String
+  ) {
+    self.name = name
+    self.issuer = issuer
+    self.notBefore = notBefore
+    self.notAfter = notAfter
+    self.source = source
+    self.fingerprint = fingerprint
+  }
+}
+
+/// `PUT /v1/certificates/NAME`: an operator's certificate chain (leaf first) and its key, PEM.
+public struct CertificateUpload: Codable, Sendable, Equatable {
+  public var chain: String
+  public var key: String
+
+  public init(chain: String, key: String) {
+    self.chain = chain
+    self.key = key
+  }
+}
+
+/// `GET /v1/certificates`.
+public struct CertificatesResponse: Codable, Sendable, Equatable {
+  public var certificates: [CertificateView]
+
+  public init(certificates: [CertificateView]) { self.certificates = certificates }
+}

@@ -12,6 +12,7 @@ import Foundation
 public enum ListenerSockets {
   public static let live = "live"
   public static let preview = "preview"
+  public static let tls = "tls"
   /// Set by a router handing its sockets to a new process: `NAME:FD,...`.
   static let handoverVariable = "TURNOUT_LISTEN_FDS"
 

@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import RouteTable
 import SchedModel
 
@@ -24,12 +25,20 @@ public final class Proxy: Sendable {
   /// The production port actually bound.
   public var port: Int { channels[0].localAddress?.port ?? 0 }
   /// The preview port actually bound, if there is a preview listener.
-  public var previewPort: Int? { channels.count > 1 ? channels[1].localAddress?.port : nil }
+  public var previewPort: Int? { bound[ListenerSockets.preview]?.localAddress?.port }
+  /// The HTTPS port actually bound, if there is an HTTPS listener.
+  public var tlsPort: Int? { bound[ListenerSockets.tls]?.localAddress?.port }
+  private let bound: [String: any Channel]
+  /// The HTTPS listener's certificates; nil without one.
+  let edge: EdgeTLS?
 
   private init(
     config: RouterConfig, routes: RouteState, group: MultiThreadedEventLoopGroup,
-    contexts: [ObjectIdentifier: LoopEntry], channels: [any Channel], listenerFDs: [String: Int32]
+    contexts: [ObjectIdentifier: LoopEntry], channels: [any Channel], listenerFDs: [String: Int32],
+    bound: [String: any Channel], edge: EdgeTLS?
   ) {
+    self.bound = bound
+    self.edge = edge
     self.listenerFDs = listenerFDs
     self.config = config
     self.routes = routes
@@ -38,7 +47,9 @@ public final class Proxy: Sendable {
     self.channels = channels
   }
 
-  static func start(config: RouterConfig, routes: RouteState) async throws -> Proxy {
+  static func start(config: RouterConfig, routes: RouteState, edge: EdgeTLS? = nil) async throws
+    -> Proxy
+  {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threads)
     var contexts: [ObjectIdentifier: LoopEntry] = [:]
     for loop in group.makeIterator() {
@@ -51,20 +62,26 @@ public final class Proxy: Sendable {
         loop: loop, context: context, connected: connected)
     }
     var channels: [any Channel] = []
+    var bound: [String: any Channel] = [:]
     var fds: [String: Int32] = [:]
     var listeners = [(ListenerSockets.live, config.listenHost, config.listenPort)]
     if let preview = config.previewPort {
       listeners.append((ListenerSockets.preview, config.previewHost, preview))
     }
+    if let port = config.tlsPort, edge != nil {
+      listeners.append((ListenerSockets.tls, config.tlsHost, port))
+    }
     do {
       for (name, host, port) in listeners {
         let fd = try config.inheritedListeners[name] ?? ListenerSockets.open(host: host, port: port)
         fds[name] = fd
-        channels.append(
-          try await bind(
-            fd: try ListenerSockets.duplicate(fd),
-            listener: name == ListenerSockets.live ? .live : .preview,
-            config: config, routes: routes, group: group, contexts: contexts))
+        let channel = try await bind(
+          fd: try ListenerSockets.duplicate(fd),
+          listener: name == ListenerSockets.preview ? .preview : .live,
+          tls: name == ListenerSockets.tls ? edge : nil,
+          config: config, routes: routes, group: group, contexts: contexts)
+        channels.append(channel)
+        bound[name] = channel
       }
     } catch {
       for channel in channels { try? await channel.close() }
@@ -78,11 +95,11 @@ public final class Proxy: Sendable {
     }
     return Proxy(
       config: config, routes: routes, group: group, contexts: contexts, channels: channels,
-      listenerFDs: fds)
+      listenerFDs: fds, bound: bound, edge: edge)
   }
 
   private static func bind(
-    fd: Int32, listener: ProxyRoute.Listener, config: RouterConfig,
+    fd: Int32, listener: ProxyRoute.Listener, tls: EdgeTLS?, config: RouterConfig,
     routes: RouteState,
     group: MultiThreadedEventLoopGroup, contexts: [ObjectIdentifier: LoopEntry]
   ) async throws -> any Channel {
@@ -95,8 +112,11 @@ public final class Proxy: Sendable {
         channel.eventLoop.makeCompletedFuture {
           let loop = contexts[ObjectIdentifier(channel.eventLoop)]!.context.value
           let pipeline = channel.pipeline.syncOperations
+          // HTTPS: TLS in front, the certificate chosen per handshake by the name asked for.
+          if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls.context)) }
           // One handler: the proxy reads and writes bytes itself (see ProxyHandler).
-          try pipeline.addHandler(ProxyHandler(loop: loop, routes: routes, listener: listener))
+          try pipeline.addHandler(
+            ProxyHandler(loop: loop, routes: routes, listener: listener, secure: tls != nil))
         }
       }
       .withBoundSocket(fd).get()

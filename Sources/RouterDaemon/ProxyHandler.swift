@@ -16,6 +16,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   let loop: LoopContext
   let routes: RouteState
   let listener: ProxyRoute.Listener
+  /// Whether clients reach this listener over TLS (`x-forwarded-proto: https`).
+  let secure: Bool
   var machine: ProxyConnection
   var context: ChannelHandlerContext?
   /// The client's reads are switched off (back-pressure or too much held).
@@ -24,7 +26,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   var clientIP: String?
   var timeoutCheck: RepeatedTask?
 
-  init(loop: LoopContext, routes: RouteState, listener: ProxyRoute.Listener) {
+  init(loop: LoopContext, routes: RouteState, listener: ProxyRoute.Listener, secure: Bool = false) {
+    self.secure = secure
     self.loop = loop
     self.routes = routes
     self.listener = listener
@@ -166,7 +169,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     case .forward(let set, let counted):
       var upstreamHead = ByteBuffer()
       upstreamHead.reserveCapacity(head.bytes.readableBytes + 96)
-      HeadWriter.request(head, clientIP: clientIP, into: &upstreamHead)
+      HeadWriter.request(head, clientIP: clientIP, secure: secure, into: &upstreamHead)
       perform(
         machine.begin(
           head, set: set, app: counted.set.app, counters: loop.started(counted),

@@ -97,6 +97,17 @@ final class RouteControlHandler: ChannelInboundHandler {
       } catch {
         ack(context, frame, epoch: commit.epoch, ok: false, error.message)
       }
+    case (.following, .certificates(let set)):
+      // Only a router with an HTTPS listener keeps keys; the others leave them.
+      guard let edge = proxy.edge else { return }
+      if edge.certificates.install(set) {
+        routes.saveCertificates(edge.certificates.current)
+        logger.info(
+          "HTTPS certificates installed",
+          metadata: ["version": "\(set.version)", "names": "\(set.certificates.map(\.name))"])
+      }
+    case (.awaitingWelcome, .certificates), (.refused, .certificates):
+      logger.warning("certificates from a scheduler not followed; ignored")
     case (.following, .abort(let abort)):
       routes.abort(epoch: abort.epoch)
       logger.notice(

@@ -1,6 +1,7 @@
 import Foundation
 import RouteTable
 import SchedModel
+import SchedWire
 import Synchronization
 import WireTransport
 
@@ -39,6 +40,8 @@ final class RouteState: Sendable {
   private let file: TableFile?
   /// The cluster id the state file names (the cluster this router joined), if any.
   let savedCluster: String?
+  /// The HTTPS certificates the state file holds, if any.
+  let savedCertificates: EdgeCertificates?
 
   /// Loads the saved table when there is one; a damaged file is an error, not an empty table.
   init(stateFile: String?, onError: @escaping @Sendable (RouterError) -> Void = { _ in })
@@ -46,17 +49,20 @@ final class RouteState: Sendable {
   {
     var initial = RouteTable.empty
     var cluster: String? = nil
+    var certificates: EdgeCertificates? = nil
     if let stateFile {
       let file = TableFile(path: stateFile, onError: onError)
       if let saved = try file.load() {
         initial = saved.table
         cluster = saved.cluster
+        certificates = saved.certificates
       }
       self.file = file
     } else {
       self.file = nil
     }
     savedCluster = cluster
+    savedCertificates = certificates
     tables = Mutex(RouterTables(current: initial))
     served = Mutex(CompiledRoutes(initial))
   }
@@ -92,6 +98,11 @@ final class RouteState: Sendable {
     return table
   }
 
+  /// Keeps `certificates` in the state file (0600: they hold keys), with the served table.
+  func saveCertificates(_ certificates: EdgeCertificates) {
+    file?.saveCertificates(certificates, table: current.table)
+  }
+
   /// Waits until the served table is on disk.
   func flush() { file?.flush() }
 
@@ -118,24 +129,29 @@ final class RouteState: Sendable {
 struct SavedRoutes: Codable, Sendable {
   var table: RouteTable
   var cluster: String?
+  /// The HTTPS certificates (and keys) the scheduler last sent.
+  var certificates: EdgeCertificates?
 
-  init(table: RouteTable, cluster: String?) {
+  init(table: RouteTable, cluster: String?, certificates: EdgeCertificates? = nil) {
     self.table = table
     self.cluster = cluster
+    self.certificates = certificates
   }
 
-  enum CodingKeys: String, CodingKey { case cluster }
+  enum CodingKeys: String, CodingKey { case cluster, certificates }
 
   init(from decoder: any Decoder) throws {
     table = try RouteTable(from: decoder)
-    cluster = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(
-      String.self, forKey: .cluster)
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    cluster = try container.decodeIfPresent(String.self, forKey: .cluster)
+    certificates = try container.decodeIfPresent(EdgeCertificates.self, forKey: .certificates)
   }
 
   func encode(to encoder: any Encoder) throws {
     try table.encode(to: encoder)
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encodeIfPresent(cluster, forKey: .cluster)
+    try container.encodeIfPresent(certificates, forKey: .certificates)
   }
 }
 
@@ -147,6 +163,8 @@ final class TableFile: Sendable {
   private let pending = Mutex<RouteTable?>(nil)
   /// The cluster id written with every table.
   private let cluster = Mutex<String?>(nil)
+  /// The HTTPS certificates written with every table.
+  private let certificates = Mutex<EdgeCertificates?>(nil)
   private let queue = DispatchQueue(label: "turnout.router.table-file")
   private let onError: @Sendable (RouterError) -> Void
 
@@ -161,6 +179,7 @@ final class TableFile: Sendable {
       let data = try Data(contentsOf: URL(fileURLWithPath: path))
       let saved = try JSONDecoder().decode(SavedRoutes.self, from: data)
       cluster.withLock { $0 = saved.cluster }
+      certificates.withLock { $0 = saved.certificates }
       return saved
     } catch {
       throw RouterError(
@@ -188,6 +207,26 @@ final class TableFile: Sendable {
     }
   }
 
+  /// Keeps `set` with the next write, and writes `table` with it now (queued as a save).
+  func saveCertificates(_ set: EdgeCertificates, table: RouteTable) {
+    certificates.withLock { $0 = set }
+    pending.withLock { queued in
+      if queued == nil || queued!.epoch < table.epoch { queued = table }
+    }
+    queue.async { [self] in
+      guard
+        let next = pending.withLock({ queued in
+          defer { queued = nil }; return queued
+        })
+      else {
+        return
+      }
+      do { try write(next) } catch let error as RouterError { onError(error) } catch {
+        onError(RouterError(.stateFile, "\(error)"))
+      }
+    }
+  }
+
   /// Waits until every queued save is on disk.
   func flush() { queue.sync {} }
 
@@ -209,12 +248,14 @@ final class TableFile: Sendable {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
     let data: Data
-    let saved = SavedRoutes(table: table, cluster: cluster.withLock { $0 })
+    let saved = SavedRoutes(
+      table: table, cluster: cluster.withLock { $0 }, certificates: certificates.withLock { $0 })
     do { data = try encoder.encode(saved) } catch {
       throw RouterError(.stateFile, "cannot encode the route table: \(error)")
     }
     do {
-      try AtomicFile.write(data, to: path)
+      // 0600: with HTTPS the file holds the certificates' keys.
+      try AtomicFile.write(data, to: path, mode: 0o600)
     } catch {
       throw RouterError(.stateFile, error.message)
     }

@@ -54,12 +54,21 @@ public final class Router: Service {
     let routes = try RouteState(stateFile: config.stateFile) { error in
       logger.error("cannot save the route table", metadata: ["error": "\(error)"])
     }
-    let proxy = try await Proxy.start(config: config, routes: routes)
+    var edge: EdgeTLS? = nil
+    if config.tlsPort != nil {
+      let made = try EdgeTLS(logger: logger)
+      // Serves HTTPS at once with what the scheduler last sent, even while it is away.
+      if let saved = routes.savedCertificates { made.certificates.install(saved) }
+      edge = made
+    }
+    let proxy = try await Proxy.start(config: config, routes: routes, edge: edge)
     logger.info(
       "router listening",
       metadata: [
         "address": "\(config.listenHost):\(proxy.port)",
         "preview": "\(proxy.previewPort.map { "\(config.previewHost):\($0)" } ?? "off")",
+        "https":
+          "\(proxy.tlsPort.map { "\(config.tlsHost):\($0), \(edge?.certificates.current.certificates.count ?? 0) certificate(s)" } ?? "off")",
         "epoch": "\(routes.epoch)", "apps": "\(routes.current.table.apps.count)",
       ])
     // The cluster joined is kept in the state file with the table (in memory without one).

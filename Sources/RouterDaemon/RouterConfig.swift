@@ -19,6 +19,10 @@ public struct RouterConfig: Sendable {
   /// from production's: production on a public address, preview on loopback or a private one.
   public var previewHost: String
   public var previewPort: Int?
+  /// The HTTPS listener (production traffic over TLS, certificates from the scheduler); nil
+  /// turns it off.
+  public var tlsHost: String = "127.0.0.1"
+  public var tlsPort: Int?
   /// A request carrying this header (any value but `0`) goes to the candidate set. nil: off.
   public var previewHeader: String?
   /// The app for requests whose Host names none.

@@ -10,6 +10,8 @@ public struct RouterError: Error, Sendable, CustomStringConvertible {
     case wrongCluster = "wrong_cluster"
     /// A new process could not be started, or did not serve in time, at an upgrade.
     case upgrade
+    /// A TLS handshake on the HTTPS listener that cannot be served (no certificate).
+    case tls
   }
 
   public let code: Code

@@ -94,6 +94,30 @@ public struct APIClient: Sendable {
       body: Optional<String>.none, as: [String: String].self)
   }
 
+  /// The certificates routers serve HTTPS with (never their keys).
+  public func certificates() async throws(ClientError) -> [CertificateView] {
+    try await get("/v1/certificates", as: CertificatesResponse.self).certificates
+  }
+
+  public func certificate(_ name: String) async throws(ClientError) -> CertificateView {
+    try await get("/v1/certificates/\(Self.pathPart(name))", as: CertificateView.self)
+  }
+
+  /// Gives routers `chain` (PEM, leaf first) and `key` for `name`.
+  public func uploadCertificate(_ name: String, chain: String, key: String)
+    async throws(ClientError) -> CertificateView
+  {
+    try await send(
+      .PUT, "/v1/certificates/\(Self.pathPart(name))",
+      body: CertificateUpload(chain: chain, key: key), as: CertificateView.self)
+  }
+
+  public func removeCertificate(_ name: String) async throws(ClientError) {
+    _ = try await send(
+      .DELETE, "/v1/certificates/\(Self.pathPart(name))", body: Optional<String>.none,
+      as: [String: String].self)
+  }
+
   static func pathPart(_ text: String) -> String {
     text.addingPercentEncoding(
       withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._")))

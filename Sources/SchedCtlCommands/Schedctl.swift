@@ -28,6 +28,7 @@ public struct Schedctl: AsyncParsableCommand {
       RetireCommand.self, RoutersCommand.self, StopSetCommand.self, EventsCommand.self,
       TopCommand.self, ImageCommand.self, RegistryCommand.self, NodeCommand.self,
       BuildCommand.self, BuildsCommand.self, TokenCommand.self, SecretCommand.self,
+      CertCommand.self,
     ]
   )
 

@@ -24,6 +24,7 @@ public enum ClusterMessage: Sendable, Equatable {
   case missingBlobs(MissingBlobs)
   case putBlob(PutBlob)
   case stored(BlobStored)
+  case certificates(EdgeCertificates)
 
   public var type: MessageType {
     switch self {
@@ -51,6 +52,7 @@ public enum ClusterMessage: Sendable, Equatable {
     case .missingBlobs: .missingBlobs
     case .putBlob: .putBlob
     case .stored: .stored
+    case .certificates: .certificates
     }
   }
 }

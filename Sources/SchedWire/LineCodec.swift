@@ -67,6 +67,7 @@ public enum LineCodec {
     case .missingBlobs(let body): try encoder.encode(body)
     case .putBlob(let body): try encoder.encode(body)
     case .stored(let body): try encoder.encode(body)
+    case .certificates(let body): try encoder.encode(body)
     case .routerReport(let body): try encoder.encode(body)
     }
   }
@@ -177,6 +178,7 @@ public enum LineCodec {
     case .missingBlobs: .missingBlobs(try MissingBlobs(from: decoder))
     case .putBlob: .putBlob(try PutBlob(from: decoder))
     case .stored: .stored(try BlobStored(from: decoder))
+    case .certificates: .certificates(try EdgeCertificates(from: decoder))
     case .routerReport: .routerReport(try RouterReport(from: decoder))
     }
   }

@@ -24,6 +24,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
   case missingBlobs = "missing_blobs"
   case putBlob = "put_blob"
   case stored
+  case certificates
 }
 
 /// Who dialled the scheduler.

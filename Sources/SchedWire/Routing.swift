@@ -133,3 +133,19 @@ public struct RouterReport: WireBody {
     case startedAt = "started_at"
   }
 }
+
+/// Scheduler → router: every certificate routers serve HTTPS with, whole (each replaces the
+/// last). Sent after the welcome and whenever one changes; the router keeps them in its state
+/// file so it serves HTTPS at once after a restart with the scheduler away. Only over TLS: it
+/// carries private keys.
+public struct EdgeCertificates: WireBody {
+  public static let type = MessageType.certificates
+  /// Grows with every change, so a router keeps the newest set it was sent.
+  public var version: Int64
+  public var certificates: [EdgeCertificate]
+
+  public init(version: Int64, certificates: [EdgeCertificate]) {
+    self.version = version
+    self.certificates = certificates
+  }
+}

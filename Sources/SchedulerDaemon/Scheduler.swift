@@ -33,6 +33,8 @@ public final class Scheduler: Service {
   public let operators: OperatorTokens
   /// HTTPS on the API port; nil for plain HTTP.
   let apiTLS: APIServerTLS?
+  /// The certificates routers serve HTTPS with.
+  let served: ServedCertificates
   private let lineServer: LineServer
   private let apiPortPromise: EventLoopPromise<Int>
   private let logger: Logger
@@ -47,8 +49,9 @@ public final class Scheduler: Service {
     cluster: Cluster, clusterID: String, apps: AppService, routers: RouterHub,
     images: ImageService, builds: BuildService, config: SchedulerConfig,
     authority: ClusterAuthority?, secrets: JoinSecrets, operators: OperatorTokens,
-    apiTLS: APIServerTLS?, lineServer: LineServer, logger: Logger
+    apiTLS: APIServerTLS?, served: ServedCertificates, lineServer: LineServer, logger: Logger
   ) {
+    self.served = served
     self.authority = authority
     self.secrets = secrets
     self.operators = operators
@@ -126,7 +129,10 @@ public final class Scheduler: Service {
     let scheduler = Scheduler(
       cluster: cluster, clusterID: clusterID, apps: apps, routers: routers, images: images,
       builds: builds, config: config, authority: authority, secrets: secrets,
-      operators: operators, apiTLS: apiTLS, lineServer: server, logger: logger)
+      operators: operators, apiTLS: apiTLS,
+      served: try await ServedCertificates.load(
+        store: store, seal: seal, routers: routers, now: cluster.now),
+      lineServer: server, logger: logger)
     await scheduler.routers.onNewerEpoch { [apps = scheduler.apps] epoch in
       await apps.perform(.routerEpoch(epoch))
     }
@@ -137,7 +143,7 @@ public final class Scheduler: Service {
   func makeRoutes() -> APIRoutes {
     APIRoutes(
       cluster: cluster, apps: apps, routers: routers, images: images, builds: builds,
-      operators: operators,
+      operators: operators, served: served,
       tokens: JoinTokens(
         secrets: secrets, authority: authority, scheduler: config.advertisedCluster,
         cluster: clusterID))

@@ -63,8 +63,10 @@ public final class PinnedCluster: Sendable {
 
 /// Replaces a file so that a crash leaves the old content or the new, never half of it.
 public enum AtomicFile {
-  public static func write(_ data: Data, to path: String) throws(TransportError) {
-    do { try PKIFiles.write(data, to: path, mode: 0o644) } catch {
+  public static func write(_ data: Data, to path: String, mode: mode_t = 0o644)
+    throws(TransportError)
+  {
+    do { try PKIFiles.write(data, to: path, mode: mode) } catch {
       throw TransportError(.state, error.message)
     }
   }

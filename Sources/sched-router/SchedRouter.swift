@@ -80,6 +80,14 @@ struct SchedRouter: AsyncParsableCommand {
   )
   var previewListen: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "HTTPS listener HOST:PORT for production traffic (default: off).",
+      discussion:
+        "Each app host's certificate comes from the scheduler (schedctl cert upload), chosen by the name the client asks for (SNI); the router keeps them in its state file (0600) and serves HTTPS at once after a restart, even with the scheduler away. A name without a certificate fails the handshake."
+    ))
+  var tlsListen: String?
+
   @Option(help: "A request header that sends a request to the candidate set (default: off).")
   var previewHeader: String?
 
@@ -174,6 +182,11 @@ struct SchedRouter: AsyncParsableCommand {
   }
 
   func makeConfig(_ env: [String: String]) throws -> RouterConfig {
+    if (tlsListen ?? env["TURNOUT_TLS_LISTEN"]) != nil, insecureCluster {
+      throw ValidationError(
+        "--tls-listen needs TLS on the cluster port (certificate keys cross it): drop --insecure-cluster"
+      )
+    }
     do {
       let schedulerText = scheduler ?? env["TURNOUT_SCHEDULER"] ?? "127.0.0.1:7100"
       let address = schedulerText == "none" ? nil : try Parsing.hostPort(schedulerText)
@@ -191,6 +204,10 @@ struct SchedRouter: AsyncParsableCommand {
         threads: threads ?? System.coreCount, maxHeaderBytes: maxHeaderBytes,
         idleTimeout: try Self.amount(idleTimeout), connectTimeout: try Self.amount(connectTimeout),
         responseTimeout: try Self.amount(responseTimeout), joinNewCluster: joinNewCluster)
+      if let tls = try (tlsListen ?? env["TURNOUT_TLS_LISTEN"]).map(Parsing.hostPort) {
+        config.tlsHost = tls.host
+        config.tlsPort = tls.port
+      }
       if address != nil && !insecureCluster {
         config.credentialsDirectory =
           credentialsDir ?? env["TURNOUT_CREDENTIALS_DIR"]

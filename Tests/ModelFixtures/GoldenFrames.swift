@@ -207,6 +207,22 @@ public enum GoldenFrames {
       .stored,
       Frame(id: "sha256:5e5e5e5e5e5e", .stored(BlobStored(digest: layer, size: 2_088_960)))
     ),
+    (
+      .certificates,
+      Frame(
+        .certificates(
+          EdgeCertificates(
+            version: 7,
+            certificates: [
+              EdgeCertificate(
+                name: "web.example.com",
+                chain: "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n",
+                key: "-----BEGIN PRIVATE KEY-----\nMIGH...\n-----END PRIVATE KEY-----\n",
+                notBefore: Date(timeIntervalSince1970: 1_790_000_000),
+                notAfter: Date(timeIntervalSince1970: 1_797_776_000), issuer: "CN=Example CA",
+                source: "operator", fingerprint: "5e5e5e5e")
+            ])))
+    ),
   ]
 
   public static let layer = ContentDigest(rawValue: "sha256:" + String(repeating: "5e", count: 32))!

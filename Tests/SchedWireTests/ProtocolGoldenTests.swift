@@ -38,6 +38,7 @@ struct ProtocolGoldenTests {
     #"{"v":1,"type":"missing_blobs","id":"check","digests":["sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"]}"#,
     #"{"v":1,"type":"put_blob","id":"sha256:5e5e5e5e5e5e","digest":"sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e","size":2088960}"#,
     #"{"v":1,"type":"stored","id":"sha256:5e5e5e5e5e5e","digest":"sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e","size":2088960}"#,
+    #"{"v":1,"type":"certificates","certificates":[{"chain":"-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n","fingerprint":"5e5e5e5e","issuer":"CN=Example CA","key":"-----BEGIN PRIVATE KEY-----\nMIGH...\n-----END PRIVATE KEY-----\n","name":"web.example.com","not_after":1797776000,"not_before":1790000000,"source":"operator"}],"version":7}"#,
   ]
 
   static var cases: [(String, Frame)] {

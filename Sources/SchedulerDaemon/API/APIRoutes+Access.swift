@@ -98,4 +98,36 @@ extension APIRoutes {
       )
     }
   }
+
+  /// The certificates routers serve HTTPS with: views for readers, uploads for admins.
+  func addCertificates(to groups: RouteGroups) {
+    let served = self.served
+    groups.read.get("certificates") { _, _ in
+      JSONResponse.ok(CertificatesResponse(certificates: served.views()))
+    }
+    groups.read.get("certificates/:name") { _, context in
+      let name = try context.parameters.require("name")
+      return JSONResponse.ok(
+        try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
+          try served.view(name)
+        })
+    }
+    groups.admin.put("certificates/:name") { request, context in
+      let name = try context.parameters.require("name")
+      let body = try await JSONResponse.decode(CertificateUpload.self, from: request)
+      let actor = Self.actor(request, context)
+      return JSONResponse.ok(
+        try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
+          try await served.upload(name: name, chain: body.chain, key: body.key, actor: actor)
+        })
+    }
+    groups.admin.delete("certificates/:name") { request, context in
+      let name = try context.parameters.require("name")
+      let actor = Self.actor(request, context)
+      try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
+        try await served.remove(name: name, actor: actor)
+      }
+      return JSONResponse.ok(["removed": name])
+    }
+  }
 }

@@ -18,6 +18,8 @@ struct APIRoutes {
   let images: ImageService
   let builds: BuildService
   let operators: OperatorTokens
+  /// The certificates routers serve HTTPS with.
+  let served: ServedCertificates
   /// What `GET /v1/cluster/join` answers, and token rotation.
   let tokens: JoinTokens
   let sessions = DashboardSessions()
@@ -65,6 +67,7 @@ struct APIRoutes {
     BuildRoutes(builds: builds).add(to: groups)
     addApps(to: groups)
     addSecrets(to: groups)
+    addCertificates(to: groups)
     return router
   }
 
@@ -245,7 +248,7 @@ struct APIRoutes {
       nodes: await cluster.snapshot(), allocations: state.allocationList,
       reports: await cluster.slotStatuses(), apps: state.appList, sets: state.setList,
       traffic: await routers.trafficByRouter, routers: await routers.views(),
-      counters: apps.counters.snapshot, now: cluster.now())
+      counters: apps.counters.snapshot, now: cluster.now(), certificates: served.views())
   }
 
   /// Runs an app operation, turning its failure into the matching HTTP answer: the one place

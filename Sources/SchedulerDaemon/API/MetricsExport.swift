@@ -22,6 +22,8 @@ enum MetricsExport {
     var routers: [RouterView]
     var counters: OperatorCounters.Snapshot
     var now: Date
+    /// The certificates routers serve HTTPS with.
+    var certificates: [CertificateView] = []
   }
 
   static let classLabels: [(StatusClass, String)] = [
@@ -39,6 +41,13 @@ enum MetricsExport {
     slots(snapshot, into: &out)
     routers(snapshot, into: &out)
     operations(snapshot.counters, into: &out)
+    for certificate in snapshot.certificates {
+      out.gauge(
+        "turnout_certificate_expiry_seconds",
+        "seconds until the certificate routers serve for a name expires (negative: expired)",
+        [("name", certificate.name), ("source", certificate.source)],
+        certificate.notAfter.timeIntervalSince(snapshot.now).rounded())
+    }
     return out.text
   }
 

@@ -41,6 +41,8 @@ public actor RouterHub {
   private var onNewerEpoch: (@Sendable (Int64) async -> Void)?
   /// The table every router should serve; epoch 0 until the first publish.
   public private(set) var table: RouteTable = .empty
+  /// The HTTPS certificates every router should serve; nil until the scheduler loaded them.
+  private(set) var certificates: EdgeCertificates?
 
   init(logger: Logger, now: @escaping @Sendable () -> Date) {
     self.logger = logger
@@ -70,6 +72,17 @@ public actor RouterHub {
     if table.epoch > 0 {
       session.send(
         Frame(id: nextID(Self.installPrefix), .routes(Routes(phase: .install, table: table))))
+    }
+    if let certificates, !certificates.certificates.isEmpty || certificates.version > 0 {
+      session.send(Frame(.certificates(certificates)))
+    }
+  }
+
+  /// Hands every connected router `set` (and every router that connects later).
+  func publish(_ set: EdgeCertificates) {
+    certificates = set
+    for peer in peers.values {
+      peer.session?.send(Frame(.certificates(set)))
     }
   }
 

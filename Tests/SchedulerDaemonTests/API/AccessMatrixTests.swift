@@ -67,6 +67,10 @@ struct AccessMatrixTests {
     "GET /v1/apps/{name}/secrets": .read,
     "PUT /v1/apps/{name}/secrets/{secret}": .admin,
     "DELETE /v1/apps/{name}/secrets/{secret}": .admin,
+    "GET /v1/certificates": .read,
+    "GET /v1/certificates/{name}": .read,
+    "PUT /v1/certificates/{name}": .admin,
+    "DELETE /v1/certificates/{name}": .admin,
     "GET /metrics": .read,
   ]
   /// Routes outside the tokens: open, the dashboard's own (its session), the webhook (its
@@ -84,6 +88,7 @@ struct AccessMatrixTests {
       String(decoding: try! JSONEncoder().encode(Fixtures.quickApp("web", slots: 1)), as: UTF8.self)
     case "POST /v1/tokens": #"{"name":"intruder","role":"admin"}"#
     case "PUT /v1/apps/{name}/secrets/{secret}": #"{"value":"hunter2-hunter2"}"#
+    case "PUT /v1/certificates/{name}": #"{"chain":"x","key":"y"}"#
     case "POST /v1/apps/{name}/deploy": #"{"image":"web:2"}"#
     case "PUT /v1/registries/{registry}": #"{"username":"u","password":"p"}"#
     case "POST /v1/apps/{name}/retire": #"{"drainTimeoutMillis":1}"#
@@ -97,6 +102,7 @@ struct AccessMatrixTests {
     let concrete = String(parts[1])
       .replacingOccurrences(of: "{name}/rotate", with: "join/rotate")
       .replacingOccurrences(of: "tokens/{name}", with: "tokens/ops")
+      .replacingOccurrences(of: "certificates/{name}", with: "certificates/web.example.com")
       .replacingOccurrences(of: "{name}", with: "web")
       .replacingOccurrences(of: "{node}", with: "n1")
       .replacingOccurrences(of: "{id}", with: "b1")

@@ -12,9 +12,11 @@ struct LifecycleTimersTests {
     let fired = Mutex<[String]>([])
     let a = LifecycleTimer.keepWarm(app: "a", deployment: "d1")
     let b = LifecycleTimer.keepWarm(app: "b", deployment: "d1")
-    timers.schedule(a, afterMillis: 20) { fired.withLock { $0.append("a first") } }
-    timers.schedule(a, afterMillis: 30) { fired.withLock { $0.append("a again") } }
-    timers.schedule(b, afterMillis: 20) { fired.withLock { $0.append("b") } }
+    // Delays far above a busy machine's pauses between two lines: the first timer must be
+    // replaced before it is due, or this would test the machine's load, not the timers.
+    timers.schedule(a, afterMillis: 400) { fired.withLock { $0.append("a first") } }
+    timers.schedule(a, afterMillis: 450) { fired.withLock { $0.append("a again") } }
+    timers.schedule(b, afterMillis: 400) { fired.withLock { $0.append("b") } }
     timers.cancel(b)
     #expect(await eventually(timeout: .seconds(5)) { fired.withLock { $0 } == ["a again"] })
     try? await Task.sleep(for: .milliseconds(100))

@@ -58,14 +58,15 @@ public enum HeadWriter {
   /// The response head for the client. `stamps` are prebuilt field lines; `dechunk` drops the
   /// framing fields of a chunked answer whose data is forwarded alone.
   public static func response(
-    _ head: MessageHead, stamps: ByteBuffer?, persistence: Persistence, dechunk: Bool,
-    into out: inout ByteBuffer
+    _ head: MessageHead, stamps: ByteBuffer?, extra: ByteBuffer? = nil, persistence: Persistence,
+    dechunk: Bool, into out: inout ByteBuffer
   ) {
     out.writeStaticString("HTTP/1.1")
     copy(head, head.statusLineSuffix, into: &out)
     out.writeStaticString("\r\n")
     fields(head, dropFraming: dechunk, into: &out)
     if var stamps { out.writeBuffer(&stamps) }
+    if var extra { out.writeBuffer(&extra) }
     switch persistence {
     case .implicit: break
     case .keepAlive: out.writeStaticString("connection: keep-alive\r\n")
@@ -94,11 +95,13 @@ public enum HeadWriter {
 
   /// The router's own answer: status, a plain-text message, its error mark.
   public static func answer(
-    status: Int, reason: String, message: String, close: Bool, includeBody: Bool
+    status: Int, reason: String, message: String, close: Bool, includeBody: Bool,
+    location: String? = nil
   ) -> ByteBuffer {
     let body = message + "\n"
     var out = ByteBuffer()
     out.writeString("HTTP/1.1 \(status) \(reason)\r\n")
+    if let location { out.writeString("location: \(location)\r\n") }
     out.writeStaticString("content-type: text/plain; charset=utf-8\r\n")
     out.writeString("content-length: \(body.utf8.count)\r\n")
     out.writeStaticString("x-turnout-error: router\r\n")

@@ -34,6 +34,13 @@ public struct MessageHead {
   public var method = Method.other
   /// The start line up to the version: `GET /path `.
   public var requestLinePrefix: Range<Int> = 0..<0
+
+  /// The request target (`/path?query`), as the start line gives it.
+  public var target: String {
+    let line = String(decoding: bytes.readableBytesView[requestLinePrefix], as: UTF8.self)
+    let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+    return parts.count >= 2 ? String(parts[1]) : "/"
+  }
   public var host: String?
   public var expectsContinue = false
   public var previewValue: String?

@@ -32,7 +32,8 @@ public enum RouteBuilder {
       let candidate = mine.first { $0.color != app.live }
       return AppRoutes(
         app: app.name, hosts: hosts[app.name] ?? [], live: live.map(routeSet),
-        candidate: candidate.map(routeSet))
+        candidate: candidate.map(routeSet), httpsRedirect: app.spec.https?.redirect ?? false,
+        hsts: app.spec.https?.hsts)
     }
     return RouteTable(epoch: epoch, apps: routes)
   }

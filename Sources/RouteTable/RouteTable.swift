@@ -41,13 +41,48 @@ public struct AppRoutes: Codable, Sendable, Hashable {
   public var hosts: [String]
   public var live: RouteSet?
   public var candidate: RouteSet?
+  /// Plain-HTTP requests are answered with a redirect to HTTPS (by routers with an HTTPS
+  /// listener).
+  public var httpsRedirect: Bool
+  /// The `strict-transport-security` value HTTPS answers carry; nil: none.
+  public var hsts: String?
 
-  public init(app: String, hosts: [String] = [], live: RouteSet? = nil, candidate: RouteSet? = nil)
-  {
+  public init(
+    app: String, hosts: [String] = [], live: RouteSet? = nil, candidate: RouteSet? = nil,
+    httpsRedirect: Bool = false, hsts: String? = nil
+  ) {
     self.app = app
     self.hosts = hosts.map { $0.lowercased() }.sorted()
     self.live = live
     self.candidate = candidate
+    self.httpsRedirect = httpsRedirect
+    self.hsts = hsts
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case app, hosts, live, candidate, hsts
+    case httpsRedirect = "https_redirect"
+  }
+
+  /// Tables saved before the HTTPS fields decode without them.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    app = try c.decode(String.self, forKey: .app)
+    hosts = try c.decodeIfPresent([String].self, forKey: .hosts) ?? []
+    live = try c.decodeIfPresent(RouteSet.self, forKey: .live)
+    candidate = try c.decodeIfPresent(RouteSet.self, forKey: .candidate)
+    httpsRedirect = try c.decodeIfPresent(Bool.self, forKey: .httpsRedirect) ?? false
+    hsts = try c.decodeIfPresent(String.self, forKey: .hsts)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(app, forKey: .app)
+    try c.encode(hosts, forKey: .hosts)
+    try c.encodeIfPresent(live, forKey: .live)
+    try c.encodeIfPresent(candidate, forKey: .candidate)
+    if httpsRedirect { try c.encode(true, forKey: .httpsRedirect) }
+    try c.encodeIfPresent(hsts, forKey: .hsts)
   }
 }
 

@@ -101,6 +101,8 @@ struct Answer {
   var message: String
   var close: Bool
   var includeBody: Bool
+  /// Where a redirect sends the client.
+  var location: String? = nil
   /// The exchange it ends, if one was under way.
   var ending: Ending? = nil
   /// A slot to report to the balancer as failed.

@@ -175,13 +175,15 @@ struct ProxyConnection {
   /// The head `.route` handed out is answered by the router. One with a body closes the
   /// connection after the answer: a client waiting on `Expect` may never send that body.
   mutating func refuse(
-    _ head: MessageHead, _ status: HTTPResponseStatus, _ message: String
+    _ head: MessageHead, _ status: HTTPResponseStatus, _ message: String, location: String? = nil
   ) -> ProxyAction {
     guard case .routing = state else { preconditionFailure("refuse without a routed head") }
     let close = draining || head.framing != .none || !head.keepAlive || head.minorVersion == 0
     state = close ? .closing : .idle
     return .answer(
-      Answer(status: status, message: message, close: close, includeBody: head.method != .head))
+      Answer(
+        status: status, message: message, close: close, includeBody: head.method != .head,
+        location: location))
   }
 
   /// The router drains: the answer under way (or the next request's) closes the connection,

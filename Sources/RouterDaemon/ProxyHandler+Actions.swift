@@ -35,7 +35,7 @@ extension ProxyHandler {
       out.reserveCapacity(start.head.bytes.readableBytes + 160)
       HeadWriter.response(
         start.head, stamps: loop.limits.stampResponses ? start.link.stamps(for: start.set) : nil,
-        persistence: start.persistence, dechunk: start.dechunk, into: &out)
+        extra: hstsField, persistence: start.persistence, dechunk: start.dechunk, into: &out)
       context?.write(wrapOutboundOut(out), promise: nil)
     case .toClient(let bytes, let link):
       toClient(bytes, link)
@@ -65,7 +65,8 @@ extension ProxyHandler {
       write(
         HeadWriter.answer(
           status: Int(answer.status.code), reason: answer.status.reasonPhrase,
-          message: answer.message, close: answer.close, includeBody: answer.includeBody),
+          message: answer.message, close: answer.close, includeBody: answer.includeBody,
+          location: answer.location),
         thenClose: answer.close)
       if !answer.close { resumeReading() }
     case .cut(let cut):

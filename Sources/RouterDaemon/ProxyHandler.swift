@@ -18,6 +18,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   let listener: ProxyRoute.Listener
   /// Whether clients reach this listener over TLS (`x-forwarded-proto: https`).
   let secure: Bool
+  /// The HSTS field line of the exchange under way, when its app has one (HTTPS only).
+  var hstsField: ByteBuffer?
   var machine: ProxyConnection
   var context: ChannelHandlerContext?
   /// The client's reads are switched off (back-pressure or too much held).
@@ -161,12 +163,19 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   func route(_ head: MessageHead) {
     switch ProxyRoute.resolve(
-      head, in: routes.current, listener: listener, defaultApp: loop.config.defaultApp)
+      head, in: routes.current, listener: listener, defaultApp: loop.config.defaultApp,
+      secure: secure, httpsPort: loop.config.tlsPort)
     {
     case .refuse(let status, let message, let counted):
       if let counted { loop.answered(counted, .proxyError, since: loop.now) }
       perform(machine.refuse(head, status, message))
-    case .forward(let set, let counted):
+    case .redirect(let location):
+      perform(
+        machine.refuse(
+          head, .permanentRedirect, "this app is served over HTTPS: \(location)",
+          location: location))
+    case .forward(let set, let counted, let hsts):
+      hstsField = hsts.map { ByteBuffer(string: "strict-transport-security: \($0)\r\n") }
       var upstreamHead = ByteBuffer()
       upstreamHead.reserveCapacity(head.bytes.readableBytes + 96)
       HeadWriter.request(head, clientIP: clientIP, secure: secure, into: &upstreamHead)

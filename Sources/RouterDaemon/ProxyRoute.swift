@@ -6,8 +6,11 @@ import SchedModel
 /// Where a request goes, decided from its head and the served table alone: the set that serves
 /// it, or the router's refusal with the reason a client can act on.
 enum ProxyRoute: Equatable {
-  /// Forward to a slot of `set`, counted under `counted`.
-  case forward(set: RouteSet, counted: CounterKey)
+  /// Forward to a slot of `set`, counted under `counted`; an answer over HTTPS carries
+  /// `strict-transport-security: hsts` when the app asks for it.
+  case forward(set: RouteSet, counted: CounterKey, hsts: String? = nil)
+  /// Plain HTTP to an app that wants HTTPS: a 308 to `location`.
+  case redirect(location: String)
   /// Answered by the router. A refusal that names a set (no healthy slot) is counted there as
   /// a proxy error; one that names none (no app, no set) is counted nowhere.
   case refuse(HTTPResponseStatus, String, counted: CounterKey?)
@@ -19,14 +22,22 @@ enum ProxyRoute: Equatable {
     case preview
   }
 
+  /// `secure`: the request came over TLS. `httpsPort`: this router's HTTPS port, when it has
+  /// an HTTPS listener (plain production requests of apps that ask are redirected to it).
   static func resolve(
-    _ head: MessageHead, in routes: CompiledRoutes, listener: Listener, defaultApp: String?
+    _ head: MessageHead, in routes: CompiledRoutes, listener: Listener, defaultApp: String?,
+    secure: Bool = false, httpsPort: Int? = nil
   ) -> ProxyRoute {
     guard let app = routes.app(forHost: head.host, defaultApp: defaultApp) else {
       return .refuse(
         .notFound,
         "no app is routed for host '\(head.host ?? "")'; give the app hosts in its spec or start the router with --default-app",
         counted: nil)
+    }
+    if app.httpsRedirect, !secure, listener == .live, let httpsPort, let host = head.host {
+      let bare = RouteTable.bareHost(host)
+      let authority = httpsPort == 443 ? bare : "\(bare):\(httpsPort)"
+      return .redirect(location: "https://\(authority)\(head.target)")
     }
     let preview =
       listener == .preview || head.previewValue.map { $0 != "0" && !$0.isEmpty } ?? false
@@ -44,6 +55,6 @@ enum ProxyRoute: Equatable {
         .serviceUnavailable,
         "the \(set.color.rawValue) set of \(app.app) has no healthy slot", counted: counted)
     }
-    return .forward(set: set, counted: counted)
+    return .forward(set: set, counted: counted, hsts: secure ? app.hsts : nil)
   }
 }

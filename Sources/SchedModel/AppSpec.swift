@@ -26,6 +26,8 @@ public struct AppSpec: Codable, Sendable, Hashable {
   public var security: SecurityRequest
   /// Host names (Host header, no port) routers send to this app.
   public var hosts: [String]
+  /// HTTPS at the routers: redirect plain HTTP, and the HSTS header; nil: neither.
+  public var https: HTTPSSettings?
   /// After a switch, retire the old set on its own once this long has passed. nil: keep it
   /// warm until `schedctl retire`.
   public var keepWarmMillis: Int64?
@@ -74,7 +76,7 @@ public struct AppSpec: Codable, Sendable, Hashable {
 
   enum CodingKeys: String, CodingKey {
     case name, image, slots, resources, env, health, network, constraints, security, hosts
-    case tests, checks, log, build, secrets
+    case tests, checks, log, build, secrets, https
     case secretFiles = "secret_files"
     case containerPort = "container_port"
     case maxPerNode = "max_per_node"
@@ -92,6 +94,7 @@ public struct AppSpec: Codable, Sendable, Hashable {
     containerPort = try c.decodeIfPresent(Int.self, forKey: .containerPort) ?? 8080
     env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
     secrets = try c.decodeIfPresent([String].self, forKey: .secrets) ?? []
+    https = try c.decodeIfPresent(HTTPSSettings.self, forKey: .https)
     secretFiles = try c.decodeIfPresent([String].self, forKey: .secretFiles) ?? []
     health = try c.decodeIfPresent(HealthCheck.self, forKey: .health) ?? HealthCheck()
     network = try c.decodeIfPresent(NetworkMode.self, forKey: .network) ?? .bridge
@@ -176,6 +179,12 @@ public struct AppSpec: Codable, Sendable, Hashable {
     try log?.validate()
     for key in env.keys where key.isEmpty || key.contains("=") {
       throw fail("env", "'\(key)' is not a valid variable name")
+    }
+    if let hsts = https?.hsts, !HTTPSSettings.validHSTS(hsts) {
+      throw fail(
+        "https.hsts",
+        "'\(hsts)' is not a Strict-Transport-Security value (like max-age=31536000; includeSubDomains)"
+      )
     }
     try validateSecrets()
     try validateChecks()
@@ -376,5 +385,33 @@ public struct LogConfig: Codable, Sendable, Hashable {
     for key in options.keys where key.isEmpty || key.contains(" ") {
       throw ModelError(.invalidApp, "log.options: '\(key)' is not an option name")
     }
+  }
+}
+
+/// HTTPS for an app at the routers (each with `--tls-listen` and a certificate for the host).
+public struct HTTPSSettings: Codable, Sendable, Hashable {
+  /// Plain-HTTP requests get a 308 to the same URL over HTTPS.
+  public var redirect: Bool
+  /// The `Strict-Transport-Security` value HTTPS answers carry (like `max-age=31536000`).
+  public var hsts: String?
+
+  public init(redirect: Bool = false, hsts: String? = nil) {
+    self.redirect = redirect
+    self.hsts = hsts
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    redirect = try c.decodeIfPresent(Bool.self, forKey: .redirect) ?? false
+    hsts = try c.decodeIfPresent(String.self, forKey: .hsts)
+  }
+
+  /// `max-age=N` first, then only `includeSubDomains` or `preload`.
+  public static func validHSTS(_ value: String) -> Bool {
+    let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+    guard let first = parts.first, first.hasPrefix("max-age="),
+      UInt64(first.dropFirst("max-age=".count)) != nil
+    else { return false }
+    return parts.dropFirst().allSatisfy { ["includeSubDomains", "preload"].contains($0) }
   }
 }

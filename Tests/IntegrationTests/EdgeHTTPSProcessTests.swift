@@ -64,6 +64,7 @@ extension ProcessSuites {
       let agent = cluster.agent("hx1", ports: "29400-29499")
       try agent.start()
       let tlsPort = freePort()
+      let plainPort = freePort()
       let stateFile = cluster.workDir.appendingPathComponent("routes-edge-h.json").path
       func router() -> ManagedProcess {
         ManagedProcess(
@@ -71,7 +72,7 @@ extension ProcessSuites {
           [
             "--scheduler", "127.0.0.1:\(cluster.clusterPort)", "--token",
             cluster.token(ProcessCluster.routerToken), "--name", "edge-h",
-            "--listen", "127.0.0.1:\(freePort())", "--tls-listen", "127.0.0.1:\(tlsPort)",
+            "--listen", "127.0.0.1:\(plainPort)", "--tls-listen", "127.0.0.1:\(tlsPort)",
             "--state-file", stateFile,
           ], logDirectory: cluster.workDir)
       }
@@ -85,7 +86,9 @@ extension ProcessSuites {
       }
       let api = cluster.api
       #expect(await eventually(timeout: .seconds(20)) { (try? await api.nodes().count) == 1 })
-      _ = try await api.apply(ProcessCluster.sampleSpec(app))
+      var spec = ProcessCluster.sampleSpec(app)
+      spec.https = HTTPSSettings(redirect: true, hsts: "max-age=600")
+      _ = try await api.apply(spec)
       _ = try await api.deploy(app, image: nil)
       #expect(
         await eventually(timeout: .seconds(40)) {
@@ -106,6 +109,23 @@ extension ProcessSuites {
         await eventually(timeout: .seconds(10)) {
           servesVersionOne(host, port: tlsPort, caFile: caFile)
         }, "\(edge.log.suffix(600))")
+      // Plain HTTP is sent to HTTPS; HTTPS answers carry HSTS.
+      let plain = try runToEnd(
+        URL(fileURLWithPath: "/usr/bin/curl"),
+        [
+          "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+          "-H", "Host: \(host)", "http://127.0.0.1:\(plainPort)/version?x=1",
+        ])
+      #expect(plain.output == "308 https://\(host):\(tlsPort)/version?x=1", "\(plain.output)")
+      let headers = try runToEnd(
+        URL(fileURLWithPath: "/usr/bin/curl"),
+        [
+          "-sS", "-D", "-", "-o", "/dev/null", "--max-time", "5", "--cacert", caFile, "--resolve",
+          "\(host):\(tlsPort):127.0.0.1", "https://\(host):\(tlsPort)/version",
+        ])
+      #expect(
+        headers.output.lowercased().contains("strict-transport-security: max-age=600"),
+        "\(headers.output)")
       let listed = try await cluster.schedctl(["cert", "list"])
       #expect(
         listed.output.contains(host) && listed.output.contains("operator"), "\(listed.output)")

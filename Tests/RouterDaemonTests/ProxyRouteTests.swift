@@ -53,7 +53,9 @@ struct ProxyRouteTests {
       try Self.head(host, preview: preview), in: Self.routes, listener: listener, defaultApp: nil)
     let seen: String
     switch route {
-    case .forward(let set, let counted):
+    case .redirect(let location):
+      seen = "redirect \(location)"
+    case .forward(let set, let counted, _):
       #expect(set.upstreams == [Self.slot])
       seen = "forward \(counted.set.app)/\(counted.set.color.rawValue) \(counted.route.rawValue)"
     case .refuse(let status, let message, let counted?):
@@ -64,5 +66,44 @@ struct ProxyRouteTests {
       seen = "\(status.code) \(message)"
     }
     #expect(seen.hasPrefix(expected), "\(host) \(preview ?? "-") \(listener)")
+  }
+
+  @Test(
+    "an app that asks for HTTPS: plain production requests are redirected (when the router has an HTTPS listener), HTTPS answers carry HSTS, preview is left alone"
+  )
+  func httpsRedirectAndHSTS() throws {
+    let secureApp = AppRoutes(
+      app: "shop", hosts: ["shop.test"],
+      live: RouteSet(color: .blue, deployment: "d1", image: "shop:1", upstreams: [Self.slot]),
+      httpsRedirect: true, hsts: "max-age=600")
+    let routes = CompiledRoutes(RouteTable(epoch: 1, apps: [secureApp]))
+    let head = try HeadParser.request(
+      ByteBuffer(string: "GET /cart?id=7 HTTP/1.1\r\nhost: Shop.test:8080\r\n\r\n"),
+      previewHeader: nil)
+    func resolve(_ listener: ProxyRoute.Listener, secure: Bool, httpsPort: Int?) -> ProxyRoute {
+      ProxyRoute.resolve(
+        head, in: routes, listener: listener, defaultApp: nil, secure: secure,
+        httpsPort: httpsPort)
+    }
+    #expect(
+      resolve(.live, secure: false, httpsPort: 8443)
+        == .redirect(location: "https://shop.test:8443/cart?id=7"))
+    #expect(
+      resolve(.live, secure: false, httpsPort: 443)
+        == .redirect(location: "https://shop.test/cart?id=7"))
+    // No HTTPS listener on this router: served as it is, no HSTS over plain HTTP.
+    guard case .forward(_, _, nil) = resolve(.live, secure: false, httpsPort: nil) else {
+      Issue.record("a router without HTTPS redirected")
+      return
+    }
+    guard case .forward(_, _, "max-age=600") = resolve(.live, secure: true, httpsPort: 8443)
+    else {
+      Issue.record("HTTPS answers lack HSTS")
+      return
+    }
+    guard case .refuse = resolve(.preview, secure: false, httpsPort: 8443) else {
+      Issue.record("the preview listener redirected")
+      return
+    }
   }
 }

@@ -99,6 +99,18 @@ struct AppSpecFileTests {
     #expect(problem(base + "secrets: [\"1X\"]\n")?.contains("app.yaml:7: secrets") == true)
   }
 
+  @Test("https: the redirect and the HSTS value, checked")
+  func httpsSettings() throws {
+    let base = "name: web\nimage: x:1\nslots: 2\ncpu: 100m\nmemory: 32Mi\n"
+    let spec = try AppSpecFile.parse(
+      base + "https: { redirect: true, hsts: max-age=31536000; includeSubDomains }\n",
+      file: "app.yaml")
+    #expect(
+      spec.https == HTTPSSettings(redirect: true, hsts: "max-age=31536000; includeSubDomains"))
+    #expect(problem(base + "https: { hsts: forever }\n")?.contains("https.hsts") == true)
+    #expect(problem(base + "https: { redirect: yes please }\n")?.contains("https.redirect") == true)
+  }
+
   @Test func errorsNameTheLineAndTheField() {
     let base = "name: web\nimage: x:1\nslots: 2\ncpu: 100m\nmemory: 32Mi\n"
     #expect(
@@ -107,7 +119,7 @@ struct AppSpecFileTests {
     )
     #expect(
       problem(base + "colour: blue\n")
-        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout, tests, checks, log, build, secrets, secret_files"
+        == "app.yaml:6: colour: unknown field; known fields: name, image, slots, cpu, memory, port, env, health, network, constraints, max_per_node, security, hosts, keep_warm, drain_timeout, tests, checks, log, build, secrets, secret_files, https"
     )
     #expect(
       problem("name: web\nimage: x:1\nslots: many\ncpu: 1\nmemory: 1Gi\n")

@@ -42,6 +42,11 @@ struct AppApplyCommand: AsyncParsableCommand {
           host_ipc: false
           devices: []
         hosts: [www.example.com]  # Host headers routers send to this app
+        https:                    # routers with --tls-listen and a certificate
+          redirect: true          # plain HTTP gets a 308 to HTTPS
+          hsts: max-age=31536000  # Strict-Transport-Security on HTTPS answers
+        secrets: [DB_PASSWORD]    # env variables from `schedctl secret set`
+        secret_files: [TLS_KEY]   # read-only files /run/secrets/TLS_KEY
         keep_warm: 30m            # retire the old set this long after a switch
         drain_timeout: 30s        # how long a retire waits for requests in flight
         tests:                    # run by `schedctl verify` in throwaway

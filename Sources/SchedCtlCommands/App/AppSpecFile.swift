@@ -23,8 +23,9 @@ enum AppSpecFile {
   static let fields = [
     "name", "image", "slots", "cpu", "memory", "port", "env", "health", "network", "constraints",
     "max_per_node", "security", "hosts", "keep_warm", "drain_timeout", "tests", "checks", "log",
-    "build", "secrets", "secret_files",
+    "build", "secrets", "secret_files", "https",
   ]
+  static let httpsFields = ["redirect", "hsts"]
   static let buildFields = [
     "timeout", "cpu", "memory", "dockerfile", "git", "on_push", "switch_after_verify",
   ]
@@ -296,6 +297,15 @@ enum AppSpecFile {
         }
         network = mode
       }
+      var https: HTTPSSettings?
+      if let node = top["https"] {
+        let fields = try mapping(node, "https", known: AppSpecFile.httpsFields)
+        https = HTTPSSettings(
+          redirect: try fields["redirect"].map { node throws(Problem) in
+            try bool(node, "https.redirect")
+          } ?? false,
+          hsts: try fields["hsts"].map { node throws(Problem) in try string(node, "https.hsts") })
+      }
       var log: LogConfig?
       if let node = top["log"] {
         let fields = try mapping(node, "log", known: AppSpecFile.logFields)
@@ -303,7 +313,7 @@ enum AppSpecFile {
           driver: try string(fields["driver"], "log.driver"),
           options: try dictionary(fields["options"], "log.options"))
       }
-      let spec = AppSpec(
+      var spec = AppSpec(
         name: try string(top["name"], "name"), image: try string(top["image"], "image"),
         slots: try int(top["slots"], "slots"),
         resources: Resources(cpuMillis: cpu, memoryBytes: memory),
@@ -320,6 +330,7 @@ enum AppSpecFile {
         tests: try tests(top["tests"]), checks: try checks(top["checks"]), log: log,
         build: try build(top["build"]), secrets: try strings(top["secrets"], "secrets"),
         secretFiles: try strings(top["secret_files"], "secret_files"))
+      spec.https = https
       do throws(ModelError) {
         try spec.validate()
       } catch {

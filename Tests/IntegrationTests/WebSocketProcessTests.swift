@@ -91,7 +91,7 @@ extension ProcessSuites {
       try router.start()
       defer { router.kill(SIGTERM) }
       // Listening once it accepts a connection.
-      #expect(await eventually { Self.accepts(port: routerPort) })
+      #expect(await eventually { acceptsConnections(port: routerPort) })
       let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent()
         .appendingPathComponent("websocket/echo_through_router.py").path
@@ -100,22 +100,6 @@ extension ProcessSuites {
         ["python3", script, "\(serverPort)", "\(routerPort)"] + clientTLS)
       #expect(result.status == 0, "\(result.output)")
       #expect(result.output.contains("PASSED"), "\(result.output)")
-    }
-
-    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-    static func accepts(port: Int) -> Bool {
-      let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-      guard fd >= 0 else { return false }
-      defer { close(fd) }
-      var address = sockaddr_in()
-      address.sin_family = sa_family_t(AF_INET)
-      address.sin_port = in_port_t(UInt16(port).bigEndian)
-      address.sin_addr.s_addr = inet_addr("127.0.0.1")
-      return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-          connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-        }
-      }
     }
   }
 }

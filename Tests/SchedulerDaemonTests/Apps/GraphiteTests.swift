@@ -70,22 +70,6 @@ struct GraphiteTests {
     return (process, data, log)
   }
 
-  /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-  static func accepts(_ port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-      }
-    }
-  }
-
   @Test(
     "schedd --graphite: carbon stores the sampled series",
     .enabled(
@@ -113,7 +97,7 @@ struct GraphiteTests {
         return text.contains(line)
       }
       try? await Task.sleep(for: .milliseconds(300))
-      listening = listening && carbon.isRunning && Self.accepts(port)
+      listening = listening && carbon.isRunning && acceptsConnections(port: port)
       if !listening {
         kill(carbon.processIdentifier, SIGKILL)
         carbon.waitUntilExit()

@@ -44,7 +44,8 @@ struct ControlSession {
         .hello(
           Hello(
             role: .router, versions: ProtocolVersion.supported, node: NodeID(config.name),
-            token: dial.token, preview: previewAddress, csr: dial.request?.pem))))
+            token: dial.token, preview: previewAddress, csr: dial.request?.pem,
+            https: router.proxy.edge != nil ? true : nil))))
     guard let first = try await lines.next() else {
       throw RouterError(.session, "scheduler closed the connection before welcome")
     }

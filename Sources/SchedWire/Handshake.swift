@@ -20,11 +20,15 @@ public struct Hello: WireBody {
   /// answers with the welcome and its certificate, then closes. The node's session is not
   /// touched.
   public var renew: Bool?
+  /// True from a router with an HTTPS listener: only such routers are sent certificates
+  /// (and their keys).
+  public var https: Bool?
 
   public init(
     role: PeerRole, versions: [Int], node: NodeID, token: String, preview: String? = nil,
-    csr: String? = nil, renew: Bool? = nil
+    csr: String? = nil, renew: Bool? = nil, https: Bool? = nil
   ) {
+    self.https = https
     self.role = role
     self.versions = versions
     self.node = node

@@ -158,7 +158,8 @@ struct ClusterSession {
         }
         if hello.role == .router {
           let session = RouterSession(
-            name: hello.node.rawValue, connection: connection, preview: hello.preview)
+            name: hello.node.rawValue, connection: connection, preview: hello.preview,
+            servesHTTPS: hello.https == true)
           // From now on the router's answers are settled as they are read.
           await connection.handler(RouterAnswerTap.self)?.claim(
             routers.answers, for: ObjectIdentifier(session))

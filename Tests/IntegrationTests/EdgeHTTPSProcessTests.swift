@@ -78,7 +78,18 @@ extension ProcessSuites {
       }
       var edge = router()
       try edge.start()
+      // A router without an HTTPS listener: it is never sent a key.
+      let plainState = cluster.workDir.appendingPathComponent("routes-edge-p.json").path
+      let plainRouter = ManagedProcess(
+        "router-edge-p",
+        [
+          "--scheduler", "127.0.0.1:\(cluster.clusterPort)", "--token",
+          cluster.token(ProcessCluster.routerToken), "--name", "edge-p",
+          "--listen", "127.0.0.1:\(freePort())", "--state-file", plainState,
+        ], logDirectory: cluster.workDir)
+      try plainRouter.start()
       defer {
+        plainRouter.kill(SIGTERM)
         edge.kill(SIGTERM)
         agent.kill(SIGTERM)
         scheduler.kill(SIGTERM)
@@ -126,6 +137,12 @@ extension ProcessSuites {
       #expect(
         headers.output.lowercased().contains("strict-transport-security: max-age=600"),
         "\(headers.output)")
+      #expect(
+        await eventually {
+          (try? await api.routers().routers.filter(\.inSync).count) == 2
+        })
+      let plainFile = (try? String(contentsOfFile: plainState, encoding: .utf8)) ?? ""
+      #expect(plainFile.contains(app) && !plainFile.contains("PRIVATE KEY"))
       let listed = try await cluster.schedctl(["cert", "list"])
       #expect(
         listed.output.contains(host) && listed.output.contains("operator"), "\(listed.output)")

@@ -73,15 +73,18 @@ public actor RouterHub {
       session.send(
         Frame(id: nextID(Self.installPrefix), .routes(Routes(phase: .install, table: table))))
     }
-    if let certificates, !certificates.certificates.isEmpty || certificates.version > 0 {
+    if session.servesHTTPS, let certificates,
+      !certificates.certificates.isEmpty || certificates.version > 0
+    {
       session.send(Frame(.certificates(certificates)))
     }
   }
 
-  /// Hands every connected router `set` (and every router that connects later).
+  /// Hands `set` to every connected router with an HTTPS listener (and every one that
+  /// connects later); the others never hold the keys.
   func publish(_ set: EdgeCertificates) {
     certificates = set
-    for peer in peers.values {
+    for peer in peers.values where peer.session?.servesHTTPS == true {
       peer.session?.send(Frame(.certificates(set)))
     }
   }

@@ -16,8 +16,13 @@ final class RouterSession: Sendable {
 
   /// The router's preview listener as the scheduler reaches it, if it has one.
   let preview: String?
+  /// Whether it has an HTTPS listener: only then is it sent certificates and their keys.
+  let servesHTTPS: Bool
 
-  init(name: String, connection: LineConnection, preview: String? = nil) {
+  init(
+    name: String, connection: LineConnection, preview: String? = nil, servesHTTPS: Bool = false
+  ) {
+    self.servesHTTPS = servesHTTPS
     self.name = name
     self.connection = connection
     // A router listening on every address said only its port: it is reached at its peer's IP.

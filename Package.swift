@@ -69,6 +69,16 @@ let package = Package(
         .product(name: "SwiftASN1", package: "swift-asn1"),
       ]
     ),
+    // ACME (RFC 8555): the account's signed requests, an order from HTTP-01 proof to PEM,
+    // and when each name is renewed. HTTP goes through a transport the caller gives.
+    .target(
+      name: "ACME",
+      dependencies: [
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
+      ]
+    ),
     .target(
       name: "WireTransport",
       dependencies: [
@@ -109,7 +119,7 @@ let package = Package(
       dependencies: [
         "SchedModel", "SchedWire", "OperatorAPI", "Placement", "Lifecycle", "SchedStore",
         "WireTransport", "Dashboard", "Checks", "Blobs", "ClusterPKI",
-        "BuildInfo",
+        "BuildInfo", "ACME",
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Hummingbird", package: "hummingbird"),
@@ -264,6 +274,13 @@ let package = Package(
       dependencies: [
         "ClusterPKI", "SchedModel", .product(name: "X509", package: "swift-certificates"),
         .product(name: "Crypto", package: "swift-crypto"),
+      ]),
+    .testTarget(
+      name: "ACMETests",
+      dependencies: [
+        "ACME", .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "X509", package: "swift-certificates"),
+        .product(name: "SwiftASN1", package: "swift-asn1"),
       ]),
     .testTarget(
       name: "HTTPFramingTests",

@@ -94,17 +94,19 @@ public enum HeadWriter {
   }
 
   /// The router's own answer: status, a plain-text message, its error mark.
+  /// `exact`: the body is `message` as it is, and the answer is not marked as the router's
+  /// error (an ACME challenge's key authorization).
   public static func answer(
     status: Int, reason: String, message: String, close: Bool, includeBody: Bool,
-    location: String? = nil
+    location: String? = nil, exact: Bool = false
   ) -> ByteBuffer {
-    let body = message + "\n"
+    let body = exact ? message : message + "\n"
     var out = ByteBuffer()
     out.writeString("HTTP/1.1 \(status) \(reason)\r\n")
     if let location { out.writeString("location: \(location)\r\n") }
     out.writeStaticString("content-type: text/plain; charset=utf-8\r\n")
     out.writeString("content-length: \(body.utf8.count)\r\n")
-    out.writeStaticString("x-turnout-error: router\r\n")
+    if !exact { out.writeStaticString("x-turnout-error: router\r\n") }
     if close { out.writeStaticString("connection: close\r\n") }
     out.writeStaticString("\r\n")
     if includeBody { out.writeString(body) }

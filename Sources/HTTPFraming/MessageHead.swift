@@ -41,6 +41,12 @@ public struct MessageHead {
     let parts = line.split(separator: " ", omittingEmptySubsequences: true)
     return parts.count >= 2 ? String(parts[1]) : "/"
   }
+  /// Whether the request target starts with `prefix`, read off the bytes (no allocation).
+  public func targetStarts(with prefix: some Collection<UInt8>) -> Bool {
+    let line = bytes.readableBytesView[requestLinePrefix]
+    guard let space = line.firstIndex(of: UInt8(ascii: " ")) else { return false }
+    return line[line.index(after: space)...].starts(with: prefix)
+  }
   public var host: String?
   public var expectsContinue = false
   public var previewValue: String?

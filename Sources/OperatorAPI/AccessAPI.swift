@@ -118,9 +118,46 @@ public struct CertificateUpload: Codable, Sendable, Equatable {
   }
 }
 
-/// `GET /v1/certificates`.
+/// `GET /v1/certificates`: the certificates, and the names the scheduler keeps certified over
+/// ACME (empty when it has no ACME directory).
 public struct CertificatesResponse: Codable, Sendable, Equatable {
   public var certificates: [CertificateView]
+  public var acme: [ACMENameView]
 
-  public init(certificates: [CertificateView]) { self.certificates = certificates }
+  public init(certificates: [CertificateView], acme: [ACMENameView] = []) {
+    self.certificates = certificates
+    self.acme = acme
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    certificates = try c.decode([CertificateView].self, forKey: .certificates)
+    acme = try c.decodeIfPresent([ACMENameView].self, forKey: .acme) ?? []
+  }
+}
+
+/// A host name whose certificate the scheduler obtains and renews over ACME.
+public struct ACMENameView: Codable, Sendable, Equatable {
+  public var name: String
+  /// The app whose `hosts` name it.
+  public var app: String
+  /// `valid` (its certificate serves), `pending` (none yet), `failing` (the last try failed).
+  public var state: String
+  /// When the next order is due: the renewal at two thirds of the life, or the next retry.
+  public var nextAttempt: Date?
+  /// Failed tries since the last success.
+  public var failures: Int
+  public var lastError: String?
+
+  public init(
+    name: String, app: String, state: String, nextAttempt: Date?, failures: Int,
+    lastError: String?
+  ) {
+    self.name = name
+    self.app = app
+    self.state = state
+    self.nextAttempt = nextAttempt
+    self.failures = failures
+    self.lastError = lastError
+  }
 }

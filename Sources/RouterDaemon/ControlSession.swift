@@ -166,6 +166,10 @@ struct ControlSession {
                   passed: result.passed, durationMillis: result.millis, detail: result.detail)))
           ))
       }
+    case .acmeChallenges(let set):
+      let held = router.routes.challenges.replace(set.tokens)
+      logger.info("ACME challenges held", metadata: ["tokens": "\(held)"])
+      try await connection.send(Frame(id: frame.id, .challengesHeld(ChallengesHeld(count: held))))
     case .error(let reply):
       logger.warning(
         "scheduler reported an error",

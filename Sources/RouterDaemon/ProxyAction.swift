@@ -103,6 +103,8 @@ struct Answer {
   var includeBody: Bool
   /// Where a redirect sends the client.
   var location: String? = nil
+  /// The body is the message as it is, not the router's error (an ACME key authorization).
+  var exact = false
   /// The exchange it ends, if one was under way.
   var ending: Ending? = nil
   /// A slot to report to the balancer as failed.

@@ -175,7 +175,8 @@ struct ProxyConnection {
   /// The head `.route` handed out is answered by the router. One with a body closes the
   /// connection after the answer: a client waiting on `Expect` may never send that body.
   mutating func refuse(
-    _ head: MessageHead, _ status: HTTPResponseStatus, _ message: String, location: String? = nil
+    _ head: MessageHead, _ status: HTTPResponseStatus, _ message: String, location: String? = nil,
+    exact: Bool = false
   ) -> ProxyAction {
     guard case .routing = state else { preconditionFailure("refuse without a routed head") }
     let close = draining || head.framing != .none || !head.keepAlive || head.minorVersion == 0
@@ -183,7 +184,7 @@ struct ProxyConnection {
     return .answer(
       Answer(
         status: status, message: message, close: close, includeBody: head.method != .head,
-        location: location))
+        location: location, exact: exact))
   }
 
   /// The router drains: the answer under way (or the next request's) closes the connection,

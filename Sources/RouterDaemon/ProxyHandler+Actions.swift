@@ -66,7 +66,7 @@ extension ProxyHandler {
         HeadWriter.answer(
           status: Int(answer.status.code), reason: answer.status.reasonPhrase,
           message: answer.message, close: answer.close, includeBody: answer.includeBody,
-          location: answer.location),
+          location: answer.location, exact: answer.exact),
         thenClose: answer.close)
       if !answer.close { resumeReading() }
     case .cut(let cut):

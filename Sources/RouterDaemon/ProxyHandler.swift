@@ -164,8 +164,10 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   func route(_ head: MessageHead) {
     switch ProxyRoute.resolve(
       head, in: routes.current, listener: listener, defaultApp: loop.config.defaultApp,
-      secure: secure, httpsPort: loop.config.tlsPort)
+      secure: secure, httpsPort: loop.config.tlsPort, challenge: routes.challenges.keyAuthorization)
     {
+    case .challenge(let keyAuthorization):
+      perform(machine.refuse(head, .ok, keyAuthorization, exact: true))
     case .refuse(let status, let message, let counted):
       if let counted { loop.answered(counted, .proxyError, since: loop.now) }
       perform(machine.refuse(head, status, message))

@@ -11,9 +11,14 @@ enum ProxyRoute: Equatable {
   case forward(set: RouteSet, counted: CounterKey, hsts: String? = nil)
   /// Plain HTTP to an app that wants HTTPS: a 308 to `location`.
   case redirect(location: String)
+  /// An ACME HTTP-01 fetch of a token this router holds: its key authorization, as it is.
+  case challenge(keyAuthorization: String)
   /// Answered by the router. A refusal that names a set (no healthy slot) is counted there as
   /// a proxy error; one that names none (no app, no set) is counted nowhere.
   case refuse(HTTPResponseStatus, String, counted: CounterKey?)
+
+  /// Where ACME HTTP-01 challenges are fetched (RFC 8555 section 8.3).
+  static let challengePrefix = "/.well-known/acme-challenge/"
 
   /// Which listener a request came in on: production serves the live set of each app, the
   /// preview listener the candidate set.
@@ -24,10 +29,24 @@ enum ProxyRoute: Equatable {
 
   /// `secure`: the request came over TLS. `httpsPort`: this router's HTTPS port, when it has
   /// an HTTPS listener (plain production requests of apps that ask are redirected to it).
+  /// `challenge`: the key authorization for an ACME token, if this router holds it; asked
+  /// only for `GET /.well-known/acme-challenge/TOKEN` on the plain production listener,
+  /// whatever the host (the CA asks for the name being proved).
   static func resolve(
     _ head: MessageHead, in routes: CompiledRoutes, listener: Listener, defaultApp: String?,
-    secure: Bool = false, httpsPort: Int? = nil
+    secure: Bool = false, httpsPort: Int? = nil,
+    challenge: (String) -> String? = { _ in nil }
   ) -> ProxyRoute {
+    if !secure, listener == .live, head.method == .get || head.method == .head,
+      head.targetStarts(with: challengePrefix.utf8)
+    {
+      let token = String(head.target.dropFirst(challengePrefix.count))
+      guard let keyAuthorization = challenge(token) else {
+        return .refuse(
+          .notFound, "this router holds no ACME challenge token '\(token)'", counted: nil)
+      }
+      return .challenge(keyAuthorization: keyAuthorization)
+    }
     guard let app = routes.app(forHost: head.host, defaultApp: defaultApp) else {
       return .refuse(
         .notFound,

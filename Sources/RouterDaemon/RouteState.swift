@@ -38,6 +38,8 @@ final class RouteState: Sendable {
   private let tables: Mutex<RouterTables>
   private let served: Mutex<CompiledRoutes>
   private let file: TableFile?
+  /// The ACME challenges this router answers on its plain listener.
+  let challenges = ChallengeTokens()
   /// The cluster id the state file names (the cluster this router joined), if any.
   let savedCluster: String?
   /// The HTTPS certificates the state file holds, if any.

@@ -50,6 +50,18 @@ extension APIClient {
     try await get("/v1/certificates", as: CertificatesResponse.self).certificates
   }
 
+  /// The certificates and, when the scheduler runs ACME, the names it keeps certified.
+  public func certificateStatus() async throws(ClientError) -> CertificatesResponse {
+    try await get("/v1/certificates", as: CertificatesResponse.self)
+  }
+
+  /// An ACME order for `name` now; returns the new certificate once the CA issued it.
+  public func renewCertificate(_ name: String) async throws(ClientError) -> CertificateView {
+    try await execute(
+      .POST, "/v1/certificates/\(Self.pathPart(name))/renew", body: nil,
+      contentType: "application/json", timeout: .seconds(300), as: CertificateView.self)
+  }
+
   public func certificate(_ name: String) async throws(ClientError) -> CertificateView {
     try await get("/v1/certificates/\(Self.pathPart(name))", as: CertificateView.self)
   }

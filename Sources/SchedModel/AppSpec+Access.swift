@@ -44,16 +44,22 @@ public struct HTTPSSettings: Codable, Sendable, Hashable {
   public var redirect: Bool
   /// The `Strict-Transport-Security` value HTTPS answers carry (like `max-age=31536000`).
   public var hsts: String?
+  /// The scheduler obtains and renews a certificate for each of the app's `hosts` over ACME
+  /// (it needs `schedd --acme-directory`; names with an uploaded certificate keep it until
+  /// two thirds of its life).
+  public var acme: Bool
 
-  public init(redirect: Bool = false, hsts: String? = nil) {
+  public init(redirect: Bool = false, hsts: String? = nil, acme: Bool = false) {
     self.redirect = redirect
     self.hsts = hsts
+    self.acme = acme
   }
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     redirect = try c.decodeIfPresent(Bool.self, forKey: .redirect) ?? false
     hsts = try c.decodeIfPresent(String.self, forKey: .hsts)
+    acme = try c.decodeIfPresent(Bool.self, forKey: .acme) ?? false
   }
 
   /// `max-age=N` first, then only `includeSubDomains` or `preload`.

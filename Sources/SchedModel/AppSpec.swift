@@ -186,6 +186,17 @@ public struct AppSpec: Codable, Sendable, Hashable {
         "'\(hsts)' is not a Strict-Transport-Security value (like max-age=31536000; includeSubDomains)"
       )
     }
+    if https?.acme == true {
+      guard !hosts.isEmpty else {
+        throw fail("https.acme", "needs hosts: the names to obtain certificates for")
+      }
+      if let wildcard = hosts.first(where: { $0.contains("*") }) {
+        throw fail(
+          "https.acme",
+          "'\(wildcard)' cannot be proved over HTTP-01; upload a wildcard certificate with schedctl cert upload instead"
+        )
+      }
+    }
     try validateSecrets()
     try validateChecks()
     try build?.validate()

@@ -25,6 +25,8 @@ public enum ClusterMessage: Sendable, Equatable {
   case putBlob(PutBlob)
   case stored(BlobStored)
   case certificates(EdgeCertificates)
+  case acmeChallenges(ACMEChallenges)
+  case challengesHeld(ChallengesHeld)
 
   public var type: MessageType {
     switch self {
@@ -53,6 +55,8 @@ public enum ClusterMessage: Sendable, Equatable {
     case .putBlob: .putBlob
     case .stored: .stored
     case .certificates: .certificates
+    case .acmeChallenges: .acmeChallenges
+    case .challengesHeld: .challengesHeld
     }
   }
 }

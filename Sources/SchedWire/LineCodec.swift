@@ -68,6 +68,8 @@ public enum LineCodec {
     case .putBlob(let body): try encoder.encode(body)
     case .stored(let body): try encoder.encode(body)
     case .certificates(let body): try encoder.encode(body)
+    case .acmeChallenges(let body): try encoder.encode(body)
+    case .challengesHeld(let body): try encoder.encode(body)
     case .routerReport(let body): try encoder.encode(body)
     }
   }
@@ -179,6 +181,8 @@ public enum LineCodec {
     case .putBlob: .putBlob(try PutBlob(from: decoder))
     case .stored: .stored(try BlobStored(from: decoder))
     case .certificates: .certificates(try EdgeCertificates(from: decoder))
+    case .acmeChallenges: .acmeChallenges(try ACMEChallenges(from: decoder))
+    case .challengesHeld: .challengesHeld(try ChallengesHeld(from: decoder))
     case .routerReport: .routerReport(try RouterReport(from: decoder))
     }
   }

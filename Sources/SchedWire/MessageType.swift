@@ -25,6 +25,8 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
   case putBlob = "put_blob"
   case stored
   case certificates
+  case acmeChallenges = "acme_challenges"
+  case challengesHeld = "challenges_held"
 }
 
 /// Who dialled the scheduler.

@@ -149,3 +149,22 @@ public struct EdgeCertificates: WireBody {
     self.certificates = certificates
   }
 }
+
+/// Scheduler → every router: the ACME HTTP-01 challenges under way, token → key authorization,
+/// whole (each replaces the last; empty when none is). A router answers
+/// `GET /.well-known/acme-challenge/TOKEN` on its plain listener from this set, and confirms it
+/// holds the set with `challenges_held` before the scheduler asks the CA to look.
+public struct ACMEChallenges: WireBody {
+  public static let type = MessageType.acmeChallenges
+  public var tokens: [String: String]
+
+  public init(tokens: [String: String]) { self.tokens = tokens }
+}
+
+/// Router → scheduler, answering `acme_challenges`: how many tokens it now answers for.
+public struct ChallengesHeld: WireBody {
+  public static let type = MessageType.challengesHeld
+  public var count: Int
+
+  public init(count: Int) { self.count = count }
+}

@@ -279,7 +279,7 @@ struct ClusterSession {
       await routers.report(report, from: session)
       return phase
     case (.router(let session), .routeAck), (.router(let session), .drained),
-      (.router(let session), .previewChecked):
+      (.router(let session), .previewChecked), (.router(let session), .challengesHeld):
       if let id = frame.id { routers.answered(id, frame.message, from: session) }
       return phase
     case (.router, _):

@@ -35,6 +35,8 @@ public final class Scheduler: Service {
   let apiTLS: APIServerTLS?
   /// The certificates routers serve HTTPS with.
   let served: ServedCertificates
+  /// Certificates over ACME; nil without `--acme-directory`.
+  let acme: ACMEService?
   private let lineServer: LineServer
   private let apiPortPromise: EventLoopPromise<Int>
   private let logger: Logger
@@ -49,9 +51,11 @@ public final class Scheduler: Service {
     cluster: Cluster, clusterID: String, apps: AppService, routers: RouterHub,
     images: ImageService, builds: BuildService, config: SchedulerConfig,
     authority: ClusterAuthority?, secrets: JoinSecrets, operators: OperatorTokens,
-    apiTLS: APIServerTLS?, served: ServedCertificates, lineServer: LineServer, logger: Logger
+    apiTLS: APIServerTLS?, served: ServedCertificates, acme: ACMEService?, lineServer: LineServer,
+    logger: Logger
   ) {
     self.served = served
+    self.acme = acme
     self.authority = authority
     self.secrets = secrets
     self.operators = operators
@@ -126,12 +130,18 @@ public final class Scheduler: Service {
     let builds = await BuildService(
       cluster: cluster, apps: apps, images: images, maxContextBytes: config.maxBuildContextBytes,
       logger: logger)
+    let served = try await ServedCertificates.load(
+      store: store, seal: seal, routers: routers, now: cluster.now)
+    var acme: ACMEService? = nil
+    if let settings = config.acme {
+      acme = try await ACMEService.load(
+        settings: settings, served: served, routers: routers, apps: apps, store: store,
+        seal: seal, logger: logger, now: cluster.now)
+    }
     let scheduler = Scheduler(
       cluster: cluster, clusterID: clusterID, apps: apps, routers: routers, images: images,
       builds: builds, config: config, authority: authority, secrets: secrets,
-      operators: operators, apiTLS: apiTLS,
-      served: try await ServedCertificates.load(
-        store: store, seal: seal, routers: routers, now: cluster.now),
+      operators: operators, apiTLS: apiTLS, served: served, acme: acme,
       lineServer: server, logger: logger)
     await scheduler.routers.onNewerEpoch { [apps = scheduler.apps] epoch in
       await apps.perform(.routerEpoch(epoch))
@@ -143,7 +153,7 @@ public final class Scheduler: Service {
   func makeRoutes() -> APIRoutes {
     APIRoutes(
       cluster: cluster, apps: apps, routers: routers, images: images, builds: builds,
-      operators: operators, served: served,
+      operators: operators, served: served, acme: acme,
       tokens: JoinTokens(
         secrets: secrets, authority: authority, scheduler: config.advertisedCluster,
         cluster: clusterID))
@@ -276,6 +286,9 @@ public final class Scheduler: Service {
             }
           }
         }
+      }
+      if let acme {
+        group.addTask { try? await cancelWhenGracefulShutdown { await acme.run() } }
       }
       // Retention also after retires and stops, not only after pushes: every 10 minutes.
       let images = self.images

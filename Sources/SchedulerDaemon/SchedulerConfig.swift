@@ -20,6 +20,27 @@ public enum APITLSSource: Sendable, Equatable {
   case files(certificate: String, key: String)
 }
 
+/// The ACME CA the scheduler obtains routers' certificates from.
+public struct ACMESettings: Sendable, Equatable {
+  /// The CA's directory URL (Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory).
+  public var directory: String
+  /// Where the CA writes about expiry and problems (`mailto:` added).
+  public var email: String?
+  /// PEM roots the CA's HTTPS is checked against, instead of the system's.
+  public var caFile: String?
+  /// The first retry's wait after a failure (doubled per failure, up to `retryCap`).
+  public var retryBase: TimeInterval = 60
+  public var retryCap: TimeInterval = 6 * 3600
+  /// How long every router has to confirm it holds a challenge token.
+  public var challengeTimeout: Duration = .seconds(10)
+
+  public init(directory: String, email: String? = nil, caFile: String? = nil) {
+    self.directory = directory
+    self.email = email
+    self.caFile = caFile
+  }
+}
+
 /// Everything `schedd` is told at start.
 public struct SchedulerConfig: Sendable {
   /// TLS or plain TCP on the cluster port. `schedd` asks for TLS unless told
@@ -71,6 +92,8 @@ public struct SchedulerConfig: Sendable {
   /// The cluster address new nodes dial (`HOST:PORT`), for the join command; nil when
   /// the scheduler cannot know it (it listens on every address and was not told).
   public var advertisedCluster: String?
+  /// Certificates over ACME for app hosts whose spec asks (`https: {acme: true}`); nil: none.
+  public var acme: ACMESettings?
 
   /// The cluster CA's directory to use, for TLS.
   public var resolvedPKIDirectory: String? {

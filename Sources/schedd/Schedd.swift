@@ -108,6 +108,29 @@ struct Schedd: AsyncParsableCommand {
   @Option(help: "The private key (PEM) of --api-cert.")
   var apiKey: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Obtain routers' HTTPS certificates from this ACME CA's directory URL (or TURNOUT_ACME_DIRECTORY).",
+      discussion:
+        "For the hosts of apps whose spec says https: {acme: true}. Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory (try https://acme-staging-v02.api.letsencrypt.org/directory first). Each name must resolve to the routers and port 80 must reach their plain listener: every router answers the HTTP-01 challenge. Using it means agreeing to the CA's terms of service."
+    ))
+  var acmeDirectory: String?
+
+  @Option(help: "Contact e-mail for the ACME account: the CA writes about expiry and problems.")
+  var acmeEmail: String?
+
+  @Option(
+    help:
+      "PEM file of the roots the ACME CA's HTTPS is checked against, instead of the system's (a private CA)."
+  )
+  var acmeCAFile: String?
+
+  @Option(
+    help:
+      "How long after a failed ACME order the first retry waits; each further failure doubles it, up to 6 hours."
+  )
+  var acmeRetry: String = "1m"
+
   @Option(help: "Token routers must present to connect (default: routers are refused).")
   var routerToken: String?
 
@@ -245,6 +268,26 @@ struct Schedd: AsyncParsableCommand {
       config.maxBuildContextBytes = try Quantity.parseMemory(maxBuildContext)
       config.apiTLS = try apiTLSSource(apiHost: api.host, env: env)
       config.secretsKeyPath = secretsKey ?? env["TURNOUT_SECRETS_KEY"]
+      if let directory = acmeDirectory ?? env["TURNOUT_ACME_DIRECTORY"], !directory.isEmpty {
+        guard directory.hasPrefix("https://"), URL(string: directory)?.host != nil else {
+          throw ValidationError(
+            "--acme-directory must be the CA's https:// directory URL, like https://acme-v02.api.letsencrypt.org/directory"
+          )
+        }
+        if let caFile = acmeCAFile, !FileManager.default.isReadableFile(atPath: caFile) {
+          throw ValidationError("cannot read --acme-ca-file \(caFile)")
+        }
+        var acme = ACMESettings(
+          directory: directory, email: acmeEmail ?? env["TURNOUT_ACME_EMAIL"], caFile: acmeCAFile)
+        let retry = try Parsing.duration(acmeRetry)
+        guard retry >= .seconds(1) else {
+          throw ValidationError("--acme-retry must be at least 1s")
+        }
+        acme.retryBase = Double(retry.components.seconds)
+        config.acme = acme
+      } else if acmeEmail != nil || acmeCAFile != nil {
+        throw ValidationError("--acme-email and --acme-ca-file need --acme-directory")
+      }
       return config
     } catch let error as ModelError {
       throw ValidationError(error.message)

@@ -223,6 +223,17 @@ public enum GoldenFrames {
                 source: "operator", fingerprint: "5e5e5e5e")
             ])))
     ),
+    (
+      .acmeChallenges,
+      Frame(
+        id: "q12",
+        .acmeChallenges(
+          ACMEChallenges(tokens: [
+            "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0":
+              "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
+          ])))
+    ),
+    (.challengesHeld, Frame(id: "q12", .challengesHeld(ChallengesHeld(count: 1)))),
   ]
 
   public static let layer = ContentDigest(rawValue: "sha256:" + String(repeating: "5e", count: 32))!

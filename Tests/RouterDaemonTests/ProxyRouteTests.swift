@@ -55,6 +55,8 @@ struct ProxyRouteTests {
     switch route {
     case .redirect(let location):
       seen = "redirect \(location)"
+    case .challenge(let keyAuthorization):
+      seen = "challenge \(keyAuthorization)"
     case .forward(let set, let counted, _):
       #expect(set.upstreams == [Self.slot])
       seen = "forward \(counted.set.app)/\(counted.set.color.rawValue) \(counted.route.rawValue)"
@@ -105,5 +107,49 @@ struct ProxyRouteTests {
       Issue.record("the preview listener redirected")
       return
     }
+  }
+
+  @Test(
+    "ACME challenge fetches are answered from the tokens held, on the plain production listener only, whatever the host",
+    arguments: [
+      (
+        "GET /.well-known/acme-challenge/tok1", "shop.test", false, ProxyRoute.Listener.live,
+        "challenge tok1.thumb"
+      ),
+      (
+        "HEAD /.well-known/acme-challenge/tok1", "nobody.test", false, .live, "challenge tok1.thumb"
+      ),
+      (
+        "GET /.well-known/acme-challenge/other", "shop.test", false, .live,
+        "404 this router holds no ACME challenge token 'other'"
+      ),
+      // Not a challenge: HTTPS, the preview listener, a POST, another path.
+      ("GET /.well-known/acme-challenge/tok1", "shop.test", true, .live, "forward"),
+      ("GET /.well-known/acme-challenge/tok1", "shop.test", false, .preview, "503"),
+      ("POST /.well-known/acme-challenge/tok1", "shop.test", false, .live, "redirect"),
+      ("GET /.well-known/acme-challenge", "shop.test", false, .live, "redirect"),
+    ] as [(String, String, Bool, ProxyRoute.Listener, String)])
+  func challenges(
+    _ line: String, _ host: String, _ secure: Bool, _ listener: ProxyRoute.Listener,
+    _ expected: String
+  ) throws {
+    let app = AppRoutes(
+      app: "shop", hosts: ["shop.test"],
+      live: RouteSet(color: .blue, deployment: "d1", image: "shop:1", upstreams: [Self.slot]),
+      httpsRedirect: true)
+    let head = try HeadParser.request(
+      ByteBuffer(string: "\(line) HTTP/1.1\r\nhost: \(host)\r\n\r\n"), previewHeader: nil)
+    let route = ProxyRoute.resolve(
+      head, in: CompiledRoutes(RouteTable(epoch: 1, apps: [app])), listener: listener,
+      defaultApp: "shop", secure: secure, httpsPort: 8443,
+      challenge: { $0 == "tok1" ? "tok1.thumb" : nil })
+    let seen: String
+    switch route {
+    case .challenge(let keyAuthorization): seen = "challenge \(keyAuthorization)"
+    case .forward: seen = "forward"
+    case .redirect: seen = "redirect"
+    case .refuse(let status, let message, _): seen = "\(status.code) \(message)"
+    }
+    #expect(seen.hasPrefix(expected), "\(line) \(host) secure: \(secure) \(listener)")
   }
 }

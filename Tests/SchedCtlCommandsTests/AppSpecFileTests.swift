@@ -1,5 +1,6 @@
 import AgentCore
 import Foundation
+import OperatorAPI
 import SchedModel
 import Testing
 
@@ -109,6 +110,41 @@ struct AppSpecFileTests {
       spec.https == HTTPSSettings(redirect: true, hsts: "max-age=31536000; includeSubDomains"))
     #expect(problem(base + "https: { hsts: forever }\n")?.contains("https.hsts") == true)
     #expect(problem(base + "https: { redirect: yes please }\n")?.contains("https.redirect") == true)
+    // ACME: certificates for the hosts, so it needs hosts, and HTTP-01 cannot prove a wildcard.
+    let acme = try AppSpecFile.parse(
+      base + "hosts: [shop.example.com]\nhttps: { acme: true }\n", file: "app.yaml")
+    #expect(acme.https?.acme == true)
+    #expect(problem(base + "https: { acme: true }\n")?.contains("needs hosts") == true)
+    #expect(
+      problem(base + "hosts: [\"*.example.com\"]\nhttps: { acme: true }\n")?.contains(
+        "cannot be proved over HTTP-01") == true)
+  }
+
+  @Test("cert list: each name's certificate, and the ACME state of names the scheduler keeps")
+  func certificateList() {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    let status = CertificatesResponse(
+      certificates: [
+        CertificateView(
+          name: "shop.example.com", issuer: "CN=Pebble Intermediate CA", notBefore: now,
+          notAfter: now.addingTimeInterval(90 * 86400), source: "acme", fingerprint: "ab")
+      ],
+      acme: [
+        ACMENameView(
+          name: "shop.example.com", app: "shop", state: "valid",
+          nextAttempt: now.addingTimeInterval(60 * 86400), failures: 0, lastError: nil),
+        ACMENameView(
+          name: "new.example.com", app: "shop", state: "failing",
+          nextAttempt: now.addingTimeInterval(120), failures: 2,
+          lastError: "the CA could not check http://new.example.com/...: 404"),
+      ])
+    let text = CertListCommand.render(status, now: now)
+    let lines = text.split(separator: "\n").map(String.init)
+    #expect(lines.contains { $0.contains("shop.example.com") && $0.contains("renews in 60d") })
+    #expect(
+      lines.contains { $0.hasPrefix("new.example.com") && $0.contains("failing (2x), retry in 2m") }
+    )
+    #expect(lines.last == "new.example.com: the CA could not check http://new.example.com/...: 404")
   }
 
   @Test func errorsNameTheLineAndTheField() {

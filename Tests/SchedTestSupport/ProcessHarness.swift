@@ -10,12 +10,15 @@ public final class ManagedProcess {
   private let environment: [String: String]
   /// The network namespace (a test host) the process runs in; nil: the test's own.
   public let namespace: String?
+  /// A program outside the build folder (like /usr/bin/pebble), by its path.
+  private let program: String?
 
   public init(
     _ name: String, _ arguments: [String], logDirectory: URL, environment: [String: String] = [:],
-    namespace: String? = nil
+    namespace: String? = nil, program: String? = nil
   ) {
     self.name = name
+    self.program = program
     self.arguments = arguments
     self.namespace = namespace
     var environment = environment
@@ -52,7 +55,9 @@ public final class ManagedProcess {
 
   public func start() throws {
     let process = Process()
-    let program = try Self.binDirectory().appendingPathComponent(executable)
+    let program =
+      try self.program.map { URL(fileURLWithPath: $0) }
+      ?? Self.binDirectory().appendingPathComponent(executable)
     if let namespace {
       // nsenter execs the program in the namespace: the pid is the program's. (`ip netns exec`
       // would remount /sys.)

@@ -39,6 +39,8 @@ struct ProtocolGoldenTests {
     #"{"v":1,"type":"put_blob","id":"sha256:5e5e5e5e5e5e","digest":"sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e","size":2088960}"#,
     #"{"v":1,"type":"stored","id":"sha256:5e5e5e5e5e5e","digest":"sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e","size":2088960}"#,
     #"{"v":1,"type":"certificates","certificates":[{"chain":"-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n","fingerprint":"5e5e5e5e","issuer":"CN=Example CA","key":"-----BEGIN PRIVATE KEY-----\nMIGH...\n-----END PRIVATE KEY-----\n","name":"web.example.com","not_after":1797776000,"not_before":1790000000,"source":"operator"}],"version":7}"#,
+    #"{"v":1,"type":"acme_challenges","id":"q12","tokens":{"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0":"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"}}"#,
+    #"{"v":1,"type":"challenges_held","id":"q12","count":1}"#,
   ]
 
   static var cases: [(String, Frame)] {

@@ -25,7 +25,7 @@ enum AppSpecFile {
     "max_per_node", "security", "hosts", "keep_warm", "drain_timeout", "tests", "checks", "log",
     "build", "secrets", "secret_files", "https",
   ]
-  static let httpsFields = ["redirect", "hsts"]
+  static let httpsFields = ["redirect", "hsts", "acme"]
   static let buildFields = [
     "timeout", "cpu", "memory", "dockerfile", "git", "on_push", "switch_after_verify",
   ]
@@ -304,7 +304,9 @@ enum AppSpecFile {
           redirect: try fields["redirect"].map { node throws(Problem) in
             try bool(node, "https.redirect")
           } ?? false,
-          hsts: try fields["hsts"].map { node throws(Problem) in try string(node, "https.hsts") })
+          hsts: try fields["hsts"].map { node throws(Problem) in try string(node, "https.hsts") },
+          acme: try fields["acme"].map { node throws(Problem) in try bool(node, "https.acme") }
+            ?? false)
       }
       var log: LogConfig?
       if let node = top["log"] {

@@ -102,8 +102,24 @@ extension APIRoutes {
   /// The certificates routers serve HTTPS with: views for readers, uploads for admins.
   func addCertificates(to groups: RouteGroups) {
     let served = self.served
+    let acme = self.acme
     groups.read.get("certificates") { _, _ in
-      JSONResponse.ok(CertificatesResponse(certificates: served.views()))
+      JSONResponse.ok(
+        CertificatesResponse(certificates: served.views(), acme: await acme?.views() ?? []))
+    }
+    // An order now, over ACME; answers when it ends (an event either way).
+    groups.admin.post("certificates/:name/renew") { _, context in
+      let name = try context.parameters.require("name")
+      return JSONResponse.ok(
+        try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in
+          guard let acme else {
+            throw SchedulerError(
+              .invalid,
+              "this scheduler has no ACME CA: start schedd with --acme-directory URL, or upload a renewed certificate with schedctl cert upload"
+            )
+          }
+          return try await acme.renew(name)
+        })
     }
     groups.read.get("certificates/:name") { _, context in
       let name = try context.parameters.require("name")

@@ -20,6 +20,8 @@ struct APIRoutes {
   let operators: OperatorTokens
   /// The certificates routers serve HTTPS with.
   let served: ServedCertificates
+  /// Certificates over ACME; nil without an ACME directory.
+  let acme: ACMEService?
   /// What `GET /v1/cluster/join` answers, and token rotation.
   let tokens: JoinTokens
   let sessions = DashboardSessions()

@@ -43,6 +43,8 @@ public actor RouterHub {
   public private(set) var table: RouteTable = .empty
   /// The HTTPS certificates every router should serve; nil until the scheduler loaded them.
   private(set) var certificates: EdgeCertificates?
+  /// The ACME challenges under way, token → key authorization: every router answers them.
+  private(set) var challenges: [String: String] = [:]
 
   init(logger: Logger, now: @escaping @Sendable () -> Date) {
     self.logger = logger
@@ -78,6 +80,32 @@ public actor RouterHub {
     {
       session.send(Frame(.certificates(certificates)))
     }
+    if !challenges.isEmpty {
+      session.send(Frame(id: nextID("k"), .acmeChallenges(ACMEChallenges(tokens: challenges))))
+    }
+  }
+
+  /// Hands every connected router the challenges under way with `token` added (or removed,
+  /// `keyAuthorization` nil) and waits for each to confirm it holds them. Returns the routers
+  /// that did not, with why (left, no answer within `timeout`).
+  func challenge(_ token: String, _ keyAuthorization: String?, timeout: Duration) async
+    -> [String: String]
+  {
+    challenges[token] = keyAuthorization
+    let set = ACMEChallenges(tokens: challenges)
+    let results = await requestAll(
+      peers.values.compactMap(\.session), timeout: timeout,
+      frame: { Frame(id: $0, .acmeChallenges(set)) })
+    var missing: [String: String] = [:]
+    for (name, result) in results {
+      switch result {
+      case .success(.challengesHeld): break
+      case .success: missing[name] = "answered something else"
+      case .failure(.left): missing[name] = "left"
+      case .failure(.timedOut): missing[name] = "did not confirm within \(timeout)"
+      }
+    }
+    return missing
   }
 
   /// Hands `set` to every connected router with an HTTPS listener (and every one that

@@ -113,6 +113,42 @@ final class ServedCertificates: Sendable {
     return CertificateView(certificate)
   }
 
+  /// The certificate serving `name` exactly (not a wildcard covering it), if any.
+  func certificate(_ name: String) -> EdgeCertificate? {
+    state.withLock { $0.byName[name.lowercased()] }
+  }
+
+  /// Takes a certificate the scheduler obtained over ACME, checked like an upload; the event
+  /// says issued (a first one) or renewed.
+  func obtained(name: String, chain: String, key: String, directory: String)
+    async throws(SchedulerError) -> CertificateView
+  {
+    let checked: ServedCertificate.Checked
+    do {
+      checked = try ServedCertificate.check(chainPEM: chain, keyPEM: key, name: name, now: now())
+    } catch {
+      throw SchedulerError(
+        .invalid, "the CA's certificate for \(name) is refused: \(error.message)")
+    }
+    let before = certificate(name)
+    let certificate = EdgeCertificate(
+      name: name, chain: chain, key: key, notBefore: checked.notBefore, notAfter: checked.notAfter,
+      issuer: checked.issuer, source: "acme", fingerprint: checked.fingerprint)
+    let until = checked.notAfter.formatted(.iso8601)
+    try await save(
+      certificate, name: name,
+      event: ClusterEvent(
+        at: now(), actor: "scheduler",
+        kind: before == nil ? "certificate.issued" : "certificate.renewed",
+        subject: name,
+        detail: (before.map {
+          "replaces the \($0.source) certificate valid until \($0.notAfter.formatted(.iso8601)); "
+        } ?? "")
+          + "issued by \(checked.issuer) over ACME (\(directory)), valid until \(until); routers serve it from now on"
+      ))
+    return CertificateView(certificate)
+  }
+
   func remove(name: String, actor: String) async throws(SchedulerError) {
     let name = name.lowercased()
     _ = try view(name)

@@ -29,6 +29,11 @@ extension ProcessSuites {
         agent.kill(SIGTERM)
         scheduler.kill(SIGTERM)
       }
+      // The push needs the API up; a ready node says the scheduler is serving.
+      #expect(
+        await eventually(timeout: .seconds(20)) {
+          (try? await cluster.api.nodes().first?.state) == .ready
+        })
       let push = try await cluster.schedctl(["image", "push", "turnout-sample:1"])
       #expect(push.status == 0, "\(push.output)")
       // Rot the largest blob on the scheduler's disk: same size, one bit flipped.
@@ -46,10 +51,6 @@ extension ProcessSuites {
       try file.write(contentsOf: Data([byte[0] ^ 0x40]))
       try file.close()
 
-      #expect(
-        await eventually(timeout: .seconds(20)) {
-          (try? await cluster.api.nodes().first?.state) == .ready
-        })
       var spec = ProcessCluster.sampleSpec(app)
       spec.slots = 1
       _ = try await cluster.api.apply(spec)

@@ -71,6 +71,7 @@ struct AccessMatrixTests {
     "GET /v1/certificates/{name}": .read,
     "PUT /v1/certificates/{name}": .admin,
     "DELETE /v1/certificates/{name}": .admin,
+    "POST /v1/certificates/{name}/renew": .admin,
     "GET /metrics": .read,
   ]
   /// Routes outside the tokens: open, the dashboard's own (its session), the webhook (its

@@ -35,6 +35,7 @@ public enum Assets {
     table { border-collapse: collapse; width: 100%; font-size: .82rem; }
     th, td { text-align: left; padding: 2px 6px; border-bottom: 1px solid var(--line); }
     td.health.healthy { color: var(--green); } td.health.unhealthy, td.health.exited { color: var(--bad); }
+    tr.certificate.expired, tr.certificate.failing, tr.certificate.soon { color: var(--bad); }
     .graphs { display: flex; flex-wrap: wrap; gap: .6rem; margin-top: .8rem; }
     figure.graph { margin: 0; width: 370px; }
     figcaption { font-size: .8rem; color: var(--muted); }

@@ -18,6 +18,8 @@ public struct DashboardModel: Sendable {
   /// Recent builds, newest first, and the last lines of the running ones' output.
   public var builds: [BuildRecord] = []
   public var buildLogs: [String: [String]] = [:]
+  /// The certificates routers serve HTTPS with, and the names kept over ACME.
+  public var certificates = CertificatesResponse(certificates: [])
   /// The API token the session was opened with.
   public var viewer: Viewer?
 

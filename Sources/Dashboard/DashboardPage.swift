@@ -49,6 +49,8 @@ public enum DashboardPage {
     }
     for app in model.apps { html += self.app(app, model) }
     html += builds(model.builds, logs: model.buildLogs)
+    html += certificates(
+      model.certificates, now: Date(timeIntervalSince1970: TimeInterval(model.now)))
     html += events(model.events)
     return html
   }

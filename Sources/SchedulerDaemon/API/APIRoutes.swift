@@ -31,7 +31,7 @@ struct APIRoutes {
     router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]) }
     DashboardRoutes(
       cluster: cluster, apps: apps, routers: routers, builds: builds, tokens: operators,
-      sessions: sessions
+      sessions: sessions, served: served, acme: acme
     ).add(to: router)
     // Prometheus sends a token too (`authorization: { credentials: TOKEN }`); read is enough.
     router.group("metrics").add(middleware: OperatorAuth(needed: .read, tokens: operators)).get {

@@ -16,6 +16,8 @@ struct DashboardRoutes {
   let builds: BuildService
   let tokens: OperatorTokens
   let sessions: DashboardSessions
+  let served: ServedCertificates
+  let acme: ACMEService?
 
   /// Graphs reach this far back.
   static let window: Int64 = 1800
@@ -99,6 +101,8 @@ struct DashboardRoutes {
       samples: Dictionary(grouping: points, by: \.series), now: now, window: Self.window)
     model.builds = await builds.list(app: nil, limit: 10)
     model.buildLogs = await builds.runningTails(lines: 15)
+    model.certificates = CertificatesResponse(
+      certificates: served.views(), acme: await acme?.views() ?? [])
     return model
   }
 

@@ -26,6 +26,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+    .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
   ],
   targets: [
     // MARK: pure core
@@ -149,6 +150,8 @@ let package = Package(
       dependencies: [
         "SchedModel", "SchedWire", "RouteTable", "WireTransport", "HTTPFraming", "Checks",
         "ClusterPKI",
+        .product(name: "NIOHPACK", package: "swift-nio-http2"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -302,6 +305,7 @@ let package = Package(
       name: "RouterDaemonTests",
       dependencies: [
         "RouterDaemon", "RouteTable", "SchedModel", "SchedTestSupport", "HTTPFraming",
+        .product(name: "NIOHPACK", package: "swift-nio-http2"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

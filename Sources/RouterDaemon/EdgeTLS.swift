@@ -34,7 +34,8 @@ final class EdgeTLS: Sendable {
         privateKey: .privateKey(
           try NIOSSLPrivateKey(bytes: Array(placeholder.pemRepresentation.utf8), format: .pem)))
       configuration.minimumTLSVersion = .tlsv12
-      configuration.applicationProtocols = ["http/1.1"]
+      // HTTP/2 when the client offers it, HTTP/1.1 otherwise (and for WebSockets).
+      configuration.applicationProtocols = ["h2", "http/1.1"]
       configuration.sslContextCallback = Self.callback(certificates)
       context = try NIOSSLContext(configuration: configuration)
     } catch {

@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 import RouteTable
@@ -109,15 +110,45 @@ public final class Proxy: Sendable {
       .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
       .childChannelOption(.maxMessagesPerRead, value: 16)
       .childChannelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
-          let loop = contexts[ObjectIdentifier(channel.eventLoop)]!.context.value
-          let pipeline = channel.pipeline.syncOperations
-          // HTTPS: TLS in front, the certificate chosen per handshake by the name asked for.
-          if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls.context)) }
-          // One handler: the proxy reads and writes bytes itself (see ProxyHandler).
-          try pipeline.addHandler(
-            ProxyHandler(loop: loop, routes: routes, listener: listener, secure: tls != nil))
+        let loop = contexts[ObjectIdentifier(channel.eventLoop)]!.context
+        guard let tls else {
+          return channel.eventLoop.makeCompletedFuture {
+            // One handler: the proxy reads and writes bytes itself (see ProxyHandler).
+            try channel.pipeline.syncOperations.addHandler(
+              ProxyHandler(loop: loop.value, routes: routes, listener: listener))
+          }
         }
+        // HTTPS: TLS in front, the certificate chosen per handshake by the name asked for;
+        // then HTTP/2 or HTTP/1.1 as the client and ALPN agreed.
+        do {
+          try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+        } catch {
+          return channel.eventLoop.makeFailedFuture(error)
+        }
+        return channel.configureHTTP2SecureUpgrade(
+          h2ChannelConfigurator: { channel in
+            do { try channel.pipeline.syncOperations.addHandler(FlushCoalescer()) } catch {
+              return channel.eventLoop.makeFailedFuture(error)
+            }
+            return channel.configureHTTP2Pipeline(
+              mode: .server,
+              connectionConfiguration: .init(), streamConfiguration: .init()
+            ) { stream in
+              stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandlers([
+                  HTTP2StreamBridge(),
+                  ProxyHandler(
+                    loop: loop.value, routes: routes, listener: listener, secure: true),
+                ])
+              }
+            }.map { _ in }
+          },
+          http1ChannelConfigurator: { channel in
+            channel.eventLoop.makeCompletedFuture {
+              try channel.pipeline.syncOperations.addHandler(
+                ProxyHandler(loop: loop.value, routes: routes, listener: listener, secure: true))
+            }
+          })
       }
       .withBoundSocket(fd).get()
   }

@@ -38,6 +38,9 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
 
   func handlerAdded(context: ChannelHandlerContext) {
     self.context = context
+    // Added after the TLS handshake (ALPN chose HTTP/1.1 or this is an HTTP/2 stream): the
+    // channel is active already and channelActive will not come.
+    if context.channel.isActive { clientIP = context.channel.remoteAddress?.ipAddress }
     let shortest = min(loop.limits.responseTimeout, loop.limits.idleTimeout)
     scheduleChecks(
       every: min(TimeAmount.seconds(1), .nanoseconds(max(shortest.nanoseconds / 4, 1_000_000))))

@@ -1,0 +1,286 @@
+import NIOCore
+import NIOHPACK
+
+/// One HTTP/2 stream's request as HTTP/1.1 bytes, for the proxy that speaks HTTP/1.1 to slots:
+/// the pseudo-header fields become the request line and `host`, split `cookie` fields are
+/// joined again, and a body of unknown length is sent chunked. Pure.
+struct HTTP2RequestTranslator {
+  /// The request was HEAD: its answer has no body whatever its head says.
+  private(set) var isHead = false
+  /// The body is sent chunked (no content-length came with it).
+  private(set) var chunked = false
+
+  enum Refusal: Error, Equatable {
+    /// A request without `:method` or `:path`, or with a method the proxy does not carry.
+    case malformed(String)
+  }
+
+  /// The request head; `endStream`: it has no body.
+  mutating func head(_ headers: HPACKHeaders, endStream: Bool) throws(Refusal) -> ByteBuffer {
+    var method: String?
+    var path: String?
+    var authority: String?
+    var host: String?
+    var cookies: [String] = []
+    var contentLength = false
+    for (name, value, _) in headers {
+      switch name {
+      case ":method": method = value
+      case ":path": path = value
+      case ":authority": authority = value
+      case ":scheme", ":protocol": break
+      case "host": host = value
+      case "cookie": cookies.append(value)
+      case "content-length": contentLength = true
+      default: break
+      }
+    }
+    guard let method, let path, !path.isEmpty else {
+      throw .malformed("a request needs :method and :path")
+    }
+    guard method != "CONNECT" else { throw .malformed("CONNECT is not carried") }
+    isHead = method == "HEAD"
+    chunked = !endStream && !contentLength
+    var out = ByteBuffer()
+    out.reserveCapacity(256)
+    out.writeString(method)
+    out.writeStaticString(" ")
+    out.writeString(path)
+    out.writeStaticString(" HTTP/1.1\r\n")
+    if let host = authority ?? host {
+      out.writeStaticString("host: ")
+      out.writeString(host)
+      out.writeStaticString("\r\n")
+    }
+    for (name, value, _) in headers
+    where name.utf8.first != UInt8(ascii: ":") && name != "host" && name != "cookie" {
+      out.writeString(name)
+      out.writeStaticString(": ")
+      out.writeString(value)
+      out.writeStaticString("\r\n")
+    }
+    if !cookies.isEmpty { out.writeString("cookie: \(cookies.joined(separator: "; "))\r\n") }
+    if chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
+    out.writeStaticString("\r\n")
+    if endStream, chunked { out.writeStaticString("0\r\n\r\n") }
+    return out
+  }
+
+  /// A DATA frame's bytes; `endStream` ends the body.
+  func data(_ bytes: ByteBuffer, endStream: Bool) -> ByteBuffer {
+    guard chunked else { return bytes }
+    var out = ByteBuffer()
+    if bytes.readableBytes > 0 {
+      out.writeString(String(bytes.readableBytes, radix: 16) + "\r\n")
+      out.writeImmutableBuffer(bytes)
+      out.writeStaticString("\r\n")
+    }
+    if endStream { out.writeStaticString("0\r\n\r\n") }
+    return out
+  }
+
+  /// Trailers end a chunked body (they are dropped: the proxy's slots get none over HTTP/1.1).
+  func trailers() -> ByteBuffer {
+    chunked ? ByteBuffer(string: "0\r\n\r\n") : ByteBuffer()
+  }
+}
+
+/// The proxy's HTTP/1.1 answer, read back off its bytes, as one HTTP/2 stream's parts: the
+/// head (interim 1xx heads too) with connection-specific fields left out and names in lower
+/// case, then the body de-chunked, the last part marked as the end of the stream. Pure.
+struct HTTP1ResponseTranslator {
+  enum Part: Equatable {
+    case head(HPACKHeaders, endStream: Bool)
+    case data(ByteBuffer, endStream: Bool)
+  }
+
+  private enum Body: Equatable {
+    case length(Int)
+    case chunkSize
+    case chunkData(Int)
+    case chunkDataEnd
+    case trailers
+    case untilClose
+  }
+
+  private enum State: Equatable {
+    case head
+    case body(Body)
+    case done
+  }
+
+  private var state = State.head
+  private var pending = ByteBuffer()
+  /// The request was HEAD.
+  var requestIsHead = false
+
+  /// Whether the end of the stream was given.
+  var ended: Bool { state == .done }
+
+  /// A body that runs until the connection closes; the close ends it.
+  var endsOnClose: Bool { state == .body(.untilClose) }
+
+  enum Failure: Error, Equatable { case malformed(String) }
+
+  /// Reads `bytes` on from what came before; returns the parts they complete.
+  mutating func feed(_ bytes: ByteBuffer) throws(Failure) -> [Part] {
+    pending.writeImmutableBuffer(bytes)
+    var parts: [Part] = []
+    while pending.readableBytes > 0 {
+      switch state {
+      case .done:
+        pending.clear()
+      case .head:
+        guard let part = try readHead() else { return parts }
+        parts.append(part)
+      case .body(let body):
+        guard let part = try readBody(body) else { return parts }
+        if let part { parts.append(part) }
+      }
+    }
+    return parts
+  }
+
+  /// The close ends a body read until close.
+  mutating func closed() -> Part? {
+    guard endsOnClose else { return nil }
+    state = .done
+    return .data(ByteBuffer(), endStream: true)
+  }
+
+  private mutating func readHead() throws(Failure) -> Part? {
+    let view = pending.readableBytesView
+    guard let end = Self.find([13, 10, 13, 10], in: view) else {
+      guard pending.readableBytes < 64 << 10 else { throw .malformed("answer head too large") }
+      return nil
+    }
+    let head = Array(view[view.startIndex..<(end + 2)])
+    pending.moveReaderIndex(forwardBy: end - view.startIndex + 4)
+    // `HTTP/1.1 200 ...`: the three digits after the first space.
+    guard let space = head.firstIndex(of: 32), space + 3 < head.count,
+      let status = Self.digits(head[(space + 1)...(space + 3)])
+    else { throw .malformed("bad status line") }
+    var headers = HPACKHeaders()
+    headers.add(name: ":status", value: String(status))
+    var length: Int?
+    var chunked = false
+    // Names the `connection` field lists are hop-by-hop too; rare, so looked for only then.
+    var listed: [String] = []
+    var lineStart = (head.firstIndex(of: 10) ?? head.count - 1) + 1
+    while lineStart < head.count {
+      var lineEnd = lineStart
+      while lineEnd < head.count, head[lineEnd] != 10 { lineEnd += 1 }
+      defer { lineStart = lineEnd + 1 }
+      var contentEnd = lineEnd
+      if contentEnd > lineStart, head[contentEnd - 1] == 13 { contentEnd -= 1 }
+      guard let colon = head[lineStart..<contentEnd].firstIndex(of: 58) else { continue }
+      var valueStart = colon + 1
+      while valueStart < contentEnd, head[valueStart] == 32 || head[valueStart] == 9 {
+        valueStart += 1
+      }
+      var valueEnd = contentEnd
+      while valueEnd > valueStart, head[valueEnd - 1] == 32 || head[valueEnd - 1] == 9 {
+        valueEnd -= 1
+      }
+      let name = String(
+        decoding: head[lineStart..<colon].lazy.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 },
+        as: UTF8.self)
+      let value = String(decoding: head[valueStart..<valueEnd], as: UTF8.self)
+      switch name {
+      case "connection":
+        listed += value.split(separator: ",").map {
+          String($0.filter { $0 != " " && $0 != "\t" }).lowercased()
+        }
+        continue
+      case "keep-alive", "proxy-connection", "upgrade": continue
+      case "transfer-encoding":
+        chunked = value.lowercased().hasSuffix("chunked")
+        continue
+      case "content-length": length = Self.digits(head[valueStart..<valueEnd])
+      default: break
+      }
+      headers.add(name: name, value: value)
+    }
+    for name in listed { headers.remove(name: name) }
+    if chunked { headers.remove(name: "content-length") }
+    if status < 200 {
+      // An interim answer (100 Continue): the final one follows.
+      return .head(headers, endStream: false)
+    }
+    let noBody = requestIsHead || status == 204 || status == 304
+    if noBody || (!chunked && length == 0) {
+      state = .done
+      return .head(headers, endStream: true)
+    }
+    state = .body(chunked ? .chunkSize : length.map(Body.length) ?? .untilClose)
+    return .head(headers, endStream: false)
+  }
+
+  /// A decimal number, or nil for anything else.
+  private static func digits(_ bytes: ArraySlice<UInt8>) -> Int? {
+    guard !bytes.isEmpty, bytes.count < 19 else { return nil }
+    var value = 0
+    for byte in bytes {
+      guard byte >= 48, byte <= 57 else { return nil }
+      value = value * 10 + Int(byte - 48)
+    }
+    return value
+  }
+
+  /// The next body part, nil when more bytes are needed, or .some(nil) when bytes were used
+  /// without a part to give.
+  private mutating func readBody(_ body: Body) throws(Failure) -> Part?? {
+    switch body {
+    case .untilClose:
+      let bytes = pending.readSlice(length: pending.readableBytes)!
+      return .some(.data(bytes, endStream: false))
+    case .length(let left):
+      let take = min(left, pending.readableBytes)
+      let bytes = pending.readSlice(length: take)!
+      state = take == left ? .done : .body(.length(left - take))
+      return .some(.data(bytes, endStream: take == left))
+    case .chunkData(let left):
+      let take = min(left, pending.readableBytes)
+      let bytes = pending.readSlice(length: take)!
+      state = .body(take == left ? .chunkDataEnd : .chunkData(left - take))
+      return .some(.data(bytes, endStream: false))
+    case .chunkDataEnd:
+      guard pending.readableBytes >= 2 else { return nil }
+      pending.moveReaderIndex(forwardBy: 2)
+      state = .body(.chunkSize)
+      return .some(nil)
+    case .chunkSize:
+      guard let line = readLine() else { return nil }
+      let hex = line.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) }
+      guard let hex, let size = Int(hex, radix: 16) else { throw .malformed("bad chunk size") }
+      state = .body(size == 0 ? .trailers : .chunkData(size))
+      return .some(nil)
+    case .trailers:
+      guard let line = readLine() else { return nil }
+      guard line.isEmpty else { return .some(nil) }
+      state = .done
+      return .some(.data(ByteBuffer(), endStream: true))
+    }
+  }
+
+  private mutating func readLine() -> String? {
+    let view = pending.readableBytesView
+    guard let end = Self.find([13, 10], in: view) else { return nil }
+    let line = String(decoding: view[view.startIndex..<end], as: UTF8.self)
+    pending.moveReaderIndex(forwardBy: end - view.startIndex + 2)
+    return line
+  }
+
+  private static func find(_ needle: [UInt8], in view: ByteBufferView) -> Int? {
+    guard view.count >= needle.count else { return nil }
+    var index = view.startIndex
+    let last = view.endIndex - needle.count
+    while index <= last {
+      if view[index] == needle[0], view[index..<(index + needle.count)].elementsEqual(needle) {
+        return index
+      }
+      index += 1
+    }
+    return nil
+  }
+}

@@ -1,0 +1,133 @@
+import NIOCore
+import NIOHPACK
+import Testing
+
+@testable import RouterDaemon
+
+@Suite("HTTP/2 streams to the proxy's HTTP/1.1 and back")
+struct HTTP2TranslationTests {
+  func headers(_ fields: [(String, String)]) -> HPACKHeaders { HPACKHeaders(fields) }
+
+  @Test("a request head: the pseudo-fields make the request line and host, cookies are joined")
+  func requestHead() throws {
+    var translator = HTTP2RequestTranslator()
+    let bytes = try translator.head(
+      headers([
+        (":method", "GET"), (":scheme", "https"), (":authority", "web.test"),
+        (":path", "/a?b=1"), ("accept", "*/*"), ("cookie", "a=1"), ("cookie", "b=2"),
+      ]), endStream: true)
+    #expect(
+      String(buffer: bytes)
+        == "GET /a?b=1 HTTP/1.1\r\nhost: web.test\r\naccept: */*\r\ncookie: a=1; b=2\r\n\r\n")
+    #expect(!translator.chunked)
+  }
+
+  @Test("a body of unknown length is sent chunked; one with content-length as it is")
+  func requestBodies() throws {
+    var chunked = HTTP2RequestTranslator()
+    let head = try chunked.head(
+      headers([(":method", "POST"), (":authority", "w"), (":path", "/p")]), endStream: false)
+    #expect(String(buffer: head).hasSuffix("transfer-encoding: chunked\r\n\r\n"))
+    #expect(
+      String(buffer: chunked.data(ByteBuffer(string: "hello"), endStream: false))
+        == "5\r\nhello\r\n")
+    #expect(
+      String(buffer: chunked.data(ByteBuffer(string: "0123456789abcdefX"), endStream: true))
+        == "11\r\n0123456789abcdefX\r\n0\r\n\r\n")
+    #expect(String(buffer: chunked.trailers()) == "0\r\n\r\n")
+
+    var sized = HTTP2RequestTranslator()
+    let sizedHead = try sized.head(
+      headers([(":method", "PUT"), (":authority", "w"), (":path", "/p"), ("content-length", "3")]),
+      endStream: false)
+    #expect(!String(buffer: sizedHead).contains("chunked"))
+    #expect(String(buffer: sized.data(ByteBuffer(string: "abc"), endStream: true)) == "abc")
+  }
+
+  @Test("a request without :path, or a CONNECT, is refused")
+  func malformed() {
+    var translator = HTTP2RequestTranslator()
+    #expect(throws: HTTP2RequestTranslator.Refusal.self) {
+      try translator.head(headers([(":method", "GET"), (":authority", "w")]), endStream: true)
+    }
+    #expect(throws: HTTP2RequestTranslator.Refusal.self) {
+      try translator.head(
+        headers([(":method", "CONNECT"), (":authority", "w"), (":path", "/")]), endStream: true)
+    }
+  }
+
+  /// Every part the answer gives, fed `step` bytes at a time, as text.
+  func parts(_ answer: String, step: Int, head: Bool = false, close: Bool = false) throws
+    -> [String]
+  {
+    var translator = HTTP1ResponseTranslator()
+    translator.requestIsHead = head
+    var out: [HTTP1ResponseTranslator.Part] = []
+    let bytes = Array(answer.utf8)
+    var index = 0
+    while index < bytes.count {
+      let end = min(index + step, bytes.count)
+      out += try translator.feed(ByteBuffer(bytes: bytes[index..<end]))
+      index = end
+    }
+    if close, let last = translator.closed() { out.append(last) }
+    // Consecutive body bytes are joined: how they were cut depends on the feed.
+    var text: [String] = []
+    for part in out {
+      switch part {
+      case .head(let headers, let end):
+        text.append(
+          "head " + headers.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
+            + (end ? " END" : ""))
+      case .data(let bytes, let end):
+        if let last = text.last, last.hasPrefix("data "), !last.hasSuffix(" END") {
+          text[text.count - 1] = last + String(buffer: bytes) + (end ? " END" : "")
+        } else {
+          text.append("data " + String(buffer: bytes) + (end ? " END" : ""))
+        }
+      }
+    }
+    return text.map { $0.replacingOccurrences(of: "data  END", with: "data END") }
+  }
+
+  @Test(
+    "answers become HEADERS and DATA, whatever the cuts: sized, chunked, interim, no body, until close",
+    arguments: [1, 3, 7, 1000])
+  func responses(step: Int) throws {
+    #expect(
+      try parts(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\ncontent-length: 5\r\n\r\nhello",
+        step: step) == [
+          "head :status=200,content-type=text/plain,content-length=5", "data hello END",
+        ])
+    #expect(
+      try parts(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n",
+        step: step) == ["head :status=200,x-a=1", "data hello world END"])
+    #expect(
+      try parts(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok",
+        step: step)
+        == ["head :status=100", "head :status=201,content-length=2", "data ok END"])
+    #expect(
+      try parts("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", step: step, head: true)
+        == ["head :status=200,content-length=5 END"])
+    #expect(try parts("HTTP/1.1 204 No Content\r\n\r\n", step: step) == ["head :status=204 END"])
+    #expect(
+      try parts("HTTP/1.0 200 OK\r\nconnection: close\r\n\r\nall of it", step: step, close: true)
+        == ["head :status=200", "data all of it END"])
+  }
+
+  @Test("a bad status line or chunk size is an error, not a guess")
+  func badAnswers() {
+    var translator = HTTP1ResponseTranslator()
+    #expect(throws: HTTP1ResponseTranslator.Failure.self) {
+      try translator.feed(ByteBuffer(string: "nonsense\r\n\r\n"))
+    }
+    var chunked = HTTP1ResponseTranslator()
+    #expect(throws: HTTP1ResponseTranslator.Failure.self) {
+      try chunked.feed(
+        ByteBuffer(string: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"))
+    }
+  }
+}

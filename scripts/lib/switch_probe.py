@@ -13,12 +13,17 @@ A new probe request leaves INTERVAL_MS (default 0.5) after the previous answer, 
 does not take a core of its own from the switch it measures; latencies are rounded up by at
 most that much.
 
+With PROBE_TLS_CA=FILE in the environment the probe speaks HTTPS to the router (SNI APP.bench,
+the router's certificate checked against FILE): the same measure over TLS.
+
 usage: switch_probe.py API_URL API_TOKEN APP ROUTER_HOST ROUTER_PORT N [INTERVAL_MS]
 """
 
 import json
+import os
 import select
 import socket
+import ssl
 import sys
 import time
 
@@ -69,6 +74,10 @@ class Router:
     def __init__(self, host, port, app):
         self.host, self.port, self.app = host, port, app
         self.sock = connect(host, port)
+        ca = os.environ.get("PROBE_TLS_CA")
+        if ca:
+            context = ssl.create_default_context(cafile=ca)
+            self.sock = context.wrap_socket(self.sock, server_hostname=f"{app}.bench")
         self.buffer = b""
 
     def send(self):

@@ -41,11 +41,18 @@ public struct MessageHead {
     let parts = line.split(separator: " ", omittingEmptySubsequences: true)
     return parts.count >= 2 ? String(parts[1]) : "/"
   }
-  /// Whether the request target starts with `prefix`, read off the bytes (no allocation).
-  public func targetStarts(with prefix: some Collection<UInt8>) -> Bool {
-    let line = bytes.readableBytesView[requestLinePrefix]
-    guard let space = line.firstIndex(of: UInt8(ascii: " ")) else { return false }
-    return line[line.index(after: space)...].starts(with: prefix)
+  /// Whether the request target starts with `prefix`, read off the bytes (no allocation; on
+  /// every request's path, so concrete types only).
+  public func targetStarts(with prefix: [UInt8]) -> Bool {
+    let range = requestLinePrefix
+    return bytes.withUnsafeReadableBytes { raw in
+      var index = range.lowerBound
+      while index < range.upperBound, raw[index] != UInt8(ascii: " ") { index += 1 }
+      index += 1
+      guard range.upperBound - index >= prefix.count else { return false }
+      for offset in 0..<prefix.count where raw[index + offset] != prefix[offset] { return false }
+      return true
+    }
   }
   public var host: String?
   public var expectsContinue = false

@@ -19,6 +19,7 @@ enum ProxyRoute: Equatable {
 
   /// Where ACME HTTP-01 challenges are fetched (RFC 8555 section 8.3).
   static let challengePrefix = "/.well-known/acme-challenge/"
+  static let challengePrefixBytes = Array(challengePrefix.utf8)
 
   /// Which listener a request came in on: production serves the live set of each app, the
   /// preview listener the candidate set.
@@ -38,7 +39,7 @@ enum ProxyRoute: Equatable {
     challenge: (String) -> String? = { _ in nil }
   ) -> ProxyRoute {
     if !secure, listener == .live, head.method == .get || head.method == .head,
-      head.targetStarts(with: challengePrefix.utf8)
+      head.targetStarts(with: challengePrefixBytes)
     {
       let token = String(head.target.dropFirst(challengePrefix.count))
       guard let keyAuthorization = challenge(token) else {

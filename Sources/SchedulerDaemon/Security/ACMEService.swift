@@ -241,8 +241,12 @@ actor ACMEService {
     return try result.get()
   }
 
+  /// Hands `result` to whoever waits on `name`; a renewal asked for while this order ran is
+  /// answered by it, not by another order.
   private func finish(_ name: String, _ result: Result<CertificateView, SchedulerError>) {
-    for waiter in waiters.removeValue(forKey: name) ?? [] { waiter.resume(returning: result) }
+    let waiting = waiters.removeValue(forKey: name) ?? []
+    if !waiting.isEmpty { forced.remove(name) }
+    for waiter in waiting { waiter.resume(returning: result) }
   }
 
   private func notManaged(_ name: String) -> String {

@@ -23,19 +23,6 @@ extension ProcessSuites {
 
     var host: String { "\(app).test" }
 
-    /// A router with a plain and an HTTPS listener.
-    func router(_ name: String, plain: Int, tls: Int?, scheduler: Int? = nil) -> ManagedProcess {
-      ManagedProcess(
-        "router-\(name)",
-        [
-          "--scheduler", "127.0.0.1:\(scheduler ?? cluster.clusterPort)", "--token",
-          cluster.token(ProcessCluster.routerToken), "--name", name,
-          "--listen", "127.0.0.1:\(plain)",
-          "--state-file", cluster.workDir.appendingPathComponent("routes-\(name).json").path,
-        ] + (tls.map { ["--tls-listen", "127.0.0.1:\($0)"] } ?? []),
-        logDirectory: cluster.workDir)
-    }
-
     /// `count` GETs of /version over one HTTPS keep-alive connection (curl reuses it), checked
     /// against `caFile`: how many answered 200, and curl's exit code.
     func httpsBatch(port: Int, caFile: String, count: Int) throws -> (ok: Int, status: Int32) {
@@ -85,8 +72,8 @@ extension ProcessSuites {
       try scheduler.start()
       let agent = cluster.agent("ac1", ports: "29500-29599")
       try agent.start()
-      let edgeA = router("edge-a", plain: plainA, tls: tlsA)
-      let edgeB = router("edge-b", plain: plainB, tls: tlsB)
+      let edgeA = cluster.router("edge-a", port: plainA, tlsPort: tlsA)
+      let edgeB = cluster.router("edge-b", port: plainB, tlsPort: tlsB)
       try edgeA.start()
       try edgeB.start()
       defer {
@@ -164,7 +151,7 @@ extension ProcessSuites {
       // The CA checks challenges on a router that is not connected to this scheduler: it
       // never holds a token.
       let orphanPlain = freePort()
-      let orphan = router("orphan", plain: orphanPlain, tls: nil, scheduler: freePort())
+      let orphan = cluster.router("orphan", port: orphanPlain, schedulerPort: freePort())
       try orphan.start()
       let pebble = try Pebble(in: cluster.workDir, httpPort: orphanPlain)
       try await pebble.start()
@@ -174,7 +161,7 @@ extension ProcessSuites {
       ])
       try scheduler.start()
       let tlsPort = freePort()
-      let edge = router("edge", plain: freePort(), tls: tlsPort)
+      let edge = cluster.router("edge", port: freePort(), tlsPort: tlsPort)
       try edge.start()
       defer {
         for process in [edge, orphan, scheduler] { process.kill(SIGTERM) }

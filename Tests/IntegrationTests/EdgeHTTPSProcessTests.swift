@@ -67,26 +67,13 @@ extension ProcessSuites {
       let plainPort = freePort()
       let stateFile = cluster.workDir.appendingPathComponent("routes-edge-h.json").path
       func router() -> ManagedProcess {
-        ManagedProcess(
-          "router-edge-h",
-          [
-            "--scheduler", "127.0.0.1:\(cluster.clusterPort)", "--token",
-            cluster.token(ProcessCluster.routerToken), "--name", "edge-h",
-            "--listen", "127.0.0.1:\(plainPort)", "--tls-listen", "127.0.0.1:\(tlsPort)",
-            "--state-file", stateFile,
-          ], logDirectory: cluster.workDir)
+        cluster.router("edge-h", port: plainPort, tlsPort: tlsPort)
       }
       var edge = router()
       try edge.start()
       // A router without an HTTPS listener: it is never sent a key.
       let plainState = cluster.workDir.appendingPathComponent("routes-edge-p.json").path
-      let plainRouter = ManagedProcess(
-        "router-edge-p",
-        [
-          "--scheduler", "127.0.0.1:\(cluster.clusterPort)", "--token",
-          cluster.token(ProcessCluster.routerToken), "--name", "edge-p",
-          "--listen", "127.0.0.1:\(freePort())", "--state-file", plainState,
-        ], logDirectory: cluster.workDir)
+      let plainRouter = cluster.router("edge-p", port: freePort())
       try plainRouter.start()
       defer {
         plainRouter.kill(SIGTERM)

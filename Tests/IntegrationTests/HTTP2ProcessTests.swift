@@ -29,15 +29,8 @@ extension ProcessSuites {
       let agent = cluster.agent("h21", ports: "29600-29699")
       try agent.start()
       let tlsPort = freePort()
-      let edge = ManagedProcess(
-        "router-edge-h2",
-        [
-          "--scheduler", "127.0.0.1:\(cluster.clusterPort)", "--token",
-          cluster.token(ProcessCluster.routerToken), "--name", "edge-h2",
-          "--listen", "127.0.0.1:\(freePort())", "--tls-listen", "127.0.0.1:\(tlsPort)",
-          "--preview-listen", "127.0.0.1:\(freePort())",
-          "--state-file", cluster.workDir.appendingPathComponent("routes-edge-h2.json").path,
-        ], logDirectory: cluster.workDir)
+      let edge = cluster.router(
+        "edge-h2", port: freePort(), previewPort: freePort(), tlsPort: tlsPort)
       try edge.start()
       defer {
         edge.kill(SIGTERM)

@@ -62,17 +62,22 @@ struct ProcessCluster {
   }
 
   /// A sched-router process with its state file in the work folder.
-  func router(_ name: String, port: Int, previewPort: Int? = nil, defaultApp: String? = nil)
-    -> ManagedProcess
-  {
+  /// `tlsPort`: an HTTPS listener too; `schedulerPort`: dial another port than this cluster's
+  /// (one nothing listens on, for a router the scheduler never reaches).
+  func router(
+    _ name: String, port: Int, previewPort: Int? = nil, defaultApp: String? = nil,
+    tlsPort: Int? = nil, schedulerPort: Int? = nil
+  ) -> ManagedProcess {
     var arguments = [
-      "--scheduler", "127.0.0.1:\(clusterPort)", "--token", token(Self.routerToken),
+      "--scheduler", "127.0.0.1:\(schedulerPort ?? clusterPort)", "--token",
+      token(Self.routerToken),
       "--name", name,
       "--listen", "127.0.0.1:\(port)",
       "--state-file", workDir.appendingPathComponent("routes-\(name).json").path,
     ]
     if let previewPort { arguments += ["--preview-listen", "127.0.0.1:\(previewPort)"] }
     if let defaultApp { arguments += ["--default-app", defaultApp] }
+    if let tlsPort { arguments += ["--tls-listen", "127.0.0.1:\(tlsPort)"] }
     return ManagedProcess("router-\(name)", arguments, logDirectory: workDir)
   }
 

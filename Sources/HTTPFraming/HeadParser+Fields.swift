@@ -101,7 +101,8 @@ extension HeadParser {
       }
       if !dropped { dropped = try classify(name, value, &message) }
       message.fields.append(
-        MessageHead.Field(name: name, value: value, dropped: dropped, framing: framing))
+        MessageHead.Field(
+          name: name, value: value, dropped: dropped, framing: framing, lineEnd: end.next))
       if dropped { message.dropsAny = true }
     }
     // Fields the connection header names are hop-by-hop too (`transfer-encoding` excepted: it
@@ -109,7 +110,7 @@ extension HeadParser {
     for name in listed where name != "transfer-encoding" {
       for index in message.fields.indices
       where !message.fields[index].dropped
-        && equalsLowercase(bytes, message.fields[index].name, name)
+        && equalsLowercase(bytes, message.fields[index].name, dynamic: name)
       {
         message.fields[index].dropped = true
         message.dropsAny = true
@@ -139,7 +140,7 @@ extension HeadParser {
       message.hasForwardedProto = true
     default:
       if let previewHeader, name.count == previewHeader.utf8.count, message.previewValue == nil,
-        equalsLowercase(bytes, name, previewHeader)
+        equalsLowercase(bytes, name, dynamic: previewHeader)
       {
         message.previewValue = string(bytes, value)
       }
@@ -218,9 +219,25 @@ extension HeadParser {
     }
   }
 
-  /// Whether the bytes in `range` equal `lower` (lowercase ASCII), ignoring ASCII case.
+  /// Whether the bytes in `range` equal `lower` (lowercase ASCII), ignoring ASCII case. Every
+  /// field name of every head is compared this way: a literal's bytes are read in place.
   public static func equalsLowercase(
-    _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lower: String
+    _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lower: StaticString
+  ) -> Bool {
+    guard range.count == lower.utf8CodeUnitCount else { return false }
+    let want = lower.utf8Start
+    var offset = 0
+    for index in range {
+      guard lowered(bytes[index]) == want[offset] else { return false }
+      offset += 1
+    }
+    return true
+  }
+
+  /// `equalsLowercase` against a name known only at run time (a configured header, a field
+  /// the connection header lists).
+  public static func equalsLowercase(
+    _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, dynamic lower: String
   ) -> Bool {
     var expected = lower.utf8.makeIterator()
     for index in range {

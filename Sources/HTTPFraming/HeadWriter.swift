@@ -113,23 +113,33 @@ public enum HeadWriter {
     return out
   }
 
+  /// The field lines kept, as they arrived: the whole block when none is dropped, else each
+  /// run of consecutive kept lines in one piece.
   private static func fields(_ head: MessageHead, dropFraming: Bool, into out: inout ByteBuffer) {
-    if !head.dropsAny && !(dropFraming && head.fields.contains(where: \.framing)) {
-      copy(head, head.fieldBlock, into: &out)
-      return
-    }
-    for field in head.fields where !field.dropped && !(dropFraming && field.framing) {
-      copy(head, field.name, into: &out)
-      out.writeStaticString(": ")
-      copy(head, field.value, into: &out)
-      out.writeStaticString("\r\n")
+    let dropping = dropFraming && head.fields.contains(where: \.framing)
+    head.bytes.withUnsafeReadableBytes { bytes in
+      guard head.dropsAny || dropping else {
+        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[head.fieldBlock]))
+        return
+      }
+      var run = 0..<0
+      for field in head.fields where !field.dropped && !(dropping && field.framing) {
+        let line = field.name.lowerBound..<field.lineEnd
+        if !run.isEmpty, run.upperBound == line.lowerBound {
+          run = run.lowerBound..<line.upperBound
+        } else {
+          if !run.isEmpty { out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[run])) }
+          run = line
+        }
+      }
+      if !run.isEmpty { out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[run])) }
     }
   }
 
   private static func copy(_ head: MessageHead, _ range: Range<Int>, into out: inout ByteBuffer) {
     guard !range.isEmpty else { return }
-    var slice = head.bytes.getSlice(
-      at: head.bytes.readerIndex + range.lowerBound, length: range.count)!
-    out.writeBuffer(&slice)
+    head.bytes.withUnsafeReadableBytes { bytes in
+      out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[range]))
+    }
   }
 }

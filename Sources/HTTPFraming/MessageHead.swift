@@ -20,6 +20,8 @@ public struct MessageHead {
     public var dropped: Bool
     /// `content-length` or `transfer-encoding`: left out when a chunked body is de-chunked.
     public var framing = false
+    /// Where the field's line ends, after its line end: the line is `name.lowerBound..<lineEnd`.
+    public var lineEnd = 0
   }
 
   /// The head, from the start line through the empty line that ends it.

@@ -117,7 +117,8 @@ final class Exchange {
     var reuse = false
     if case .choosing(let mayReuse) = leg { reuse = mayReuse && request.method.isIdempotent }
     return DispatchPlan(
-      exchange: id, set: set, app: request.app, excluding: tried, avoiding: avoiding,
+      exchange: id, set: set, app: request.app, counters: request.counters, excluding: tried,
+      avoiding: avoiding,
       reuse: reuse, sendContinue: sendContinue, failed: failed)
   }
 }

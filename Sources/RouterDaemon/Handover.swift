@@ -24,7 +24,7 @@ enum Handover {
 
   /// Starts `executable` with `arguments`, the listeners in `sockets` and a ready pipe.
   static func start(
-    executable: String, arguments: [String], sockets: [String: Int32]
+    executable: String, arguments: [String], sockets: [String: [Int32]]
   ) throws(RouterError) -> Child {
     var pipeEnds: [Int32] = [0, 0]
     guard pipe(&pipeEnds) == 0 else {
@@ -32,11 +32,13 @@ enum Handover {
     }
     for fd in pipeEnds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     defer { close(pipeEnds[1]) }
-    let names = sockets.keys.sorted()
+    // Each listener's shards in order, named alike.
+    let names = sockets.keys.sorted().flatMap { name in sockets[name]!.map { _ in name } }
+    let handed = sockets.keys.sorted().flatMap { sockets[$0]! }
     // Sources above every target, so that no dup2 overwrites a source not yet copied.
     var sources: [Int32] = []
     defer { for fd in sources { close(fd) } }
-    for fd in names.map({ sockets[$0]! }) + [pipeEnds[1]] {
+    for fd in handed + [pipeEnds[1]] {
       let high = fcntl(fd, F_DUPFD_CLOEXEC, 100)
       guard high >= 0 else {
         close(pipeEnds[0])

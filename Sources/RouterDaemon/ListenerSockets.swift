@@ -16,16 +16,17 @@ public enum ListenerSockets {
   /// Set by a router handing its sockets to a new process: `NAME:FD,...`.
   static let handoverVariable = "TURNOUT_LISTEN_FDS"
 
-  /// Sockets this process was given at its start, by name; empty when none. The variables
-  /// that named them are taken out of the environment, so no child inherits them by mistake.
-  public static func inherited() -> [String: Int32] {
+  /// Sockets this process was given at its start, by name (a listener's shards, in order);
+  /// empty when none. The variables that named them are taken out of the environment, so no
+  /// child inherits them by mistake.
+  public static func inherited() -> [String: [Int32]] {
     let environment = ProcessInfo.processInfo.environment
-    var found: [String: Int32] = [:]
+    var found: [String: [Int32]] = [:]
     if let list = environment[handoverVariable] {
       for entry in list.split(separator: ",") {
         let parts = entry.split(separator: ":")
         guard parts.count == 2, let fd = Int32(parts[1]), fd >= 3 else { continue }
-        found[String(parts[0])] = fd
+        found[String(parts[0]), default: []].append(fd)
       }
       unsetenv(handoverVariable)
     } else if let pid = environment["LISTEN_PID"], Int32(pid) == getpid(),
@@ -37,16 +38,17 @@ public enum ListenerSockets {
         let name =
           index < names.count && defaults.contains(names[index])
           ? names[index] : index < defaults.count ? defaults[index] : "unused\(index)"
-        found[name] = 3 + Int32(index)
+        found[name, default: []].append(3 + Int32(index))
       }
       for variable in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(variable) }
     }
-    for fd in found.values { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    for fd in found.values.joined() { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     return found
   }
 
   /// A TCP socket listening on `host:port` (an IPv4 or IPv6 literal, or a name that resolves
-  /// to one), close-on-exec, with address reuse.
+  /// to one), close-on-exec, with address reuse, and port reuse so that `shard(of:)` can add
+  /// a socket per event loop on the same address.
   static func open(host: String, port: Int) throws(RouterError) -> Int32 {
     var hints = addrinfo()
     hints.ai_family = AF_UNSPEC
@@ -64,6 +66,7 @@ public enum ListenerSockets {
     guard fd >= 0 else { throw RouterError(.bind, "cannot make a socket: \(errnoText())") }
     var on: Int32 = 1
     _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+    _ = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))
     guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0,
       listen(fd, 1024) == 0
     else {
@@ -75,6 +78,35 @@ public enum ListenerSockets {
       )
     }
     return fd
+  }
+
+  /// Another listening socket on the address `fd` listens on (SO_REUSEPORT): the kernel
+  /// spreads new connections over the shards, each accepted by its own event loop. Fails when
+  /// `fd` was made without port reuse (a systemd socket without `ReusePort=yes`).
+  static func shard(of fd: Int32) throws(RouterError) -> Int32 {
+    var address = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else {
+      throw RouterError(.bind, "cannot read the address of socket \(fd): \(errnoText())")
+    }
+    let shard = socket(
+      Int32(address.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard shard >= 0 else { throw RouterError(.bind, "cannot make a socket: \(errnoText())") }
+    var on: Int32 = 1
+    _ = setsockopt(shard, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+    _ = setsockopt(shard, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(shard, $0, length) }
+    }
+    guard bound == 0, listen(shard, 1024) == 0 else {
+      let reason = errnoText()
+      close(shard)
+      throw RouterError(.bind, "cannot add a listening socket beside socket \(fd): \(reason)")
+    }
+    return shard
   }
 
   /// A second descriptor of `fd` for NIO to own (and close); the first stays for handing on.

@@ -38,7 +38,7 @@ final class LoopContext {
   /// there. Changes on connect and close only, never per request.
   private var open: [PoolKey: Int] = [:]
   let connected: NIOLockedValueBox<Set<PoolKey>>
-  private var balancers: [SetKey: Balancer] = [:]
+  private var balancers: [SetKey: BalancerBox] = [:]
   private var sets: [CounterKey: SetCounters] = [:]
   /// The client connections open on this loop, for a drain to reach.
   var clients: [ObjectIdentifier: ProxyHandler] = [:]
@@ -46,10 +46,39 @@ final class LoopContext {
   /// from their start.
   private(set) var draining = false
 
+  /// The loop's one timer, checking every client connection's timeouts.
+  private var sweep: RepeatedTask?
+
   /// Every client connection on this loop closes after its answer under way, or once idle.
   func drainClients() {
     draining = true
     for client in clients.values { client.drain() }
+    startSweeping()
+  }
+
+  /// A client connection opened on this loop.
+  func add(_ client: ProxyHandler) {
+    clients[ObjectIdentifier(client)] = client
+    if sweep == nil { startSweeping() }
+  }
+
+  func remove(_ client: ProxyHandler) {
+    clients[ObjectIdentifier(client)] = nil
+  }
+
+  /// Checks every connection's timeouts a quarter of the shortest timeout apart (at most a
+  /// second; 50 ms while draining, when idle connections close after a short grace).
+  private func startSweeping() {
+    sweep?.cancel()
+    let shortest = min(limits.responseTimeout, limits.idleTimeout)
+    let every =
+      draining
+      ? TimeAmount.milliseconds(50)
+      : min(TimeAmount.seconds(1), .nanoseconds(max(shortest.nanoseconds / 4, 1_000_000)))
+    let this = NIOLoopBound(self, eventLoop: eventLoop)
+    sweep = eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+      for client in this.value.clients.values { client.checkTimeouts() }
+    }
   }
 
   init(
@@ -70,13 +99,12 @@ final class LoopContext {
   // MARK: balancing
 
   /// The next slot of `set` for a request, not in `excluding`; from `among` (part of the
-  /// set) when given.
+  /// set) when given. `balancer` is the set's on this loop (its counters hold it, so a request
+  /// takes no look-up).
   func pick(
-    _ set: RouteSet, app: String, excluding: Set<Upstream>, among: [Upstream]? = nil
+    _ set: RouteSet, balancer: BalancerBox, excluding: Set<Upstream>, among: [Upstream]? = nil
   ) -> Upstream? {
-    let key = SetKey(app: app, color: set.color)
-    return balancers[key, default: Balancer()].pick(
-      from: among ?? set.upstreams, excluding: excluding, now: Date())
+    balancer.balancer.pick(from: among ?? set.upstreams, excluding: excluding, now: Date())
   }
 
   /// The scheduler withdrew `gone` (their nodes are down, or their sets changed): requests
@@ -86,13 +114,22 @@ final class LoopContext {
   }
 
   func failed(_ upstream: Upstream) {
-    balancers[SetKey(app: upstream.slot.app, color: upstream.slot.color), default: Balancer()]
+    balancer(SetKey(app: upstream.slot.app, color: upstream.slot.color)).balancer
       .failed(upstream, now: Date())
   }
 
-  func succeeded(_ upstream: Upstream) {
-    let key = SetKey(app: upstream.slot.app, color: upstream.slot.color)
-    if balancers[key] != nil { balancers[key]!.succeeded(upstream) }
+  /// `upstream` answered a request counted in `counters`.
+  func succeeded(_ upstream: Upstream, in counters: SetCounters) {
+    counters.balancer.balancer.succeeded(upstream)
+  }
+
+  /// The balancer of one app color on this loop, shared by its production and preview
+  /// counters.
+  private func balancer(_ key: SetKey) -> BalancerBox {
+    if let existing = balancers[key] { return existing }
+    let created = BalancerBox()
+    balancers[key] = created
+    return created
   }
 
   // MARK: counting
@@ -130,7 +167,9 @@ final class LoopContext {
 
   private func counters(_ key: CounterKey) -> SetCounters {
     if let existing = sets[key] { return existing }
-    let created = SetCounters(SetTraffic(app: key.set.app, color: key.set.color, route: key.route))
+    let created = SetCounters(
+      SetTraffic(app: key.set.app, color: key.set.color, route: key.route),
+      balancer: balancer(key.set))
     sets[key] = created
     return created
   }
@@ -144,9 +183,10 @@ final class LoopContext {
   func take(_ upstream: Upstream) -> UpstreamHandler? {
     let key = PoolKey(upstream)
     let now = self.now
-    // Popped in place: copying the list out of the dictionary would copy its storage.
+    // Popped in place: copying the list out of the dictionary would copy its storage. An
+    // emptied list stays (no allocation per request); it goes when the upstream's last
+    // connection closes.
     while let connection = idle[key]?.popLast() {
-      if idle[key]?.isEmpty == true { idle[key] = nil }
       connection.pooled = false
       if connection.isOpen, now - connection.idleSince < config.upstreamIdleTimeout {
         return connection
@@ -158,8 +198,12 @@ final class LoopContext {
 
   /// Keeps a connection that finished its exchange cleanly, if there is room.
   func put(_ connection: UpstreamHandler) {
-    let key = PoolKey(connection.upstream)
-    guard connection.isOpen, idle[key, default: []].count < config.maxIdlePerUpstream else {
+    guard connection.isOpen else { return }
+    // One look-up: the list is changed in place.
+    let kept = Self.keep(
+      connection, in: &idle[PoolKey(connection.upstream), default: []],
+      limit: config.maxIdlePerUpstream)
+    guard kept else {
       connection.close()
       return
     }
@@ -168,13 +212,18 @@ final class LoopContext {
     connection.idleSince = now
     connection.pool = self
     connection.pooled = true
-    idle[key, default: []].append(connection)
+  }
+
+  private static func keep(
+    _ connection: UpstreamHandler, in list: inout [UpstreamHandler], limit: Int
+  ) -> Bool {
+    guard list.count < limit else { return false }
+    list.append(connection)
+    return true
   }
 
   func forget(_ connection: UpstreamHandler) {
-    let key = PoolKey(connection.upstream)
-    idle[key]?.removeAll { $0 === connection }
-    if idle[key]?.isEmpty == true { idle[key] = nil }
+    idle[PoolKey(connection.upstream)]?.removeAll { $0 === connection }
   }
 
   func hasIdle(_ upstream: Upstream) -> Bool { !(idle[PoolKey(upstream)]?.isEmpty ?? true) }
@@ -197,7 +246,10 @@ final class LoopContext {
     channel.closeFuture.assumeIsolated().whenComplete { _ in
       let left = (self.open[key] ?? 1) - 1
       self.open[key] = left > 0 ? left : nil
-      if left <= 0 { self.connected.withLockedValue { _ = $0.remove(key) } }
+      if left <= 0 {
+        self.connected.withLockedValue { _ = $0.remove(key) }
+        self.idle[key] = nil
+      }
     }
   }
 
@@ -214,11 +266,21 @@ final class LoopContext {
   }
 }
 
-/// One set's counters on one loop, by reference so an exchange can hold them.
+/// One set's counters on one loop, by reference so an exchange can hold them, with the set's
+/// balancer on that loop.
 final class SetCounters {
   var traffic: SetTraffic
+  let balancer: BalancerBox
 
-  init(_ traffic: SetTraffic) { self.traffic = traffic }
+  init(_ traffic: SetTraffic, balancer: BalancerBox = BalancerBox()) {
+    self.traffic = traffic
+    self.balancer = balancer
+  }
+}
+
+/// One app color's balancer on one loop, by reference so its counters can hold it.
+final class BalancerBox {
+  var balancer = Balancer()
 }
 
 /// Opens connections to upstream slots, each with an `UpstreamHandler` as its last handler:

@@ -18,9 +18,10 @@ public final class Proxy: Sendable {
   let group: MultiThreadedEventLoopGroup
   let contexts: [ObjectIdentifier: LoopEntry]
   private let channels: [any Channel]
-  /// The listening sockets by listener name, kept open for the process's life so that an
-  /// upgrade can hand them to the next router.
-  let listenerFDs: [String: Int32]
+  /// The listening sockets by listener name (its shards, one per event loop when the socket
+  /// allows port reuse), kept open for the process's life so that an upgrade can hand them to
+  /// the next router.
+  let listenerFDs: [String: [Int32]]
   private let listenersOpen = NIOLockedValueBox(true)
 
   /// The production port actually bound.
@@ -35,7 +36,8 @@ public final class Proxy: Sendable {
 
   private init(
     config: RouterConfig, routes: RouteState, group: MultiThreadedEventLoopGroup,
-    contexts: [ObjectIdentifier: LoopEntry], channels: [any Channel], listenerFDs: [String: Int32],
+    contexts: [ObjectIdentifier: LoopEntry], channels: [any Channel],
+    listenerFDs: [String: [Int32]],
     bound: [String: any Channel], edge: EdgeTLS?
   ) {
     self.bound = bound
@@ -64,7 +66,7 @@ public final class Proxy: Sendable {
     }
     var channels: [any Channel] = []
     var bound: [String: any Channel] = [:]
-    var fds: [String: Int32] = [:]
+    var fds: [String: [Int32]] = [:]
     var listeners = [(ListenerSockets.live, config.listenHost, config.listenPort)]
     if let preview = config.previewPort {
       listeners.append((ListenerSockets.preview, config.previewHost, preview))
@@ -74,19 +76,36 @@ public final class Proxy: Sendable {
     }
     do {
       for (name, host, port) in listeners {
-        let fd = try config.inheritedListeners[name] ?? ListenerSockets.open(host: host, port: port)
-        fds[name] = fd
-        let channel = try await bind(
-          fd: try ListenerSockets.duplicate(fd),
-          listener: name == ListenerSockets.preview ? .preview : .live,
-          tls: name == ListenerSockets.tls ? edge : nil,
-          config: config, routes: routes, group: group, contexts: contexts)
-        channels.append(channel)
-        bound[name] = channel
+        var shards =
+          try config.inheritedListeners[name] ?? [
+            ListenerSockets.open(host: host, port: port)
+          ]
+        fds[name] = shards
+        // A socket per loop (SO_REUSEPORT): the kernel spreads new connections over them and
+        // each is served by the loop that accepted it, with no hop to another thread.
+        let loops = Array(group.makeIterator())
+        while shards.count < loops.count, let shard = try? ListenerSockets.shard(of: shards[0]) {
+          shards.append(shard)
+          fds[name] = shards
+        }
+        // Sockets that could not be sharded (systemd's without ReusePort=yes): each is
+        // accepted on one loop and its connections spread over all of them.
+        let ownLoops = shards.count >= loops.count
+        for (index, fd) in shards.enumerated() {
+          let loop = loops[index % loops.count]
+          let channel = try await bind(
+            fd: try ListenerSockets.duplicate(fd),
+            listener: name == ListenerSockets.preview ? .preview : .live,
+            tls: name == ListenerSockets.tls ? edge : nil,
+            config: config, routes: routes, loop: loop,
+            children: ownLoops ? loop : group, contexts: contexts)
+          channels.append(channel)
+          if bound[name] == nil { bound[name] = channel }
+        }
       }
     } catch {
       for channel in channels { try? await channel.close() }
-      for fd in fds.values { Glibc.close(fd) }
+      for fd in fds.values.joined() { Glibc.close(fd) }
       try? await group.shutdownGracefully()
       if let error = error as? RouterError { throw error }
       throw RouterError(
@@ -101,16 +120,23 @@ public final class Proxy: Sendable {
 
   private static func bind(
     fd: Int32, listener: ProxyRoute.Listener, tls: EdgeTLS?, config: RouterConfig,
-    routes: RouteState,
-    group: MultiThreadedEventLoopGroup, contexts: [ObjectIdentifier: LoopEntry]
+    routes: RouteState, loop: any EventLoop, children: any EventLoopGroup,
+    contexts: [ObjectIdentifier: LoopEntry]
   ) async throws -> any Channel {
-    try await ServerBootstrap(group: group)
+    try await ServerBootstrap(group: loop, childGroup: children)
       .serverChannelOption(.backlog, value: 1024)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-      .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-      .childChannelOption(.maxMessagesPerRead, value: 16)
       .childChannelInitializer { channel in
         let loop = contexts[ObjectIdentifier(channel.eventLoop)]!.context
+        // Set here, in place: as child channel options each went through a chain of futures,
+        // a tenth of a new connection's instructions.
+        do {
+          let options = channel.syncOptions
+          try options?.setOption(.socketOption(.tcp_nodelay), value: 1)
+          try options?.setOption(.maxMessagesPerRead, value: 16)
+        } catch {
+          return channel.eventLoop.makeFailedFuture(error)
+        }
         guard let tls else {
           return channel.eventLoop.makeCompletedFuture {
             // One handler: the proxy reads and writes bytes itself (see ProxyHandler).
@@ -256,7 +282,7 @@ public final class Proxy: Sendable {
     }
     guard first else { return }
     for channel in channels { try? await channel.close() }
-    for fd in listenerFDs.values { Glibc.close(fd) }
+    for fd in listenerFDs.values.joined() { Glibc.close(fd) }
   }
 }
 

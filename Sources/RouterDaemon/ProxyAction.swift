@@ -51,6 +51,8 @@ struct DispatchPlan {
   let exchange: Int
   let set: RouteSet
   let app: String
+  /// The request's counters, which hold the set's balancer on this loop.
+  let counters: SetCounters
   let excluding: Set<Upstream>
   /// Hosts to keep away from while a slot elsewhere is left (a try failed there).
   var avoiding: Set<String> = []
@@ -69,6 +71,7 @@ struct ResponseStart {
   let head: MessageHead
   let link: UpstreamHandler
   let set: RouteSet
+  let counters: SetCounters
   let persistence: HeadWriter.Persistence
   let dechunk: Bool
 }

@@ -200,7 +200,7 @@ extension ProxyConnection {
       exchange.copy = .pending([], bytes: 0)
       return .respond(
         ResponseStart(
-          head: head, link: link, set: request.set,
+          head: head, link: link, set: request.set, counters: request.counters,
           persistence: close ? .close : request.clientMinorVersion == 0 ? .keepAlive : .implicit,
           dechunk: dechunk))
     }

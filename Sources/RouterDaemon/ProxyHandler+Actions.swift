@@ -30,13 +30,14 @@ extension ProxyHandler {
       if flush { link.flush() }
       if !link.isWritable { pauseReading() }
     case .respond(let start):
-      loop.succeeded(start.link.upstream)
+      loop.succeeded(start.link.upstream, in: start.counters)
       var out = ByteBuffer()
       out.reserveCapacity(start.head.bytes.readableBytes + 160)
       HeadWriter.response(
         start.head, stamps: loop.limits.stampResponses ? start.link.stamps(for: start.set) : nil,
         extra: hstsField, persistence: start.persistence, dechunk: start.dechunk, into: &out)
-      context?.write(wrapOutboundOut(out), promise: nil)
+      emitOutbox()
+      outbox = out
     case .toClient(let bytes, let link):
       toClient(bytes, link)
     case .toClientParts(let parts, let link):
@@ -53,7 +54,7 @@ extension ProxyHandler {
       if finish.closeClient {
         write(ByteBuffer(), thenClose: true)
       } else {
-        context?.flush()
+        flushClient()
         resumeReading()
       }
     case .answer(let answer):
@@ -75,6 +76,7 @@ extension ProxyHandler {
       if let ending = cut.ending {
         loop.finished(ending.counters, ending.status, since: ending.start)
       }
+      outbox = nil
       context?.close(promise: nil)
     case .pool(let link):
       loop.put(link)
@@ -83,10 +85,39 @@ extension ProxyHandler {
     }
   }
 
+  /// The most an answer's head and body parts are gathered into before they are written.
+  static let outboxLimit = 16 * 1024
+
   private func toClient(_ bytes: ByteBuffer, _ link: UpstreamHandler) {
     guard let context else { return }
+    if var box = outbox, box.readableBytes + bytes.readableBytes <= Self.outboxLimit {
+      outbox = nil
+      box.writeImmutableBuffer(bytes)
+      outbox = box
+      return
+    }
+    emitOutbox()
     context.write(wrapOutboundOut(bytes), promise: nil)
+    clientUnflushed = true
     if !context.channel.isWritable { link.setAutoRead(false) }
+  }
+
+  /// Writes what the outbox gathered; everything else written to the client goes after it.
+  func emitOutbox() {
+    guard let box = outbox else { return }
+    outbox = nil
+    guard let context else { return }
+    context.write(wrapOutboundOut(box), promise: nil)
+    clientUnflushed = true
+    if !context.channel.isWritable { machine.link?.setAutoRead(false) }
+  }
+
+  /// Sends what was written to the client, if anything was.
+  func flushClient() {
+    emitOutbox()
+    guard clientUnflushed, let context else { return }
+    clientUnflushed = false
+    context.flush()
   }
 
   /// The 101 and what came after it go to the client, the client's early bytes to the slot;
@@ -94,8 +125,9 @@ extension ProxyHandler {
   /// or both stay silent for the idle timeout.
   private func openTunnel(_ tunnel: OpenTunnel) {
     guard let context else { return }
-    loop.succeeded(tunnel.link.upstream)
+    loop.succeeded(tunnel.link.upstream, in: tunnel.counters)
     loop.switchedProtocols(tunnel.counters, since: tunnel.start)
+    emitOutbox()
     var out = ByteBuffer()
     out.reserveCapacity(tunnel.head.bytes.readableBytes + 160)
     HeadWriter.response(
@@ -106,6 +138,7 @@ extension ProxyHandler {
     if tunnel.fromUpstream.readableBytes > 0 {
       context.write(wrapOutboundOut(tunnel.fromUpstream), promise: nil)
     }
+    clientUnflushed = false
     context.flush()
     if tunnel.fromClient.readableBytes > 0 {
       tunnel.link.write(tunnel.fromClient)
@@ -120,7 +153,9 @@ extension ProxyHandler {
   }
 
   func write(_ bytes: ByteBuffer, thenClose: Bool) {
+    emitOutbox()
     guard let context else { return }
+    clientUnflushed = false
     if thenClose {
       context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
         context.close(promise: nil)

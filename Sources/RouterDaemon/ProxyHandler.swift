@@ -26,7 +26,12 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   var readPaused = false
   /// The client's address, formatted once per connection.
   var clientIP: String?
-  var timeoutCheck: RepeatedTask?
+  /// An answer's head and the small body parts read with it, sent as one write at the next
+  /// flush (or before anything else goes to the client): one trip down the pipeline, not one
+  /// per part.
+  var outbox: ByteBuffer?
+  /// Bytes went to the client since its last flush.
+  var clientUnflushed = false
 
   init(loop: LoopContext, routes: RouteState, listener: ProxyRoute.Listener, secure: Bool = false) {
     self.secure = secure
@@ -41,27 +46,14 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     // Added after the TLS handshake (ALPN chose HTTP/1.1 or this is an HTTP/2 stream): the
     // channel is active already and channelActive will not come.
     if context.channel.isActive { clientIP = context.channel.remoteAddress?.ipAddress }
-    let shortest = min(loop.limits.responseTimeout, loop.limits.idleTimeout)
-    scheduleChecks(
-      every: min(TimeAmount.seconds(1), .nanoseconds(max(shortest.nanoseconds / 4, 1_000_000))))
-    loop.clients[ObjectIdentifier(self)] = self
+    // Its timeouts are checked by the loop's sweep: no timer per connection.
+    loop.add(self)
     if loop.draining { drain() }
   }
 
   func handlerRemoved(context: ChannelHandlerContext) {
-    timeoutCheck?.cancel()
-    timeoutCheck = nil
     self.context = nil
-    loop.clients[ObjectIdentifier(self)] = nil
-  }
-
-  private func scheduleChecks(every: TimeAmount) {
-    guard let context else { return }
-    timeoutCheck?.cancel()
-    let this = NIOLoopBound(self, eventLoop: context.eventLoop)
-    timeoutCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
-      this.value.checkTimeouts()
-    }
+    loop.remove(self)
   }
 
   /// The scheduler withdrew `gone`: a request waiting on one of them may go elsewhere.
@@ -71,10 +63,9 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   }
 
   /// The router is going away: this connection closes after its answer under way, or once
-  /// idle past the drain grace (checked often from now on).
+  /// idle past the drain grace (the loop's sweep checks often from now on).
   func drain() {
     perform(machine.drain(now: loop.now))
-    scheduleChecks(every: .milliseconds(50))
   }
 
   // MARK: events in
@@ -90,8 +81,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   }
 
   func channelReadComplete(context: ChannelHandlerContext) {
-    machine.link?.flush()
-    context.flush()
+    machine.link?.flushIfNeeded()
+    flushClient()
   }
 
   func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -108,8 +99,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
     context.close(promise: nil)
   }
 
-  /// Runs every second or so on the connection's loop: one timer per connection, not per
-  /// request.
+  /// Runs every second or so on the connection's loop, from the loop's sweep: one timer per
+  /// loop, not per connection or request.
   func checkTimeouts() {
     perform(machine.tick(now: loop.now))
     drainClient()
@@ -122,7 +113,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   }
 
   func upstreamReadComplete(_ link: UpstreamHandler) {
-    context?.flush()
+    flushClient()
   }
 
   func upstreamWritabilityChanged(_ link: UpstreamHandler) {
@@ -205,11 +196,12 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
       let elsewhere = plan.set.upstreams.filter { !plan.avoiding.contains($0.address) }
       if !elsewhere.isEmpty {
         preferred = loop.pick(
-          plan.set, app: plan.app, excluding: plan.excluding, among: elsewhere)
+          plan.set, balancer: plan.counters.balancer, excluding: plan.excluding, among: elsewhere)
       }
     }
     guard
-      let upstream = preferred ?? loop.pick(plan.set, app: plan.app, excluding: plan.excluding)
+      let upstream = preferred
+        ?? loop.pick(plan.set, balancer: plan.counters.balancer, excluding: plan.excluding)
     else {
       perform(machine.noSlot())
       return

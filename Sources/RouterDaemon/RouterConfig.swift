@@ -56,7 +56,7 @@ public struct RouterConfig: Sendable {
   public var credentialsDirectory: String?
   /// Listening sockets this process was given (`ListenerSockets.inherited()`), by listener
   /// name; a listener without one binds its address.
-  public var inheritedListeners: [String: Int32] = [:]
+  public var inheritedListeners: [String: [Int32]] = [:]
   /// How long a drain (at SIGTERM, or after handing over to a new process) waits for the
   /// requests in flight before it cuts what is left.
   public var drainTimeout: Duration = .seconds(30)

@@ -56,11 +56,23 @@ final class UpstreamHandler: ChannelInboundHandler {
 
   var isWritable: Bool { context?.channel.isWritable ?? false }
 
+  /// Bytes went to the slot since the last flush.
+  private var unflushed = false
+
   func write(_ bytes: ByteBuffer) {
     context?.write(wrapOutboundOut(bytes), promise: nil)
+    unflushed = true
   }
 
-  func flush() { context?.flush() }
+  func flush() {
+    unflushed = false
+    context?.flush()
+  }
+
+  /// Flushes only when something was written since the last flush.
+  func flushIfNeeded() {
+    if unflushed { flush() }
+  }
 
   /// Reads from the upstream are on (off while the client cannot take more).
   private(set) var reading = true

@@ -109,25 +109,28 @@ struct HTTPFramingTests {
     #expect(throws: HeadError.self) { try Self.response("HTTP/1.1 2x0 OK\r\n\r\n") }
   }
 
+  /// The head the router forwards for the request `text` from `clientIP`.
+  static func forwarded(_ text: String, clientIP: String? = nil) throws -> String {
+    var out = ByteBuffer()
+    HeadWriter.request(try request(text), clientIP: clientIP, into: &out)
+    return String(buffer: out)
+  }
+
   @Test("forwarded heads: HTTP/1.1, dropped fields gone, the router's fields added")
   func writesHeads() throws {
-    let request = try Self.request(
-      "GET /p HTTP/1.0\r\nHost: a\r\nConnection: close\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n")
-    var out = ByteBuffer()
-    HeadWriter.request(request, clientIP: "127.0.0.1", into: &out)
     #expect(
-      String(buffer: out)
+      try Self.forwarded(
+        "GET /p HTTP/1.0\r\nHost: a\r\nConnection: close\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n",
+        clientIP: "127.0.0.1")
         == "GET /p HTTP/1.1\r\nHost: a\r\nx-forwarded-for: 1.2.3.4, 127.0.0.1\r\n"
         + "x-forwarded-proto: http\r\n\r\n")
+    #expect(
+      try Self.forwarded("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n")
+        == "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n")
 
-    let clean = try Self.request("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n")
-    out.clear()
-    HeadWriter.request(clean, clientIP: nil, into: &out)
-    #expect(String(buffer: out) == "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n")
-
+    var out = ByteBuffer()
     let response = try Self.response(
       "HTTP/1.0 200 Fine\r\nX-Turnout-Color: fake\r\nTransfer-Encoding: chunked\r\nA: b\r\n\r\n")
-    out.clear()
     let stamps = HeadWriter.stamps(color: "blue", slot: "web/blue/0", image: "i", deployment: "d")
     HeadWriter.response(
       response, stamps: stamps, persistence: .close, dechunk: true, into: &out)
@@ -135,6 +138,21 @@ struct HTTPFramingTests {
       String(buffer: out)
         == "HTTP/1.1 200 Fine\r\nA: b\r\nx-turnout-color: blue\r\nx-turnout-slot: web/blue/0\r\n"
         + "x-turnout-image: i\r\nx-turnout-deployment: d\r\nconnection: close\r\n\r\n")
+  }
+
+  @Test("kept field lines go out as they arrived, in runs around the dropped ones")
+  func keptLinesInRuns() throws {
+    // A dropped field first, between kept ones, one the connection field names, and last.
+    #expect(
+      try Self.forwarded(
+        "GET /p HTTP/1.1\r\nKeep-Alive: 5\r\nHost: a\r\nA:  1 \r\nConnection: x-hop\r\n"
+          + "B: 2\r\nX-Hop: z\nC: 3\r\nTE: trailers\r\n\r\n")
+        == "GET /p HTTP/1.1\r\nHost: a\r\nA:  1 \r\nB: 2\r\nC: 3\r\n"
+        + "x-forwarded-proto: http\r\n\r\n")
+    // Nothing dropped: the block as it came, whatever its spacing.
+    #expect(
+      try Self.forwarded("GET / HTTP/1.1\r\nHost:a\r\nB:\t2\r\n\r\n")
+        == "GET / HTTP/1.1\r\nHost:a\r\nB:\t2\r\nx-forwarded-proto: http\r\n\r\n")
   }
 
   @Test("an upgrade is asked only with both fields on a bodiless HTTP/1.1 request, and kept")

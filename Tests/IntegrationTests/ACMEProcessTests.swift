@@ -25,7 +25,10 @@ extension ProcessSuites {
 
     /// `count` GETs of /version over one HTTPS keep-alive connection (curl reuses it), checked
     /// against `caFile`: how many answered 200, and curl's exit code.
-    func httpsBatch(port: Int, caFile: String, count: Int) throws -> (ok: Int, status: Int32) {
+    /// `others`: the codes other than 200, with how many of each, for the failure message.
+    func httpsBatch(port: Int, caFile: String, count: Int) throws -> (
+      ok: Int, status: Int32, others: [Substring: Int]
+    ) {
       let url = "https://\(host):\(port)/version"
       let ran = try runToEnd(
         URL(fileURLWithPath: "/usr/bin/curl"),
@@ -33,8 +36,12 @@ extension ProcessSuites {
           "-sS", "--max-time", "20", "--cacert", caFile, "--resolve", "\(host):\(port):127.0.0.1",
           "-o", "/dev/null", "-w", "%{http_code}\\n",
         ] + Array(repeating: url, count: count))
-      let ok = ran.output.split(separator: "\n").filter { $0 == "200" }.count
-      return (ok, ran.status)
+      let codes = ran.output.split(separator: "\n")
+      let ok = codes.filter { $0 == "200" }.count
+      return (
+        ok, ran.status,
+        Dictionary(codes.filter { $0 != "200" }.map { ($0, 1) }, uniquingKeysWith: +)
+      )
     }
 
     /// The SHA-256 of the certificate a new handshake for `host` gets, as schedctl shows it.

@@ -61,6 +61,24 @@ public enum ListenerSockets {
         .bind, "cannot listen on \(host):\(port): \(String(cString: gai_strerror(lookup)))")
     }
     defer { freeaddrinfo(list) }
+    // Port reuse would let this socket join one another router (of the same user) listens
+    // on, splitting its traffic without a word: a plain bind first says whether it is taken.
+    if port != 0 {
+      let probe = socket(
+        first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+      guard probe >= 0 else { throw RouterError(.bind, "cannot make a socket: \(errnoText())") }
+      var reuse: Int32 = 1
+      _ = setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+      let free = bind(probe, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0
+      let reason = errnoText()
+      close(probe)
+      guard free else {
+        throw RouterError(
+          .bind,
+          "cannot listen on \(host):\(port): \(reason); pick a free address with --listen or --preview-listen"
+        )
+      }
+    }
     let fd = socket(
       first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw RouterError(.bind, "cannot make a socket: \(errnoText())") }

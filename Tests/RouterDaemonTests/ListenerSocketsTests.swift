@@ -117,4 +117,17 @@ struct ListenerSocketsTests {
     singleTask.cancel()
     _ = await singleTask.result
   }
+
+  @Test("a port another router listens on is refused, not shared")
+  func takenPortRefused() throws {
+    let first = try ListenerSockets.open(host: "127.0.0.1", port: 0)
+    defer { close(first) }
+    let port = Self.port(of: first)
+    #expect(throws: RouterError.self) { try ListenerSockets.open(host: "127.0.0.1", port: port) }
+    do {
+      _ = try ListenerSockets.open(host: "127.0.0.1", port: port)
+    } catch {
+      #expect("\(error)".contains("pick a free address"), "\(error)")
+    }
+  }
 }

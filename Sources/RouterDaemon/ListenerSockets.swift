@@ -61,39 +61,38 @@ public enum ListenerSockets {
         .bind, "cannot listen on \(host):\(port): \(String(cString: gai_strerror(lookup)))")
     }
     defer { freeaddrinfo(list) }
+    let taken =
+      "cannot listen on \(host):\(port): %@; pick a free address with --listen or --preview-listen"
     // Port reuse would let this socket join one another router (of the same user) listens
     // on, splitting its traffic without a word: a plain bind first says whether it is taken.
     if port != 0 {
-      let probe = socket(
-        first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-      guard probe >= 0 else { throw RouterError(.bind, "cannot make a socket: \(errnoText())") }
-      var reuse: Int32 = 1
-      _ = setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-      let free = bind(probe, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0
-      let reason = errnoText()
+      let probe = try bound(
+        first.pointee.ai_family, first.pointee.ai_addr, first.pointee.ai_addrlen,
+        reusePort: false, listening: false, failure: taken)
       close(probe)
-      guard free else {
-        throw RouterError(
-          .bind,
-          "cannot listen on \(host):\(port): \(reason); pick a free address with --listen or --preview-listen"
-        )
-      }
     }
-    let fd = socket(
-      first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    return try bound(
+      first.pointee.ai_family, first.pointee.ai_addr, first.pointee.ai_addrlen,
+      reusePort: true, listening: true, failure: taken)
+  }
+
+  /// A close-on-exec TCP socket with address reuse (and port reuse when asked) bound to
+  /// `address`, listening when asked. `failure` says why not, its `%@` the system's reason.
+  private static func bound(
+    _ family: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t, reusePort: Bool,
+    listening: Bool, failure: String
+  ) throws(RouterError) -> Int32 {
+    let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw RouterError(.bind, "cannot make a socket: \(errnoText())") }
     var on: Int32 = 1
     _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-    _ = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))
-    guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0,
-      listen(fd, 1024) == 0
-    else {
+    if reusePort {
+      _ = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+    guard bind(fd, address, length) == 0, !listening || listen(fd, 1024) == 0 else {
       let reason = errnoText()
       close(fd)
-      throw RouterError(
-        .bind,
-        "cannot listen on \(host):\(port): \(reason); pick a free address with --listen or --preview-listen"
-      )
+      throw RouterError(.bind, failure.replacingOccurrences(of: "%@", with: reason))
     }
     return fd
   }
@@ -110,21 +109,14 @@ public enum ListenerSockets {
     guard named == 0 else {
       throw RouterError(.bind, "cannot read the address of socket \(fd): \(errnoText())")
     }
-    let shard = socket(
-      Int32(address.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard shard >= 0 else { throw RouterError(.bind, "cannot make a socket: \(errnoText())") }
-    var on: Int32 = 1
-    _ = setsockopt(shard, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-    _ = setsockopt(shard, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))
-    let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(shard, $0, length) }
+    let family = Int32(address.ss_family)
+    return try withUnsafePointer(to: &address) { pointer throws(RouterError) in
+      try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw throws(RouterError) in
+        try bound(
+          family, raw, length, reusePort: true, listening: true,
+          failure: "cannot add a listening socket beside socket \(fd): %@")
+      }
     }
-    guard bound == 0, listen(shard, 1024) == 0 else {
-      let reason = errnoText()
-      close(shard)
-      throw RouterError(.bind, "cannot add a listening socket beside socket \(fd): \(reason)")
-    }
-    return shard
   }
 
   /// A second descriptor of `fd` for NIO to own (and close); the first stays for handing on.

@@ -142,17 +142,26 @@ public actor Cluster {
     sessions[node] === session
   }
 
-  /// Records a heartbeat. Returns true when it brings a down node back: its slot list may
-  /// have changed while it was away (slots re-placed), so it is sent again.
+  /// Records a heartbeat and says what it changed that the lifecycle decides on.
+  ///
+  /// Most beats change only usage and times, which no decision reads: the scheduler's pass
+  /// over every app (a snapshot of every node) is then left to the periodic refresh, so a
+  /// beat costs the same whether the cluster has ten nodes or ten thousand.
   @discardableResult
   func heartbeat(
     node id: NodeID, usage: HostUsage, slots: [SlotStatus] = [], drift: [DriftReport] = [],
     pulls: [ImagePull] = []
-  ) async throws(StoreError) -> Bool {
-    guard var node = nodes[id] else { return false }
+  ) async throws(StoreError) -> BeatOutcome {
+    guard var node = nodes[id] else { return .quiet }
     let at = now()
-    slotReports[id] = Dictionary(slots.map { ($0.slot, $0) }) { _, last in last }
-    pullReports[id] = pulls.isEmpty ? nil : pulls
+    let reports = Dictionary(slots.map { ($0.slot, $0) }) { _, last in last }
+    let newPulls = pulls.isEmpty ? nil : pulls
+    let wasSilent = lastSeen[id].map { policy.isSilent(lastSeen: $0, now: at) } ?? true
+    let outcome: BeatOutcome =
+      wasSilent || pullReports[id] != newPulls || Self.differ(slotReports[id], reports)
+      ? .changed : .quiet
+    slotReports[id] = reports
+    pullReports[id] = newPulls
     if !drift.isEmpty {
       try await store.appendEvents(
         drift.map {
@@ -175,18 +184,31 @@ public actor Cluster {
             at: at, actor: "node:\(id)", kind: "node.up", subject: id.rawValue,
             detail: "heartbeat received after being down")
         ])
-      return true
+      return .back
     } else {
       nodes[id] = node
       if let written = lastPersisted[id],
         at.timeIntervalSince(written) < Self.heartbeatPersistInterval
       {
-        return false
+        return outcome
       }
       lastPersisted[id] = at
       try await store.recordHeartbeat(node: id, usage: usage, at: at)
-      return false
+      return outcome
     }
+  }
+
+  /// Whether two reports of a node's slots differ in what decisions read: anything but the
+  /// containers' CPU and memory samples, which change with every beat.
+  static func differ(_ old: [SlotID: SlotStatus]?, _ new: [SlotID: SlotStatus]) -> Bool {
+    guard let old, old.count == new.count else { return true }
+    for (slot, status) in new {
+      guard var before = old[slot] else { return true }
+      before.cpuUsedMillis = status.cpuUsedMillis
+      before.memoryUsedBytes = status.memoryUsedBytes
+      if before != status { return true }
+    }
+    return false
   }
 
   func disconnected(node id: NodeID, session: AgentSession) {
@@ -267,4 +289,15 @@ public actor Cluster {
       "node removed", metadata: ["node.id": "\(id)", "certificates.revoked": "\(revoked)"])
     return revoked
   }
+}
+
+/// What a heartbeat changed that the lifecycle decides on.
+enum BeatOutcome: Sendable, Equatable {
+  /// Only usage and times: the periodic pass is soon enough.
+  case quiet
+  /// Slot reports, image fetches or the node's liveness (it had missed beats) changed: a pass
+  /// now, so a health change reaches the routers at once.
+  case changed
+  /// A down node came back: its slot list is sent again, and a pass.
+  case back
 }

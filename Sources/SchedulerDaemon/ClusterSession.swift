@@ -22,7 +22,8 @@ struct ClusterSession {
   let onRegistered: @Sendable (NodeID) async -> Void
   /// Routers connected on the cluster port.
   let routers: RouterHub
-  /// Called after a heartbeat, off the read loop: slot health may have changed the routes.
+  /// Called after a heartbeat that changed slot reports, fetches or liveness, off the read
+  /// loop: slot health may have changed the routes.
   let onHeartbeat: @Sendable () async -> Void
   /// The image store, whose blobs agents fetch on data connections.
   let images: ImageService
@@ -251,12 +252,17 @@ struct ClusterSession {
         return nil
       }
       do {
-        let back = try await cluster.heartbeat(
+        switch try await cluster.heartbeat(
           node: node, usage: heartbeat.usage, slots: heartbeat.slots, drift: heartbeat.drift,
           pulls: heartbeat.pulls)
-        // A node back from down (a partition the connection lived through) gets its list
-        // again: slots re-placed meanwhile are stale copies there, stopped at once.
-        if back {
+        {
+        case .quiet:
+          return phase
+        case .changed:
+          break
+        case .back:
+          // A node back from down (a partition the connection lived through) gets its list
+          // again: slots re-placed meanwhile are stale copies there, stopped at once.
           let onRegistered = self.onRegistered
           Task { await onRegistered(node) }
         }

@@ -30,6 +30,8 @@ public actor AppService {
   /// Nodes with a push under way, and nodes whose list changed since their push began.
   var pushing: Set<NodeID> = []
   var dirty: Set<NodeID> = []
+  /// Passes for cluster changes: those asked for while one runs share one after it.
+  let passes = Coalescer()
 
   init(
     cluster: Cluster, routers: RouterHub, images: ImageService, secrets: AppSecrets,
@@ -131,9 +133,11 @@ public actor AppService {
   /// Apps, sets and allocations as decided now.
   func state() -> Desired { core.desired }
 
-  /// Nodes or their slots changed: the route table may have.
+  /// Nodes or their slots changed: the route table may have. Calls made while a pass runs
+  /// share the one pass after it (a burst of heartbeats from a thousand nodes is a few
+  /// passes, not a thousand); each caller returns once a pass that began after its call ended.
   func clusterChanged() async {
-    await perform(.observed)
+    await passes.run { await self.perform(.observed) }
   }
 
   // MARK: driving the core

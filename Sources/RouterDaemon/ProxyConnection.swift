@@ -106,6 +106,7 @@ struct ProxyConnection {
         return .cut(Cut(link: exchange.link, ending: exchange.ending(nil)))
       }
       let part = inbound.readSlice(length: consumed)!
+      releaseInbound()
       let ended = framer.isDone
       exchange.requestBody = ended ? .ended : .reading(framer)
       if let link = exchange.link {
@@ -131,6 +132,7 @@ struct ProxyConnection {
     do {
       let head = try HeadParser.request(
         inbound.readSlice(length: length)!, previewHeader: limits.previewHeader)
+      releaseInbound()
       state = .routing
       return .route(head)
     } catch {
@@ -139,6 +141,13 @@ struct ProxyConnection {
         Answer(
           status: .badRequest, message: "bad request: \(error)", close: true, includeBody: true))
     }
+  }
+
+  /// Lets go of the buffer the client's bytes were read into once they are all taken: the
+  /// channel (or TLS, which decrypts into one buffer it keeps) reuses that storage for the
+  /// next read only while nothing else holds it, and otherwise copies or allocates it again.
+  private mutating func releaseInbound() {
+    if inbound.readableBytes == 0 { inbound = ByteBuffer() }
   }
 
   private mutating func headTooLarge(_ size: Int) -> ProxyAction {

@@ -265,4 +265,28 @@ extension ProxyConnectionTests {
       ])
     #expect(driver.client("defghij") == [])
   }
+
+  @Test("the client's read buffer is let go once its bytes are taken, and kept while some wait")
+  func readBufferLetGo() {
+    var driver = Driver()
+    // The buffer a read came in: only this test and the machine hold its storage.
+    var read = ByteBufferAllocator().buffer(capacity: 4096)
+    read.writeString(Self.get)
+    _ = driver.machine.clientRead(read, now: driver.now)
+    read = ByteBuffer()
+    guard case .route = driver.machine.nextFromClient() else {
+      Issue.record("no head read")
+      return
+    }
+    #expect(driver.machine.inbound.capacity == 0, "a whole head taken: the storage is let go")
+
+    var driver2 = Driver()
+    var two = ByteBufferAllocator().buffer(capacity: 4096)
+    two.writeString(Self.get + "GET /next")
+    _ = driver2.machine.clientRead(two, now: driver2.now)
+    two = ByteBuffer()
+    _ = driver2.machine.nextFromClient()
+    #expect(driver2.machine.inbound.capacity == 4096, "part of the next head waits in it")
+    #expect(String(buffer: driver2.machine.inbound) == "GET /next")
+  }
 }

@@ -94,7 +94,7 @@ struct HTTP1ResponseTranslator {
     case data(ByteBuffer, endStream: Bool)
   }
 
-  private enum Body: Equatable {
+  enum Body: Equatable {
     case length(Int)
     case chunkSize
     case chunkData(Int)
@@ -103,7 +103,7 @@ struct HTTP1ResponseTranslator {
     case untilClose
   }
 
-  private enum State: Equatable {
+  enum State: Equatable {
     case head
     case body(Body)
     case done
@@ -149,75 +149,22 @@ struct HTTP1ResponseTranslator {
   }
 
   private mutating func readHead() throws(Failure) -> Part? {
-    let view = pending.readableBytesView
-    guard let end = Self.find([13, 10, 13, 10], in: view) else {
-      guard pending.readableBytes < 64 << 10 else { throw .malformed("answer head too large") }
-      return nil
+    let requestIsHead = self.requestIsHead
+    let read = pending.withUnsafeReadableBytes { raw in
+      Self.head(in: raw, requestIsHead: requestIsHead)
     }
-    let head = Array(view[view.startIndex..<(end + 2)])
-    pending.moveReaderIndex(forwardBy: end - view.startIndex + 4)
-    // `HTTP/1.1 200 ...`: the three digits after the first space.
-    guard let space = head.firstIndex(of: 32), space + 3 < head.count,
-      let status = Self.digits(head[(space + 1)...(space + 3)])
-    else { throw .malformed("bad status line") }
-    var headers = HPACKHeaders()
-    headers.add(name: ":status", value: String(status))
-    var length: Int?
-    var chunked = false
-    // Names the `connection` field lists are hop-by-hop too; rare, so looked for only then.
-    var listed: [String] = []
-    var lineStart = (head.firstIndex(of: 10) ?? head.count - 1) + 1
-    while lineStart < head.count {
-      var lineEnd = lineStart
-      while lineEnd < head.count, head[lineEnd] != 10 { lineEnd += 1 }
-      defer { lineStart = lineEnd + 1 }
-      var contentEnd = lineEnd
-      if contentEnd > lineStart, head[contentEnd - 1] == 13 { contentEnd -= 1 }
-      guard let colon = head[lineStart..<contentEnd].firstIndex(of: 58) else { continue }
-      var valueStart = colon + 1
-      while valueStart < contentEnd, head[valueStart] == 32 || head[valueStart] == 9 {
-        valueStart += 1
-      }
-      var valueEnd = contentEnd
-      while valueEnd > valueStart, head[valueEnd - 1] == 32 || head[valueEnd - 1] == 9 {
-        valueEnd -= 1
-      }
-      let name = String(
-        decoding: head[lineStart..<colon].lazy.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 },
-        as: UTF8.self)
-      let value = String(decoding: head[valueStart..<valueEnd], as: UTF8.self)
-      switch name {
-      case "connection":
-        listed += value.split(separator: ",").map {
-          String($0.filter { $0 != " " && $0 != "\t" }).lowercased()
-        }
-        continue
-      case "keep-alive", "proxy-connection", "upgrade": continue
-      case "transfer-encoding":
-        chunked = value.lowercased().hasSuffix("chunked")
-        continue
-      case "content-length": length = Self.digits(head[valueStart..<valueEnd])
-      default: break
-      }
-      headers.add(name: name, value: value)
+    switch read {
+    case .failure(let failure): throw failure
+    case .success(nil): return nil
+    case .success(let head?):
+      pending.moveReaderIndex(forwardBy: head.length)
+      if let next = head.next { state = next }
+      return head.part
     }
-    for name in listed { headers.remove(name: name) }
-    if chunked { headers.remove(name: "content-length") }
-    if status < 200 {
-      // An interim answer (100 Continue): the final one follows.
-      return .head(headers, endStream: false)
-    }
-    let noBody = requestIsHead || status == 204 || status == 304
-    if noBody || (!chunked && length == 0) {
-      state = .done
-      return .head(headers, endStream: true)
-    }
-    state = .body(chunked ? .chunkSize : length.map(Body.length) ?? .untilClose)
-    return .head(headers, endStream: false)
   }
 
   /// A decimal number, or nil for anything else.
-  private static func digits(_ bytes: ArraySlice<UInt8>) -> Int? {
+  static func digits(_ bytes: ArraySlice<UInt8>) -> Int? {
     guard !bytes.isEmpty, bytes.count < 19 else { return nil }
     var value = 0
     for byte in bytes {

@@ -114,6 +114,12 @@ struct HTTP2TranslationTests {
         == ["head :status=200,content-length=5 END"])
     #expect(try parts("HTTP/1.1 204 No Content\r\n\r\n", step: step) == ["head :status=204 END"])
     #expect(
+      try parts(
+        "HTTP/1.1 200 OK\r\nX-Mixed-CASE:  a b \r\nConnection: X-Drop, keep-alive\r\nX-DROP: 1\r\nProxy-Connection: x\r\nUPGRADE: h2c\r\nCONTENT-LENGTH: 2\r\nx-kept: \r\n\r\nok",
+        step: step) == [
+          "head :status=200,x-mixed-case=a b,content-length=2,x-kept=", "data ok END",
+        ])
+    #expect(
       try parts("HTTP/1.0 200 OK\r\nconnection: close\r\n\r\nall of it", step: step, close: true)
         == ["head :status=200", "data all of it END"])
   }

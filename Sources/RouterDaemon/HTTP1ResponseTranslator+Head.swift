@@ -1,0 +1,133 @@
+import NIOCore
+import NIOHPACK
+
+/// The answer's head read straight off the bytes it came in: names compared and lowered as
+/// bytes, strings made only for the fields that go out.
+extension HTTP1ResponseTranslator {
+  /// A head read whole: its part, the state after it (nil: unchanged), the bytes it took.
+  struct Head {
+    var part: Part
+    var next: State?
+    var length: Int
+  }
+
+  /// The fields a proxy handles itself; every other name goes out as it is (lowered).
+  private enum Kind {
+    case other, connection, hopByHop, transferEncoding, contentLength
+  }
+
+  /// The head at the start of `raw`; nil while its blank line has not come.
+  static func head(in raw: UnsafeRawBufferPointer, requestIsHead: Bool) -> Result<Head?, Failure> {
+    guard let end = blankLine(in: raw) else {
+      return raw.count < 64 << 10 ? .success(nil) : .failure(.malformed("answer head too large"))
+    }
+    // `HTTP/1.1 200 ...`: the three digits after the first space.
+    guard let space = raw[..<end].firstIndex(of: 32), space + 3 < end,
+      let status = digits(ArraySlice(raw[(space + 1)...(space + 3)]))
+    else { return .failure(.malformed("bad status line")) }
+    var headers = HPACKHeaders()
+    headers.add(name: ":status", value: String(status))
+    var length: Int?
+    var chunked = false
+    // Names the `connection` field lists are hop-by-hop too; rare, so looked for only then.
+    var listed: [String] = []
+    var lineStart = (raw[..<end].firstIndex(of: 10) ?? end) + 1
+    let fieldsEnd = end + 2
+    while lineStart < fieldsEnd {
+      var lineEnd = lineStart
+      while lineEnd < fieldsEnd, raw[lineEnd] != 10 { lineEnd += 1 }
+      defer { lineStart = lineEnd + 1 }
+      var contentEnd = lineEnd
+      if contentEnd > lineStart, raw[contentEnd - 1] == 13 { contentEnd -= 1 }
+      guard let colon = raw[lineStart..<contentEnd].firstIndex(of: 58) else { continue }
+      var valueStart = colon + 1
+      while valueStart < contentEnd, raw[valueStart] == 32 || raw[valueStart] == 9 {
+        valueStart += 1
+      }
+      var valueEnd = contentEnd
+      while valueEnd > valueStart, raw[valueEnd - 1] == 32 || raw[valueEnd - 1] == 9 {
+        valueEnd -= 1
+      }
+      let name = UnsafeRawBufferPointer(rebasing: raw[lineStart..<colon])
+      let valueBytes = UnsafeRawBufferPointer(rebasing: raw[valueStart..<valueEnd])
+      switch kind(of: name) {
+      case .connection:
+        listed += String(decoding: valueBytes, as: UTF8.self).split(separator: ",").map {
+          String($0.filter { $0 != " " && $0 != "\t" }).lowercased()
+        }
+        continue
+      case .hopByHop: continue
+      case .transferEncoding:
+        chunked = String(decoding: valueBytes, as: UTF8.self).lowercased().hasSuffix("chunked")
+        continue
+      case .contentLength:
+        length = digits(ArraySlice(valueBytes))
+        headers.add(name: "content-length", value: String(decoding: valueBytes, as: UTF8.self))
+      case .other:
+        headers.add(name: lowered(name), value: String(decoding: valueBytes, as: UTF8.self))
+      }
+    }
+    for name in listed { headers.remove(name: name) }
+    if chunked { headers.remove(name: "content-length") }
+    let taken = end + 4
+    if status < 200 {
+      // An interim answer (100 Continue): the final one follows.
+      return .success(Head(part: .head(headers, endStream: false), next: nil, length: taken))
+    }
+    let noBody = requestIsHead || status == 204 || status == 304
+    if noBody || (!chunked && length == 0) {
+      return .success(Head(part: .head(headers, endStream: true), next: .done, length: taken))
+    }
+    let body: Body = chunked ? .chunkSize : length.map(Body.length) ?? .untilClose
+    return .success(Head(part: .head(headers, endStream: false), next: .body(body), length: taken))
+  }
+
+  /// Where `\r\n\r\n` starts, if it is there.
+  private static func blankLine(in raw: UnsafeRawBufferPointer) -> Int? {
+    guard raw.count >= 4 else { return nil }
+    var index = 0
+    while index <= raw.count - 4 {
+      if raw[index] == 13, raw[index + 1] == 10, raw[index + 2] == 13, raw[index + 3] == 10 {
+        return index
+      }
+      index += 1
+    }
+    return nil
+  }
+
+  private static func kind(of name: UnsafeRawBufferPointer) -> Kind {
+    switch name.count {
+    case 7 where equal(name, "upgrade"): .hopByHop
+    case 10 where equal(name, "connection"): .connection
+    case 10 where equal(name, "keep-alive"): .hopByHop
+    case 14 where equal(name, "content-length"): .contentLength
+    case 16 where equal(name, "proxy-connection"): .hopByHop
+    case 17 where equal(name, "transfer-encoding"): .transferEncoding
+    default: .other
+    }
+  }
+
+  /// `name` in any case against a lower-case `known` of the same length.
+  private static func equal(_ name: UnsafeRawBufferPointer, _ known: StaticString) -> Bool {
+    known.withUTF8Buffer { known in
+      for index in 0..<known.count {
+        let byte = name[index]
+        if (byte >= 65 && byte <= 90 ? byte + 32 : byte) != known[index] { return false }
+      }
+      return true
+    }
+  }
+
+  /// A field name in lower case, as HTTP/2 requires; made straight from the bytes when it is.
+  private static func lowered(_ name: UnsafeRawBufferPointer) -> String {
+    guard name.contains(where: { $0 >= 65 && $0 <= 90 }) else {
+      return String(decoding: name, as: UTF8.self)
+    }
+    return String(unsafeUninitializedCapacity: name.count) { out in
+      for (index, byte) in name.enumerated() {
+        out[index] = byte >= 65 && byte <= 90 ? byte + 32 : byte
+      }
+      return name.count
+    }
+  }
+}

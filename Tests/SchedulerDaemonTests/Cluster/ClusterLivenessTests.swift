@@ -9,9 +9,8 @@ import Testing
 
 @Suite("Cluster: silent and down nodes as the lifecycle observes them")
 struct ClusterLivenessTests {
-  @Test("a node that missed beats is silent (counted by the brake), down past the TTL")
-  func silentThenDown() async throws {
-    let clock = ManualClock()
+  /// A cluster with one ready node, n1, beating once a second.
+  static func oneReadyNode(_ clock: ManualClock) async throws -> Cluster {
     let store = MemoryStore()
     let spec = NodeSpec(
       id: "n1", name: "n1", address: "10.0.0.1",
@@ -19,9 +18,15 @@ struct ClusterLivenessTests {
       ports: try PortRange(low: 20000, high: 20009))
     await store.saveNode(
       Node(spec: spec, state: .ready, generation: 1, registeredAt: clock.now()), events: [])
-    let cluster = try await Cluster(
+    return try await Cluster(
       store: store, policy: LivenessPolicy(heartbeatInterval: .seconds(1)),
       logger: Logger(label: "test"), now: clock.now)
+  }
+
+  @Test("a node that missed beats is silent (counted by the brake), down past the TTL")
+  func silentThenDown() async throws {
+    let clock = ManualClock()
+    let cluster = try await Self.oneReadyNode(clock)
     let usage = HostUsage(cpuUsedMillis: 1, memoryUsedBytes: 1, memoryAvailableBytes: 1)
     _ = try await cluster.heartbeat(node: "n1", usage: usage)
     clock.advance(by: 1.7)
@@ -41,16 +46,7 @@ struct ClusterLivenessTests {
   )
   func beatOutcomes() async throws {
     let clock = ManualClock()
-    let store = MemoryStore()
-    let spec = NodeSpec(
-      id: "n1", name: "n1", address: "10.0.0.1",
-      capacity: Resources(cpuMillis: 1000, memoryBytes: 1 << 30),
-      ports: try PortRange(low: 20000, high: 20009))
-    await store.saveNode(
-      Node(spec: spec, state: .ready, generation: 1, registeredAt: clock.now()), events: [])
-    let cluster = try await Cluster(
-      store: store, policy: LivenessPolicy(heartbeatInterval: .seconds(1)),
-      logger: Logger(label: "test"), now: clock.now)
+    let cluster = try await Self.oneReadyNode(clock)
     let slot = SlotID(app: "web", color: .blue, index: 0)
     func status(_ health: SlotHealth, cpu: Int64) -> SlotStatus {
       SlotStatus(slot: slot, deployment: "d1", health: health, cpuUsedMillis: cpu)

@@ -4,11 +4,10 @@ import NIOHPACK
 /// The answer's head read straight off the bytes it came in: names compared and lowered as
 /// bytes, strings made only for the fields that go out.
 extension HTTP1ResponseTranslator {
-  /// A head read whole: its part, the state after it (nil: unchanged), the bytes it took.
+  /// A head read: its part, and the state after it (nil: unchanged).
   struct Head {
     var part: Part
     var next: State?
-    var length: Int
   }
 
   /// The fields a proxy handles itself; every other name goes out as it is (lowered).
@@ -16,13 +15,11 @@ extension HTTP1ResponseTranslator {
     case other, connection, hopByHop, transferEncoding, contentLength
   }
 
-  /// The head at the start of `raw`; nil while its blank line has not come.
-  static func head(in raw: UnsafeRawBufferPointer, requestIsHead: Bool) -> Result<Head?, Failure> {
-    guard let end = blankLine(in: raw) else {
-      return raw.count < 64 << 10 ? .success(nil) : .failure(.malformed("answer head too large"))
-    }
+  /// The head `raw` holds whole, through its empty line (`HeadParser.headLength` measured it).
+  static func head(_ raw: UnsafeRawBufferPointer, requestIsHead: Bool) -> Result<Head, Failure> {
     // `HTTP/1.1 200 ...`: the three digits after the first space.
-    guard let space = raw[..<end].firstIndex(of: 32), space + 3 < end,
+    let firstLineEnd = raw.firstIndex(of: 10) ?? raw.count
+    guard let space = raw[..<firstLineEnd].firstIndex(of: 32), space + 3 < firstLineEnd,
       let status = digits(ArraySlice(raw[(space + 1)...(space + 3)]))
     else { return .failure(.malformed("bad status line")) }
     var headers = HPACKHeaders()
@@ -31,8 +28,8 @@ extension HTTP1ResponseTranslator {
     var chunked = false
     // Names the `connection` field lists are hop-by-hop too; rare, so looked for only then.
     var listed: [String] = []
-    var lineStart = (raw[..<end].firstIndex(of: 10) ?? end) + 1
-    let fieldsEnd = end + 2
+    var lineStart = firstLineEnd + 1
+    let fieldsEnd = raw.count
     while lineStart < fieldsEnd {
       var lineEnd = lineStart
       while lineEnd < fieldsEnd, raw[lineEnd] != 10 { lineEnd += 1 }
@@ -69,30 +66,16 @@ extension HTTP1ResponseTranslator {
     }
     for name in listed { headers.remove(name: name) }
     if chunked { headers.remove(name: "content-length") }
-    let taken = end + 4
     if status < 200 {
       // An interim answer (100 Continue): the final one follows.
-      return .success(Head(part: .head(headers, endStream: false), next: nil, length: taken))
+      return .success(Head(part: .head(headers, endStream: false), next: nil))
     }
     let noBody = requestIsHead || status == 204 || status == 304
     if noBody || (!chunked && length == 0) {
-      return .success(Head(part: .head(headers, endStream: true), next: .done, length: taken))
+      return .success(Head(part: .head(headers, endStream: true), next: .done))
     }
     let body: Body = chunked ? .chunkSize : length.map(Body.length) ?? .untilClose
-    return .success(Head(part: .head(headers, endStream: false), next: .body(body), length: taken))
-  }
-
-  /// Where `\r\n\r\n` starts, if it is there.
-  private static func blankLine(in raw: UnsafeRawBufferPointer) -> Int? {
-    guard raw.count >= 4 else { return nil }
-    var index = 0
-    while index <= raw.count - 4 {
-      if raw[index] == 13, raw[index + 1] == 10, raw[index + 2] == 13, raw[index + 3] == 10 {
-        return index
-      }
-      index += 1
-    }
-    return nil
+    return .success(Head(part: .head(headers, endStream: false), next: .body(body)))
   }
 
   private static func kind(of name: UnsafeRawBufferPointer) -> Kind {

@@ -1,3 +1,4 @@
+import HTTPFraming
 import NIOCore
 import NIOHPACK
 
@@ -149,18 +150,18 @@ struct HTTP1ResponseTranslator {
   }
 
   private mutating func readHead() throws(Failure) -> Part? {
+    guard let length = HeadParser.headLength(in: pending) else {
+      guard pending.readableBytes < 64 << 10 else { throw .malformed("answer head too large") }
+      return nil
+    }
     let requestIsHead = self.requestIsHead
     let read = pending.withUnsafeReadableBytes { raw in
-      Self.head(in: raw, requestIsHead: requestIsHead)
+      Self.head(UnsafeRawBufferPointer(rebasing: raw[..<length]), requestIsHead: requestIsHead)
     }
-    switch read {
-    case .failure(let failure): throw failure
-    case .success(nil): return nil
-    case .success(let head?):
-      pending.moveReaderIndex(forwardBy: head.length)
-      if let next = head.next { state = next }
-      return head.part
-    }
+    pending.moveReaderIndex(forwardBy: length)
+    let head = try read.get()
+    if let next = head.next { state = next }
+    return head.part
   }
 
   /// A decimal number, or nil for anything else.

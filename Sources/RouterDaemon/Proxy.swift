@@ -153,21 +153,16 @@ public final class Proxy: Sendable {
         }
         return channel.configureHTTP2SecureUpgrade(
           h2ChannelConfigurator: { channel in
-            do { try channel.pipeline.syncOperations.addHandler(FlushCoalescer()) } catch {
-              return channel.eventLoop.makeFailedFuture(error)
+            // Frame mode, no child channel per stream: HTTP2ProxyHandler proxies the streams.
+            channel.eventLoop.makeCompletedFuture {
+              try channel.pipeline.syncOperations.addHandlers([
+                NIOHTTP2Handler(
+                  mode: .server,
+                  connectionConfiguration: HTTP2ProxyHandler.connectionConfiguration,
+                  streamConfiguration: .init()),
+                HTTP2ProxyHandler(loop: loop.value, routes: routes, listener: listener),
+              ])
             }
-            return channel.configureHTTP2Pipeline(
-              mode: .server,
-              connectionConfiguration: .init(), streamConfiguration: .init()
-            ) { stream in
-              stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandlers([
-                  HTTP2StreamBridge(),
-                  ProxyHandler(
-                    loop: loop.value, routes: routes, listener: listener, secure: true),
-                ])
-              }
-            }.map { _ in }
           },
           http1ChannelConfigurator: { channel in
             channel.eventLoop.makeCompletedFuture {

@@ -20,7 +20,7 @@ extension ProxyHandler {
       link.delegate = self
       link.uses += 1
       // A pooled connection may have been paused by the last client it served.
-      link.setAutoRead(context?.channel.isWritable ?? true)
+      link.setAutoRead(client?.isWritable ?? true)
       link.write(head)
       for part in body { link.write(part) }
       link.flush()
@@ -77,7 +77,7 @@ extension ProxyHandler {
         loop.finished(ending.counters, ending.status, since: ending.start)
       }
       outbox = nil
-      context?.close(promise: nil)
+      client?.close()
     case .pool(let link):
       loop.put(link)
     case .closeUpstream(let link):
@@ -89,7 +89,7 @@ extension ProxyHandler {
   static let outboxLimit = 16 * 1024
 
   private func toClient(_ bytes: ByteBuffer, _ link: UpstreamHandler) {
-    guard let context else { return }
+    guard let client else { return }
     if var box = outbox, box.readableBytes + bytes.readableBytes <= Self.outboxLimit {
       outbox = nil
       box.writeImmutableBuffer(bytes)
@@ -97,34 +97,34 @@ extension ProxyHandler {
       return
     }
     emitOutbox()
-    context.write(wrapOutboundOut(bytes), promise: nil)
+    client.write(bytes)
     clientUnflushed = true
-    if !context.channel.isWritable { link.setAutoRead(false) }
+    if !client.isWritable { link.setAutoRead(false) }
   }
 
   /// Writes what the outbox gathered; everything else written to the client goes after it.
   func emitOutbox() {
     guard let box = outbox else { return }
     outbox = nil
-    guard let context else { return }
-    context.write(wrapOutboundOut(box), promise: nil)
+    guard let client else { return }
+    client.write(box)
     clientUnflushed = true
-    if !context.channel.isWritable { machine.link?.setAutoRead(false) }
+    if !client.isWritable { machine.link?.setAutoRead(false) }
   }
 
   /// Sends what was written to the client, if anything was.
   func flushClient() {
     emitOutbox()
-    guard clientUnflushed, let context else { return }
+    guard clientUnflushed, let client else { return }
     clientUnflushed = false
-    context.flush()
+    client.flush()
   }
 
   /// The 101 and what came after it go to the client, the client's early bytes to the slot;
   /// from here on bytes pass both ways with the same back-pressure until either side closes
   /// or both stay silent for the idle timeout.
   private func openTunnel(_ tunnel: OpenTunnel) {
-    guard let context else { return }
+    guard let client else { return }
     loop.succeeded(tunnel.link.upstream, in: tunnel.counters)
     loop.switchedProtocols(tunnel.counters, since: tunnel.start)
     emitOutbox()
@@ -134,12 +134,10 @@ extension ProxyHandler {
       tunnel.head,
       stamps: loop.limits.stampResponses ? tunnel.link.stamps(for: tunnel.set) : nil,
       persistence: .upgraded, dechunk: false, into: &out)
-    context.write(wrapOutboundOut(out), promise: nil)
-    if tunnel.fromUpstream.readableBytes > 0 {
-      context.write(wrapOutboundOut(tunnel.fromUpstream), promise: nil)
-    }
+    client.write(out)
+    if tunnel.fromUpstream.readableBytes > 0 { client.write(tunnel.fromUpstream) }
     clientUnflushed = false
-    context.flush()
+    client.flush()
     if tunnel.fromClient.readableBytes > 0 {
       tunnel.link.write(tunnel.fromClient)
       tunnel.link.flush()
@@ -154,27 +152,28 @@ extension ProxyHandler {
 
   func write(_ bytes: ByteBuffer, thenClose: Bool) {
     emitOutbox()
-    guard let context else { return }
+    guard let client else { return }
     clientUnflushed = false
     if thenClose {
-      context.writeAndFlush(wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in
-        context.close(promise: nil)
-      }
+      client.writeThenClose(bytes)
     } else {
-      context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+      client.write(bytes)
+      client.flush()
     }
   }
 
   func pauseReading() {
-    guard !readPaused, let context else { return }
+    guard !readPaused, let client else { return }
     readPaused = true
-    _ = try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+    client.setReading(false)
   }
 
   func resumeReading() {
-    guard readPaused, let context else { return }
+    guard readPaused, let client else { return }
     readPaused = false
-    _ = try? context.channel.syncOptions?.setOption(.autoRead, value: true)
-    context.read()
+    client.setReading(true)
   }
+
+  /// The client can take more now.
+  var clientWritable: Bool { client?.isWritable ?? false }
 }

@@ -4,11 +4,13 @@ import NIOHTTP1
 import RouteTable
 import SchedModel
 
-/// Proxies the requests of one client connection, one at a time, to an upstream slot of the
-/// app's live set, or the candidate set on the preview listener. What to do is decided by its
-/// `ProxyConnection` value; this handler feeds it events and carries out the actions it
-/// returns: writes, reads paused and resumed, connections pooled or closed, counts. Runs
-/// entirely on the connection's event loop.
+/// Proxies the requests of one client connection (or one HTTP/2 stream), one at a time, to an
+/// upstream slot of the app's live set, or the candidate set on the preview listener. What to
+/// do is decided by its `ProxyConnection` value; this handler feeds it events and carries out
+/// the actions it returns: writes, reads paused and resumed, connections pooled or closed,
+/// counts. Runs entirely on the connection's event loop. Over HTTP/1.1 it is the channel's
+/// handler; for an HTTP/2 stream, `HTTP2ProxyHandler` feeds it the same events (see
+/// `ClientEnd`).
 final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   typealias InboundIn = ByteBuffer
   typealias OutboundOut = ByteBuffer
@@ -21,7 +23,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   /// The HSTS field line of the exchange under way, when its app has one (HTTPS only).
   var hstsField: ByteBuffer?
   var machine: ProxyConnection
-  var context: ChannelHandlerContext?
+  /// Where answers go: the connection's channel, or an HTTP/2 stream. nil once it is gone.
+  var client: ClientEnd?
   /// The client's reads are switched off (back-pressure or too much held).
   var readPaused = false
   /// The client's address, formatted once per connection.
@@ -42,17 +45,27 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   }
 
   func handlerAdded(context: ChannelHandlerContext) {
-    self.context = context
-    // Added after the TLS handshake (ALPN chose HTTP/1.1 or this is an HTTP/2 stream): the
-    // channel is active already and channelActive will not come.
+    // Added after the TLS handshake (ALPN chose HTTP/1.1): the channel is active already and
+    // channelActive will not come.
     if context.channel.isActive { clientIP = context.channel.remoteAddress?.ipAddress }
-    // Its timeouts are checked by the loop's sweep: no timer per connection.
+    start(.channel(context))
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    stop()
+  }
+
+  /// Begins serving `client`. Its timeouts are checked by the loop's sweep: no timer per
+  /// connection or stream.
+  func start(_ client: ClientEnd) {
+    self.client = client
     loop.add(self)
     if loop.draining { drain() }
   }
 
-  func handlerRemoved(context: ChannelHandlerContext) {
-    self.context = nil
+  /// The client end is gone for good: nothing more is written to it.
+  func stop() {
+    client = nil
     loop.remove(self)
   }
 
@@ -76,23 +89,43 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    perform(machine.clientRead(unwrapInboundIn(data), now: loop.now))
-    drainClient()
+    clientRead(unwrapInboundIn(data))
   }
 
   func channelReadComplete(context: ChannelHandlerContext) {
-    machine.link?.flushIfNeeded()
-    flushClient()
+    clientReadComplete()
   }
 
   func channelWritabilityChanged(context: ChannelHandlerContext) {
-    machine.link?.setAutoRead(context.channel.isWritable)
+    clientWritabilityChanged()
     context.fireChannelWritabilityChanged()
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    perform(machine.clientClosed())
+    clientClosed()
     context.fireChannelInactive()
+  }
+
+  /// Bytes from the client: HTTP/1.1 as it came, or an HTTP/2 stream's request translated.
+  func clientRead(_ bytes: ByteBuffer) {
+    perform(machine.clientRead(bytes, now: loop.now))
+    drainClient()
+  }
+
+  /// The end of a batch of client reads: what was written on either side goes out.
+  func clientReadComplete() {
+    machine.link?.flushIfNeeded()
+    flushClient()
+  }
+
+  /// The client can take more, or can take no more for now: the slot's reads follow.
+  func clientWritabilityChanged() {
+    machine.link?.setAutoRead(clientWritable)
+  }
+
+  /// The client left (its connection closed, or its stream was reset or ended).
+  func clientClosed() {
+    perform(machine.clientClosed())
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -186,9 +219,9 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
   /// as it was taken can be replayed safely.
   func dispatch(_ plan: DispatchPlan) {
     if let failed = plan.failed { loop.failed(failed) }
-    if plan.sendContinue, let context {
-      context.writeAndFlush(
-        wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+    if plan.sendContinue {
+      client?.write(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))
+      client?.flush()
     }
     if let stale = plan.closing { close(stale) }
     var preferred: Upstream?

@@ -4,57 +4,8 @@ import Testing
 
 @testable import RouterDaemon
 
-@Suite("HTTP/2 streams to the proxy's HTTP/1.1 and back")
-struct HTTP2TranslationTests {
-  func headers(_ fields: [(String, String)]) -> HPACKHeaders { HPACKHeaders(fields) }
-
-  @Test("a request head: the pseudo-fields make the request line and host, cookies are joined")
-  func requestHead() throws {
-    var translator = HTTP2RequestTranslator()
-    let bytes = try translator.head(
-      headers([
-        (":method", "GET"), (":scheme", "https"), (":authority", "web.test"),
-        (":path", "/a?b=1"), ("accept", "*/*"), ("cookie", "a=1"), ("cookie", "b=2"),
-      ]), endStream: true)
-    #expect(
-      String(buffer: bytes)
-        == "GET /a?b=1 HTTP/1.1\r\nhost: web.test\r\naccept: */*\r\ncookie: a=1; b=2\r\n\r\n")
-    #expect(!translator.chunked)
-  }
-
-  @Test("a body of unknown length is sent chunked; one with content-length as it is")
-  func requestBodies() throws {
-    var chunked = HTTP2RequestTranslator()
-    let head = try chunked.head(
-      headers([(":method", "POST"), (":authority", "w"), (":path", "/p")]), endStream: false)
-    #expect(String(buffer: head).hasSuffix("transfer-encoding: chunked\r\n\r\n"))
-    #expect(
-      String(buffer: chunked.data(ByteBuffer(string: "hello"), endStream: false))
-        == "5\r\nhello\r\n")
-    #expect(
-      String(buffer: chunked.data(ByteBuffer(string: "0123456789abcdefX"), endStream: true))
-        == "11\r\n0123456789abcdefX\r\n0\r\n\r\n")
-    #expect(String(buffer: chunked.trailers()) == "0\r\n\r\n")
-
-    var sized = HTTP2RequestTranslator()
-    let sizedHead = try sized.head(
-      headers([(":method", "PUT"), (":authority", "w"), (":path", "/p"), ("content-length", "3")]),
-      endStream: false)
-    #expect(!String(buffer: sizedHead).contains("chunked"))
-    #expect(String(buffer: sized.data(ByteBuffer(string: "abc"), endStream: true)) == "abc")
-  }
-
-  @Test("a request without :path, or a CONNECT, is refused")
-  func malformed() {
-    var translator = HTTP2RequestTranslator()
-    #expect(throws: HTTP2RequestTranslator.Refusal.self) {
-      try translator.head(headers([(":method", "GET"), (":authority", "w")]), endStream: true)
-    }
-    #expect(throws: HTTP2RequestTranslator.Refusal.self) {
-      try translator.head(
-        headers([(":method", "CONNECT"), (":authority", "w"), (":path", "/")]), endStream: true)
-    }
-  }
+@Suite("the proxy's HTTP/1.1 answers as HTTP/2 frames")
+struct HTTP1ResponseTranslatorTests {
 
   /// Every part the answer gives, fed `step` bytes at a time, as text.
   func parts(_ answer: String, step: Int, head: Bool = false, close: Bool = false) throws

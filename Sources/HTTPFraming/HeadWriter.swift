@@ -81,16 +81,25 @@ public enum HeadWriter {
     -> ByteBuffer
   {
     var out = ByteBuffer()
-    for (name, value) in [
-      ("x-turnout-color", color), ("x-turnout-slot", slot), ("x-turnout-image", image),
-      ("x-turnout-deployment", deployment),
-    ] {
+    for (name, value) in stampFields(
+      color: color, slot: slot, image: image, deployment: deployment)
+    {
       out.writeString(name)
       out.writeStaticString(": ")
       out.writeString(value)
       out.writeStaticString("\r\n")
     }
     return out
+  }
+
+  /// The same fields as names and values (an HTTP/2 answer's HEADERS).
+  public static func stampFields(color: String, slot: String, image: String, deployment: String)
+    -> [(String, String)]
+  {
+    [
+      ("x-turnout-color", color), ("x-turnout-slot", slot), ("x-turnout-image", image),
+      ("x-turnout-deployment", deployment),
+    ]
   }
 
   /// The router's own answer: status, a plain-text message, its error mark.

@@ -1,3 +1,4 @@
+import HTTPFraming
 import NIOCore
 import NIOHPACK
 
@@ -76,6 +77,40 @@ extension HTTP1ResponseTranslator {
     }
     let body: Body = chunked ? .chunkSize : length.map(Body.length) ?? .untilClose
     return .success(Head(part: .head(headers, endStream: false), next: .body(body)))
+  }
+
+  /// The proxy's parsed answer head as the stream's HEADERS, with no second parse of bytes:
+  /// its fields but the hop-by-hop ones, `transfer-encoding`, and `content-length` when a
+  /// transfer coding delimits the body; names lowered, then `extra` (the router's stamps and
+  /// HSTS). What follows is read as the body `framing` says.
+  mutating func start(_ head: MessageHead, framing: BodyFraming, extra: [(String, String)])
+    -> Part
+  {
+    var headers = HPACKHeaders()
+    headers.reserveCapacity(head.fields.count + extra.count + 1)
+    headers.add(name: ":status", value: String(head.status))
+    head.bytes.withUnsafeReadableBytes { raw in
+      for field in head.fields where !field.dropped {
+        let name = UnsafeRawBufferPointer(rebasing: raw[field.name])
+        if field.framing, head.hasTransferEncoding || Self.kind(of: name) != .contentLength {
+          continue
+        }
+        headers.add(
+          name: Self.lowered(name),
+          value: String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.value]), as: UTF8.self)
+        )
+      }
+    }
+    for (name, value) in extra { headers.add(name: name, value: value) }
+    switch framing {
+    case .none:
+      state = .done
+      return .head(headers, endStream: true)
+    case .length(let length): state = .body(.length(length))
+    case .chunked: state = .body(.chunkSize)
+    case .untilClose: state = .body(.untilClose)
+    }
+    return .head(headers, endStream: false)
   }
 
   private static func kind(of name: UnsafeRawBufferPointer) -> Kind {

@@ -26,7 +26,8 @@ struct HTTP1ResponseTranslator {
     case done
   }
 
-  private var state = State.head
+  /// Where the answer is; `start` (the parsed-head path) moves it past the head.
+  var state = State.head
   private var pending = ByteBuffer()
   /// The request was HEAD.
   var requestIsHead = false

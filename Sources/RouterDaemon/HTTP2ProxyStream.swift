@@ -1,3 +1,4 @@
+import HTTPFraming
 import NIOCore
 import NIOHTTP2
 
@@ -94,6 +95,12 @@ final class HTTP2ProxyStream {
       return
     }
     for part in parts where !finished { send(part) }
+  }
+
+  /// The answer's head as the proxy parsed it, with the router's fields.
+  func respond(_ head: MessageHead, framing: BodyFraming, extra: [(String, String)]) {
+    guard !finished else { return }
+    send(response.start(head, framing: framing, extra: extra))
   }
 
   func flush() { connection.flushSoon() }

@@ -74,6 +74,8 @@ struct ResponseStart {
   let counters: SetCounters
   let persistence: HeadWriter.Persistence
   let dechunk: Bool
+  /// How the body that follows is delimited on the slot's connection.
+  let framing: BodyFraming
 }
 
 /// A slot's 101 and what follows it.

@@ -202,7 +202,7 @@ extension ProxyConnection {
         ResponseStart(
           head: head, link: link, set: request.set, counters: request.counters,
           persistence: close ? .close : request.clientMinorVersion == 0 ? .keepAlive : .implicit,
-          dechunk: dechunk))
+          dechunk: dechunk, framing: framing))
     }
   }
 

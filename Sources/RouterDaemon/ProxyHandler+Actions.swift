@@ -31,6 +31,15 @@ extension ProxyHandler {
       if !link.isWritable { pauseReading() }
     case .respond(let start):
       loop.succeeded(start.link.upstream, in: start.counters)
+      if case .stream(let stream) = client {
+        // HTTP/2: the parsed head goes straight to HEADERS, not through HTTP/1.1 bytes.
+        var extra = loop.limits.stampResponses ? start.link.stampFields(for: start.set) : []
+        if let hstsValue { extra.append(("strict-transport-security", hstsValue)) }
+        emitOutbox()
+        stream.respond(start.head, framing: start.framing, extra: extra)
+        clientUnflushed = true
+        return
+      }
       var out = ByteBuffer()
       out.reserveCapacity(start.head.bytes.readableBytes + 160)
       HeadWriter.response(

@@ -52,6 +52,24 @@ final class UpstreamHandler: ChannelInboundHandler {
     return stamps
   }
 
+  private var cachedFields: [(String, String)] = []
+  private var fieldsDeployment = ""
+  private var fieldsImage = ""
+
+  /// The same stamps as name and value pairs, for HTTP/2 answers; built once per connection.
+  func stampFields(for set: RouteSet) -> [(String, String)] {
+    let image = upstream.image ?? set.image
+    if !cachedFields.isEmpty, set.deployment == fieldsDeployment, image == fieldsImage {
+      return cachedFields
+    }
+    fieldsDeployment = set.deployment
+    fieldsImage = image
+    cachedFields = HeadWriter.stampFields(
+      color: set.color.rawValue, slot: upstream.slot.description, image: image,
+      deployment: set.deployment)
+    return cachedFields
+  }
+
   func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
   var isWritable: Bool { context?.channel.isWritable ?? false }

@@ -115,15 +115,21 @@ extension ProcessSuites {
           "-H", "Host: \(host)", "http://127.0.0.1:\(plainPort)/version?x=1",
         ])
       #expect(plain.output == "308 https://\(host):\(tlsPort)/version?x=1", "\(plain.output)")
-      let headers = try runToEnd(
-        URL(fileURLWithPath: "/usr/bin/curl"),
-        [
-          "-sS", "-D", "-", "-o", "/dev/null", "--max-time", "5", "--cacert", caFile, "--resolve",
-          "\(host):\(tlsPort):127.0.0.1", "https://\(host):\(tlsPort)/version",
-        ])
-      #expect(
-        headers.output.lowercased().contains("strict-transport-security: max-age=600"),
-        "\(headers.output)")
+      // Over HTTP/2 (the answer's HEADERS are made from the parsed head) and HTTP/1.1.
+      for version in ["--http2", "--http1.1"] {
+        let headers = try runToEnd(
+          URL(fileURLWithPath: "/usr/bin/curl"),
+          [
+            "-sS", "-D", "-", "-o", "/dev/null", "--max-time", "5", version, "--cacert", caFile,
+            "--resolve", "\(host):\(tlsPort):127.0.0.1", "https://\(host):\(tlsPort)/version",
+          ])
+        #expect(
+          headers.output.lowercased().contains("strict-transport-security: max-age=600"),
+          "\(version): \(headers.output)")
+        #expect(
+          headers.output.hasPrefix(version == "--http2" ? "HTTP/2 200" : "HTTP/1.1 200"),
+          "\(version): \(headers.output)")
+      }
       #expect(
         await eventually {
           (try? await api.routers().routers.filter(\.inSync).count) == 2

@@ -1,3 +1,4 @@
+import HTTPFraming
 import NIOCore
 import NIOHPACK
 import Testing
@@ -86,5 +87,58 @@ struct HTTP1ResponseTranslatorTests {
       try chunked.feed(
         ByteBuffer(string: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"))
     }
+  }
+}
+
+extension HTTP1ResponseTranslatorTests {
+  /// The head as the proxy parsed it, through `start`, then the body's bytes through `feed`.
+  func started(_ answer: String, body: String, method: MessageHead.Method = .get) throws
+    -> [String]
+  {
+    let head = try HeadParser.response(ByteBuffer(string: answer), stamping: true)
+    var translator = HTTP1ResponseTranslator()
+    var text: [String] = []
+    let framing = HeadParser.responseFraming(head, method: method)
+    switch translator.start(head, framing: framing, extra: [("x-turnout-color", "blue")]) {
+    case .head(let headers, let end):
+      text.append(
+        "head " + headers.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
+          + (end ? " END" : ""))
+    case .data: Issue.record("a head was expected")
+    }
+    for part in try translator.feed(ByteBuffer(string: body)) {
+      if case .data(let bytes, let end) = part {
+        text.append("data " + String(buffer: bytes) + (end ? " END" : ""))
+      }
+    }
+    return text
+  }
+
+  @Test("a head the proxy parsed becomes HEADERS directly; the body after it as with feed")
+  func parsedHeads() throws {
+    #expect(
+      try started(
+        "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 5\r\nConnection: keep-alive, X-Hop\r\n"
+          + "X-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Turnout-Color: green\r\n\r\n", body: "hello")
+        == [
+          "head :status=200,server=nginx,content-length=5,x-turnout-color=blue", "data hello END",
+        ])
+    // Chunked: neither transfer-encoding nor a content-length beside it goes out.
+    #expect(
+      try started(
+        "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n",
+        body: "3\r\nabc\r\n0\r\n\r\n")
+        == ["head :status=201,x-turnout-color=blue", "data abc", "data  END"])
+    // No body: the HEADERS end the stream (204, or an answer to HEAD).
+    #expect(
+      try started("HTTP/1.1 204 No Content\r\nDate: x\r\n\r\n", body: "")
+        == ["head :status=204,date=x,x-turnout-color=blue END"])
+    #expect(
+      try started("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n", body: "", method: .head)
+        == ["head :status=200,content-length=7,x-turnout-color=blue END"])
+    // No length: the body runs until the proxy closes.
+    #expect(
+      try started("HTTP/1.0 200 OK\r\n\r\n", body: "abc")
+        == ["head :status=200,x-turnout-color=blue", "data abc"])
   }
 }

@@ -153,9 +153,11 @@ public final class Proxy: Sendable {
         }
         return channel.configureHTTP2SecureUpgrade(
           h2ChannelConfigurator: { channel in
-            // Frame mode, no child channel per stream: HTTP2ProxyHandler proxies the streams.
+            // Frame mode, no child channel per stream: HTTP2ProxyHandler proxies the streams;
+            // the frames of one flush reach TLS as one write (one record).
             channel.eventLoop.makeCompletedFuture {
               try channel.pipeline.syncOperations.addHandlers([
+                WriteCoalescer(),
                 NIOHTTP2Handler(
                   mode: .server,
                   connectionConfiguration: HTTP2ProxyHandler.connectionConfiguration,

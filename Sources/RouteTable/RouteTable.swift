@@ -143,6 +143,9 @@ public struct RouteTable: Codable, Sendable, Hashable {
 
   /// A Host header as routes name it: no port, no IPv6 brackets, lower case.
   public static func bareHost(_ host: String) -> String {
+    // Every request asks this of its Host header: ASCII (nearly every host) is read as bytes,
+    // with no Character walk and no copy when the name is already bare and lower-case.
+    if let ascii = asciiBareHost(host) { return ascii }
     if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
       return host[host.index(after: host.startIndex)..<close].lowercased()
     }
@@ -150,6 +153,42 @@ public struct RouteTable: Codable, Sendable, Hashable {
       return host[..<colon].lowercased()
     }
     return host.lowercased()
+  }
+
+  /// `bareHost` for an ASCII host; nil for anything else.
+  static func asciiBareHost(_ host: String) -> String? {
+    let utf8 = host.utf8
+    var colons = 0
+    var lastColon = utf8.endIndex
+    var upper = false
+    for index in utf8.indices {
+      let byte = utf8[index]
+      if byte >= 0x80 { return nil }
+      if byte == UInt8(ascii: ":") {
+        colons += 1
+        lastColon = index
+      } else if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") {
+        upper = true
+      }
+    }
+    var start = utf8.startIndex
+    var end = utf8.endIndex
+    if utf8.first == UInt8(ascii: "[") {
+      // [v6]:port or [v6]: the address inside the brackets.
+      guard let close = utf8.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+      start = utf8.index(after: start)
+      end = close
+    } else if colons == 1 {
+      end = lastColon
+    }
+    if !upper, start == utf8.startIndex, end == utf8.endIndex { return host }
+    var bytes = Array(utf8[start..<end])
+    if upper {
+      for offset in bytes.indices where bytes[offset] >= 65 && bytes[offset] <= 90 {
+        bytes[offset] += 32
+      }
+    }
+    return String(decoding: bytes, as: UTF8.self)
   }
 }
 

@@ -27,21 +27,43 @@ struct HTTP2RequestTranslator {
     case malformed(String)
   }
 
-  /// The request head; `endStream`: it has no body.
+  /// The request head; `endStream`: it has no body. Written in one pass: the pseudo-header
+  /// fields come first (anything else is refused), so the request line is written at the
+  /// first regular field and every field after it goes straight out.
   mutating func head(_ headers: HPACKHeaders, endStream: Bool) throws(Refusal) -> ByteBuffer {
     var method: String?
     var path: String?
     var authority: String?
     var scheme: String?
-    var host: String?
+    var host = false
     var cookies: [String] = []
-    var regular = false
-    var fields = ByteBuffer()
-    fields.reserveCapacity(192)
+    var started = false
+    var out = ByteBuffer()
+    out.reserveCapacity(256)
+
+    /// The request line (and `host` from `:authority`), once the pseudo-fields are all read.
+    func startLine() throws(Refusal) {
+      started = true
+      guard let method, let path, scheme != nil else {
+        throw .malformed("a request needs :method, :scheme and :path")
+      }
+      guard method != "CONNECT" else { throw .malformed("CONNECT is not carried") }
+      guard Self.isToken(method) else { throw .malformed("the method is not a token") }
+      guard path.utf8.first == UInt8(ascii: "/") || (method == "OPTIONS" && path == "*"),
+        Self.isVisible(path)
+      else { throw .malformed(":path must be an origin-form path without spaces") }
+      isHead = method == "HEAD"
+      out.writeString(method)
+      out.writeStaticString(" ")
+      out.writeString(path)
+      out.writeStaticString(" HTTP/1.1\r\n")
+      if let authority { try Self.writeHost(authority, into: &out) }
+    }
+
     for (name, value, _) in headers {
       try Self.checkValue(value, of: name)
       if name.utf8.first == UInt8(ascii: ":") {
-        guard !regular else { throw .malformed("\(name) comes after a regular field") }
+        guard !started else { throw .malformed("\(name) comes after a regular field") }
         switch name {
         case ":method": try Self.once(&method, value, name)
         case ":path": try Self.once(&path, value, name)
@@ -51,11 +73,14 @@ struct HTTP2RequestTranslator {
         }
         continue
       }
-      regular = true
+      if !started { try startLine() }
       try Self.checkName(name)
       switch name {
       case "host":
-        host = value
+        // :authority wins over host (RFC 9113 8.3.1); one host line at most either way.
+        guard !host else { throw .malformed("host is repeated") }
+        host = true
+        if authority == nil { try Self.writeHost(value, into: &out) }
         continue
       case "cookie":
         cookies.append(value)
@@ -70,46 +95,31 @@ struct HTTP2RequestTranslator {
         throw .malformed("\(name) is connection-specific and not allowed in HTTP/2")
       default: break
       }
-      fields.writeString(name)
-      fields.writeStaticString(": ")
-      fields.writeString(value)
-      fields.writeStaticString("\r\n")
+      out.writeString(name)
+      out.writeStaticString(": ")
+      out.writeString(value)
+      out.writeStaticString("\r\n")
     }
-    guard let method, let path, scheme != nil else {
-      throw .malformed("a request needs :method, :scheme and :path")
-    }
-    guard method != "CONNECT" else { throw .malformed("CONNECT is not carried") }
-    guard Self.isToken(method) else { throw .malformed("the method is not a token") }
-    guard path.utf8.first == UInt8(ascii: "/") || (method == "OPTIONS" && path == "*"),
-      Self.isVisible(path)
-    else { throw .malformed(":path must be an origin-form path without spaces") }
-    if let target = authority ?? host {
-      guard Self.isVisible(target), !target.utf8.contains(UInt8(ascii: "@")) else {
-        throw .malformed("the authority is not a host and port")
-      }
-    }
+    if !started { try startLine() }
     if endStream, let declaredLength, declaredLength != 0 {
       throw .malformed("content-length \(declaredLength) but no body")
     }
-    isHead = method == "HEAD"
     chunked = !endStream && declaredLength == nil
-    var out = ByteBuffer()
-    out.reserveCapacity(fields.readableBytes + path.utf8.count + 64)
-    out.writeString(method)
-    out.writeStaticString(" ")
-    out.writeString(path)
-    out.writeStaticString(" HTTP/1.1\r\n")
-    if let target = authority ?? host {
-      out.writeStaticString("host: ")
-      out.writeString(target)
-      out.writeStaticString("\r\n")
-    }
-    out.writeBuffer(&fields)
     if !cookies.isEmpty { out.writeString("cookie: \(cookies.joined(separator: "; "))\r\n") }
     if chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
     out.writeStaticString("\r\n")
     if endStream, chunked { out.writeStaticString("0\r\n\r\n") }
     return out
+  }
+
+  /// The `host` line, from `:authority` or the host field: a host and port, nothing more.
+  private static func writeHost(_ target: String, into out: inout ByteBuffer) throws(Refusal) {
+    guard isVisible(target), !target.utf8.contains(UInt8(ascii: "@")) else {
+      throw .malformed("the authority is not a host and port")
+    }
+    out.writeStaticString("host: ")
+    out.writeString(target)
+    out.writeStaticString("\r\n")
   }
 
   /// A DATA frame's bytes; `endStream` ends the body.

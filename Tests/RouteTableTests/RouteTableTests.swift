@@ -41,6 +41,21 @@ struct RouteTableTests {
     #expect(table.apps.map(\.app) == ["api", "web"])
   }
 
+  /// The bare host of a Host header, by the byte path (ASCII) and the Character path (the
+  /// rest, and ASCII the byte path leaves to it).
+  @Test(
+    "a Host header's bare name: port and brackets gone, lower case",
+    arguments: [
+      ("web.example", "web.example"), ("web.example:8080", "web.example"),
+      ("WEB.Example:80", "web.example"), ("Web.Example", "web.example"),
+      ("127.0.0.1:18704", "127.0.0.1"), ("[::1]:8080", "::1"), ("[FE80::1]", "fe80::1"),
+      ("::1", "::1"), ("[::1", "[::1"), ("", ""), ("host:", "host"),
+      ("BÜCHER.example:443", "bücher.example"), ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ])
+  func bareHost(_ header: String, _ bare: String) {
+    #expect(RouteTable.bareHost(header) == bare)
+  }
+
   @Test func switchingSwapsLiveAndKeepsTheOldSetWarm() throws {
     let switched = try Routes.table().switching("web", to: .green, epoch: 2)
     let web = try #require(switched.app(named: "web"))

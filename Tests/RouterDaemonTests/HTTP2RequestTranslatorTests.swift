@@ -27,6 +27,10 @@ struct HTTP2RequestTranslatorTests {
       String(buffer: bytes)
         == "GET /a?b=1 HTTP/1.1\r\nhost: web.test\r\naccept: */*\r\ncookie: a=1; b=2\r\n\r\n")
     #expect(!translator.chunked)
+    // :authority wins over a host field: one host line.
+    #expect(
+      try head(Self.base + [("host", "other"), ("accept", "*/*")])
+        == "GET / HTTP/1.1\r\nhost: w\r\naccept: */*\r\n\r\n")
     // Without :authority, host names the target; OPTIONS * is a request line too.
     #expect(
       try head([(":method", "OPTIONS"), (":scheme", "https"), (":path", "*"), ("host", "h")])
@@ -105,6 +109,11 @@ struct HTTP2RequestTranslatorTests {
         [(":method", "CONNECT"), (":scheme", "https"), (":authority", "w"), (":path", "/")]
       ),
       ("repeated :path", base + [(":path", "/b")]),
+      ("repeated host", base + [("host", "a"), ("host", "b")]),
+      (
+        "userinfo in host",
+        [(":method", "GET"), (":scheme", "https"), (":path", "/"), ("host", "a@b")]
+      ),
       ("unknown pseudo-field", base + [(":protocol", "websocket")]),
       ("pseudo-field after a regular one", [("accept", "*/*")] + base),
       ("upper-case name", base + [("Accept", "*/*")]),

@@ -192,12 +192,20 @@ public enum HeadParser {
 
 extension ByteBuffer {
   /// `withUnsafeReadableBytes` for a body that throws `HeadError`, rethrown as such.
+  /// Inlinable, so every caller (the router's framers too) gets it specialized: unspecialized,
+  /// it looked up `Result`'s metadata at run time on every head and body part.
+  @inlinable
   public func withReadableBytes<T>(_ body: (UnsafeRawBufferPointer) throws(HeadError) -> T)
     throws(HeadError) -> T
   {
-    let result = withUnsafeReadableBytes { bytes -> Result<T, HeadError> in
-      do throws(HeadError) { return .success(try body(bytes)) } catch { return .failure(error) }
+    var failure: HeadError?
+    let value: T? = withUnsafeReadableBytes { bytes in
+      do throws(HeadError) { return try body(bytes) } catch {
+        failure = error
+        return nil
+      }
     }
-    return try result.get()
+    if let failure { throw failure }
+    return value!
   }
 }

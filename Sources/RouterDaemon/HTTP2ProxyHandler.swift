@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP2
+import RouteTable
 
 /// The HTTP/2 side of one client connection, under swift-nio-http2's `NIOHTTP2Handler` in
 /// frame mode: every stream is an `HTTP2ProxyStream` with its own `ProxyHandler`, frames are
@@ -8,7 +9,7 @@ import NIOHTTP2
 /// instructions), so the receive windows are given back here, and the flushes of all streams
 /// during one turn of the event loop become one flush at its end (the answers of many streams
 /// go out in one TLS write).
-final class HTTP2ProxyHandler: ChannelInboundHandler {
+final class HTTP2ProxyHandler: ChannelInboundHandler, LoopClient {
   typealias InboundIn = HTTP2Frame
   typealias OutboundOut = HTTP2Frame
 
@@ -28,6 +29,12 @@ final class HTTP2ProxyHandler: ChannelInboundHandler {
   private var clientIP: String?
   private var tickScheduled = false
   private var needsFlush = false
+  /// Since when the connection has had no stream open.
+  private var idleSince: NIODeadline
+  /// The highest stream the client opened, for GOAWAY.
+  private var lastStreamID = HTTP2StreamID(0)
+  /// GOAWAY went out: the connection closes once its streams are done.
+  private var goingAway = false
 
   /// The connection's settings for `NIOHTTP2Handler`: its header and content-length
   /// validation off, since `HTTP2RequestTranslator` checks every request (and the router's own
@@ -44,6 +51,7 @@ final class HTTP2ProxyHandler: ChannelInboundHandler {
     self.routes = routes
     self.listener = listener
     self.connectionWindow = HTTP2InboundWindow(target: windowTarget)
+    self.idleSince = loop.now
   }
 
   var isWritable: Bool { context?.channel.isWritable ?? false }
@@ -51,11 +59,46 @@ final class HTTP2ProxyHandler: ChannelInboundHandler {
   func handlerAdded(context: ChannelHandlerContext) {
     self.context = context
     clientIP = context.channel.remoteAddress?.ipAddress
+    // The loop's sweep closes the connection once idle; a drain reaches it with GOAWAY.
+    loop.add(self)
+    if loop.draining { drain() }
   }
 
   func handlerRemoved(context: ChannelHandlerContext) {
     closeAll()
+    loop.remove(self)
     self.context = nil
+  }
+
+  // MARK: the loop's sweep and drain
+
+  /// With no stream open for the idle timeout (the drain grace once draining), the
+  /// connection says GOAWAY and closes.
+  func checkTimeouts() {
+    guard streams.isEmpty, retiring.isEmpty, let context else { return }
+    let limit = goingAway ? loop.limits.drainIdleGrace : loop.limits.idleTimeout
+    guard loop.now - idleSince >= limit else { return }
+    sendGoAway()
+    context.close(promise: nil)
+  }
+
+  /// No new streams from here on (GOAWAY); the open ones finish, then the connection closes.
+  func drain() {
+    sendGoAway()
+  }
+
+  /// Each stream's proxy is told by its own entry in the loop.
+  func withdrawn(_ gone: Set<Upstream>, routes: CompiledRoutes) {}
+
+  private func sendGoAway() {
+    guard !goingAway, let context else { return }
+    goingAway = true
+    context.writeAndFlush(
+      wrapOutboundOut(
+        HTTP2Frame(
+          streamID: .rootStream,
+          payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))),
+      promise: nil)
   }
 
   // MARK: frames and events in
@@ -149,6 +192,7 @@ final class HTTP2ProxyHandler: ChannelInboundHandler {
   /// A closed stream's proxy is told at the end of this turn, and the stream forgotten now.
   func retire(_ stream: HTTP2ProxyStream) {
     streams[stream.id] = nil
+    if streams.isEmpty { idleSince = loop.now }
     retiring.append(stream)
     scheduleTick()
   }
@@ -156,6 +200,7 @@ final class HTTP2ProxyHandler: ChannelInboundHandler {
   // MARK: private
 
   private func open(_ id: HTTP2StreamID, _ headers: HTTP2Frame.FramePayload.Headers) {
+    lastStreamID = max(lastStreamID, id)
     let proxy = ProxyHandler(loop: loop, routes: routes, listener: listener, secure: true)
     proxy.clientIP = clientIP
     let stream = HTTP2ProxyStream(id: id, connection: self, proxy: proxy, window: windowTarget)

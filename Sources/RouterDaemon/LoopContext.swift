@@ -24,6 +24,17 @@ struct PoolKey: Hashable, Sendable {
   }
 }
 
+/// What the loop's sweep and a drain reach on every client it serves: a `ProxyHandler` (an
+/// HTTP/1.1 connection or an HTTP/2 stream), or an HTTP/2 connection's `HTTP2ProxyHandler`.
+protocol LoopClient: AnyObject {
+  /// Runs every second or so, from the loop's sweep.
+  func checkTimeouts()
+  /// The router is going away.
+  func drain()
+  /// The scheduler withdrew `gone`.
+  func withdrawn(_ gone: Set<Upstream>, routes: CompiledRoutes)
+}
+
 /// Everything one event loop keeps for itself: idle upstream connections, a balancer per set,
 /// and its share of the traffic counters. Touched only on its loop, so the request path takes no
 /// lock and makes no hop.
@@ -40,8 +51,8 @@ final class LoopContext {
   let connected: NIOLockedValueBox<Set<PoolKey>>
   private var balancers: [SetKey: BalancerBox] = [:]
   private var sets: [CounterKey: SetCounters] = [:]
-  /// The client connections open on this loop, for a drain to reach.
-  var clients: [ObjectIdentifier: ProxyHandler] = [:]
+  /// The client connections (and HTTP/2 streams) open on this loop, for a drain to reach.
+  var clients: [ObjectIdentifier: any LoopClient] = [:]
   /// Set once the router drains: new connections (accepted before the listener closed) drain
   /// from their start.
   private(set) var draining = false
@@ -57,12 +68,12 @@ final class LoopContext {
   }
 
   /// A client connection opened on this loop.
-  func add(_ client: ProxyHandler) {
+  func add(_ client: any LoopClient) {
     clients[ObjectIdentifier(client)] = client
     if sweep == nil { startSweeping() }
   }
 
-  func remove(_ client: ProxyHandler) {
+  func remove(_ client: any LoopClient) {
     clients[ObjectIdentifier(client)] = nil
   }
 

@@ -11,7 +11,7 @@ import SchedModel
 /// counts. Runs entirely on the connection's event loop. Over HTTP/1.1 it is the channel's
 /// handler; for an HTTP/2 stream, `HTTP2ProxyHandler` feeds it the same events (see
 /// `ClientEnd`).
-final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate {
+final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate, LoopClient {
   typealias InboundIn = ByteBuffer
   typealias OutboundOut = ByteBuffer
 

@@ -40,7 +40,9 @@ struct HTTP2ProxyTests {
   }
 
   /// A router with a TLS listener and a self-signed certificate for web.test in its state file.
-  static func start(_ table: RouteTable) async throws -> Edge {
+  static func start(_ table: RouteTable, idleTimeout: TimeAmount = .seconds(60)) async throws
+    -> Edge
+  {
     let directory = temporaryDirectory("h2proxy")
     let cert = directory.appendingPathComponent("cert.pem").path
     let key = directory.appendingPathComponent("key.pem").path
@@ -66,7 +68,8 @@ struct HTTP2ProxyTests {
     var logger = Logger(label: "test.router")
     logger.logLevel = .warning
     var config = RouterConfig(
-      name: "test", schedulerHost: nil, listenPort: 0, stateFile: file, threads: 2)
+      name: "test", schedulerHost: nil, listenPort: 0, stateFile: file, threads: 2,
+      idleTimeout: idleTimeout)
     config.tlsPort = 0
     let router = try await Router.start(config: config, logger: logger)
     let running = ProxyTests.Running(
@@ -127,6 +130,53 @@ struct HTTP2ProxyTests {
     #expect(fetched.output == "2 200 \(12 << 20)", "\(fetched.output)")
     let blue = try #require(await edge.running.router.proxy.traffic().first { $0.color == .blue })
     #expect(blue.requests == 2 && blue[.success] == 2 && blue.inFlight == 0)
+  }
+
+  /// A client that opens an HTTP/2 connection and never a stream: the preface and SETTINGS
+  /// by hand (Python's ssl, ALPN h2), then it reads until the router closes.
+  static let idleClient = """
+    import socket, ssl, sys, time
+    port, ca = int(sys.argv[1]), sys.argv[2]
+    context = ssl.create_default_context(cafile=ca)
+    context.set_alpn_protocols(["h2"])
+    raw = socket.create_connection(("127.0.0.1", port))
+    tls = context.wrap_socket(raw, server_hostname="web.test")
+    assert tls.selected_alpn_protocol() == "h2", tls.selected_alpn_protocol()
+    tls.sendall(b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+    tls.settimeout(15)
+    started, data = time.monotonic(), b""
+    while True:
+        chunk = tls.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    frames, offset = [], 0
+    while offset + 9 <= len(data):
+        length = int.from_bytes(data[offset:offset + 3], "big")
+        frames.append(data[offset + 3])
+        offset += 9 + length
+    print("closed after %.1f s, frame types %s" % (time.monotonic() - started, frames))
+    """
+
+  @Test("a connection with no stream for the idle timeout gets GOAWAY and is closed")
+  func idleConnection() async throws {
+    let backend = try await TestBackend.start("b0")
+    let edge = try await Self.start(
+      ProxyTests.table(live: [backend.port]), idleTimeout: .seconds(1))
+    defer {
+      Task {
+        await edge.running.stop(); await backend.stop()
+      }
+    }
+    let result = try await run(
+      URL(fileURLWithPath: "/usr/bin/python3"),
+      ["-c", Self.idleClient, String(edge.port), edge.ca])
+    #expect(result.status == 0, "\(result.output)")
+    // 7 is GOAWAY (after the router's SETTINGS, 4); closed within the timeout and a sweep.
+    let line = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(line.hasSuffix("7]"), "\(line)")
+    let seconds = Double(line.split(separator: " ")[2]) ?? 99
+    #expect(seconds >= 0.9 && seconds < 5, "\(line)")
   }
 
   @Test("a client that gives up half-way through an answer leaves nothing in flight")

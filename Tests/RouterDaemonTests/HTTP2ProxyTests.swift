@@ -77,59 +77,73 @@ struct HTTP2ProxyTests {
     return Edge(running: running, directory: directory)
   }
 
+  /// A backend and a router in front of it for `body`, both stopped after it, also when it
+  /// fails.
+  static func withEdge(
+    idleTimeout: TimeAmount = .seconds(60), _ body: (Edge) async throws -> Void
+  ) async throws {
+    let backend = try await TestBackend.start("b0")
+    let edge: Edge
+    do {
+      edge = try await start(ProxyTests.table(live: [backend.port]), idleTimeout: idleTimeout)
+    } catch {
+      await backend.stop()
+      throw error
+    }
+    do { try await body(edge) } catch {
+      await edge.running.stop()
+      await backend.stop()
+      throw error
+    }
+    await edge.running.stop()
+    await backend.stop()
+  }
+
   @Test("many streams on one connection are all answered, counted, and none stays in flight")
   func manyStreams() async throws {
-    let backend = try await TestBackend.start("b0")
-    let edge = try await Self.start(ProxyTests.table(live: [backend.port]))
-    defer {
-      Task {
-        await edge.running.stop(); await backend.stop()
+    try await Self.withEdge { edge in
+      // 60 transfers in parallel on one multiplexed connection: 40 answered 200, 20 answered 404.
+      var arguments = [
+        "--parallel", "--parallel-max", "30", "-w", "%{http_version} %{http_code}\n",
+      ]
+      for index in 0..<60 {
+        arguments += ["-o", "/dev/null", edge.url(index % 3 == 2 ? "/status/404" : "/status/200")]
       }
+      let result = try await edge.curl(arguments)
+      let lines = result.output.split(separator: "\n")
+      #expect(lines.filter { $0 == "2 200" }.count == 40, "\(result.output)")
+      #expect(lines.filter { $0 == "2 404" }.count == 20, "\(result.output)")
+      let blue = try #require(await edge.running.router.proxy.traffic().first { $0.color == .blue })
+      #expect(blue.requests == 60)
+      #expect(blue[.success] == 40 && blue[.clientError] == 20)
+      #expect(blue.inFlight == 0)
     }
-    // 60 transfers in parallel on one multiplexed connection: 40 answered 200, 20 answered 404.
-    var arguments = ["--parallel", "--parallel-max", "30", "-w", "%{http_version} %{http_code}\n"]
-    for index in 0..<60 {
-      arguments += ["-o", "/dev/null", edge.url(index % 3 == 2 ? "/status/404" : "/status/200")]
-    }
-    let result = try await edge.curl(arguments)
-    let lines = result.output.split(separator: "\n")
-    #expect(lines.filter { $0 == "2 200" }.count == 40, "\(result.output)")
-    #expect(lines.filter { $0 == "2 404" }.count == 20, "\(result.output)")
-    let blue = try #require(await edge.running.router.proxy.traffic().first { $0.color == .blue })
-    #expect(blue.requests == 60)
-    #expect(blue[.success] == 40 && blue[.clientError] == 20)
-    #expect(blue.inFlight == 0)
   }
 
   @Test("bodies of megabytes pass both ways intact, past every flow-control window")
   func bodies() async throws {
-    let backend = try await TestBackend.start("b0")
-    let edge = try await Self.start(ProxyTests.table(live: [backend.port]))
-    defer {
-      Task {
-        await edge.running.stop(); await backend.stop()
-      }
+    try await Self.withEdge { edge in
+      let upload = edge.directory.appendingPathComponent("upload")
+      let echoed = edge.directory.appendingPathComponent("echoed")
+      let payload = Data((0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+      try payload.write(to: upload)
+      // The stream's and the connection's receive windows are 64 KiB: the router gives them back.
+      let sent = try await edge.curl([
+        "-o", echoed.path, "-w", "%{http_version} %{http_code}", "--data-binary", "@" + upload.path,
+        edge.url("/echo"),
+      ])
+      #expect(sent.output == "2 200", "\(sent.output)")
+      #expect(try Data(contentsOf: echoed) == payload)
+      // 12 MiB down: far past the client's window, so DATA waits on its WINDOW_UPDATEs.
+      let big = edge.directory.appendingPathComponent("big")
+      let fetched = try await edge.curl([
+        "-o", big.path, "-w", "%{http_version} %{http_code} %{size_download}",
+        edge.url("/big?n=\(12 << 20)"),
+      ])
+      #expect(fetched.output == "2 200 \(12 << 20)", "\(fetched.output)")
+      let blue = try #require(await edge.running.router.proxy.traffic().first { $0.color == .blue })
+      #expect(blue.requests == 2 && blue[.success] == 2 && blue.inFlight == 0)
     }
-    let upload = edge.directory.appendingPathComponent("upload")
-    let echoed = edge.directory.appendingPathComponent("echoed")
-    let payload = Data((0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-    try payload.write(to: upload)
-    // The stream's and the connection's receive windows are 64 KiB: the router gives them back.
-    let sent = try await edge.curl([
-      "-o", echoed.path, "-w", "%{http_version} %{http_code}", "--data-binary", "@" + upload.path,
-      edge.url("/echo"),
-    ])
-    #expect(sent.output == "2 200", "\(sent.output)")
-    #expect(try Data(contentsOf: echoed) == payload)
-    // 12 MiB down: far past the client's window, so DATA waits on its WINDOW_UPDATEs.
-    let big = edge.directory.appendingPathComponent("big")
-    let fetched = try await edge.curl([
-      "-o", big.path, "-w", "%{http_version} %{http_code} %{size_download}",
-      edge.url("/big?n=\(12 << 20)"),
-    ])
-    #expect(fetched.output == "2 200 \(12 << 20)", "\(fetched.output)")
-    let blue = try #require(await edge.running.router.proxy.traffic().first { $0.color == .blue })
-    #expect(blue.requests == 2 && blue[.success] == 2 && blue.inFlight == 0)
   }
 
   /// A client that opens an HTTP/2 connection and never a stream: the preface and SETTINGS
@@ -160,46 +174,35 @@ struct HTTP2ProxyTests {
 
   @Test("a connection with no stream for the idle timeout gets GOAWAY and is closed")
   func idleConnection() async throws {
-    let backend = try await TestBackend.start("b0")
-    let edge = try await Self.start(
-      ProxyTests.table(live: [backend.port]), idleTimeout: .seconds(1))
-    defer {
-      Task {
-        await edge.running.stop(); await backend.stop()
-      }
+    try await Self.withEdge(idleTimeout: .seconds(1)) { edge in
+      let result = try await run(
+        URL(fileURLWithPath: "/usr/bin/python3"),
+        ["-c", Self.idleClient, String(edge.port), edge.ca])
+      #expect(result.status == 0, "\(result.output)")
+      // 7 is GOAWAY (after the router's SETTINGS, 4); closed within the timeout and a sweep.
+      let line = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+      #expect(line.hasSuffix("7]"), "\(line)")
+      let seconds = Double(line.split(separator: " ")[2]) ?? 99
+      #expect(seconds >= 0.9 && seconds < 5, "\(line)")
     }
-    let result = try await run(
-      URL(fileURLWithPath: "/usr/bin/python3"),
-      ["-c", Self.idleClient, String(edge.port), edge.ca])
-    #expect(result.status == 0, "\(result.output)")
-    // 7 is GOAWAY (after the router's SETTINGS, 4); closed within the timeout and a sweep.
-    let line = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-    #expect(line.hasSuffix("7]"), "\(line)")
-    let seconds = Double(line.split(separator: " ")[2]) ?? 99
-    #expect(seconds >= 0.9 && seconds < 5, "\(line)")
   }
 
   @Test("a client that gives up half-way through an answer leaves nothing in flight")
   func abandoned() async throws {
-    let backend = try await TestBackend.start("b0")
-    let edge = try await Self.start(ProxyTests.table(live: [backend.port]))
-    defer {
-      Task {
-        await edge.running.stop(); await backend.stop()
+    try await Self.withEdge { edge in
+      // 256 MiB at 1 MiB/s with a 1 s limit: curl resets the stream (and leaves) mid-body.
+      let cut = try await edge.curl([
+        "-o", "/dev/null", "--limit-rate", "1M", "--max-time", "1",
+        edge.url("/big?n=\(256 << 20)"),
+      ])
+      #expect(cut.status == 28, "curl should time out: \(cut.output)")
+      let left = await eventually(timeout: .seconds(5)) {
+        await edge.running.router.proxy.traffic().first { $0.color == .blue }?.inFlight == 0
       }
+      #expect(left)
+      // The router serves the next client as before.
+      let next = try await edge.curl(["-o", "/dev/null", "-w", "%{http_code}", edge.url("/")])
+      #expect(next.output == "200", "\(next.output)")
     }
-    // 256 MiB at 1 MiB/s with a 1 s limit: curl resets the stream (and leaves) mid-body.
-    let cut = try await edge.curl([
-      "-o", "/dev/null", "--limit-rate", "1M", "--max-time", "1",
-      edge.url("/big?n=\(256 << 20)"),
-    ])
-    #expect(cut.status == 28, "curl should time out: \(cut.output)")
-    let left = await eventually(timeout: .seconds(5)) {
-      await edge.running.router.proxy.traffic().first { $0.color == .blue }?.inFlight == 0
-    }
-    #expect(left)
-    // The router serves the next client as before.
-    let next = try await edge.curl(["-o", "/dev/null", "-w", "%{http_code}", edge.url("/")])
-    #expect(next.output == "200", "\(next.output)")
   }
 }

@@ -115,7 +115,8 @@ final class HTTP2ProxyStream {
     } else if response.ended, requestEnded {
       connection.flushSoon()
     } else {
-      // An answer given whole before the request's body ended: the client may stop sending.
+      // NO_ERROR: the answer is whole and the client may stop sending its body (RFC 9113
+      // 8.1); CANCEL: the answer was cut short.
       reset(response.ended ? .noError : .cancel)
     }
   }

@@ -34,7 +34,7 @@ extension ProxyHandler {
       if case .stream(let stream) = client {
         // HTTP/2: the parsed head goes straight to HEADERS, not through HTTP/1.1 bytes.
         var extra = loop.limits.stampResponses ? start.link.stampFields(for: start.set) : []
-        if let hstsValue { extra.append(("strict-transport-security", hstsValue)) }
+        if let hsts { extra.append(("strict-transport-security", hsts)) }
         emitOutbox()
         stream.respond(start.head, framing: start.framing, extra: extra)
         clientUnflushed = true
@@ -44,7 +44,8 @@ extension ProxyHandler {
       out.reserveCapacity(start.head.bytes.readableBytes + 160)
       HeadWriter.response(
         start.head, stamps: loop.limits.stampResponses ? start.link.stamps(for: start.set) : nil,
-        extra: hstsField, persistence: start.persistence, dechunk: start.dechunk, into: &out)
+        extra: hsts.map { ByteBuffer(string: "strict-transport-security: \($0)\r\n") },
+        persistence: start.persistence, dechunk: start.dechunk, into: &out)
       emitOutbox()
       outbox = out
     case .toClient(let bytes, let link):

@@ -20,10 +20,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate, LoopClient {
   let listener: ProxyRoute.Listener
   /// Whether clients reach this listener over TLS (`x-forwarded-proto: https`).
   let secure: Bool
-  /// The HSTS field line of the exchange under way, when its app has one (HTTPS only).
-  var hstsField: ByteBuffer?
-  /// The same HSTS value, for an HTTP/2 stream's HEADERS.
-  var hstsValue: String?
+  /// The HSTS value of the exchange under way, when its app has one (HTTPS only).
+  var hsts: String?
   var machine: ProxyConnection
   /// Where answers go: the connection's channel, or an HTTP/2 stream. nil once it is gone.
   var client: ClientEnd?
@@ -206,8 +204,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate, LoopClient {
           head, .permanentRedirect, "this app is served over HTTPS: \(location)",
           location: location))
     case .forward(let set, let counted, let hsts):
-      hstsValue = hsts
-      hstsField = hsts.map { ByteBuffer(string: "strict-transport-security: \($0)\r\n") }
+      self.hsts = hsts
       var upstreamHead = ByteBuffer()
       upstreamHead.reserveCapacity(head.bytes.readableBytes + 96)
       HeadWriter.request(head, clientIP: clientIP, secure: secure, into: &upstreamHead)

@@ -32,6 +32,7 @@ final class UpstreamHandler: ChannelInboundHandler {
   init(upstream: Upstream) { self.upstream = upstream }
 
   private var cachedStamps: ByteBuffer?
+  private var cachedFields: [(String, String)] = []
   private var stampedDeployment = ""
   private var stampedImage = ""
 
@@ -39,35 +40,30 @@ final class UpstreamHandler: ChannelInboundHandler {
   /// connection rather than per response. The image is the digest the slot runs; the set's
   /// reference only when its agent did not report one.
   func stamps(for set: RouteSet) -> ByteBuffer {
+    restamp(for: set)
+    return cachedStamps!
+  }
+
+  /// The same stamps as name and value pairs, for HTTP/2 answers.
+  func stampFields(for set: RouteSet) -> [(String, String)] {
+    restamp(for: set)
+    return cachedFields
+  }
+
+  /// Builds both forms of the stamps again when the set's deployment or the image changed.
+  private func restamp(for set: RouteSet) {
     let image = upstream.image ?? set.image
-    if let cachedStamps, set.deployment == stampedDeployment, image == stampedImage {
-      return cachedStamps
+    if cachedStamps != nil, set.deployment == stampedDeployment, image == stampedImage {
+      return
     }
     stampedDeployment = set.deployment
     stampedImage = image
-    let stamps = HeadWriter.stamps(
-      color: set.color.rawValue, slot: upstream.slot.description, image: image,
-      deployment: set.deployment)
-    cachedStamps = stamps
-    return stamps
-  }
-
-  private var cachedFields: [(String, String)] = []
-  private var fieldsDeployment = ""
-  private var fieldsImage = ""
-
-  /// The same stamps as name and value pairs, for HTTP/2 answers; built once per connection.
-  func stampFields(for set: RouteSet) -> [(String, String)] {
-    let image = upstream.image ?? set.image
-    if !cachedFields.isEmpty, set.deployment == fieldsDeployment, image == fieldsImage {
-      return cachedFields
-    }
-    fieldsDeployment = set.deployment
-    fieldsImage = image
+    let slot = upstream.slot.description
+    let color = set.color.rawValue
     cachedFields = HeadWriter.stampFields(
-      color: set.color.rawValue, slot: upstream.slot.description, image: image,
-      deployment: set.deployment)
-    return cachedFields
+      color: color, slot: slot, image: image, deployment: set.deployment)
+    cachedStamps = HeadWriter.stamps(
+      color: color, slot: slot, image: image, deployment: set.deployment)
   }
 
   func handlerAdded(context: ChannelHandlerContext) { self.context = context }

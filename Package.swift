@@ -181,6 +181,7 @@ let package = Package(
     .target(
       name: "SchedCtlCommands",
       dependencies: [
+        "Placement",
         "SchedModel", "OperatorAPI", "SchedClient", "RouteTable", "BuildInfo", "Blobs",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -219,6 +220,16 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "NIOCore", package: "swift-nio"),
+      ]
+    ),
+
+    // Benchmarks of the pure core (placement speed and packing), built in release by
+    // scripts/bench-placement; not shipped.
+    .executableTarget(
+      name: "turnout-bench",
+      dependencies: [
+        "Placement", "SchedModel",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
 
@@ -317,7 +328,7 @@ let package = Package(
     .testTarget(
       name: "SchedCtlCommandsTests",
       dependencies: [
-        "SchedCtlCommands", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "Blobs",
+        "SchedCtlCommands", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "Blobs", "Placement",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(

@@ -8,11 +8,13 @@ public struct Desired: Sendable, Equatable {
   public private(set) var apps: [String: AppRecord] = [:]
   public private(set) var sets: [SetKey: SetRecord] = [:]
   public private(set) var allocations: [SlotID: Allocation] = [:]
+  /// The slots of each set: a set's reservations without a pass over every one.
+  private var slotsOfSet: [SetKey: Set<SlotID>] = [:]
 
   public init(apps: [AppRecord] = [], sets: [SetRecord] = [], allocations: [Allocation] = []) {
     for app in apps { self.apps[app.name] = app }
     for set in sets { self.sets[set.key] = set }
-    for allocation in allocations { self.allocations[allocation.slot] = allocation }
+    for allocation in allocations { add(allocation) }
   }
 
   /// Apps sorted by name.
@@ -29,7 +31,15 @@ public struct Desired: Sendable, Equatable {
 
   /// The reservations of one set, by slot index.
   public func allocations(of set: SetKey) -> [Allocation] {
-    allocations.values.filter { $0.slot.set == set }.sorted { $0.slot.index < $1.slot.index }
+    (slotsOfSet[set] ?? []).compactMap { allocations[$0] }.sorted { $0.slot.index < $1.slot.index }
+  }
+
+  private mutating func add(_ allocation: Allocation) {
+    if let replaced = allocations[allocation.slot] {
+      slotsOfSet[replaced.slot.set]?.remove(replaced.slot)
+    }
+    allocations[allocation.slot] = allocation
+    slotsOfSet[allocation.slot.set, default: []].insert(allocation.slot)
   }
 
   /// Makes a committed write true here.
@@ -43,10 +53,8 @@ public struct Desired: Sendable, Equatable {
       apps[app.name] = app
       let key = SetKey(app: app.name, color: color)
       sets[key] = set
-      for slot in self.allocations.keys where slot.set == key {
-        self.allocations[slot] = nil
-      }
-      for allocation in allocations { self.allocations[allocation.slot] = allocation }
+      for slot in slotsOfSet.removeValue(forKey: key) ?? [] { self.allocations[slot] = nil }
+      for allocation in allocations { add(allocation) }
     case .events:
       break
     case .verification:

@@ -48,7 +48,8 @@ extension Lifecycle {
     let planned: [PlannedSlot]
     do {
       // The color's earlier slots make room; what running test containers hold does not.
-      switch try Placer.place(request, on: placementNodes(observed, without: key)) {
+      placement.sync(observed)
+      switch try placement.place(request, releasing: desired.allocations(of: key)) {
       case .placed(let slots): planned = slots
       case .unplaced(let slots):
         let reasons = slots.map { "slot \($0.index): \($0.reason)" }.joined(separator: "; ")
@@ -201,8 +202,9 @@ extension Lifecycle {
     }
   }
 
-  /// Placement's input: every node with what its slots hold, and what running test containers
-  /// hold. `without` leaves out a set's own slots (the color being replaced).
+  /// Placement's input made afresh: every node with what its slots hold, and what running test
+  /// containers hold. `without` leaves out a set's own slots (the color being replaced). The
+  /// lifecycle places on the picture it keeps instead; tests check the two agree.
   public func placementNodes(_ observed: Observed, without: SetKey? = nil) -> [PlacementNode] {
     let allocations = desired.allocations.values.filter { $0.slot.set != without }
     return PlacementNode.nodes(observed.nodeList, allocations: allocations).map { node in

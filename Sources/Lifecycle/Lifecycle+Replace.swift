@@ -167,35 +167,33 @@ extension Lifecycle {
 
   /// New homes for the lost slots of one set, one slot at a time so that each placed one
   /// counts against the next; the slots that fit nowhere, with why.
-  private func placeLost(
+  private mutating func placeLost(
     _ lost: [Allocation], of set: SetKey, spec: AppSpec, _ observed: Observed
   ) -> (moves: [Move], unplaced: [(SlotID, String)]) {
-    let ofSet = desired.allocations(of: set)
-    var working = placementNodes(observed).map { node in
-      var node = node
-      node.sameSetSlots = ofSet.filter { $0.node == node.id }.count
-      return node
-    }
+    var sameSet: [NodeID: Int] = [:]
+    for allocation in desired.allocations(of: set) { sameSet[allocation.node, default: 0] += 1 }
+    placement.sync(observed)
     var moves: [Move] = []
     var unplaced: [(SlotID, String)] = []
     for allocation in lost {
       let request = SetRequest(
         count: 1, demand: allocation.resources, requiredLabels: spec.constraints,
         maxPerNode: spec.maxPerNode)
-      switch try? Placer.place(request, on: working) {
+      switch try? placement.place(request, sameSet: sameSet) {
       case .placed(let slots)?:
-        guard let planned = slots.first,
-          let position = working.firstIndex(where: { $0.id == planned.node })
-        else { continue }
-        working[position].allocated = working[position].allocated + allocation.resources
-        working[position].usedPorts.insert(planned.hostPort)
-        working[position].sameSetSlots += 1
+        guard let planned = slots.first else { continue }
+        // Held while the rest are placed; the write's record holds it for good.
+        placement.hold(allocation.resources, port: planned.hostPort, on: planned.node)
+        sameSet[planned.node, default: 0] += 1
         moves.append(Move(from: allocation, to: planned.node, hostPort: planned.hostPort))
       case .unplaced(let slots)?:
         unplaced.append((allocation.slot, "fits nowhere: \(slots.first?.reason ?? "no room")"))
       case nil:
         unplaced.append((allocation.slot, "fits nowhere: the request is invalid"))
       }
+    }
+    for move in moves {
+      placement.release(move.from.resources, port: move.hostPort, on: move.to)
     }
     return (moves, unplaced)
   }

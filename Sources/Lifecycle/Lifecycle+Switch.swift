@@ -139,7 +139,7 @@ extension Lifecycle {
     let live = plan.from.color
     switch outcome {
     case .committed(let routers, let lagging, let prepareMillis, let commitMillis):
-      desired.apply(plan.record)
+      apply(plan.record)
       published = plan.table
       var actions: [LifecycleAction] = [
         .reply(

@@ -174,10 +174,11 @@ extension Lifecycle {
     _ run: String, demand: Resources, _ constraints: [String: String], _ observed: Observed
   ) -> NodeID? {
     let request = SetRequest(count: 1, demand: demand, requiredLabels: constraints, maxPerNode: nil)
-    guard case .placed(let planned)? = try? Placer.place(request, on: placementNodes(observed)),
+    placement.sync(observed)
+    guard case .placed(let planned)? = try? placement.place(request),
       let node = planned.first?.node
     else { return nil }
-    testReservations[run] = (node, demand)
+    setTestReservation(run, (node, demand))
     return node
   }
 }

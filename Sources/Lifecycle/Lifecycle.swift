@@ -28,12 +28,36 @@ public struct Lifecycle: Sendable {
   public internal(set) var replacement = ReplacementState()
   /// CPU and memory a verification's test run holds on a node, by run.
   public internal(set) var testReservations: [String: (node: NodeID, resources: Resources)] = [:]
+  /// Placement's picture of the cluster: the slots and test runs above, kept as they change.
+  var placement = PlacementView()
 
   /// - Parameter returnGrace: how long nodes still down get to dial in after others
   ///   returned and let the brake go (agents reconnect with backoff, a few seconds apart).
   public init(desired: Desired, returnGrace: Duration = .zero) {
     self.desired = desired
     self.replacement.returnGrace = returnGrace.seconds
+    for allocation in desired.allocations.values { placement.hold(allocation) }
+  }
+
+  /// Makes a committed write true in `desired`, and in placement's picture the slots it
+  /// replaces and places.
+  mutating func apply(_ write: Write) {
+    guard case .set(let app, let color, _, let allocations, _) = write else {
+      desired.apply(write)
+      return
+    }
+    for old in desired.allocations(of: SetKey(app: app.name, color: color)) {
+      placement.release(old)
+    }
+    desired.apply(write)
+    for new in allocations { placement.hold(new) }
+  }
+
+  /// A test run holds `demand` on `node` (nil: lets go of what it held).
+  mutating func setTestReservation(_ run: String, _ held: (node: NodeID, resources: Resources)?) {
+    if let old = testReservations[run] { placement.release(old.resources, port: nil, on: old.node) }
+    testReservations[run] = held
+    if let held { placement.hold(held.resources, port: nil, on: held.node) }
   }
 
   /// One app's state (idle when it never did anything).
@@ -66,7 +90,7 @@ public struct Lifecycle: Sendable {
     case .reserveTest(let run, let demand, let constraints):
       return [.reply(.reserved(reserveTest(run, demand: demand, constraints, observed)))]
     case .releaseTest(let run):
-      testReservations[run] = nil
+      setTestReservation(run, nil)
       return []
     case .recorded(let write): return recorded(write, observed)
     case .recordFailed(let write, let reason): return recordFailed(write, reason: reason)
@@ -78,12 +102,12 @@ public struct Lifecycle: Sendable {
   private mutating func recorded(_ write: Write, _ observed: Observed) -> [LifecycleAction] {
     switch write {
     case .app(let app, _):
-      desired.apply(write)
+      apply(write)
       return publish(observed) + [.reply(.app(app))]
     case .set(_, let color, _, _, _):
       let name = write.appName
       let phase = state(of: name).phase
-      desired.apply(write)
+      apply(write)
       states[name, default: AppState()].phase = .idle
       switch phase {
       case .placing(let deploy) where deploy.set.color == color:
@@ -104,7 +128,7 @@ public struct Lifecycle: Sendable {
         return publish(observed)
       }
     case .live, .restore:
-      desired.apply(write)
+      apply(write)
       return []
     case .events:
       return []

@@ -57,12 +57,27 @@ public struct Observed: Sendable {
   /// with the down ones: a failed link silences nodes at one moment, but they cross the TTL
   /// up to a heartbeat apart, and the first alone would look like one host's death.
   public var silent: Set<NodeID>
+  /// Changes whenever a node's capacity, ports, labels or state does, or a node comes or goes
+  /// (not on a heartbeat): placement reads the nodes again only then. Nil: read them every
+  /// time.
+  public var nodesRevision: Int?
 
   public init(
     nodes: [Node], reports: SlotReports, now: Date, reported: Set<NodeID>? = nil,
-    pulls: [NodeID: [ImagePull]] = [:], silent: Set<NodeID> = []
+    pulls: [NodeID: [ImagePull]] = [:], silent: Set<NodeID> = [], nodesRevision: Int? = nil
   ) {
-    self.nodes = Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) })
+    self.init(
+      nodes: Dictionary(uniqueKeysWithValues: nodes.map { ($0.id, $0) }), reports: reports,
+      now: now, reported: reported, pulls: pulls, silent: silent, nodesRevision: nodesRevision)
+  }
+
+  /// The same, with the nodes by id as their owner keeps them.
+  public init(
+    nodes: [NodeID: Node], reports: SlotReports, now: Date, reported: Set<NodeID>? = nil,
+    pulls: [NodeID: [ImagePull]] = [:], silent: Set<NodeID> = [], nodesRevision: Int? = nil
+  ) {
+    self.nodes = nodes
+    self.nodesRevision = nodesRevision
     self.reports = reports
     self.now = now
     self.reported = reported

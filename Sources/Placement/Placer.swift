@@ -43,14 +43,38 @@ public enum PlacementResult: Sendable, Hashable {
   case unplaced([UnplacedSlot])
 }
 
-/// Places a set of identical slots on nodes by best fit, all or nothing.
+/// Places a set of identical slots on nodes by best fit, all or nothing: a cluster is made of
+/// the nodes and asked (`PlacementCluster.place`). A caller that places often keeps a
+/// `PlacementCluster` instead and changes it as slots come and go.
+public enum Placer {
+  public static func place(_ request: SetRequest, on nodes: [PlacementNode]) throws(PlacementError)
+    -> PlacementResult
+  {
+    var sameSet: [NodeID: Int] = [:]
+    for node in nodes where node.sameSetSlots > 0 { sameSet[node.id] = node.sameSetSlots }
+    return try PlacementCluster(nodes).place(request, sameSet: sameSet)
+  }
+
+  /// The fewest nodes of the given capacity any placement could use:
+  /// max over dimensions of ceil(total demand / capacity).
+  public static func lowerBound(count: Int, demand: Resources, nodeCapacity: Resources) -> Int {
+    func ceilDiv(_ a: Int64, _ b: Int64) -> Int { Int((a + b - 1) / b) }
+    let total = demand * count
+    return max(
+      ceilDiv(total.cpuMillis, nodeCapacity.cpuMillis),
+      ceilDiv(total.memoryBytes, nodeCapacity.memoryBytes))
+  }
+}
+
+/// Best fit as first written, one slot at a time over every node: the reference the index's
+/// search is checked against (same plans), and what explains a set that does not fit.
 ///
 /// Pure and deterministic: the same nodes and request give the same plan. Slots go one at a time
 /// to the feasible node with the highest best-fit score (ties to the lowest node id), each taking
 /// that node's lowest free host port. For identical slots this greedy order is also complete:
 /// each node holds a fixed number of them whatever the order, so if any assignment exists, it
 /// finds one.
-public enum Placer {
+public enum ReferencePlacer {
   public static func place(_ request: SetRequest, on nodes: [PlacementNode]) throws(PlacementError)
     -> PlacementResult
   {
@@ -89,13 +113,4 @@ public enum Placer {
     return .placed(planned)
   }
 
-  /// The fewest nodes of the given capacity any placement could use:
-  /// max over dimensions of ceil(total demand / capacity).
-  public static func lowerBound(count: Int, demand: Resources, nodeCapacity: Resources) -> Int {
-    func ceilDiv(_ a: Int64, _ b: Int64) -> Int { Int((a + b - 1) / b) }
-    let total = demand * count
-    return max(
-      ceilDiv(total.cpuMillis, nodeCapacity.cpuMillis),
-      ceilDiv(total.memoryBytes, nodeCapacity.memoryBytes))
-  }
 }

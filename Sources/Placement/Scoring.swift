@@ -9,7 +9,11 @@ public enum Scoring {
     guard capacity.cpuMillis > 0, capacity.memoryBytes > 0 else { return 0 }
     let freeCPU = 1 - Double(used.cpuMillis) / Double(capacity.cpuMillis)
     let freeMemory = 1 - Double(used.memoryBytes) / Double(capacity.memoryBytes)
-    let total = pow(10, freeCPU) + pow(10, freeMemory)
+    let total = tenToThe(freeCPU) + tenToThe(freeMemory)
     return min(18, max(0, 20 - total))
   }
+
+  /// 10^x, the one place the best-fit curve is computed (the search's bounds use it too).
+  @inline(__always)
+  static func tenToThe(_ x: Double) -> Double { pow(10, x) }
 }

@@ -36,6 +36,9 @@ public actor Cluster {
   var pendingNodes: [String: NodeID] = [:]
   /// When this scheduler loaded its state.
   let bootedAt: Date
+  /// Goes up whenever what placement reads of the nodes changes: a node's spec or state, a
+  /// node added or removed (`Observed.nodesRevision`). Heartbeats leave it.
+  private(set) var nodesRevision = 0
   var commandCounter = 0
 
   init(
@@ -76,9 +79,9 @@ public actor Cluster {
         && lastSeen[node.id].map { policy.isSilent(lastSeen: $0, now: at) } == true
     }
     return Observed(
-      nodes: snapshot(), reports: SlotReports(byNode: slotReports), now: at,
+      nodes: nodes, reports: SlotReports(byNode: slotReports), now: at,
       reported: trusted ? nil : Set(slotReports.keys), pulls: pullReports,
-      silent: Set(silent.map(\.id)))
+      silent: Set(silent.map(\.id)), nodesRevision: nodesRevision)
   }
 
   /// All nodes, sorted by id.
@@ -120,6 +123,7 @@ public actor Cluster {
           detail: "registered again after being down"))
     }
     nodes[spec.id] = node
+    nodesRevision += 1
     lastSeen[spec.id] = at
     // What the node's slots were before it (re)registered says nothing of them now (a node back
     // from the dead had its containers die with it): unknown, and out of every route table,
@@ -176,6 +180,7 @@ public actor Cluster {
     if node.state == .down {
       node.state = .ready
       nodes[id] = node
+      nodesRevision += 1
       logger.info("node is back up", metadata: ["node.id": "\(id)"])
       try await store.saveNode(
         node,
@@ -228,6 +233,7 @@ public actor Cluster {
       var down = node
       down.state = .down
       nodes[id] = down
+      nodesRevision += 1
       marked.append(id)
       let silence = String(format: "%.1f", at.timeIntervalSince(seen))
       logger.warning("node marked down", metadata: ["node.id": "\(id)", "silence.s": "\(silence)"])
@@ -281,6 +287,7 @@ public actor Cluster {
       throw SchedulerError(.store, "the node was not removed: \(error.message)")
     }
     nodes[id] = nil
+    nodesRevision += 1
     lastSeen[id] = nil
     lastPersisted[id] = nil
     slotReports[id] = nil

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import OperatorAPI
+import Placement
 import SchedModel
 import SchedWire
 import Testing
@@ -19,6 +21,38 @@ struct SchedctlTests {
       request
         == PlanRequest(slots: 3, cpuMillis: 250, memoryBytes: 128 << 20, labels: ["zone": "home"]))
     #expect(plan.global.output == .json)
+  }
+
+  @Test("plan --input takes a file and nothing of a set; plan needs one or the other")
+  func parsesOfflinePlan() throws {
+    let command = try Schedctl.parseAsRoot(["plan", "--input", "cluster.json", "-o", "json"])
+    #expect((command as? PlanCommand)?.input == "cluster.json")
+    for args in [
+      ["plan", "--input", "f.json", "--slots", "2"], ["plan"], ["plan", "--slots", "2"],
+    ] {
+      #expect(throws: (any Error).self) { try Schedctl.parseAsRoot(args) }
+    }
+    do {
+      _ = try Schedctl.parseAsRoot(["plan"])
+    } catch {
+      #expect(Schedctl.message(for: error).contains("or an instance file with --input"))
+    }
+  }
+
+  @Test("an instance file that is not one says which field is wrong")
+  func offlinePlanNamesTheField() throws {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "instance-\(UUID().uuidString).json")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try Data(#"{"node": {"cpu_millicores": 4000}, "nodes": 2, "sets": []}"#.utf8).write(to: file)
+    #expect(throws: ExitCode(Exit.dataError)) { try OfflinePlan.read(file.path) }
+    do {
+      _ = try JSONDecoder().decode(
+        PlacementInstance.self,
+        from: Data(#"{"node": {"cpu_millicores": 4000}, "nodes": 2, "sets": []}"#.utf8))
+    } catch {
+      #expect(OfflinePlan.describe(error) == "missing node.memory_mib")
+    }
   }
 
   @Test func rejectsBadFlagsWithAReason() {

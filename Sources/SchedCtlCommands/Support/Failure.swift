@@ -11,6 +11,12 @@ enum Exit {
   static let unavailable: Int32 = 69
   static let noPermission: Int32 = 77
 
+  /// Says `message` on stderr and gives the exit code to throw.
+  static func failure(_ message: String, code: Int32) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode(code)
+  }
+
   /// Runs `body`, turning client errors into a message on stderr and the matching exit code.
   static func guarding<T>(_ body: () async throws -> T) async throws -> T {
     do {

@@ -1,0 +1,111 @@
+import SchedModel
+
+extension PlacementCluster {
+  /// Places a set of identical slots by best fit, all or nothing: the same plan as
+  /// `ReferencePlacer` on the same nodes, found through the free-room index.
+  ///
+  /// For identical slots best fit is an order over nodes fixed before the first slot: a node
+  /// that takes a slot only gets fuller, so it scores higher still for the next one and keeps
+  /// taking them until it is full, and no other node's score moves. The search hands out nodes
+  /// best score first (ties to the lowest id) and each takes as many slots as it can. `sameSet`
+  /// counts the set's slots already on a node, for the per-node limit. Without `explain`, a set
+  /// that does not fit comes back `.unplaced([])` at once instead of with every slot's reasons
+  /// (which take a pass over every node).
+  public func place(
+    _ request: SetRequest, sameSet: [NodeID: Int] = [:], explain: Bool = true
+  ) throws(PlacementError) -> PlacementResult {
+    try request.validate()
+    var search = BestFitSearch(index, demand: request.demand)
+    var planned: [PlannedSlot] = []
+    planned.reserveCapacity(request.count)
+    while planned.count < request.count, let position = search.next() {
+      let entry = entries[position]
+      let fits = Self.slotsFitting(on: entry, request, sameSet: sameSet[entry.id] ?? 0)
+      guard fits > 0 else { continue }
+      for port in entry.ports.lowestFree(min(fits, request.count - planned.count)) {
+        planned.append(PlannedSlot(index: planned.count, node: entry.id, hostPort: port))
+      }
+    }
+    if planned.count == request.count { return .placed(planned) }
+    guard explain else { return .unplaced([]) }
+    // It does not fit: the pass over every node says why, slot by slot.
+    return try ReferencePlacer.place(request, on: nodes(sameSet: sameSet))
+  }
+
+  /// How many slots of the request a ready node with room for at least one could take.
+  static func slotsFitting(on entry: Entry, _ request: SetRequest, sameSet: Int) -> Int {
+    for (key, value) in request.requiredLabels where entry.labels[key] != value { return 0 }
+    var fits = entry.ports.freeCount
+    if let limit = request.maxPerNode { fits = min(fits, limit - sameSet) }
+    let free = entry.free
+    fits = min(fits, Int(free.cpuMillis / request.demand.cpuMillis))
+    return min(fits, Int(free.memoryBytes / request.demand.memoryBytes))
+  }
+}
+
+/// Ready nodes with room for one more slot, best fit first (ties to the lowest id): grid cells
+/// are opened best bound first, each opened class is a candidate, and a candidate is handed out
+/// only once no unopened cell could hold a better one.
+struct BestFitSearch {
+  struct Cell: Comparable {
+    var bound: Double
+    var bucket: Int
+    static func < (a: Cell, b: Cell) -> Bool { a.bound < b.bound }
+  }
+
+  /// The next node of a class, with the class's score; greater is better.
+  struct Candidate: Comparable {
+    var score: Double
+    var id: NodeID
+    var freeClass: Int
+    var cursor: Int
+    static func < (a: Candidate, b: Candidate) -> Bool {
+      a.score != b.score ? a.score < b.score : a.id > b.id
+    }
+  }
+
+  let index: FreeIndex
+  let demand: Resources
+  private var cells: MaxHeap<Cell>
+  private var candidates = MaxHeap<Candidate>()
+
+  init(_ index: FreeIndex, demand: Resources) {
+    self.index = index
+    self.demand = demand
+    var cells: [Cell] = []
+    cells.reserveCapacity(index.occupied.count)
+    for bucket in index.occupied where ScoreBound.mayFit(bucket, of: index, demand: demand) {
+      cells.append(Cell(bound: ScoreBound.best(bucket, of: index, demand: demand), bucket: bucket))
+    }
+    self.cells = MaxHeap(cells)
+  }
+
+  /// The next node's position in the cluster, nil when none is left.
+  mutating func next() -> Int? {
+    while let cell = cells.max, candidates.max.map({ $0.score <= cell.bound }) ?? true {
+      _ = cells.popMax()
+      open(cell.bucket)
+    }
+    guard let best = candidates.popMax() else { return nil }
+    let nodes = index.classes[best.freeClass].nodes
+    if best.cursor + 1 < nodes.count {
+      var following = best
+      following.cursor += 1
+      following.id = nodes[following.cursor].id
+      candidates.insert(following)
+    }
+    return nodes[best.cursor].position
+  }
+
+  private mutating func open(_ bucket: Int) {
+    for freeClass in index.buckets[bucket].classes {
+      let key = index.classes[freeClass].key
+      guard demand.fits(in: key.free) else { continue }
+      let score = Scoring.bestFit(
+        capacity: key.capacity, used: key.capacity - key.free + demand)
+      candidates.insert(
+        Candidate(
+          score: score, id: index.classes[freeClass].nodes[0].id, freeClass: freeClass, cursor: 0))
+    }
+  }
+}

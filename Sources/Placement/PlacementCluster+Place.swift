@@ -1,24 +1,51 @@
 import SchedModel
 
+/// How a node is chosen for each slot.
+public enum PlacementRule: String, Sendable, CaseIterable {
+  /// Best fit (Nomad's BestFit-v3): the node fullest after taking the slot. The scheduler's
+  /// rule before `aligned`, kept as the reference.
+  case bestFit = "best-fit"
+  /// Best fit, steered by shape: of the (at most 8) nodes best fit ranks first, within 6 of
+  /// its score, the one in use whose free room points most the slot's way (CPU against
+  /// memory), so a CPU-heavy slot goes where memory-heavy ones left CPU free and the other
+  /// way round; an empty node only when no node in use is among them. Fewer nodes than best
+  /// fit on mixed and perfect-fit workloads (BENCHMARKS.md, the packing benchmark).
+  case aligned
+}
+
 extension PlacementCluster {
-  /// Places a set of identical slots by best fit, all or nothing: the same plan as
-  /// `ReferencePlacer` on the same nodes, found through the free-room index.
+  /// Places a set of identical slots, all or nothing, by `rule`: the slots' nodes and host
+  /// ports, or why the set does not fit. The cluster is as it was afterwards: a plan is taken
+  /// with `commit`.
+  public func place(
+    _ request: SetRequest, sameSet: [NodeID: Int] = [:], rule: PlacementRule = .aligned,
+    explain: Bool = true
+  ) throws(PlacementError) -> PlacementResult {
+    try request.validate()
+    let planned =
+      switch rule {
+      case .bestFit: bestFit(request, sameSet: sameSet)
+      case .aligned: aligned(request, sameSet: sameSet)
+      }
+    if let planned { return .placed(planned) }
+    guard explain else { return .unplaced([]) }
+    // It does not fit: the pass over every node says why, slot by slot.
+    return try ReferencePlacer.place(request, on: nodes(sameSet: sameSet))
+  }
+
+  /// Best fit: the same plan as `ReferencePlacer` on the same nodes, found through the
+  /// free-room index.
   ///
   /// For identical slots best fit is an order over nodes fixed before the first slot: a node
   /// that takes a slot only gets fuller, so it scores higher still for the next one and keeps
   /// taking them until it is full, and no other node's score moves. The search hands out nodes
   /// best score first (ties to the lowest id) and each takes as many slots as it can. `sameSet`
-  /// counts the set's slots already on a node, for the per-node limit. Without `explain`, a set
-  /// that does not fit comes back `.unplaced([])` at once instead of with every slot's reasons
-  /// (which take a pass over every node).
-  public func place(
-    _ request: SetRequest, sameSet: [NodeID: Int] = [:], explain: Bool = true
-  ) throws(PlacementError) -> PlacementResult {
-    try request.validate()
+  /// counts the set's slots already on a node, for the per-node limit. Nil: it does not fit.
+  func bestFit(_ request: SetRequest, sameSet: [NodeID: Int]) -> [PlannedSlot]? {
     var search = BestFitSearch(index, demand: request.demand)
     var planned: [PlannedSlot] = []
     planned.reserveCapacity(request.count)
-    while planned.count < request.count, let position = search.next() {
+    while planned.count < request.count, let (position, _) = search.next() {
       let entry = entries[position]
       let fits = Self.slotsFitting(on: entry, request, sameSet: sameSet[entry.id] ?? 0)
       guard fits > 0 else { continue }
@@ -26,10 +53,7 @@ extension PlacementCluster {
         planned.append(PlannedSlot(index: planned.count, node: entry.id, hostPort: port))
       }
     }
-    if planned.count == request.count { return .placed(planned) }
-    guard explain else { return .unplaced([]) }
-    // It does not fit: the pass over every node says why, slot by slot.
-    return try ReferencePlacer.place(request, on: nodes(sameSet: sameSet))
+    return planned.count == request.count ? planned : nil
   }
 
   /// How many slots of the request a ready node with room for at least one could take.
@@ -80,8 +104,8 @@ struct BestFitSearch {
     self.cells = MaxHeap(cells)
   }
 
-  /// The next node's position in the cluster, nil when none is left.
-  mutating func next() -> Int? {
+  /// The next node's position in the cluster and its score, nil when none is left.
+  mutating func next() -> (position: Int, score: Double)? {
     while let cell = cells.max, candidates.max.map({ $0.score <= cell.bound }) ?? true {
       _ = cells.popMax()
       open(cell.bucket)
@@ -94,7 +118,7 @@ struct BestFitSearch {
       following.id = nodes[following.cursor].id
       candidates.insert(following)
     }
-    return nodes[best.cursor].position
+    return (nodes[best.cursor].position, best.score)
   }
 
   private mutating func open(_ bucket: Int) {

@@ -101,7 +101,9 @@ public struct InstancePlan: Codable, Sendable, Hashable {
 
 /// Places an instance online, set after set, as the scheduler would (`PlacementCluster`).
 public enum InstancePlanner {
-  public static func plan(_ instance: PlacementInstance) throws(PlacementError) -> InstancePlan {
+  public static func plan(_ instance: PlacementInstance, rule: PlacementRule = .aligned)
+    throws(PlacementError) -> InstancePlan
+  {
     try instance.validate()
     let width = String(instance.nodes - 1).count
     func name(_ number: Int) -> NodeID {
@@ -120,7 +122,8 @@ public enum InstancePlanner {
       let demand = set[0].resources
       // Slots of a set may share a node without limit offline, up to the port range.
       let request = SetRequest(count: set.count, demand: demand)
-      guard case .placed(let slots) = try cluster.place(request, explain: false) else {
+      guard case .placed(let slots) = try cluster.place(request, rule: rule, explain: false)
+      else {
         sets.append(nil)
         continue
       }

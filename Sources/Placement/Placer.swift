@@ -43,16 +43,16 @@ public enum PlacementResult: Sendable, Hashable {
   case unplaced([UnplacedSlot])
 }
 
-/// Places a set of identical slots on nodes by best fit, all or nothing: a cluster is made of
-/// the nodes and asked (`PlacementCluster.place`). A caller that places often keeps a
-/// `PlacementCluster` instead and changes it as slots come and go.
+/// Places a set of identical slots on nodes, all or nothing, by `rule` (`aligned` unless told):
+/// a cluster is made of the nodes and asked (`PlacementCluster.place`). A caller that places
+/// often keeps a `PlacementCluster` instead and changes it as slots come and go.
 public enum Placer {
-  public static func place(_ request: SetRequest, on nodes: [PlacementNode]) throws(PlacementError)
-    -> PlacementResult
-  {
+  public static func place(
+    _ request: SetRequest, on nodes: [PlacementNode], rule: PlacementRule = .aligned
+  ) throws(PlacementError) -> PlacementResult {
     var sameSet: [NodeID: Int] = [:]
     for node in nodes where node.sameSetSlots > 0 { sameSet[node.id] = node.sameSetSlots }
-    return try PlacementCluster(nodes).place(request, sameSet: sameSet)
+    return try PlacementCluster(nodes).place(request, sameSet: sameSet, rule: rule)
   }
 
   /// The fewest nodes of the given capacity any placement could use:

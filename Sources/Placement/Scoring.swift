@@ -16,4 +16,18 @@ public enum Scoring {
   /// 10^x, the one place the best-fit curve is computed (the search's bounds use it too).
   @inline(__always)
   static func tenToThe(_ x: Double) -> Double { pow(10, x) }
+
+  /// The cosine between a node's free room and a slot, each as shares of the node's capacity:
+  /// 1 when the slot has the shape of what is left.
+  public static func alignment(free: Resources, capacity: Resources, _ demand: Resources) -> Double
+  {
+    let freeCPU = Double(free.cpuMillis) / Double(capacity.cpuMillis)
+    let freeMemory = Double(free.memoryBytes) / Double(capacity.memoryBytes)
+    let cpu = Double(demand.cpuMillis) / Double(capacity.cpuMillis)
+    let memory = Double(demand.memoryBytes) / Double(capacity.memoryBytes)
+    let norms =
+      (freeCPU * freeCPU + freeMemory * freeMemory).squareRoot()
+      * (cpu * cpu + memory * memory).squareRoot()
+    return norms > 0 ? (freeCPU * cpu + freeMemory * memory) / norms : 0
+  }
 }

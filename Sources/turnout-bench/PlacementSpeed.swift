@@ -58,36 +58,41 @@ struct PlacementSpeed: ParsableCommand {
     )
 
     let clock = ContinuousClock()
-    let built = clock.now
-    var cluster = PlacementCluster(start)
-    let buildTime = (clock.now - built).seconds
-    var perSet: [Double] = []
-    perSet.reserveCapacity(setCount)
-    var placedSlots = 0
-    var refused = 0
     var plans: [PlacementResult] = []
-    let began = clock.now
-    for request in requests {
-      let setStart = clock.now
-      let result = try cluster.place(request, explain: false)
-      if case .placed(let planned) = result {
-        cluster.commit(planned, demand: request.demand)
-        placedSlots += planned.count
-      } else {
-        refused += 1
+    var bestFitTimes: [Double] = []
+    for rule in [PlacementRule.aligned, .bestFit] {
+      let built = clock.now
+      var cluster = PlacementCluster(start)
+      let buildTime = (clock.now - built).seconds
+      var perSet: [Double] = []
+      perSet.reserveCapacity(setCount)
+      var placedSlots = 0
+      var refused = 0
+      let began = clock.now
+      for request in requests {
+        let setStart = clock.now
+        let result = try cluster.place(request, rule: rule, explain: false)
+        if case .placed(let planned) = result {
+          cluster.commit(planned, demand: request.demand)
+          placedSlots += planned.count
+        } else {
+          refused += 1
+        }
+        perSet.append((clock.now - setStart).seconds)
+        if rule == .bestFit, plans.count < referenceSets { plans.append(result) }
       }
-      perSet.append((clock.now - setStart).seconds)
-      if plans.count < referenceSets { plans.append(result) }
+      let total = (clock.now - began).seconds
+      let per = Percentiles(perSet)
+      let inUse = cluster.nodes().filter { $0.allocated != .zero }.count
+      print(
+        String(
+          format:
+            "  PlacementCluster, rule %@: %d slots placed (%d sets refused) in %.3f s: %.0f slot decisions/s; per set p50 %.1f us, p99 %.1f us, max %.1f us; %d nodes in use; index built in %.1f ms",
+          rule.rawValue, placedSlots, refused, total, Double(placedSlots) / total,
+          per.at(0.5) * 1e6, per.at(0.99) * 1e6, per.sorted.last! * 1e6, inUse, buildTime * 1000))
+      if rule == .bestFit { bestFitTimes = perSet }
     }
-    let total = (clock.now - began).seconds
-    let per = Percentiles(perSet)
-    print(String(format: "  index built in %.1f ms", buildTime * 1000))
-    print(
-      String(
-        format:
-          "  PlacementCluster: %d slots placed (%d sets refused) in %.3f s: %.0f slot decisions/s; per set p50 %.1f us, p99 %.1f us, max %.1f us",
-        placedSlots, refused, total, Double(placedSlots) / total, per.at(0.5) * 1e6,
-        per.at(0.99) * 1e6, per.sorted.last! * 1e6))
+    let perSet = bestFitTimes
 
     // The reference on the first sets, its node list kept up to date (not rebuilt per set).
     guard referenceSets > 0 else { return }

@@ -7,5 +7,5 @@ struct TurnoutBench: ParsableCommand {
     commandName: "turnout-bench",
     abstract: "Benchmarks of Turnout's placement, printing measured figures.",
     discussion: "Build with -c release; scripts/bench-placement runs them.",
-    subcommands: [PlacementSpeed.self])
+    subcommands: [PlacementSpeed.self, PackingQuality.self])
 }

@@ -59,7 +59,8 @@ struct PlacementClusterTests {
   func samePlanOnSmallClusters() async {
     await propertyCheck(count: 1000, input: SmallCase.generator) { c in
       #expect(
-        try! Placer.place(c.request, on: c.nodes) == ReferencePlacer.place(c.request, on: c.nodes))
+        try! Placer.place(c.request, on: c.nodes, rule: .bestFit)
+          == ReferencePlacer.place(c.request, on: c.nodes))
     }
   }
 
@@ -75,7 +76,7 @@ struct PlacementClusterTests {
       let request = randomRequest(using: &random)
       let nodes = cluster.nodes()
       let expected = try ReferencePlacer.place(request, on: nodes)
-      let got = try cluster.place(request)
+      let got = try cluster.place(request, rule: .bestFit)
       #expect(got == expected, "seed \(seed), step \(step)")
       if case .placed(let slots) = got {
         cluster.commit(slots, demand: request.demand)
@@ -96,15 +97,21 @@ struct PlacementClusterTests {
     #expect(fresh.nodes() == cluster.nodes())
     for _ in 0..<20 {
       let request = randomRequest(using: &random)
-      #expect(try fresh.place(request) == cluster.place(request))
+      for rule in PlacementRule.allCases {
+        #expect(try fresh.place(request, rule: rule) == cluster.place(request, rule: rule))
+      }
     }
+    #expect(fresh.nodes() == cluster.nodes(), "placing changes nothing until a plan is committed")
   }
 
   @Test("the per-node limit counts the set's slots already there")
   func sameSetLimit() throws {
     let cluster = PlacementCluster([node("a"), node("b"), node("c")])
-    let result = try cluster.place(request(3, maxPerNode: 2), sameSet: ["a": 2, "b": 1])
-    #expect(placedNodes(result) == ["b", "c", "c"])
+    for rule in PlacementRule.allCases {
+      let result = try cluster.place(
+        request(3, maxPerNode: 2), sameSet: ["a": 2, "b": 1], rule: rule)
+      #expect(placedNodes(result) == ["b", "c", "c"])
+    }
   }
 
   @Test("removed and re-added nodes, changed capacity")
@@ -112,11 +119,11 @@ struct PlacementClusterTests {
     var cluster = PlacementCluster([node("a"), node("b")])
     cluster.remove("a")
     #expect(cluster.ids == ["b"])
-    #expect(placedNodes(try cluster.place(request(2))) == ["b", "b"])
+    #expect(placedNodes(try cluster.place(request(2), rule: .bestFit)) == ["b", "b"])
     cluster.upsert(node("b", cpu: 1000))
-    #expect(placedNodes(try cluster.place(request(2))) == [])
+    #expect(placedNodes(try cluster.place(request(2), rule: .bestFit)) == [])
     cluster.upsert(node("a", allocatedCPU: 2000))
-    #expect(placedNodes(try cluster.place(request(2))) == ["b", "a"])
+    #expect(placedNodes(try cluster.place(request(2), rule: .bestFit)) == ["b", "a"])
     #expect(cluster.count == 2)
   }
 }

@@ -4,10 +4,10 @@ import Placement
 
 /// `schedctl plan --input FILE`: an instance file placed offline, no scheduler asked.
 enum OfflinePlan {
-  static func run(_ path: String, output: OutputFormat) throws {
+  static func run(_ path: String, rule: PlacementRule, output: OutputFormat) throws {
     let instance = try read(path)
     let plan: InstancePlan
-    do { plan = try InstancePlanner.plan(instance) } catch {
+    do { plan = try InstancePlanner.plan(instance, rule: rule) } catch {
       throw Exit.failure("\(path): \(error.message)", code: Exit.dataError)
     }
     switch output {

@@ -14,7 +14,7 @@ struct PlanCommand: AsyncParsableCommand {
     usage: """
       schedctl plan --slots <n> --cpu <cpu> --memory <memory>
         [--label <k=v> ...] [--max-per-node <n>] [<global options>]
-      schedctl plan --input <file> [--output json]
+      schedctl plan --input <file> [--rule aligned|best-fit] [--output json]
       """,
     discussion: """
       Example: schedctl plan --slots 4 --cpu 250m --memory 128Mi
@@ -25,7 +25,8 @@ struct PlanCommand: AsyncParsableCommand {
       Turnout can be compared with other algorithms. The file:
         {"node": {"cpu_millicores": 16000, "memory_mib": 65536}, "nodes": 100,
          "sets": [[{"cpu_millicores": 500, "memory_mib": 512}, ...], ...]}
-      each inner list one set of identical slots, all or nothing. The answer gives each set's \
+      each inner list one set of identical slots, all or nothing; --rule best-fit places them \
+      by best fit (BestFit-v3) instead of the scheduler's aligned rule. The answer gives each set's \
       nodes (0 to nodes-1, null for a set that fits nowhere), the nodes used and the lower \
       bound max(ceil(sum cpu / node cpu), ceil(sum memory / node memory)). Exits 2 when a set \
       does not fit, 65 when the file is not a valid instance.
@@ -45,6 +46,12 @@ struct PlanCommand: AsyncParsableCommand {
   @Option(help: "A placement instance (JSON) to place offline, instead of a set on the cluster.")
   var input: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "With --input: how each slot's node is chosen, aligned (the scheduler's) or best-fit.",
+      valueName: "rule"))
+  var rule: String?
+
   @Option(name: .customLong("label"), help: "Required node label key=value; repeat for more.")
   var labels: [String] = []
 
@@ -52,6 +59,14 @@ struct PlanCommand: AsyncParsableCommand {
   var maxPerNode: Int?
 
   func validate() throws {
+    if let rule, PlacementRule(rawValue: rule) == nil {
+      throw ValidationError(
+        "--rule '\(rule)' is not a rule: use \(PlacementRule.allCases.map(\.rawValue).joined(separator: " or "))"
+      )
+    }
+    if input == nil, rule != nil {
+      throw ValidationError("--rule goes with --input: the scheduler places by its own rule")
+    }
     if input != nil {
       guard slots == nil, cpu == nil, memory == nil, labels.isEmpty, maxPerNode == nil else {
         throw ValidationError(
@@ -87,7 +102,8 @@ struct PlanCommand: AsyncParsableCommand {
 
   func run() async throws {
     if let input {
-      try OfflinePlan.run(input, output: global.output)
+      try OfflinePlan.run(
+        input, rule: rule.flatMap(PlacementRule.init(rawValue:)) ?? .aligned, output: global.output)
       return
     }
     let client = try global.client()

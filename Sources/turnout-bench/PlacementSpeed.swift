@@ -126,7 +126,7 @@ struct PlacementSpeed: ParsableCommand {
     print(
       String(
         format:
-          "  PlacementCluster on the same sets: %.0f slot decisions/s, %.0fx the reference; same plans: %@",
+          "  PlacementCluster, rule best-fit, on the same sets: %.0f slot decisions/s, %.0fx the reference; same plans: %@",
         Double(referenceTimes.count * setSize) / fast, slow / fast, same ? "yes" : "NO"))
     if !same { throw ExitCode.failure }
   }

@@ -261,7 +261,8 @@ let package = Package(
     .testTarget(
       name: "PlacementTests",
       dependencies: [
-        "Placement", "SchedModel", .product(name: "PropertyBased", package: "swift-property-based"),
+        "Placement", "SchedModel", "ModelFixtures",
+        .product(name: "PropertyBased", package: "swift-property-based"),
       ]),
     .testTarget(
       name: "RouteTableTests",

@@ -53,8 +53,7 @@ struct FreeIndex: Sendable {
     }
   }
 
-  private(set) var classes: [FreeClass] = []
-  private var vacantClasses: [Int] = []
+  private(set) var classes = Recycled<FreeClass>()
   private var lookup: [ClassKey: Int] = [:]
   /// `grid * grid` buckets per size group, the group's first at `groups[group] * grid * grid`.
   private(set) var buckets: [Bucket] = []
@@ -114,14 +113,7 @@ struct FreeIndex: Sendable {
     let bucket = first + Self.cell(of: key)
     let made = FreeClass(
       key: key, nodes: [], bucket: bucket, slotInBucket: buckets[bucket].classes.count)
-    let index: Int
-    if let reused = vacantClasses.popLast() {
-      index = reused
-      classes[index] = made
-    } else {
-      index = classes.count
-      classes.append(made)
-    }
+    let index = classes.add(made)
     lookup[key] = index
     if buckets[bucket].classes.isEmpty {
       buckets[bucket].slotInOccupied = occupied.count
@@ -154,7 +146,7 @@ struct FreeIndex: Sendable {
     }
     buckets[gone.bucket] = bucket
     classes[index].nodes = []
-    vacantClasses.append(index)
+    classes.free(index)
   }
 }
 

@@ -20,9 +20,8 @@ public struct PlacementCluster: Sendable {
     var indexable: Bool { state == .ready && capacity.cpuMillis > 0 && capacity.memoryBytes > 0 }
   }
 
-  private(set) var entries: [Entry] = []
+  private(set) var entries = Recycled<Entry>()
   private var positions: [NodeID: Int] = [:]
-  private var vacant: [Int] = []
   private(set) var index = FreeIndex()
 
   /// A cluster of these nodes (their `sameSetSlots` is a property of a request, not kept).
@@ -60,14 +59,7 @@ public struct PlacementCluster: Sendable {
       entries[position] = entry
       reindex(position)
     } else {
-      let position: Int
-      if let reused = vacant.popLast() {
-        position = reused
-        entries[position] = entry
-      } else {
-        position = entries.count
-        entries.append(entry)
-      }
+      let position = entries.add(entry)
       positions[node.id] = position
       reindex(position)
     }
@@ -78,7 +70,7 @@ public struct PlacementCluster: Sendable {
     guard let position = positions.removeValue(forKey: id) else { return }
     unindex(position)
     entries[position].labels = [:]
-    vacant.append(position)
+    entries.free(position)
   }
 
   /// Marks the node ready or down, keeping what it holds.

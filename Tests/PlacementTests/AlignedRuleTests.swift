@@ -106,7 +106,7 @@ struct AlignedPoolTests {
     "sets placed one after another on mixed clusters: each plan the one by hand",
     arguments: [11, 12, 13])
   func sameAsByHand(seed: UInt64) throws {
-    var random = SplitMix(seed: seed)
+    var random = SplitMix(state: seed)
     var cluster = PlacementCluster(mixedCluster(120, using: &random))
     for step in 0..<200 {
       let request = randomRequest(using: &random)

@@ -1,21 +1,11 @@
+import ModelFixtures
 import PropertyBased
 import SchedModel
 import Testing
 
 @testable import Placement
 
-/// A seeded generator, so a failing cluster can be rebuilt from the seed printed with it.
-struct SplitMix: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
+typealias SplitMix = SeededRNG
 
 /// A cluster of a few hundred nodes of mixed sizes, states, labels and port ranges.
 func mixedCluster(_ count: Int, using random: inout SplitMix) -> [PlacementNode] {
@@ -68,7 +58,7 @@ struct PlacementClusterTests {
     "sets placed one after another on a kept cluster: each plan the reference's",
     arguments: [1, 2, 3, 4])
   func sameOverSequences(seed: UInt64) throws {
-    var random = SplitMix(seed: seed)
+    var random = SplitMix(state: seed)
     let start = mixedCluster(300, using: &random)
     var cluster = PlacementCluster(start)
     var placed: [(SetRequest, [PlannedSlot])] = []
@@ -147,7 +137,7 @@ struct PortSetTests {
 
   @Test("against a set of ports, at random")
   func againstASet() {
-    var random = SplitMix(seed: 9)
+    var random = SplitMix(state: 9)
     let range = try! PortRange(low: 5000, high: 5200)
     var ports = PortSet(range: range)
     var model: Set<Int> = []

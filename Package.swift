@@ -233,6 +233,16 @@ let package = Package(
       ]
     ),
 
+    // Simulated nodes against a running schedd (issue 22's scale figures); not shipped.
+    .executableTarget(
+      name: "sched-sim",
+      dependencies: [
+        "AgentDaemon", "AgentCore", "SchedModel", "SchedWire", "SchedClient", "WireTransport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
+
     // MARK: tests
     // Fixtures of the pure values (model, wire frames), a manual clock and a seeded generator.
     .target(

@@ -16,12 +16,17 @@ public struct AgentConfig: Sendable {
   public var labels: [String: String]
   public var backoff: Backoff
   public var maxLineBytes: Int
+  /// How often, between heartbeats, the agent asks whether a slot's health changed (a change
+  /// sends the next beat at once). A simulated node without containers asks once a beat.
+  public var reportPoll: Duration
 
   public init(
     schedulerHost: String, schedulerPort: Int, joinToken: String, node: NodeID, name: String,
     advertiseAddress: String, ports: PortRange, labels: [String: String] = [:],
-    backoff: Backoff = Backoff(), maxLineBytes: Int = WireLimits.maxLineBytes
+    backoff: Backoff = Backoff(), maxLineBytes: Int = WireLimits.maxLineBytes,
+    reportPoll: Duration = .milliseconds(50)
   ) {
+    self.reportPoll = reportPoll
     self.schedulerHost = schedulerHost
     self.schedulerPort = schedulerPort
     self.joinToken = joinToken

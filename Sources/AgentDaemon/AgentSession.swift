@@ -125,9 +125,6 @@ struct AgentSession {
     }
   }
 
-  /// How often the heartbeat loop asks whether a slot's health changed.
-  static let reportPoll: Duration = .milliseconds(50)
-
   private func heartbeatLoop(every interval: Duration) async throws {
     var sequence = 0
     while !Task.isCancelled {
@@ -148,7 +145,7 @@ struct AgentSession {
       let clock = ContinuousClock()
       let due = clock.now + interval
       while clock.now < due {
-        try await Task.sleep(for: min(Self.reportPoll, due - clock.now))
+        try await Task.sleep(for: min(agent.config.reportPoll, due - clock.now))
         if await agent.executor.reportDue() { break }
       }
     }

@@ -81,6 +81,7 @@ extension Lifecycle {
       Deploy(
         set: set, actor: actor,
         previousNodes: Set(desired.allocations(of: key).map(\.node))))
+    holdPending(key, allocations)
     return [
       .persist(
         .set(

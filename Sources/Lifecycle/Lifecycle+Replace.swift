@@ -223,6 +223,7 @@ extension Lifecycle {
     }
     let nodes = Set(moves.map(\.from.node)).union(moves.map(\.to))
     states[set.app, default: AppState()].phase = .replacing(Replace(set: set.key, nodes: nodes))
+    holdPending(set.key, allocations)
     return .persist(.set(app, set.color, set, allocations, events: events + slotEvents))
   }
 

@@ -30,6 +30,10 @@ public struct Lifecycle: Sendable {
   public internal(set) var testReservations: [String: (node: NodeID, resources: Resources)] = [:]
   /// Placement's picture of the cluster: the slots and test runs above, kept as they change.
   var placement = PlacementView()
+  /// Slots placed whose write is not recorded yet, by set. They are held in placement's
+  /// picture meanwhile: the owner awaits the store between a placement and its record, and
+  /// another app's deploy placed in that gap must not take their room or host ports.
+  var pendingHolds: [SetKey: [Allocation]] = [:]
 
   /// - Parameter returnGrace: how long nodes still down get to dial in after others
   ///   returned and let the brake go (agents reconnect with backoff, a few seconds apart).
@@ -46,11 +50,26 @@ public struct Lifecycle: Sendable {
       desired.apply(write)
       return
     }
-    for old in desired.allocations(of: SetKey(app: app.name, color: color)) {
-      placement.release(old)
-    }
+    let key = SetKey(app: app.name, color: color)
+    releasePending(key)
+    for old in desired.allocations(of: key) { placement.release(old) }
     desired.apply(write)
     for new in allocations { placement.hold(new) }
+  }
+
+  /// Holds a set's newly placed slots until its write is recorded (or fails).
+  mutating func holdPending(_ key: SetKey, _ allocations: [Allocation]) {
+    releasePending(key)
+    // A slot left where it was is held already.
+    let moved = allocations.filter { desired.allocations[$0.slot] != $0 }
+    for allocation in moved { placement.hold(allocation) }
+    pendingHolds[key] = moved
+  }
+
+  mutating func releasePending(_ key: SetKey) {
+    for allocation in pendingHolds.removeValue(forKey: key) ?? [] {
+      placement.release(allocation)
+    }
   }
 
   /// A test run holds `demand` on `node` (nil: lets go of what it held).
@@ -143,7 +162,8 @@ public struct Lifecycle: Sendable {
   private mutating func recordFailed(_ write: Write, reason: String) -> [LifecycleAction] {
     let failure = LifecycleError(.failed, "state store: \(reason)")
     switch write {
-    case .set:
+    case .set(let app, let color, _, _, _):
+      releasePending(SetKey(app: app.name, color: color))
       states[write.appName, default: AppState()].phase = .idle
       return [.refuse(failure)]
     case .app:

@@ -48,6 +48,35 @@ struct PlacementViewTests {
     Self.agrees(world, "a node gone, one new, deployed again")
   }
 
+  @Test("a deploy placed while another's write is being recorded takes other ports; a failed write lets go")
+  func pendingWritesHoldTheirRoom() throws {
+    var world = World()
+    world.nodes = [World.node("n1")]
+    for name in ["a", "b", "c"] { world.run(.apply(World.spec(name, slots: 3), actor: "op")) }
+    // The owner awaits the store between a placement and its record: b is placed meanwhile.
+    let first = world.core.handle(
+      .deploy(app: "a", image: nil, actor: "op", deployment: "d1"), world.observed)
+    let second = world.core.handle(
+      .deploy(app: "b", image: nil, actor: "op", deployment: "d2"), world.observed)
+    func ports(_ actions: [LifecycleAction]) -> [Int] {
+      actions.writes.flatMap { write -> [Int] in
+        guard case .set(_, _, _, let allocations, _) = write else { return [] }
+        return allocations.map(\.hostPort)
+      }
+    }
+    #expect(ports(first).count == 3)
+    #expect(Set(ports(first)).isDisjoint(with: ports(second)), "\(ports(first)) \(ports(second))")
+    for write in (first + second).writes { _ = world.core.handle(.recorded(write), world.observed) }
+    #expect(Set(world.core.desired.allocationList.map(\.hostPort)).count == 6)
+    Self.agrees(world, "both recorded")
+    let third = world.core.handle(
+      .deploy(app: "c", image: nil, actor: "op", deployment: "d3"), world.observed)
+    for write in third.writes {
+      _ = world.core.handle(.recordFailed(write, reason: "disk full"), world.observed)
+    }
+    Self.agrees(world, "a failed write holds nothing")
+  }
+
   @Test("the nodes are read again when their revision moves, not on every event")
   func readsNodesOnRevision() {
     var view = PlacementView()

@@ -8,8 +8,10 @@ public struct Desired: Sendable, Equatable {
   public private(set) var apps: [String: AppRecord] = [:]
   public private(set) var sets: [SetKey: SetRecord] = [:]
   public private(set) var allocations: [SlotID: Allocation] = [:]
-  /// The slots of each set: a set's reservations without a pass over every one.
+  /// The slots of each set, and on each node: a set's or a node's reservations without a pass
+  /// over every one.
   private var slotsOfSet: [SetKey: Set<SlotID>] = [:]
+  private var slotsOnNode: [NodeID: Set<SlotID>] = [:]
 
   public init(apps: [AppRecord] = [], sets: [SetRecord] = [], allocations: [Allocation] = []) {
     for app in apps { self.apps[app.name] = app }
@@ -34,12 +36,27 @@ public struct Desired: Sendable, Equatable {
     (slotsOfSet[set] ?? []).compactMap { allocations[$0] }.sorted { $0.slot.index < $1.slot.index }
   }
 
+  /// The reservations on one node, by slot.
+  public func allocations(on node: NodeID) -> [Allocation] {
+    (slotsOnNode[node] ?? []).compactMap { allocations[$0] }.sorted { $0.slot < $1.slot }
+  }
+
+  /// The nodes that hold a reservation.
+  public var nodesInUse: Dictionary<NodeID, Set<SlotID>>.Keys { slotsOnNode.keys }
+
   private mutating func add(_ allocation: Allocation) {
-    if let replaced = allocations[allocation.slot] {
-      slotsOfSet[replaced.slot.set]?.remove(replaced.slot)
-    }
+    remove(allocation.slot)
     allocations[allocation.slot] = allocation
     slotsOfSet[allocation.slot.set, default: []].insert(allocation.slot)
+    slotsOnNode[allocation.node, default: []].insert(allocation.slot)
+  }
+
+  private mutating func remove(_ slot: SlotID) {
+    guard let gone = allocations.removeValue(forKey: slot) else { return }
+    slotsOfSet[gone.slot.set]?.remove(slot)
+    if slotsOfSet[gone.slot.set]?.isEmpty == true { slotsOfSet[gone.slot.set] = nil }
+    slotsOnNode[gone.node]?.remove(slot)
+    if slotsOnNode[gone.node]?.isEmpty == true { slotsOnNode[gone.node] = nil }
   }
 
   /// Makes a committed write true here.
@@ -53,7 +70,7 @@ public struct Desired: Sendable, Equatable {
       apps[app.name] = app
       let key = SetKey(app: app.name, color: color)
       sets[key] = set
-      for slot in slotsOfSet.removeValue(forKey: key) ?? [] { self.allocations[slot] = nil }
+      for slot in slotsOfSet[key] ?? [] { remove(slot) }
       for allocation in allocations { add(allocation) }
     case .events:
       break

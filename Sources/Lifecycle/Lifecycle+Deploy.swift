@@ -7,7 +7,7 @@ import SchedModel
 extension Lifecycle {
   mutating func apply(_ spec: AppSpec, actor: String, _ observed: Observed) -> [LifecycleAction] {
     do { try spec.validate() } catch { return [.refuse(LifecycleError(.invalid, error.message))] }
-    if let problem = spec.demandProblem(nodes: observed.nodeList) {
+    if let problem = spec.demandProblem(nodes: observed.nodes.values) {
       return [.refuse(LifecycleError(.invalid, problem))]
     }
     let existing = desired.apps[spec.name]

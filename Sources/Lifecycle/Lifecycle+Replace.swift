@@ -36,10 +36,12 @@ extension Lifecycle {
     var missingNow: [SlotID: String] = [:]
     var newlyMissing: [ClusterEvent] = []
     var write: (app: AppRecord, set: SetRecord, moves: [Move])?
-    for set in desired.setList where state(of: set.app).phase == .idle {
-      guard let app = desired.apps[set.app] else { continue }
-      let lost = desired.allocations(of: set.key).filter { isLost($0, observed) }
-      guard !lost.isEmpty else { continue }
+    // The sets with a lost slot, in order (a pass over the slots, not a sort of every set).
+    let lostBySet = Dictionary(grouping: lostSlots(observed), by: \.slot.set)
+    for key in lostBySet.keys.sorted() {
+      guard let set = desired.sets[key], state(of: set.app).phase == .idle,
+        let app = desired.apps[set.app], let lost = lostBySet[key]
+      else { continue }
       let (moves, unplaced) = placeLost(lost, of: set.key, spec: app.spec, observed)
       for (slot, reason) in unplaced {
         missingNow[slot] = reason
@@ -105,10 +107,11 @@ extension Lifecycle {
   /// down) and slots sit on down nodes; lets it go when no more than half are, and only then
   /// (an operator's word holds for nodes that go down after it); each change is an event.
   private mutating func brakeActions(_ observed: Observed) -> [LifecycleAction] {
-    let down = observed.nodeList.filter { $0.state == .down || observed.silent.contains($0.id) }
-      .map(\.id)
+    let down = observed.nodes.values.filter {
+      $0.state == .down || observed.silent.contains($0.id)
+    }.map(\.id).sorted()
     let total = observed.nodes.count
-    let gone = observed.nodeList.filter { $0.state == .down }.map(\.id)
+    let gone = down.filter { observed.nodes[$0]?.state == .down }
     let mass = down.count * 2 > total
     if mass, replacement.brake != nil {
       replacement.brake?.wentDown.formUnion(gone)
@@ -161,8 +164,10 @@ extension Lifecycle {
     (observed.nodes[allocation.node]?.state ?? .down) == .down
   }
 
+  /// The slots on down (or gone) nodes, by slot: a look at each node in use, not each slot.
   private func lostSlots(_ observed: Observed) -> [Allocation] {
-    desired.allocationList.filter { isLost($0, observed) }
+    desired.nodesInUse.filter { (observed.nodes[$0]?.state ?? .down) == .down }
+      .flatMap { desired.allocations(on: $0) }.sorted { $0.slot < $1.slot }
   }
 
   /// New homes for the lost slots of one set, one slot at a time so that each placed one

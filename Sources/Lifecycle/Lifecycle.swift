@@ -192,8 +192,8 @@ public struct Lifecycle: Sendable {
     let unrouted = Set(states.values.compactMap(\.phase.unrouted))
     let table = RouteBuilder.build(
       epoch: 0, apps: apps, sets: desired.setList.filter { !unrouted.contains($0.key) },
-      allocations: desired.allocationList, reports: observed.reports,
-      nodes: observed.nodeList,
+      allocations: desired.allocations.values, reports: observed.reports,
+      nodes: observed.nodes,
       hosts: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0.spec.hosts) }))
     return table.apps
   }
@@ -212,7 +212,7 @@ public struct Lifecycle: Sendable {
       return []
     }
     publishPending = false
-    guard observed.knowsSlots(on: Set(desired.allocations.values.map(\.node))) else { return [] }
+    guard observed.knowsSlots(on: desired.nodesInUse) else { return [] }
     let apps = RouteTable(epoch: 0, apps: routes(observed)).apps
     guard force || apps != published.apps || published.epoch == 0 else { return [] }
     published = RouteTable(epoch: nextEpoch(observed.now), apps: apps)

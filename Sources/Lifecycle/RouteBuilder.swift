@@ -10,12 +10,28 @@ public enum RouteBuilder {
     reports: SlotReports, nodes: [Node],
     hosts: [String: [String]] = [:]
   ) -> RouteTable {
-    let readyNodes = Dictionary(
-      uniqueKeysWithValues: nodes.filter { $0.state == .ready }.map { ($0.id, $0) })
+    build(
+      epoch: epoch, apps: apps, sets: sets, allocations: allocations, reports: reports,
+      nodes: Dictionary(nodes.map { ($0.id, $0) }) { _, last in last }, hosts: hosts)
+  }
+
+  /// The same, with the nodes by id and the allocations in any order: each set's upstreams are
+  /// its slots in index order. Linear in apps, sets, allocations: a deploy among thousands of
+  /// apps rebuilds the table without a pass over every allocation per set.
+  public static func build(
+    epoch: Int64, apps: [AppRecord], sets: [SetRecord], allocations: some Sequence<Allocation>,
+    reports: SlotReports, nodes: [NodeID: Node],
+    hosts: [String: [String]] = [:]
+  ) -> RouteTable {
+    var slotsOfSet: [SetKey: [Allocation]] = [:]
+    for allocation in allocations {
+      slotsOfSet[allocation.slot.set, default: []].append(allocation)
+    }
+    let setsOfApp = Dictionary(grouping: sets, by: \.app)
     func routeSet(_ set: SetRecord) -> RouteSet {
-      let upstreams = allocations.filter { $0.slot.app == set.app && $0.slot.color == set.color }
+      let upstreams = (slotsOfSet[set.key] ?? []).sorted { $0.slot.index < $1.slot.index }
         .compactMap { allocation -> Upstream? in
-          guard let node = readyNodes[allocation.node],
+          guard let node = nodes[allocation.node], node.state == .ready,
             let report = reports[allocation.slot, on: allocation.node],
             report.deployment == set.deployment, report.health == .healthy
           else { return nil }
@@ -27,7 +43,7 @@ public enum RouteBuilder {
         color: set.color, deployment: set.deployment, image: set.image, upstreams: upstreams)
     }
     let routes = apps.map { app -> AppRoutes in
-      let mine = sets.filter { $0.app == app.name }
+      let mine = setsOfApp[app.name] ?? []
       let live = app.live.flatMap { color in mine.first { $0.color == color } }
       let candidate = mine.first { $0.color != app.live }
       return AppRoutes(

@@ -82,16 +82,15 @@ extension Lifecycle {
 
   /// Every slot `node` should run, built from the committed sets.
   public func assignments(for node: NodeID) -> [SlotAssignment] {
-    desired.allocations.values.filter { $0.node == node }.sorted { $0.slot < $1.slot }
-      .compactMap { allocation in
-        guard let spec = desired.apps[allocation.slot.app]?.spec,
-          let set = desired.sets[allocation.slot.set]
-        else { return nil }
-        return SlotAssignment(
-          slot: allocation.slot, deployment: set.deployment, image: set.image,
-          resources: allocation.resources, hostPort: allocation.hostPort,
-          containerPort: spec.containerPort, env: spec.env, health: spec.health,
-          network: spec.network, security: spec.security, log: spec.log)
-      }
+    desired.allocations(on: node).compactMap { allocation in
+      guard let spec = desired.apps[allocation.slot.app]?.spec,
+        let set = desired.sets[allocation.slot.set]
+      else { return nil }
+      return SlotAssignment(
+        slot: allocation.slot, deployment: set.deployment, image: set.image,
+        resources: allocation.resources, hostPort: allocation.hostPort,
+        containerPort: spec.containerPort, env: spec.env, health: spec.health,
+        network: spec.network, security: spec.security, log: spec.log)
+    }
   }
 }

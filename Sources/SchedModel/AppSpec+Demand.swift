@@ -1,11 +1,13 @@
 extension AppSpec {
   /// Why no registered node could ever hold one slot of this spec, naming the most any node
   /// offers; nil when one could (or none is registered yet, so there is nothing to compare).
-  public func demandProblem(nodes: [Node]) -> String? {
+  public func demandProblem(nodes all: some Collection<Node>) -> String? {
     let demand = resources
-    guard !nodes.isEmpty, !nodes.contains(where: { demand.fits(in: $0.spec.capacity) }) else {
+    guard !all.isEmpty, !all.contains(where: { demand.fits(in: $0.spec.capacity) }) else {
       return nil
     }
+    // In id order, so that the node named on a tie is always the same.
+    let nodes = all.sorted { $0.id < $1.id }
     let cpu = nodes.max { $0.spec.capacity.cpuMillis < $1.spec.capacity.cpuMillis }!
     let memory = nodes.max { $0.spec.capacity.memoryBytes < $1.spec.capacity.memoryBytes }!
     var hint = ""

@@ -24,12 +24,11 @@ public actor MemoryStore: StateStore {
     append(events)
   }
 
-  public func recordHeartbeat(node: NodeID, usage: HostUsage, at: Date) throws(StoreError) {
-    guard nodeRows[node] != nil else {
-      throw StoreError(.conflict, "heartbeat for unknown node '\(node)'")
+  public func recordHeartbeats(_ beats: [HeartbeatRecord]) {
+    for beat in beats where nodeRows[beat.node] != nil {
+      nodeRows[beat.node]!.usage = beat.usage
+      nodeRows[beat.node]!.lastHeartbeatAt = beat.at
     }
-    nodeRows[node]!.usage = usage
-    nodeRows[node]!.lastHeartbeatAt = at
   }
 
   public func allocations() -> [Allocation] {

@@ -126,19 +126,19 @@ public final class SQLiteStore: StateStore {
     }
   }
 
-  public func recordHeartbeat(node: NodeID, usage: HostUsage, at: Date) async throws(StoreError) {
+  public func recordHeartbeats(_ beats: [HeartbeatRecord]) async throws(StoreError) {
+    guard !beats.isEmpty else { return }
     try await write { db in
-      try db.execute(
+      let update = try db.makeStatement(
         sql: """
           UPDATE nodes SET last_heartbeat_at = ?, cpu_used_millis = ?, memory_used_bytes = ?,
             memory_available_bytes = ? WHERE id = ?
-          """,
-        arguments: [
-          at.timeIntervalSince1970, usage.cpuUsedMillis, usage.memoryUsedBytes,
-          usage.memoryAvailableBytes, node.rawValue,
+          """)
+      for beat in beats {
+        try update.execute(arguments: [
+          beat.at.timeIntervalSince1970, beat.usage.cpuUsedMillis, beat.usage.memoryUsedBytes,
+          beat.usage.memoryAvailableBytes, beat.node.rawValue,
         ])
-      if db.changesCount == 0 {
-        throw StoreError(.conflict, "heartbeat for unknown node '\(node)'")
       }
     }
   }

@@ -10,8 +10,9 @@ public protocol StateStore: Sendable {
   func nodes() async throws(StoreError) -> [Node]
   /// Inserts or replaces a node, and appends `events` in the same transaction.
   func saveNode(_ node: Node, events: [ClusterEvent]) async throws(StoreError)
-  /// Records a heartbeat's report for a known node.
-  func recordHeartbeat(node: NodeID, usage: HostUsage, at: Date) async throws(StoreError)
+  /// Records heartbeats' reports (last seen, usage), all in one transaction; a node the store
+  /// does not know (removed meanwhile) is skipped.
+  func recordHeartbeats(_ beats: [HeartbeatRecord]) async throws(StoreError)
 
   func allocations() async throws(StoreError) -> [Allocation]
   /// Replaces the allocations of one set (app and color) and appends `events`.
@@ -119,4 +120,17 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
   }
 
   public var description: String { message }
+}
+
+/// What the store keeps of a node's latest heartbeat.
+public struct HeartbeatRecord: Sendable, Hashable {
+  public var node: NodeID
+  public var usage: HostUsage
+  public var at: Date
+
+  public init(node: NodeID, usage: HostUsage, at: Date) {
+    self.node = node
+    self.usage = usage
+    self.at = at
+  }
 }

@@ -26,6 +26,9 @@ public actor Cluster {
   /// store's single writer, where switches and deploys wait for their turn.
   private var lastPersisted: [NodeID: Date] = [:]
   static let heartbeatPersistInterval: TimeInterval = 30
+  /// Heartbeats due to be written, written together on the next sweep: one transaction for
+  /// all nodes instead of one each (at 10,000 nodes, 333 a second).
+  private var unpersisted: [NodeID: HeartbeatRecord] = [:]
   var sessions: [NodeID: AgentSession] = [:]
   /// Each node's slots as its agent last reported them.
   private(set) var slotReports: [NodeID: [SlotID: SlotStatus]] = [:]
@@ -198,7 +201,7 @@ public actor Cluster {
         return outcome
       }
       lastPersisted[id] = at
-      try await store.recordHeartbeat(node: id, usage: usage, at: at)
+      unpersisted[id] = HeartbeatRecord(node: id, usage: usage, at: at)
       return outcome
     }
   }
@@ -223,9 +226,24 @@ public actor Cluster {
     logger.info("node disconnected", metadata: ["node.id": "\(id)"])
   }
 
-  /// Marks down every ready node silent for longer than the TTL. Returns the ids marked down.
+  /// Writes the heartbeats due since the last call, in one transaction.
+  func persistHeartbeats() async {
+    guard !unpersisted.isEmpty else { return }
+    let beats = Array(unpersisted.values)
+    unpersisted.removeAll(keepingCapacity: true)
+    do {
+      try await store.recordHeartbeats(beats)
+    } catch {
+      logger.error(
+        "cannot persist heartbeats", metadata: ["nodes": "\(beats.count)", "error": "\(error)"])
+    }
+  }
+
+  /// Marks down every ready node silent for longer than the TTL (and writes the heartbeats
+  /// due). Returns the ids marked down.
   @discardableResult
   func sweep() async -> [NodeID] {
+    await persistHeartbeats()
     let at = now()
     var marked: [NodeID] = []
     for (id, node) in nodes.sorted(by: { $0.key < $1.key }) where node.state == .ready {
@@ -290,6 +308,7 @@ public actor Cluster {
     nodesRevision += 1
     lastSeen[id] = nil
     lastPersisted[id] = nil
+    unpersisted[id] = nil
     slotReports[id] = nil
     pullReports[id] = nil
     logger.notice(

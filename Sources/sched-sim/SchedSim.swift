@@ -48,7 +48,8 @@ struct SchedSim: AsyncParsableCommand {
     let ledger = SimLedger()
     let clock = ContinuousClock()
     let size = Resources(cpuMillis: 16_000, memoryBytes: 64 << 30)
-    print("sched-sim: \(nodes) nodes of 16 cores / 64 GiB against schedd (pid \(pid)) at \(cluster)")
+    print(
+      "sched-sim: \(nodes) nodes of 16 cores / 64 GiB against schedd (pid \(pid)) at \(cluster)")
     print(String(format: "  schedd before: RSS %.0f MiB", schedd.residentMiB() ?? 0))
 
     // Join, in batches.
@@ -114,13 +115,16 @@ struct SchedSim: AsyncParsableCommand {
           name: name, image: "sim:1", slots: slots,
           resources: Resources(cpuMillis: 250, memoryBytes: 256 << 20)))
     }
+    print("  \(apps) apps applied; deploying")
+    let lastSeq = try await Self.lastEvent(client)
     let cpuStart = schedd.cpuSeconds() ?? 0
     let start = clock.now
     let deployLatencies = try await withThrowingTaskGroup(of: [(String, Double)].self) { group in
       for lane in 0..<concurrency {
         group.addTask {
           var out: [(String, Double)] = []
-          for name in names.enumerated().filter({ $0.offset % concurrency == lane }).map(\.element) {
+          for name in names.enumerated().filter({ $0.offset % concurrency == lane }).map(\.element)
+          {
             let asked = ContinuousClock.now
             let response = try await client.deploy(name, image: nil)
             ledger.expect(response.deployment, slots: response.placed.count)
@@ -156,6 +160,10 @@ struct SchedSim: AsyncParsableCommand {
         apps, slots, concurrency, (placedAt - start).seconds, acked, apps * slots, done.count,
         apps, elapsed, Double(acked) / elapsed, cpu, schedd.residentMiB() ?? 0))
     print("  deploy requests: \(latencies.summary)")
+    let kinds = Dictionary(
+      grouping: try await Self.events(client, after: lastSeq).map(\.kind), by: { $0 }
+    ).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+    print("  events meanwhile: \(kinds.joined(separator: ", "))")
   }
 
   static func lastEvent(_ client: APIClient) async throws -> Int64 {

@@ -48,7 +48,9 @@ struct PlacementViewTests {
     Self.agrees(world, "a node gone, one new, deployed again")
   }
 
-  @Test("a deploy placed while another's write is being recorded takes other ports; a failed write lets go")
+  @Test(
+    "a deploy placed while another's write is being recorded takes other ports; a failed write lets go"
+  )
   func pendingWritesHoldTheirRoom() throws {
     var world = World()
     world.nodes = [World.node("n1")]

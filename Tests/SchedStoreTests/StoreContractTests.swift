@@ -49,15 +49,19 @@ struct StoreContractTests {
   func heartbeatsUpdateTheLastReport(kind: StoreKind) async throws {
     let store = try kind.make()
     try await store.saveNode(Fixtures.node("n1"), events: [])
+    try await store.saveNode(Fixtures.node("n2"), events: [])
     let usage = HostUsage(cpuUsedMillis: 999, memoryUsedBytes: 5, memoryAvailableBytes: 6)
     let at = Date(timeIntervalSince1970: 1_800_000_100)
-    try await store.recordHeartbeat(node: "n1", usage: usage, at: at)
-    let node = try await store.nodes()[0]
-    #expect(node.usage == usage)
-    #expect(node.lastHeartbeatAt == at)
-    await #expect(throws: StoreError.self) {
-      try await store.recordHeartbeat(node: "ghost", usage: usage, at: at)
-    }
+    // Many nodes' beats in one write; one for a node the store does not know is skipped.
+    try await store.recordHeartbeats([
+      HeartbeatRecord(node: "n1", usage: usage, at: at),
+      HeartbeatRecord(node: "ghost", usage: usage, at: at),
+      HeartbeatRecord(node: "n2", usage: usage, at: at.addingTimeInterval(1)),
+    ])
+    let nodes = try await store.nodes()
+    #expect(nodes.map(\.usage) == [usage, usage])
+    #expect(nodes.map(\.lastHeartbeatAt) == [at, at.addingTimeInterval(1)])
+    #expect(nodes.map(\.id) == ["n1", "n2"])
   }
 
   @Test(arguments: StoreKind.allCases)

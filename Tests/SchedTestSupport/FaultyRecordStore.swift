@@ -43,8 +43,8 @@ public final class FaultyRecordStore: StateStore {
   public func saveNode(_ node: Node, events: [ClusterEvent]) async throws(StoreError) {
     await base.saveNode(node, events: events)
   }
-  public func recordHeartbeat(node: NodeID, usage: HostUsage, at: Date) async throws(StoreError) {
-    try await base.recordHeartbeat(node: node, usage: usage, at: at)
+  public func recordHeartbeats(_ beats: [HeartbeatRecord]) async throws(StoreError) {
+    await base.recordHeartbeats(beats)
   }
   public func allocations() async throws(StoreError) -> [Allocation] { await base.allocations() }
   public func replaceAllocations(

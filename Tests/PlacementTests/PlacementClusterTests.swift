@@ -47,7 +47,7 @@ func randomRequest(using random: inout SplitMix) -> SetRequest {
 struct PlacementClusterTests {
   @Test("the same plan as the reference on small random clusters")
   func samePlanOnSmallClusters() async {
-    await propertyCheck(count: 300, input: SmallCase.generator) { c in
+    await propertyCheck(count: 150, input: SmallCase.generator) { c in
       // Compared first: #expect on the values would describe both on every case.
       let same =
         try! Placer.place(c.request, on: c.nodes, rule: .bestFit)
@@ -58,13 +58,13 @@ struct PlacementClusterTests {
 
   @Test(
     "sets placed one after another on a kept cluster: each plan the reference's",
-    arguments: [1, 2])
+    arguments: [1])
   func sameOverSequences(seed: UInt64) throws {
     var random = SplitMix(state: seed)
     let start = mixedCluster(300, using: &random)
     var cluster = PlacementCluster(start)
     var placed: [(SetRequest, [PlannedSlot])] = []
-    for step in 0..<150 {
+    for step in 0..<120 {
       let request = randomRequest(using: &random)
       let nodes = cluster.nodes()
       let expected = try ReferencePlacer.place(request, on: nodes)
@@ -144,7 +144,7 @@ struct PortSetTests {
     let range = try! PortRange(low: 5000, high: 5200)
     var ports = PortSet(range: range)
     var model: Set<Int> = []
-    for _ in 0..<3000 {
+    for _ in 0..<800 {
       let port = Int.random(in: 4990...5210, using: &random)
       if Bool.random(using: &random) {
         ports.insert(port)

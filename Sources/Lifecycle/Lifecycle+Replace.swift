@@ -159,11 +159,6 @@ extension Lifecycle {
       ]))
   }
 
-  /// A slot whose node is down (or gone from the cluster).
-  private func isLost(_ allocation: Allocation, _ observed: Observed) -> Bool {
-    (observed.nodes[allocation.node]?.state ?? .down) == .down
-  }
-
   /// The slots on down (or gone) nodes, by slot: a look at each node in use, not each slot.
   private func lostSlots(_ observed: Observed) -> [Allocation] {
     desired.nodesInUse.filter { (observed.nodes[$0]?.state ?? .down) == .down }

@@ -80,24 +80,30 @@ struct FreeIndex: Sendable {
     } else {
       index = newClass(key)
     }
-    let nodes = classes[index].nodes
-    var low = 0
-    var high = nodes.count
-    while low < high {
-      let middle = (low + high) / 2
-      if nodes[middle].id < id { low = middle + 1 } else { high = middle }
-    }
-    classes[index].nodes.insert((id, position), at: low)
+    classes[index].nodes.insert((id, position), at: place(of: id, inClass: index))
     return index
   }
 
   /// Takes the node at `position` out of class `index`.
   mutating func remove(_ id: NodeID, position: Int, fromClass index: Int) {
-    guard let at = classes[index].nodes.firstIndex(where: { $0.position == position }) else {
+    let at = place(of: id, inClass: index)
+    guard at < classes[index].nodes.count, classes[index].nodes[at].position == position else {
       return
     }
     classes[index].nodes.remove(at: at)
     if classes[index].nodes.isEmpty { dropClass(index) }
+  }
+
+  /// Where `id` is, or would go, in a class's nodes (kept in id order): a binary search that
+  /// holds no copy of the list while the caller changes it.
+  private func place(of id: NodeID, inClass index: Int) -> Int {
+    var low = 0
+    var high = classes[index].nodes.count
+    while low < high {
+      let middle = (low + high) / 2
+      if classes[index].nodes[middle].id < id { low = middle + 1 } else { high = middle }
+    }
+    return low
   }
 
   private mutating func newClass(_ key: ClassKey) -> Int {

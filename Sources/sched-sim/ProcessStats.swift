@@ -46,10 +46,3 @@ struct Latencies {
       percentile(0.5) * 1000, percentile(0.99) * 1000, (values.max() ?? 0) * 1000)
   }
 }
-
-extension Duration {
-  var seconds: Double {
-    let (whole, fraction) = components
-    return Double(whole) + Double(fraction) / 1e18
-  }
-}

@@ -21,10 +21,3 @@ struct Percentiles {
     return sorted[min(sorted.count - 1, max(0, rank))]
   }
 }
-
-extension Duration {
-  var seconds: Double {
-    let (whole, fraction) = components
-    return Double(whole) + Double(fraction) / 1e18
-  }
-}

@@ -78,9 +78,18 @@ extension Channel {
     maxLineBytes: Int, rawLength: (@Sendable (ByteBufferView) -> Int64?)? = nil,
     extra: (any Channel) throws -> Void = { _ in }
   ) throws -> NIOAsyncChannel<LineFrame, ByteBuffer> {
+    try addLineDecoder(maxLineBytes: maxLineBytes, rawLength: rawLength, extra: extra)
+    return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: self)
+  }
+
+  /// The line framing and `extra`, without the async channel on top (the server adds that once
+  /// a task owns the connection).
+  func addLineDecoder(
+    maxLineBytes: Int, rawLength: (@Sendable (ByteBufferView) -> Int64?)?,
+    extra: (any Channel) throws -> Void
+  ) throws {
     try pipeline.syncOperations.addHandler(
       ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes, rawLength: rawLength)))
     try extra(self)
-    return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: self)
   }
 }

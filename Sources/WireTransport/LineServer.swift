@@ -3,26 +3,23 @@ import NIOCore
 import NIOPosix
 
 /// A TCP server for JSON lines: each connection runs in its own child task, and an error in one
-/// never reaches another.
+/// never reaches another. Stopping it (cancelling `run`) closes every connection, also those
+/// accepted in the same instant (see `AsyncListener`).
 public final class LineServer: Sendable {
-  private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>
+  private let listener: AsyncListener<LineFrame, ByteBuffer>
   /// The port actually bound (useful when asked for port 0).
-  public let port: Int
+  public var port: Int { listener.port }
   public let host: String
 
-  private init(
-    serverChannel: NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>, host: String,
-    port: Int
-  ) {
-    self.serverChannel = serverChannel
+  private init(listener: AsyncListener<LineFrame, ByteBuffer>, host: String) {
+    self.listener = listener
     self.host = host
-    self.port = port
   }
 
   /// Binds the listening socket. Nothing is accepted until `run`. With `tls`, every
-  /// connection is TLS; one that starts in plain text is answered in plain text and closed. `handlers` adds handlers to
-  /// each connection between the line decoder and the connection's task: they see every
-  /// `LineFrame` on the event loop first.
+  /// connection is TLS; one that starts in plain text is answered in plain text and closed.
+  /// `handlers` adds handlers to each connection between the line decoder and the connection's
+  /// task: they see every `LineFrame` on the event loop first.
   public static func bind(
     host: String, port: Int, maxLineBytes: Int,
     group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -30,23 +27,16 @@ public final class LineServer: Sendable {
     handlers: @escaping @Sendable (any Channel) throws -> Void = { _ in }
   ) async throws(TransportError) -> LineServer {
     do {
-      let channel = try await ServerBootstrap(group: group)
-        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-        .serverChannelOption(.backlog, value: 256)
-        .childChannelOption(.socketOption(.so_keepalive), value: 1)
-        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-        .bind(host: host, port: port) { child in
-          child.eventLoop.makeCompletedFuture {
-            if let tls {
-              try child.pipeline.syncOperations.addHandler(PlainTextGuard())
-              try child.pipeline.syncOperations.addHandler(tls.makeHandler())
-            }
-            return try child.addLineHandlers(
-              maxLineBytes: maxLineBytes, rawLength: rawLength, extra: handlers)
-          }
+      let listener = try await AsyncListener<LineFrame, ByteBuffer>.bind(
+        host: host, port: port, group: group
+      ) { child in
+        if let tls {
+          try child.pipeline.syncOperations.addHandler(PlainTextGuard())
+          try child.pipeline.syncOperations.addHandler(tls.makeHandler())
         }
-      let bound = channel.channel.localAddress?.port ?? port
-      return LineServer(serverChannel: channel, host: host, port: bound)
+        try child.addLineDecoder(maxLineBytes: maxLineBytes, rawLength: rawLength, extra: handlers)
+      }
+      return LineServer(listener: listener, host: host)
     } catch {
       throw TransportError(
         .bind,
@@ -59,25 +49,9 @@ public final class LineServer: Sendable {
   public func run(
     logger: Logger, _ handler: @escaping @Sendable (LineConnection) async -> Void
   ) async throws {
-    try await withTaskCancellationHandler {
-      try await serverChannel.executeThenClose { inbound in
-        try await withThrowingDiscardingTaskGroup { group in
-          for try await connection in inbound {
-            group.addTask {
-              do {
-                try await connection.executeThenClose { lines, outbound in
-                  await handler(
-                    LineConnection(channel: connection.channel, inbound: lines, outbound: outbound))
-                }
-              } catch {
-                logger.debug("connection ended: \(error)")
-              }
-            }
-          }
-        }
-      }
-    } onCancel: {
-      serverChannel.channel.close(promise: nil)
+    try await listener.run(failed: { logger.debug("connection ended: \($0)") }) {
+      connection, lines, outbound in
+      await handler(LineConnection(channel: connection.channel, inbound: lines, outbound: outbound))
     }
   }
 }

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import SchedModel
 import ServiceLifecycle
+import WireTransport
 
 /// The registry this node's engine pulls cluster images from: the read side of the Docker
 /// registry protocol (`/v2/`, manifests and blobs by digest), on loopback only, serving the
@@ -12,15 +13,15 @@ import ServiceLifecycle
 /// 127.0.0.0/8 without TLS by default, so no host's Docker configuration changes; each blob
 /// is fetched from the scheduler and verified before the first byte of it is served.
 public final class PullEndpoint: Service, Sendable {
-  typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-  private let server: NIOAsyncChannel<Connection, Never>
+  private let server: AsyncListener<HTTPServerRequestPart, HTTPServerResponsePart>
   public let host: String
   public let port: Int
   let cache: ImageCache
   let logger: Logger
 
   private init(
-    server: NIOAsyncChannel<Connection, Never>, host: String, port: Int, cache: ImageCache,
+    server: AsyncListener<HTTPServerRequestPart, HTTPServerResponsePart>, host: String,
+    port: Int, cache: ImageCache,
     logger: Logger
   ) {
     self.server = server
@@ -38,15 +39,12 @@ public final class PullEndpoint: Service, Sendable {
   )
     async throws -> PullEndpoint
   {
-    let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-      .bind(host: host, port: port) { child in
-        child.eventLoop.makeCompletedFuture {
-          try child.pipeline.syncOperations.configureHTTPServerPipeline()
-          return try Connection(wrappingChannelSynchronously: child)
-        }
-      }
-    let bound = server.channel.localAddress?.port ?? port
+    let server = try await AsyncListener<HTTPServerRequestPart, HTTPServerResponsePart>.bind(
+      host: host, port: port
+    ) { child in
+      try child.pipeline.syncOperations.configureHTTPServerPipeline()
+    }
+    let bound = server.port
     return PullEndpoint(server: server, host: host, port: bound, cache: cache, logger: logger)
   }
 
@@ -61,21 +59,7 @@ public final class PullEndpoint: Service, Sendable {
   }
 
   private func serveAll() async throws {
-    try await withTaskCancellationHandler {
-      try await server.executeThenClose { inbound in
-        try await withThrowingDiscardingTaskGroup { group in
-          for try await connection in inbound {
-            group.addTask { try? await self.serve(connection) }
-          }
-        }
-      }
-    } onCancel: {
-      server.channel.close(promise: nil)
-    }
-  }
-
-  private func serve(_ connection: Connection) async throws {
-    try await connection.executeThenClose { inbound, outbound in
+    try await server.run { _, inbound, outbound in
       var head: HTTPRequestHead?
       for try await part in inbound {
         switch part {
@@ -84,7 +68,7 @@ public final class PullEndpoint: Service, Sendable {
         case .end:
           guard let request = head else { continue }
           head = nil
-          try await respond(to: request, outbound)
+          try await self.respond(to: request, outbound)
         }
       }
     }

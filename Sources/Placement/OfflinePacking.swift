@@ -1,3 +1,5 @@
+import SchedModel
+
 /// Packing with the whole picture at once, where online placement sees one set at a time:
 /// the baseline placement is measured against.
 public enum OfflinePacking {
@@ -64,5 +66,26 @@ public enum OfflinePacking {
     }
     return InstancePlan(
       nodesUsed: used.count, lowerBound: instance.lowerBound, slotsPlaced: placed, sets: sets)
+  }
+}
+
+extension OfflinePacking {
+  /// The repack (`Repack`) of an instance: every set at once, nodes filled one after another
+  /// with the fullest combination of what is left.
+  public static func repack(_ instance: PlacementInstance) throws(PlacementError) -> InstancePlan {
+    try instance.validate()
+    let sets = instance.sets.map { SetRequest(count: $0.count, demand: $0[0].resources) }
+    let targets = (0..<instance.nodes).map {
+      Repack.Target(id: NodeID(String($0)), capacity: instance.node.resources, ports: 65535)
+    }
+    guard let plan = Repack.plan(sets, on: targets) else {
+      return InstancePlan(
+        nodesUsed: 0, lowerBound: instance.lowerBound, slotsPlaced: 0,
+        sets: instance.sets.map { _ in nil })
+    }
+    let numbered = plan.map { $0.map { Int($0.rawValue)! } }
+    return InstancePlan(
+      nodesUsed: Set(numbered.joined()).count, lowerBound: instance.lowerBound,
+      slotsPlaced: numbered.joined().count, sets: numbered)
   }
 }

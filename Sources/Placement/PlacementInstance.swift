@@ -137,3 +137,40 @@ public enum InstancePlanner {
       nodesUsed: used.count, lowerBound: instance.lowerBound, slotsPlaced: placed, sets: sets)
   }
 }
+
+extension PlacementInstance {
+  /// What is wrong with `plan` as a plan of this instance (a set with the wrong number of
+  /// slots, a node out of range or over its CPU or memory, a wrong count), or nil when it holds.
+  public func problem(with plan: InstancePlan) -> String? {
+    guard plan.sets.count == sets.count else {
+      return "the plan has \(plan.sets.count) sets, the instance \(sets.count)"
+    }
+    var cpu = [Int64](repeating: 0, count: nodes)
+    var memory = [Int64](repeating: 0, count: nodes)
+    var placed = 0
+    for (number, placedSet) in plan.sets.enumerated() {
+      guard let placedSet else { continue }
+      guard placedSet.count == sets[number].count else {
+        return "sets[\(number)] has \(placedSet.count) slots placed of \(sets[number].count)"
+      }
+      for (slot, node) in zip(sets[number], placedSet) {
+        guard (0..<nodes).contains(node) else { return "sets[\(number)] names node \(node)" }
+        cpu[node] += slot.cpuMillicores
+        memory[node] += slot.memoryMiB
+      }
+      placed += placedSet.count
+    }
+    if let over = (0..<nodes).first(where: {
+      cpu[$0] > node.cpuMillicores || memory[$0] > node.memoryMiB
+    }) {
+      return
+        "node \(over) holds \(cpu[over])m and \(memory[over]) MiB, over its \(node.cpuMillicores)m and \(node.memoryMiB) MiB"
+    }
+    let used = (0..<nodes).filter { cpu[$0] > 0 }.count
+    guard used == plan.nodesUsed, placed == plan.slotsPlaced else {
+      return
+        "the plan says \(plan.nodesUsed) nodes and \(plan.slotsPlaced) slots; it has \(used) and \(placed)"
+    }
+    return nil
+  }
+}

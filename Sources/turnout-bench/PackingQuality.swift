@@ -34,11 +34,21 @@ struct PackingQuality: ParsableCommand {
     print("  scale \(scale):")
     for kind in only.map({ [$0] }) ?? InstanceClass.allCases {
       var ratios: [String: [Double]] = [:]
+      var seconds: [String: Double] = [:]
       for number in 0..<instances {
         var random = SeededRandom(seed: seed + UInt64(number))
         let (instance, optimum) = kind.generate(scale: scale, using: &random)
         let base = Double(optimum ?? instance.lowerBound)
-        for (name, plan) in try Self.algorithms.map({ ($0.name, try $0.plan(instance)) }) {
+        for algorithm in Self.algorithms {
+          let name = algorithm.name
+          let started = ContinuousClock.now
+          let plan = try algorithm.plan(instance)
+          seconds[name, default: 0] += (ContinuousClock.now - started).seconds
+          if let problem = instance.problem(with: plan) {
+            throw ValidationError(
+              "\(name) made a wrong plan on \(kind.rawValue) seed \(seed + UInt64(number)): \(problem)"
+            )
+          }
           guard plan.unplacedSets.isEmpty else {
             throw ValidationError(
               "\(name) left sets unplaced on \(kind.rawValue) seed \(seed + UInt64(number))")
@@ -51,13 +61,16 @@ struct PackingQuality: ParsableCommand {
       for algorithm in Self.algorithms {
         let values = ratios[algorithm.name]!
         let mean = Self.mean(values)
-        let name = algorithm.name.padding(toLength: 34, withPad: " ", startingAt: 0)
+        let name = algorithm.name.padding(toLength: 38, withPad: " ", startingAt: 0)
+        let milliseconds = seconds[algorithm.name]! * 1000 / Double(values.count)
         print(
-          "      " + name + String(format: "%.3fx [%.3f, %.3f]", mean, values.min()!, values.max()!)
-        )
+          "      " + name
+            + String(
+              format: "%.3fx [%.3f, %.3f]  %.1f ms each", mean, values.min()!, values.max()!,
+              milliseconds))
       }
-      let aligned = Self.mean(ratios[Self.algorithms[2].name]!)
-      let bestFit = Self.mean(ratios[Self.algorithms[1].name]!)
+      let aligned = Self.mean(ratios[Self.algorithms[3].name]!)
+      let bestFit = Self.mean(ratios[Self.algorithms[2].name]!)
       let verdict =
         aligned < bestFit - 1e-9
         ? "fewer nodes than" : aligned > bestFit + 1e-9 ? "MORE nodes than" : "as many nodes as"
@@ -73,6 +86,7 @@ struct PackingQuality: ParsableCommand {
   static let algorithms:
     [(name: String, plan: @Sendable (PlacementInstance) throws -> InstancePlan)] = [
       ("first fit decreasing (offline)", { try OfflinePacking.firstFitDecreasing($0) }),
+      ("repack (offline, rebalance --plan)", { try OfflinePacking.repack($0) }),
       ("best fit (BestFit-v3)", { try InstancePlanner.plan($0, rule: .bestFit) }),
       ("aligned (the scheduler's rule)", { try InstancePlanner.plan($0, rule: .aligned) }),
     ]

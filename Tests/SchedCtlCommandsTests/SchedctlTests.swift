@@ -27,8 +27,11 @@ struct SchedctlTests {
   func parsesOfflinePlan() throws {
     let command = try Schedctl.parseAsRoot(["plan", "--input", "cluster.json", "-o", "json"])
     #expect((command as? PlanCommand)?.input == "cluster.json")
+    let repack = try Schedctl.parseAsRoot(["plan", "--input", "f.json", "--rule", "repack"])
+    #expect((repack as? PlanCommand)?.rule == "repack")
     for args in [
       ["plan", "--input", "f.json", "--slots", "2"], ["plan"], ["plan", "--slots", "2"],
+      ["plan", "--input", "f.json", "--rule", "first-fit"],
     ] {
       #expect(throws: (any Error).self) { try Schedctl.parseAsRoot(args) }
     }

@@ -4,10 +4,24 @@ import Placement
 
 /// `schedctl plan --input FILE`: an instance file placed offline, no scheduler asked.
 enum OfflinePlan {
-  static func run(_ path: String, rule: PlacementRule, output: OutputFormat) throws {
+  /// How the file's sets are placed: one after another by an online rule, or all at once.
+  enum Rule: String, CaseIterable {
+    case aligned
+    case bestFit = "best-fit"
+    case repack
+  }
+
+  static func run(_ path: String, rule: Rule, output: OutputFormat) throws {
     let instance = try read(path)
     let plan: InstancePlan
-    do { plan = try InstancePlanner.plan(instance, rule: rule) } catch {
+    do {
+      plan =
+        switch rule {
+        case .aligned: try InstancePlanner.plan(instance, rule: .aligned)
+        case .bestFit: try InstancePlanner.plan(instance, rule: .bestFit)
+        case .repack: try OfflinePacking.repack(instance)
+        }
+    } catch {
       throw Exit.failure("\(path): \(error.message)", code: Exit.dataError)
     }
     switch output {

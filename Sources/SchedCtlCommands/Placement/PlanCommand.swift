@@ -14,7 +14,7 @@ struct PlanCommand: AsyncParsableCommand {
     usage: """
       schedctl plan --slots <n> --cpu <cpu> --memory <memory>
         [--label <k=v> ...] [--max-per-node <n>] [<global options>]
-      schedctl plan --input <file> [--rule aligned|best-fit] [--output json]
+      schedctl plan --input <file> [--rule aligned|best-fit|repack] [--output json]
       """,
     discussion: """
       Example: schedctl plan --slots 4 --cpu 250m --memory 128Mi
@@ -26,7 +26,9 @@ struct PlanCommand: AsyncParsableCommand {
         {"node": {"cpu_millicores": 16000, "memory_mib": 65536}, "nodes": 100,
          "sets": [[{"cpu_millicores": 500, "memory_mib": 512}, ...], ...]}
       each inner list one set of identical slots, all or nothing; --rule best-fit places them \
-      by best fit (BestFit-v3) instead of the scheduler's aligned rule. The answer gives each set's \
+      by best fit (BestFit-v3) instead of the scheduler's aligned rule, and --rule repack \
+      places all of them at once, the way schedctl rebalance --plan does (nodes filled one \
+      after another with the fullest combination of the slots left; every set or none). The answer gives each set's \
       nodes (0 to nodes-1, null for a set that fits nowhere), the nodes used and the lower \
       bound max(ceil(sum cpu / node cpu), ceil(sum memory / node memory)). Exits 2 when a set \
       does not fit, 65 when the file is not a valid instance.
@@ -48,7 +50,7 @@ struct PlanCommand: AsyncParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "With --input: how each slot's node is chosen, aligned (the scheduler's) or best-fit.",
+      "With --input: aligned (the scheduler's, set after set), best-fit, or repack (all sets at once).",
       valueName: "rule"))
   var rule: String?
 
@@ -59,9 +61,9 @@ struct PlanCommand: AsyncParsableCommand {
   var maxPerNode: Int?
 
   func validate() throws {
-    if let rule, PlacementRule(rawValue: rule) == nil {
+    if let rule, OfflinePlan.Rule(rawValue: rule) == nil {
       throw ValidationError(
-        "--rule '\(rule)' is not a rule: use \(PlacementRule.allCases.map(\.rawValue).joined(separator: " or "))"
+        "--rule '\(rule)' is not a rule: use \(OfflinePlan.Rule.allCases.map(\.rawValue).joined(separator: ", "))"
       )
     }
     if input == nil, rule != nil {
@@ -103,7 +105,8 @@ struct PlanCommand: AsyncParsableCommand {
   func run() async throws {
     if let input {
       try OfflinePlan.run(
-        input, rule: rule.flatMap(PlacementRule.init(rawValue:)) ?? .aligned, output: global.output)
+        input, rule: rule.flatMap(OfflinePlan.Rule.init(rawValue:)) ?? .aligned,
+        output: global.output)
       return
     }
     let client = try global.client()

@@ -27,8 +27,13 @@ extension Lifecycle {
 
   /// Places the idle color of `name` from `image`, all or nothing. The first deploy goes live
   /// at once; later ones build the color that is not live.
+  ///
+  /// `pinned` puts slot i on `pinned[i]` (a rebalance's plan); `avoiding` keeps the set off
+  /// those nodes; `note` starts the event's detail.
   mutating func deploy(
-    _ name: String, image: String?, actor: String, deployment: String, _ observed: Observed
+    _ name: String, image: String?, actor: String, deployment: String,
+    pinned: [NodeID]? = nil, avoiding: Set<NodeID> = [], note: String? = nil,
+    _ observed: Observed
   ) -> [LifecycleAction] {
     let app: AppRecord
     switch idleApp(name) {
@@ -44,24 +49,34 @@ extension Lifecycle {
     let key = SetKey(app: name, color: color)
     let request = SetRequest(
       count: app.spec.slots, demand: app.spec.resources, requiredLabels: app.spec.constraints,
-      maxPerNode: app.spec.maxPerNode)
+      maxPerNode: app.spec.maxPerNode, avoiding: avoiding)
     let planned: [PlannedSlot]
     do {
       // The color's earlier slots make room; what running test containers hold does not.
       placement.sync(observed)
-      switch try placement.place(request, releasing: desired.allocations(of: key)) {
-      case .placed(let slots): planned = slots
-      case .unplaced(let slots):
-        let reasons = slots.map { "slot \($0.index): \($0.reason)" }.joined(separator: "; ")
-        return [
-          .refuse(
-            LifecycleError(
-              .conflict,
-              "\(name) does not fit (\(app.spec.slots) x \(Quantity.formatCPU(app.spec.resources.cpuMillis)) CPU, \(Quantity.formatMemory(app.spec.resources.memoryBytes))); nothing was placed: \(reasons)"
-            ))
-        ]
+      if let pinned {
+        planned = try placement.placePinned(
+          request, on: pinned, releasing: desired.allocations(of: key))
+      } else {
+        switch try placement.place(request, releasing: desired.allocations(of: key)) {
+        case .placed(let slots): planned = slots
+        case .unplaced(let slots):
+          let reasons = slots.map { "slot \($0.index): \($0.reason)" }.joined(separator: "; ")
+          return [
+            .refuse(
+              LifecycleError(
+                .conflict,
+                "\(name) does not fit (\(app.spec.slots) x \(Quantity.formatCPU(app.spec.resources.cpuMillis)) CPU, \(Quantity.formatMemory(app.spec.resources.memoryBytes))); nothing was placed: \(reasons)"
+              ))
+          ]
+        }
       }
     } catch {
+      if error.code == .doesNotFit {
+        return [
+          .refuse(LifecycleError(.conflict, "\(name) does not fit where asked: \(error.message)"))
+        ]
+      }
       return [.refuse(LifecycleError(.invalid, error.message))]
     }
     let at = observed.now
@@ -89,7 +104,9 @@ extension Lifecycle {
           events: [
             ClusterEvent(
               at: at, actor: actor, kind: "set.deployed", subject: key.description,
-              detail: "deployment \(deployment): \(planned.count) x \(image) on \(spread)")
+              detail:
+                "\(note.map { "\($0): " } ?? "")deployment \(deployment): \(planned.count) x \(image) on \(spread)"
+            )
           ]))
     ]
   }

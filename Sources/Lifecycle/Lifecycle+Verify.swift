@@ -148,6 +148,8 @@ extension Lifecycle {
     case .success(let found): candidate = found
     }
     if passedHere(candidate) { return nil }
+    // A copy of the live set (a rebalance moving it) runs what serves production now.
+    if isCopyOfLive(app, target: target, digest: candidate.digest, observed) { return nil }
     let recent = state(of: app.name).verification
     let mine = stored.filter { $0.deployment == target.deployment && $0.digest == candidate.digest }
     if mine.contains(where: { $0.state == .passed }) { return nil }

@@ -88,6 +88,8 @@ public struct Lifecycle: Sendable {
     case .apply(let spec, let actor): return apply(spec, actor: actor, observed)
     case .deploy(let app, let image, let actor, let deployment):
       return deploy(app, image: image, actor: actor, deployment: deployment, observed)
+    case .move(let app, let nodes, let avoiding, let actor):
+      return move(app, nodes: nodes, avoiding: avoiding, actor: actor, observed)
     case .stopSet(let app, let color, let force, let actor):
       return stopSet(app, color: color, force: force, actor: actor, observed)
     case .switchLive(let ask): return switchLive(ask, observed)

@@ -9,6 +9,9 @@ public enum LifecycleEvent: Sendable {
   /// `schedctl deploy`; `deployment` is the new deployment's id (made by the caller: it
   /// holds the time and a random part).
   case deploy(app: String, image: String?, actor: String, deployment: String)
+  /// `schedctl rebalance --apply`: a copy of the live set on `nodes` (one per slot), or off
+  /// `avoiding` without them.
+  case move(app: String, nodes: [NodeID]?, avoiding: Set<NodeID>, actor: String)
   /// `schedctl stop-set`.
   case stopSet(app: String, color: Color, force: Bool, actor: String)
   /// `schedctl switch` and `rollback`.

@@ -91,4 +91,13 @@ struct PlacementView: Sendable {
     defer { for allocation in releasing { hold(allocation) } }
     return try cluster.place(request, sameSet: sameSet)
   }
+
+  /// Places `request` on exactly `nodes` (one per slot), as if `releasing` were not held.
+  mutating func placePinned(
+    _ request: SetRequest, on nodes: [NodeID], releasing: [Allocation] = []
+  ) throws(PlacementError) -> [PlannedSlot] {
+    for allocation in releasing { release(allocation) }
+    defer { for allocation in releasing { hold(allocation) } }
+    return try cluster.placePinned(request, on: nodes)
+  }
 }

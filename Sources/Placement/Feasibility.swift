@@ -3,6 +3,7 @@ import SchedModel
 /// Why a node cannot take a slot. Order is the order filters run in.
 public enum NodeRejection: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
   case down
+  case avoided
   case labels
   case perNodeLimit = "per_node_limit"
   case cpu
@@ -18,6 +19,7 @@ public enum NodeRejection: String, Sendable, Hashable, CaseIterable, Codable, Co
     let noun = nodes == 1 ? "node" : "nodes"
     return switch self {
     case .down: "\(nodes) \(noun) down"
+    case .avoided: "\(nodes) \(noun) being emptied"
     case .labels: "labels unmatched on \(nodes) \(noun)"
     case .perNodeLimit: "per-node limit reached on \(nodes) \(noun)"
     case .cpu: "cpu short on \(nodes) \(noun)"
@@ -32,6 +34,7 @@ public enum NodeRejection: String, Sendable, Hashable, CaseIterable, Codable, Co
 enum Feasibility {
   static func rejections(of node: PlacementNode, for request: SetRequest) -> [NodeRejection] {
     guard node.state == .ready else { return [.down] }
+    if request.avoiding.contains(node.id) { return [.avoided] }
     for (key, value) in request.requiredLabels where node.labels[key] != value {
       return [.labels]
     }

@@ -58,12 +58,53 @@ extension PlacementCluster {
 
   /// How many slots of the request a ready node with room for at least one could take.
   static func slotsFitting(on entry: Entry, _ request: SetRequest, sameSet: Int) -> Int {
+    if !request.avoiding.isEmpty, request.avoiding.contains(entry.id) { return 0 }
     for (key, value) in request.requiredLabels where entry.labels[key] != value { return 0 }
     var fits = entry.ports.freeCount
     if let limit = request.maxPerNode { fits = min(fits, limit - sameSet) }
     let free = entry.free
     fits = min(fits, Int(free.cpuMillis / request.demand.cpuMillis))
     return min(fits, Int(free.memoryBytes / request.demand.memoryBytes))
+  }
+}
+
+extension PlacementCluster {
+  /// Places the set on exactly `nodes`, one per slot in slot order (a rebalance carrying out
+  /// its plan), each with its lowest free host ports; throws `doesNotFit` naming the first
+  /// node that cannot take its share now. The cluster is as it was afterwards.
+  public func placePinned(
+    _ request: SetRequest, on nodes: [NodeID], sameSet: [NodeID: Int] = [:]
+  ) throws(PlacementError) -> [PlannedSlot] {
+    try request.validate()
+    guard nodes.count == request.count else {
+      throw PlacementError(
+        .invalidRequest, "\(nodes.count) nodes given for a set of \(request.count) slots")
+    }
+    var counts: [NodeID: Int] = [:]
+    for node in nodes { counts[node, default: 0] += 1 }
+    var ports: [NodeID: [Int]] = [:]
+    for (id, count) in counts.sorted(by: { $0.key < $1.key }) {
+      guard let position = positions[id] else {
+        throw PlacementError(.doesNotFit, "node \(id) is not in the cluster")
+      }
+      let entry = entries[position]
+      guard entry.state == .ready else { throw PlacementError(.doesNotFit, "node \(id) is down") }
+      let fits = Self.slotsFitting(on: entry, request, sameSet: sameSet[id] ?? 0)
+      guard fits >= count else {
+        let short = Feasibility.rejections(
+          of: snapshot(position, sameSetSlots: sameSet[id] ?? 0), for: request
+        )
+        .map(\.rawValue).joined(separator: ", ")
+        throw PlacementError(
+          .doesNotFit,
+          "node \(id) has room for \(max(fits, 0)) of the \(count) slots planned there now\(short.isEmpty ? "" : " (\(short))")"
+        )
+      }
+      ports[id] = entry.ports.lowestFree(count)
+    }
+    return nodes.enumerated().map { index, node in
+      PlannedSlot(index: index, node: node, hostPort: ports[node]!.removeFirst())
+    }
   }
 }
 

@@ -21,7 +21,7 @@ public struct PlacementCluster: Sendable {
   }
 
   private(set) var entries = Recycled<Entry>()
-  private var positions: [NodeID: Int] = [:]
+  private(set) var positions: [NodeID: Int] = [:]
   private(set) var index = FreeIndex()
 
   /// A cluster of these nodes (their `sameSetSlots` is a property of a request, not kept).

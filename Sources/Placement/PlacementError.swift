@@ -2,6 +2,8 @@
 public struct PlacementError: Error, Hashable, Sendable, CustomStringConvertible {
   public enum Code: String, Sendable {
     case invalidRequest
+    /// The set does not fit where it was asked to go (`placePinned`).
+    case doesNotFit
   }
 
   public let code: Code

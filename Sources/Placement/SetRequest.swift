@@ -9,14 +9,18 @@ public struct SetRequest: Sendable, Hashable {
   public var requiredLabels: [String: String]
   /// At most this many slots of the set on one node; nil for no limit.
   public var maxPerNode: Int?
+  /// Nodes the set must not use (a rebalance emptying them).
+  public var avoiding: Set<NodeID>
 
   public init(
-    count: Int, demand: Resources, requiredLabels: [String: String] = [:], maxPerNode: Int? = nil
+    count: Int, demand: Resources, requiredLabels: [String: String] = [:], maxPerNode: Int? = nil,
+    avoiding: Set<NodeID> = []
   ) {
     self.count = count
     self.demand = demand
     self.requiredLabels = requiredLabels
     self.maxPerNode = maxPerNode
+    self.avoiding = avoiding
   }
 
   func validate() throws(PlacementError) {

@@ -87,6 +87,22 @@ public struct APIClient: Sendable {
       .POST, "/v1/apps/\(app)/deploy", body: DeployRequest(image: image), as: DeployResponse.self)
   }
 
+  /// A copy of the live set of `app` on `nodes` (one per slot), or anywhere but `avoiding`:
+  /// one move of a rebalance. Switch to it once ready, then retire the old set.
+  public func move(_ app: String, nodes: [NodeID]?, avoiding: [NodeID] = [])
+    async throws(ClientError) -> DeployResponse
+  {
+    try await send(
+      .POST, "/v1/apps/\(app)/move",
+      body: MoveRequest(nodes: nodes, avoiding: avoiding.isEmpty ? nil : avoiding),
+      as: DeployResponse.self)
+  }
+
+  /// The live sets repacked on as few nodes as the scheduler finds, and the moves that do it.
+  public func rebalancePlan() async throws(ClientError) -> RebalancePlan {
+    try await get("/v1/rebalance", as: RebalancePlan.self)
+  }
+
   public func stopSet(_ app: String, color: Color, force: Bool = false) async throws(ClientError) {
     _ = try await send(
       .POST, "/v1/apps/\(app)/sets/\(color.rawValue)/stop", body: StopSetRequest(force: force),

@@ -22,7 +22,8 @@ public struct Schedctl: AsyncParsableCommand {
       """,
     version: BuildInfo.line("schedctl"),
     subcommands: [
-      NodesCommand.self, PlacementCommand.self, PlanCommand.self, AppCommand.self,
+      NodesCommand.self, PlacementCommand.self, PlanCommand.self, RebalanceCommand.self,
+      AppCommand.self,
       DeployCommand.self, StatusCommand.self, VerifyCommand.self, SwitchCommand.self,
       RollbackCommand.self,
       RetireCommand.self, RoutersCommand.self, StopSetCommand.self, EventsCommand.self,

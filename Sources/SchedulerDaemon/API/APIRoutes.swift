@@ -96,6 +96,18 @@ struct APIRoutes {
       return JSONResponse.ok(
         try await run { try await apps.deploy(name, image: body.image, actor: actor) })
     }
+    groups.read.get("rebalance") { _, _ in JSONResponse.ok(await apps.rebalancePlan()) }
+    groups.deploy.post("apps/:name/move") { request, context in
+      let name = try context.parameters.require("name")
+      let body = try await JSONResponse.decode(MoveRequest.self, from: request)
+      try await requireSecrets(of: name)
+      let actor = Self.actor(request, context)
+      return JSONResponse.ok(
+        try await run {
+          try await apps.move(
+            name, nodes: body.nodes, avoiding: Set(body.avoiding ?? []), actor: actor)
+        })
+    }
     groups.read.get("samples") { request, _ in
       // ?series=A,B&resolution=10|60&since=UNIX_SECONDS (default: the last hour)
       let query = request.uri.queryParameters

@@ -92,6 +92,32 @@ public actor AppService {
     }
   }
 
+  /// Builds a copy of the live set of `name` as its idle color, on `nodes` (one per slot) or,
+  /// without them, anywhere but `avoiding`: a rebalance moving the set. Returns once the plan
+  /// is committed, like `deploy`.
+  public func move(_ name: String, nodes: [NodeID]?, avoiding: Set<NodeID>, actor: String)
+    async throws(LifecycleError) -> DeployResponse
+  {
+    let event = LifecycleEvent.move(app: name, nodes: nodes, avoiding: avoiding, actor: actor)
+    guard case .deployed(let placed) = try await request(event) else { throw Self.noAnswer }
+    logger.info(
+      "moved",
+      metadata: [
+        "app.name": "\(name)", "set.color": "\(placed.color.rawValue)",
+        "deployment": "\(placed.deployment)",
+      ])
+    return placed
+  }
+
+  /// The rebalance plan for the cluster as it is now (computed off this actor: a repack of
+  /// thousands of sets takes a while).
+  public func rebalancePlan() async -> RebalancePlan {
+    let busy = core.busyApps(await cluster.observed())
+    let desired = core.desired
+    let nodes = await cluster.snapshot()
+    return await Task.detached { RebalancePlanner.plan(desired, nodes: nodes, busy: busy) }.value
+  }
+
   /// Stops and removes one color's containers and frees its reservations.
   public func stopSet(_ name: String, color: Color, force: Bool = false, actor: String)
     async throws(LifecycleError)

@@ -50,6 +50,8 @@ struct AccessMatrixTests {
     "GET /v1/builds/{id}/log": .read,
     "GET /v1/placement": .read,
     "POST /v1/plan": .read,
+    "GET /v1/rebalance": .read,
+    "POST /v1/apps/{name}/move": .deploy,
     "GET /v1/events": .read,
     "GET /v1/apps": .read,
     "PUT /v1/apps/{name}": .admin,
@@ -91,6 +93,7 @@ struct AccessMatrixTests {
     case "PUT /v1/apps/{name}/secrets/{secret}": #"{"value":"hunter2-hunter2"}"#
     case "PUT /v1/certificates/{name}": #"{"chain":"x","key":"y"}"#
     case "POST /v1/apps/{name}/deploy": #"{"image":"web:2"}"#
+    case "POST /v1/apps/{name}/move": #"{"avoiding":["n9"]}"#
     case "PUT /v1/registries/{registry}": #"{"username":"u","password":"p"}"#
     case "POST /v1/apps/{name}/retire": #"{"drainTimeoutMillis":1}"#
     case "POST /v1/plan": #"{"slots":1,"cpuMillis":100,"memoryBytes":1048576}"#

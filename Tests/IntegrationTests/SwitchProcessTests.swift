@@ -38,9 +38,13 @@ extension ProcessSuites {
 
     /// `connections` clients, each with its own keep-alive connection, split over `urls`,
     /// requesting until `stop` is set, `deadline` passes or a client made `limit` requests.
+    /// `version`: the body each color should answer with (blue runs 1, green 2 by default).
     static func load(
       urls: [String], host: String, connections: Int, stop: OnceFlag,
-      deadline: ContinuousClock.Instant, limit: Int = 50_000
+      deadline: ContinuousClock.Instant, limit: Int = 50_000,
+      version expectedVersion: @escaping @Sendable (String?) -> String = {
+        $0 == "blue" ? "1" : "2"
+      }
     ) async -> [Sample] {
       await withTaskGroup(of: [Sample].self) { group in
         for worker in 0..<connections {
@@ -63,7 +67,7 @@ extension ProcessSuites {
                 let body = String(buffer: try await response.body.collect(upTo: 1 << 16))
                 let color = response.headers.first(name: "x-turnout-color")
                 let version = body.trimmingCharacters(in: .whitespacesAndNewlines)
-                let expected = color == "blue" ? "1" : "2"
+                let expected = expectedVersion(color)
                 let ok = response.status == .ok && version == expected
                 samples.append(
                   Sample(

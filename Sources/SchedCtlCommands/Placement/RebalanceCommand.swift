@@ -168,7 +168,7 @@ struct RebalanceApply: Sendable {
       )
     }
     say(
-      "done: \(plan.freed.map(\.rawValue).joined(separator: ", ")) hold nothing; stop their agents and run schedctl node remove NODE to turn them off"
+      "done: nothing runs on \(plan.freed.map(\.rawValue).joined(separator: ", ")) now; to turn a node off, stop its agent and run schedctl node remove NODE"
     )
   }
 

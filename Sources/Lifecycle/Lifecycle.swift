@@ -209,7 +209,7 @@ public struct Lifecycle: Sendable {
   /// Publishes the table when it changed. Held while a switch round is open (it is published
   /// when the round ends), and right after a restart until every node with slots reported.
   mutating func publish(_ observed: Observed, force: Bool = false) -> [LifecycleAction] {
-    if roundOpen {
+    if roundOpen || deferringPublish {
       publishPending = true
       return []
     }
@@ -219,6 +219,17 @@ public struct Lifecycle: Sendable {
     guard force || apps != published.apps || published.epoch == 0 else { return [] }
     published = RouteTable(epoch: nextEpoch(observed.now), apps: apps)
     return [.publish(published)]
+  }
+
+  /// While set, a change that would publish the route table marks it pending instead
+  /// (`publishDeferred` publishes once): a batch of deploys builds the table once, not per
+  /// deploy.
+  public var deferringPublish = false
+
+  /// The route table, if a publish was deferred (or held back by a round that has ended).
+  public mutating func publishDeferred(_ observed: Observed) -> [LifecycleAction] {
+    guard publishPending else { return [] }
+    return publish(observed)
   }
 
   // MARK: timers

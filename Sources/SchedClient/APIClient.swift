@@ -317,6 +317,8 @@ public struct APIClient: Sendable {
       var configuration = HTTPClient.Configuration()
       configuration.connectionPool.retryConnectionEstablishment = false
       configuration.timeout.connect = .seconds(3)
+      // A script or the simulator may send many requests at once (8 by default).
+      configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
       if let caFile {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(caFile)

@@ -13,6 +13,8 @@ public final class SQLiteStore: StateStore {
   let pool: DatabasePool
   let path: String
   private let checkpointer: DatabaseQueue
+  /// Every `write` goes through it: concurrent writes share a transaction and its sync.
+  private let group: GroupCommit
   private let checkpointTask: Task<Void, Never>
 
   /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -44,6 +46,7 @@ public final class SQLiteStore: StateStore {
       try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
       try Schema.migrator.migrate(pool)
       checkpointer = try DatabaseQueue(path: path, configuration: configuration)
+      group = GroupCommit(pool: pool)
     } catch {
       throw StoreError(
         .open,
@@ -302,7 +305,7 @@ public final class SQLiteStore: StateStore {
     async throws(StoreError) -> T
   {
     do {
-      return try await pool.write(body)
+      return try await group.write(body)
     } catch {
       throw Self.wrap(error)
     }

@@ -125,6 +125,52 @@ struct StoreContractTests {
     #expect(try await store.allocations() == [taken])
     #expect(try await store.events(after: 0, limit: 10).isEmpty)
   }
+
+  /// SQLite commits writes that arrive together in one transaction (group commit), each in a
+  /// savepoint: one that breaks a constraint must fail alone.
+  @Test("many writes at once: each lands or fails on its own", arguments: StoreKind.allCases)
+  func concurrentWritesLandOrFailAlone(kind: StoreKind) async throws {
+    let store = try kind.make()
+    try await store.saveNode(Fixtures.node("n1"), events: [])
+    let resources = Resources(cpuMillis: 1, memoryBytes: 1)
+    // The sets whose replacement fails hold a slot already: it must stay as it was.
+    var kept: [Allocation] = []
+    for index in stride(from: 3, to: 40, by: 10) {
+      let old = Allocation(
+        slot: SlotID(app: "a\(index)", color: .blue, index: 0), node: "n1",
+        hostPort: 21000 + index, resources: resources)
+      try await store.replaceAllocations(app: "a\(index)", color: .blue, with: [old], events: [])
+      kept.append(old)
+    }
+    let failed = await withTaskGroup(of: Bool.self) { group in
+      for index in 0..<40 {
+        group.addTask {
+          // Every tenth names a node that does not exist: refused by its foreign key.
+          let node: NodeID = index % 10 == 3 ? "ghost" : "n1"
+          let allocation = Allocation(
+            slot: SlotID(app: "a\(index)", color: .blue, index: 0), node: node,
+            hostPort: 20000 + index, resources: resources)
+          do {
+            try await store.replaceAllocations(
+              app: "a\(index)", color: .blue, with: [allocation],
+              events: [Fixtures.event("e\(index)")])
+            return false
+          } catch {
+            return true
+          }
+        }
+      }
+      var failed = 0
+      for await didFail in group where didFail { failed += 1 }
+      return failed
+    }
+    #expect(failed == 4)
+    let all = try await store.allocations()
+    #expect(all.count == 40)
+    #expect(kept.allSatisfy { all.contains($0) }, "a failed replacement removed the old slot")
+    let events = try await store.events(after: 0, limit: 100).map(\.kind)
+    #expect(events.count == 36 && !events.contains("e3"))
+  }
 }
 
 @Suite("StateStore contract: apps and sets")

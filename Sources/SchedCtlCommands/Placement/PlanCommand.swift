@@ -14,7 +14,7 @@ struct PlanCommand: AsyncParsableCommand {
     usage: """
       schedctl plan --slots <n> --cpu <cpu> --memory <memory>
         [--label <k=v> ...] [--max-per-node <n>] [<global options>]
-      schedctl plan --input <file> [--rule aligned|best-fit|repack] [--output json]
+      schedctl plan --input <file> [--rule aligned|best-fit|repack] [-o json]
       """,
     discussion: """
       Example: schedctl plan --slots 4 --cpu 250m --memory 128Mi

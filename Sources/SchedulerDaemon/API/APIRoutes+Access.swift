@@ -84,7 +84,7 @@ extension APIRoutes {
 
   /// Refuses a deploy of an app whose spec names secrets that are not set.
   func requireSecrets(of app: String) async throws {
-    guard let spec = await apps.apps().first(where: { $0.name == app })?.spec else { return }
+    guard let spec = await apps.app(named: app)?.spec else { return }
     let named = spec.secrets + spec.secretFiles
     guard !named.isEmpty else { return }
     let set = try await SchedulerErrorHTTP.run { () async throws(SchedulerError) in

@@ -7,7 +7,7 @@ import SchedWire
 /// The effects the lifecycle's actions run: writes to the store and slot lists to nodes.
 extension AppService {
   /// Commits one write, synced to disk, before the core takes it as done.
-  func commit(_ write: Write) async throws(StoreError) {
+  nonisolated func commit(_ write: Write) async throws(StoreError) {
     switch write {
     case .app(let app, let events), .restore(let app, let events):
       try await store.saveApp(app, events: events)

@@ -32,6 +32,9 @@ public actor AppService {
   var dirty: Set<NodeID> = []
   /// Passes for cluster changes: those asked for while one runs share one after it.
   let passes = Coalescer()
+  /// Deploys and moves waiting for the next batch, and whether a batch is running.
+  var placementQueue: [QueuedPlacement] = []
+  var placingBatch = false
 
   init(
     cluster: Cluster, routers: RouterHub, images: ImageService, secrets: AppSecrets,
@@ -68,6 +71,9 @@ public actor AppService {
 
   public func apps() -> [AppRecord] { core.desired.appList }
 
+  /// One app's record, nil when there is none.
+  public func app(named name: String) -> AppRecord? { core.desired.apps[name] }
+
   /// Places the idle color of `name` from `image`, all or nothing, commits it, and sends the
   /// nodes their slots. Returns once the plan is committed; the set comes up after.
   public func deploy(_ name: String, image: String?, actor: String) async throws(LifecycleError)
@@ -76,7 +82,9 @@ public actor AppService {
     do throws(LifecycleError) {
       let event = LifecycleEvent.deploy(
         app: name, image: image, actor: actor, deployment: Self.deploymentID(cluster.now()))
-      guard case .deployed(let placed) = try await request(event) else { throw Self.noAnswer }
+      guard case .deployed(let placed) = try await requestBatched(event) else {
+        throw Self.noAnswer
+      }
       counters.deployAnswered(app: name, outcome: "placed")
       logger.info(
         "deployed",
@@ -99,7 +107,9 @@ public actor AppService {
     async throws(LifecycleError) -> DeployResponse
   {
     let event = LifecycleEvent.move(app: name, nodes: nodes, avoiding: avoiding, actor: actor)
-    guard case .deployed(let placed) = try await request(event) else { throw Self.noAnswer }
+    guard case .deployed(let placed) = try await requestBatched(event) else {
+      throw Self.noAnswer
+    }
     logger.info(
       "moved",
       metadata: [
@@ -186,7 +196,15 @@ public actor AppService {
     answer: (Result<LifecycleReply, LifecycleError>) -> Void = { _ in }
   ) async {
     let now = if let observed { observed } else { await observe() }
-    var queue = core.handle(event, now)
+    await execute(core.handle(event, now), answer: answer)
+  }
+
+  /// Carries out `actions` in order, feeding the core what each one's outcome is, until none
+  /// is left; `answer` hears the reply or refusal.
+  func execute(
+    _ actions: [LifecycleAction], answer: (Result<LifecycleReply, LifecycleError>) -> Void
+  ) async {
+    var queue = actions
     var unsynced: LifecycleError?
     while !queue.isEmpty {
       let action = queue.removeFirst()

@@ -20,6 +20,8 @@ public actor Cluster {
   /// When each node was last heard from. In memory only: after a restart every node gets the
   /// policy's grace after start (a TTL at least) to reconnect before it is marked down.
   private var lastSeen: [NodeID: Date] = [:]
+  /// `silentNodes` as last computed: when, at which nodes revision, and the set.
+  private var silentCache: (at: Date, revision: Int, silent: Set<NodeID>)?
   /// When each node's heartbeat was last written to the store. A heartbeat changes only the
   /// node's last-seen time and usage, which the store keeps for `nodes` after a restart: one
   /// write per `heartbeatPersistInterval` is enough, and keeps a synced write per beat off the
@@ -77,14 +79,29 @@ public actor Cluster {
   func observed() -> Observed {
     let at = now()
     let trusted = at.timeIntervalSince(bootedAt) > policy.graceAfterStart.seconds
-    let silent = nodes.values.filter { node in
-      node.state == .ready
-        && lastSeen[node.id].map { policy.isSilent(lastSeen: $0, now: at) } == true
-    }
     return Observed(
       nodes: nodes, reports: SlotReports(byNode: slotReports), now: at,
       reported: trusted ? nil : Set(slotReports.keys), pulls: pullReports,
-      silent: Set(silent.map(\.id)), nodesRevision: nodesRevision)
+      silent: silentNodes(at: at), nodesRevision: nodesRevision)
+  }
+
+  /// Ready nodes that missed beats. A pass over every node, so it is kept for a tenth of a
+  /// second (silence is counted in heartbeat intervals, seconds): a burst of decisions, such
+  /// as a batch of deploys at 10,000 nodes, reads it once.
+  private func silentNodes(at: Date) -> Set<NodeID> {
+    if let cached = silentCache, cached.revision == nodesRevision,
+      (0..<0.1).contains(at.timeIntervalSince(cached.at))
+    {
+      return cached.silent
+    }
+    var silent = Set<NodeID>()
+    for node in nodes.values where node.state == .ready {
+      if let seen = lastSeen[node.id], policy.isSilent(lastSeen: seen, now: at) {
+        silent.insert(node.id)
+      }
+    }
+    silentCache = (at, nodesRevision, silent)
+    return silent
   }
 
   /// All nodes, sorted by id.
@@ -128,6 +145,7 @@ public actor Cluster {
     nodes[spec.id] = node
     nodesRevision += 1
     lastSeen[spec.id] = at
+    silentCache = nil
     // What the node's slots were before it (re)registered says nothing of them now (a node back
     // from the dead had its containers die with it): unknown, and out of every route table,
     // until its first heartbeat reports them.
@@ -178,6 +196,8 @@ public actor Cluster {
         })
     }
     lastSeen[id] = at
+    // A node heard from is not silent any more: the kept set must not say it is.
+    if silentCache?.silent.contains(id) == true { silentCache = nil }
     node.usage = usage
     node.lastHeartbeatAt = at
     if node.state == .down {

@@ -33,7 +33,14 @@ final class SimLedger: Sendable {
 
   /// A deployment is complete once `slots` of its slots were acked by their nodes.
   func expect(_ deployment: String, slots: Int) {
-    state.withLock { $0.expected[deployment] = slots }
+    let now = ContinuousClock.now
+    state.withLock { counts in
+      counts.expected[deployment] = slots
+      // Its nodes may have acked before the API's answer reached us.
+      if (counts.slots[deployment] ?? 0) >= slots, counts.completed[deployment] == nil {
+        counts.completed[deployment] = now
+      }
+    }
   }
 
   /// A node acked an assignment holding these deployments' slots (each slot counted once:

@@ -190,8 +190,12 @@ struct RebalanceApply: Sendable {
       }
       try await Task.sleep(for: .milliseconds(250))
     }
-    let switched = try await step("switch \(move.app) to its copy") {
-      try await client.switchLive(move.app)
+    let switched: SwitchResponse
+    do { switched = try await client.switchLive(move.app) } catch {
+      throw Failure(
+        message:
+          "could not switch \(move.app) to its copy: \((error as? ClientError)?.message ?? "\(error)"). The copy (\(placed.color.rawValue)) is left running beside the live set: switch to it (schedctl switch \(move.app)) and retire the old one, or stop it (schedctl stop-set \(move.app) \(placed.color.rawValue))"
+      )
     }
     let retired = try await step("retire the old set of \(move.app)") {
       try await client.retire(move.app, drainTimeoutMillis: nil)

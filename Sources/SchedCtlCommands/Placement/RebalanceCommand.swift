@@ -60,8 +60,10 @@ struct RebalanceCommand: AsyncParsableCommand {
       }
       return
     }
+    if let blocked = plan.blocked {
+      throw Exit.failure("no rebalance plan: \(blocked)", code: Exit.failed)
+    }
     print(Self.render(plan))
-    if let blocked = plan.blocked { throw Exit.failure(blocked, code: Exit.failed) }
     guard !plan.moves.isEmpty else { return }
     let run = RebalanceApply(
       client: client, readyTimeout: .seconds(Self.seconds(readyTimeout)!)

@@ -49,13 +49,18 @@ struct DeployBatchTests {
         refused.append("\(name): \(error.message)")
       }
     }
-    #expect(placed.count == 24, "\(refused)")
-    #expect(refused.count == 1 && refused[0].hasPrefix("app0:"), "\(refused)")
+    // app0's second deploy is refused while the first holds the app, or, when the first's
+    // set came up before it arrived (a slow machine), builds the other color.
+    let twice = placed.filter { $0.app == "app0" }
+    #expect(placed.count + refused.count == 25, "\(refused)")
+    #expect(refused.allSatisfy { $0.hasPrefix("app0:") }, "\(refused)")
+    #expect(twice.count == 2 - refused.count)
+    #expect(Set(twice.map(\.color)).count == twice.count, "app0 built one color twice")
     #expect(Set(placed.map(\.app)) == Set(names))
     let ports = placed.flatMap { $0.placed.map { "\($0.node):\($0.hostPort)" } }
     #expect(Set(ports).count == ports.count, "a host port given twice: \(ports.sorted())")
     let recorded = try await api.placement().slots
-    #expect(recorded.count == 48)
+    #expect(recorded.count == ports.count)
     // Each came up: the batch pushed every node its slots.
     #expect(
       await eventually(timeout: .seconds(20)) {

@@ -2,18 +2,6 @@ import Placement
 import SchedModel
 import Testing
 
-/// SplitMix64, for cases the same on every run.
-private struct Mix: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 private func target(
   _ id: String, cpu: Int64 = 4000, memory: Int64 = 8 * gib, labels: [String: String] = [:],
   ports: Int = 100
@@ -80,7 +68,7 @@ struct RepackTests {
 
   @Test("nodes cut into sets and shuffled are packed back onto as many nodes as were cut")
   func perfectFit() throws {
-    var random = Mix(state: 7)
+    var random = SplitMix(state: 7)
     var sets: [SetRequest] = []
     let cut = 12
     for _ in 0..<cut {
@@ -109,7 +97,7 @@ struct RepackTests {
 
   @Test("on random small clusters every plan keeps capacity, labels, ports and the per-node limit")
   func plansHold() {
-    var random = Mix(state: 42)
+    var random = SplitMix(state: 42)
     var planned = 0
     for _ in 0..<300 {
       let nodes = (0..<Int.random(in: 1...5, using: &random)).map { number in

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ModelFixtures
 import NIOCore
 import Testing
 
@@ -11,22 +12,10 @@ private struct RawClient {
   let fd: Int32
 
   init(port: Int) throws {
-    fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard connected == 0 else {
-      _ = Glibc.close(fd)
+    guard let fd = connectLoopback(port: port, readTimeout: 5) else {
       throw POSIXError(.ECONNREFUSED)
     }
-    var timeout = timeval(tv_sec: 5, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    self.fd = fd
   }
 
   func send(_ text: String) {

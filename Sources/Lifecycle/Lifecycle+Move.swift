@@ -79,7 +79,7 @@ extension Lifecycle {
     var busy: [String: String] = [:]
     for (name, state) in states {
       if state.phase != .idle {
-        busy[name] = state.phase.activity
+        busy[name] = "\(state.phase.doing) is in progress"
       } else if state.verifyLock != nil {
         busy[name] = "a verification is running"
       } else if let lock = state.deployLock,
@@ -89,19 +89,5 @@ extension Lifecycle {
       }
     }
     return busy
-  }
-}
-
-extension AppPhase {
-  /// What the app is doing, in a few words.
-  var activity: String {
-    switch self {
-    case .idle: "idle"
-    case .placing: "a deploy is being recorded"
-    case .stopping: "a set is being stopped"
-    case .switching: "a switch is under way"
-    case .draining: "a set is being retired"
-    case .replacing: "slots of a down node are being replaced"
-    }
   }
 }

@@ -45,9 +45,15 @@ struct RebalanceCommand: AsyncParsableCommand {
 
   func validate() throws {
     if plan && apply { throw ValidationError("give --plan or --apply, not both") }
-    guard Self.seconds(readyTimeout) != nil else {
+    _ = try timeout()
+  }
+
+  /// `--ready-timeout` as a duration above zero.
+  func timeout() throws -> Duration {
+    guard let duration = try? Parsing.duration(readyTimeout), duration > .zero else {
       throw ValidationError("--ready-timeout '\(readyTimeout)' is not a duration: use 90s or 5m")
     }
+    return duration
   }
 
   func run() async throws {
@@ -66,21 +72,13 @@ struct RebalanceCommand: AsyncParsableCommand {
     print(Self.render(plan))
     guard !plan.moves.isEmpty else { return }
     let run = RebalanceApply(
-      client: client, readyTimeout: .seconds(Self.seconds(readyTimeout)!)
+      client: client, readyTimeout: try timeout()
     ) { print($0) }
     do { try await run.carryOut(plan) } catch let error as RebalanceApply.Failure {
       throw Exit.failure(error.message, code: Exit.failed)
     } catch {
       try await Exit.guarding { throw error }
     }
-  }
-
-  static func seconds(_ text: String) -> Int64? {
-    if text.hasSuffix("m"), let minutes = Int64(text.dropLast()), minutes > 0 {
-      return minutes * 60
-    }
-    if text.hasSuffix("s"), let seconds = Int64(text.dropLast()), seconds > 0 { return seconds }
-    return Int64(text).flatMap { $0 > 0 ? $0 : nil }
   }
 
   static func render(_ plan: RebalancePlan) -> String {

@@ -333,15 +333,23 @@ struct SwitchTests {
     let api = cluster.api
     let blue = try #require(try await api.status("web").sets.first { $0.color == .blue })
     let onN1 = Set(blue.slots.filter { $0.node == "n1" }.map(\.index))
-    let n1Ports = Set(blue.slots.filter { $0.node == "n1" }.map(\.hostPort))
-    let n2Ports = Set(blue.slots.filter { $0.node == "n2" }.map(\.hostPort))
+    let n2Slots = Set(blue.slots.filter { $0.node == "n2" }.map { "\($0.index):\($0.hostPort)" })
     cluster.agents[0].cancel()
-    // n1's slots leave the table; they may come back re-placed on n2 (other ports) before
-    // this looks, so the check is by port, not by slot index.
+    // Once n1 is down, no slot allocated on it is routed. Its slots may come back re-placed
+    // on n2 before this looks, even on the same port numbers (each node lends from its own
+    // range), so the check reads where each slot is allocated now.
     #expect(
       await eventually(timeout: .seconds(15)) {
-        let live = Set((router.table.app(named: "web")?.live?.upstreams ?? []).map(\.port))
-        return live.isDisjoint(with: n1Ports) && live.isSuperset(of: n2Ports)
+        guard (try? await api.nodes().first { $0.name == "n1" })??.state == .down,
+          let set = try? await api.status("web").sets.first(where: { $0.color == .blue })
+        else { return false }
+        let stillOnN1 = Set(
+          set.slots.filter { $0.node == "n1" }.map { "\($0.index):\($0.hostPort)" })
+        let live = Set(
+          (router.table.app(named: "web")?.live?.upstreams ?? []).map {
+            "\($0.slot.index):\($0.port)"
+          })
+        return live.isDisjoint(with: stillOnN1) && live.isSuperset(of: n2Slots)
       })
     let n1 = try await api.nodes().first { $0.name == "n1" }
     #expect(onN1.isEmpty || n1?.state == .down)

@@ -41,6 +41,9 @@ public struct Desired: Sendable, Equatable {
     (slotsOnNode[node] ?? []).compactMap { allocations[$0] }.sorted { $0.slot < $1.slot }
   }
 
+  /// The slots reserved on one node, unordered.
+  public func slots(on node: NodeID) -> Set<SlotID> { slotsOnNode[node] ?? [] }
+
   /// The nodes that hold a reservation.
   public var nodesInUse: Dictionary<NodeID, Set<SlotID>>.Keys { slotsOnNode.keys }
 

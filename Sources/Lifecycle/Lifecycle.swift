@@ -34,6 +34,8 @@ public struct Lifecycle: Sendable {
   /// picture meanwhile: the owner awaits the store between a placement and its record, and
   /// another app's deploy placed in that gap must not take their room or host ports.
   var pendingHolds: [SetKey: [Allocation]] = [:]
+  /// Each app's routes as last built: a publish rebuilds only the apps that changed.
+  var routeCache = RouteCache()
 
   /// - Parameter returnGrace: how long nodes still down get to dial in after others
   ///   returned and let the brake go (agents reconnect with backoff, a few seconds apart).
@@ -46,6 +48,12 @@ public struct Lifecycle: Sendable {
   /// Makes a committed write true in `desired`, and in placement's picture the slots it
   /// replaces and places.
   mutating func apply(_ write: Write) {
+    switch write {
+    case .app(let app, _), .restore(let app, _), .set(let app, _, _, _, _):
+      routeCache.invalidate(app.name)
+    case .live(let name, _, _, _): routeCache.invalidate(name)
+    case .events, .verification: break
+    }
     guard case .set(let app, let color, _, let allocations, _) = write else {
       desired.apply(write)
       return
@@ -185,19 +193,24 @@ public struct Lifecycle: Sendable {
 
   // MARK: routes
 
-  /// Every app's routes from the state as it is, sets being retired left out.
-  public func routes(_ observed: Observed, live overrides: [String: Color] = [:]) -> [AppRoutes] {
-    var apps = desired.appList
-    for index in apps.indices {
-      if let color = overrides[apps[index].name] { apps[index].live = color }
-    }
+  /// Every app's routes from the state as it is, sets being retired left out; an app in
+  /// `overrides` with that color live.
+  mutating func routes(_ observed: Observed, live overrides: [String: Color] = [:])
+    -> [AppRoutes]
+  {
     let unrouted = Set(states.values.compactMap(\.phase.unrouted))
-    let table = RouteBuilder.build(
-      epoch: 0, apps: apps, sets: desired.setList.filter { !unrouted.contains($0.key) },
-      allocations: desired.allocations.values, reports: observed.reports,
-      nodes: observed.nodes,
-      hosts: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0.spec.hosts) }))
-    return table.apps
+    var apps = routeCache.refresh(desired, unrouted: unrouted, observed)
+    guard !overrides.isEmpty else { return apps }
+    for index in apps.indices {
+      guard let color = overrides[apps[index].app], var app = desired.apps[apps[index].app]
+      else { continue }
+      app.live = color
+      apps[index] = RouteBuilder.app(
+        app, sets: desired.sets(of: app.name).filter { !unrouted.contains($0.key) },
+        hosts: app.spec.hosts, slots: { desired.allocations(of: $0) },
+        reports: observed.reports, nodes: observed.nodes)
+    }
+    return apps
   }
 
   /// The next epoch: above the last one published and any a router reported, and at least
@@ -215,7 +228,7 @@ public struct Lifecycle: Sendable {
     }
     publishPending = false
     guard observed.knowsSlots(on: desired.nodesInUse) else { return [] }
-    let apps = RouteTable(epoch: 0, apps: routes(observed)).apps
+    let apps = routes(observed)
     guard force || apps != published.apps || published.epoch == 0 else { return [] }
     published = RouteTable(epoch: nextEpoch(observed.now), apps: apps)
     return [.publish(published)]

@@ -28,8 +28,23 @@ public enum RouteBuilder {
       slotsOfSet[allocation.slot.set, default: []].append(allocation)
     }
     let setsOfApp = Dictionary(grouping: sets, by: \.app)
+    let routes = apps.map { app in
+      self.app(
+        app, sets: setsOfApp[app.name] ?? [], hosts: hosts[app.name] ?? [],
+        slots: { slotsOfSet[$0] ?? [] }, reports: reports, nodes: nodes)
+    }
+    return RouteTable(epoch: epoch, apps: routes)
+  }
+
+  /// One app's routes: its live set and its candidate (`sets`, of this app), each with the
+  /// slots of `slots(set)` that are healthy, on a ready node and of the set's deployment, in
+  /// index order.
+  public static func app(
+    _ app: AppRecord, sets: [SetRecord], hosts: [String],
+    slots: (SetKey) -> [Allocation], reports: SlotReports, nodes: [NodeID: Node]
+  ) -> AppRoutes {
     func routeSet(_ set: SetRecord) -> RouteSet {
-      let upstreams = (slotsOfSet[set.key] ?? []).sorted { $0.slot.index < $1.slot.index }
+      let upstreams = slots(set.key).sorted { $0.slot.index < $1.slot.index }
         .compactMap { allocation -> Upstream? in
           guard let node = nodes[allocation.node], node.state == .ready,
             let report = reports[allocation.slot, on: allocation.node],
@@ -42,15 +57,11 @@ public enum RouteBuilder {
       return RouteSet(
         color: set.color, deployment: set.deployment, image: set.image, upstreams: upstreams)
     }
-    let routes = apps.map { app -> AppRoutes in
-      let mine = setsOfApp[app.name] ?? []
-      let live = app.live.flatMap { color in mine.first { $0.color == color } }
-      let candidate = mine.first { $0.color != app.live }
-      return AppRoutes(
-        app: app.name, hosts: hosts[app.name] ?? [], live: live.map(routeSet),
-        candidate: candidate.map(routeSet), httpsRedirect: app.spec.https?.redirect ?? false,
-        hsts: app.spec.https?.hsts)
-    }
-    return RouteTable(epoch: epoch, apps: routes)
+    let live = app.live.flatMap { color in sets.first { $0.color == color } }
+    let candidate = sets.first { $0.color != app.live }
+    return AppRoutes(
+      app: app.name, hosts: hosts, live: live.map(routeSet),
+      candidate: candidate.map(routeSet), httpsRedirect: app.spec.https?.redirect ?? false,
+      hsts: app.spec.https?.hsts)
   }
 }

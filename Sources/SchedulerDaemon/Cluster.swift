@@ -34,6 +34,10 @@ public actor Cluster {
   var sessions: [NodeID: AgentSession] = [:]
   /// Each node's slots as its agent last reported them.
   private(set) var slotReports: [NodeID: [SlotID: SlotStatus]] = [:]
+  /// The same, replaced only when something decisions read changed (not the containers'
+  /// CPU and memory samples): what `observed` hands out. A node's unchanged entry stays the
+  /// same storage, so the lifecycle finds what changed without comparing every slot.
+  private var decidedReports: [NodeID: [SlotID: SlotStatus]] = [:]
   /// Each node's image fetches from the store, as its last heartbeat told.
   private(set) var pullReports: [NodeID: [ImagePull]] = [:]
   var pendingAcks: [String: CheckedContinuation<CommandAck, any Error>] = [:]
@@ -80,8 +84,8 @@ public actor Cluster {
     let at = now()
     let trusted = at.timeIntervalSince(bootedAt) > policy.graceAfterStart.seconds
     return Observed(
-      nodes: nodes, reports: SlotReports(byNode: slotReports), now: at,
-      reported: trusted ? nil : Set(slotReports.keys), pulls: pullReports,
+      nodes: nodes, reports: SlotReports(byNode: decidedReports), now: at,
+      reported: trusted ? nil : Set(decidedReports.keys), pulls: pullReports,
       silent: silentNodes(at: at), nodesRevision: nodesRevision)
   }
 
@@ -150,6 +154,7 @@ public actor Cluster {
     // from the dead had its containers die with it): unknown, and out of every route table,
     // until its first heartbeat reports them.
     slotReports[spec.id] = nil
+    decidedReports[spec.id] = nil
     sessions[spec.id]?.replaced()
     sessions[spec.id] = session
     do {
@@ -182,11 +187,13 @@ public actor Cluster {
     let reports = Dictionary(slots.map { ($0.slot, $0) }) { _, last in last }
     let newPulls = pulls.isEmpty ? nil : pulls
     let wasSilent = lastSeen[id].map { policy.isSilent(lastSeen: $0, now: at) } ?? true
-    let outcome: BeatOutcome =
-      wasSilent || pullReports[id] != newPulls || Self.differ(slotReports[id], reports)
-      ? .changed : .quiet
+    let reportsChanged = Self.differ(decidedReports[id], reports)
+    let pullsChanged = pullReports[id] != newPulls
+    let outcome: BeatOutcome = wasSilent || pullsChanged || reportsChanged ? .changed : .quiet
     slotReports[id] = reports
-    pullReports[id] = newPulls
+    // Written only when changed: what `observed` handed out is then not copied on every beat.
+    if reportsChanged { decidedReports[id] = reports }
+    if pullsChanged { pullReports[id] = newPulls }
     if !drift.isEmpty {
       try await store.appendEvents(
         drift.map {
@@ -330,6 +337,7 @@ public actor Cluster {
     lastPersisted[id] = nil
     unpersisted[id] = nil
     slotReports[id] = nil
+    decidedReports[id] = nil
     pullReports[id] = nil
     logger.notice(
       "node removed", metadata: ["node.id": "\(id)", "certificates.revoked": "\(revoked)"])

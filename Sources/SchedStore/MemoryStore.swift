@@ -10,8 +10,13 @@ public actor MemoryStore: StateStore {
   private var setRows: [String: SetRecord] = [:]
 
   private let cluster: String
+  /// How long each set's commit takes, as a disk's sync would (zero: at once).
+  private let commitDelay: Duration
 
-  public init(clusterID: String = ClusterID.random()) { cluster = clusterID }
+  public init(clusterID: String = ClusterID.random(), commitDelay: Duration = .zero) {
+    cluster = clusterID
+    self.commitDelay = commitDelay
+  }
 
   public func clusterID() -> String { cluster }
 
@@ -250,7 +255,8 @@ public actor MemoryStore: StateStore {
   public func commitSet(
     app: AppRecord, color: Color, set: SetRecord?, allocations: [Allocation],
     events: [ClusterEvent]
-  ) throws(StoreError) {
+  ) async throws(StoreError) {
+    if commitDelay > .zero { try? await Task.sleep(for: commitDelay) }
     if let set, set.app != app.name || set.color != color {
       throw StoreError(
         .conflict, "set \(set.app)/\(set.color) does not belong to \(app.name)/\(color)")

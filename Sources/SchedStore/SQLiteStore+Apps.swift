@@ -99,13 +99,11 @@ extension SQLiteStore {
     let spec = try encodeJSON(app.spec)
     try await write { db in
       try Self.upsert(app, spec: spec, db)
-      try db.execute(
-        sql: "DELETE FROM sets WHERE app = ? AND color = ?", arguments: [app.name, color.rawValue])
+      try Self.run(db, "DELETE FROM sets WHERE app = ? AND color = ?", [app.name, color.rawValue])
       if let set {
-        try db.execute(
-          sql:
-            "INSERT INTO sets (app, color, deployment, image, created_at) VALUES (?, ?, ?, ?, ?)",
-          arguments: [
+        try Self.run(
+          db, "INSERT INTO sets (app, color, deployment, image, created_at) VALUES (?, ?, ?, ?, ?)",
+          [
             set.app, set.color.rawValue, set.deployment, set.image,
             set.createdAt.timeIntervalSince1970,
           ])

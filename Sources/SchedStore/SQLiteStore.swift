@@ -169,22 +169,27 @@ public final class SQLiteStore: StateStore {
     }
   }
 
+  /// Runs one statement of the hot write paths (a deploy's set, allocations and events)
+  /// through the connection's cache of prepared statements: compiled once, not per row.
+  static func run(_ db: Database, _ sql: String, _ arguments: StatementArguments) throws {
+    try db.cachedStatement(sql: sql).execute(arguments: arguments)
+  }
+
   static func replace(
     _ allocations: [Allocation], app: String, color: Color, _ db: Database
   ) throws {
-    try db.execute(
-      sql: "DELETE FROM allocations WHERE app = ? AND color = ?",
-      arguments: [app, color.rawValue])
+    try run(db, "DELETE FROM allocations WHERE app = ? AND color = ?", [app, color.rawValue])
     for allocation in allocations {
       guard allocation.slot.app == app, allocation.slot.color == color else {
         throw StoreError(.conflict, "allocation \(allocation.slot) is not of set \(app)/\(color)")
       }
-      try db.execute(
-        sql: """
-          INSERT INTO allocations (app, color, slot_index, node_id, host_port, cpu_millis, memory_bytes)
-          VALUES (?, ?, ?, ?, ?, ?, ?)
-          """,
-        arguments: [
+      try run(
+        db,
+        """
+        INSERT INTO allocations (app, color, slot_index, node_id, host_port, cpu_millis, memory_bytes)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
           app, color.rawValue, allocation.slot.index, allocation.node.rawValue,
           allocation.hostPort, allocation.resources.cpuMillis, allocation.resources.memoryBytes,
         ])
@@ -192,13 +197,14 @@ public final class SQLiteStore: StateStore {
   }
 
   static func upsert(_ app: AppRecord, spec: String, _ db: Database) throws {
-    try db.execute(
-      sql: """
-        INSERT INTO apps (name, spec, live_color, updated_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, live_color = excluded.live_color,
-          updated_at = excluded.updated_at
-        """,
-      arguments: [app.name, spec, app.live?.rawValue, app.updatedAt.timeIntervalSince1970])
+    try run(
+      db,
+      """
+      INSERT INTO apps (name, spec, live_color, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, live_color = excluded.live_color,
+        updated_at = excluded.updated_at
+      """,
+      [app.name, spec, app.live?.rawValue, app.updatedAt.timeIntervalSince1970])
   }
 
   static var json: JSONDecoder { JSONDecoder() }
@@ -250,11 +256,9 @@ public final class SQLiteStore: StateStore {
 
   static func insert(_ events: [ClusterEvent], _ db: Database) throws {
     for event in events {
-      try db.execute(
-        sql: "INSERT INTO events (at, actor, kind, subject, detail) VALUES (?, ?, ?, ?, ?)",
-        arguments: [
-          event.at.timeIntervalSince1970, event.actor, event.kind, event.subject, event.detail,
-        ])
+      try run(
+        db, "INSERT INTO events (at, actor, kind, subject, detail) VALUES (?, ?, ?, ?, ?)",
+        [event.at.timeIntervalSince1970, event.actor, event.kind, event.subject, event.detail])
     }
   }
 

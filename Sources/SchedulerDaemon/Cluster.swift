@@ -16,7 +16,12 @@ public actor Cluster {
   let logger: Logger
   let now: @Sendable () -> Date
 
+  /// The nodes, changed only when a decision could read the change (a registration, a state,
+  /// a removal): `observed` hands this dictionary out, and a write to it after that copies
+  /// every node. What a heartbeat brings is in `beats` until the node is read whole.
   private(set) var nodes: [NodeID: Node] = [:]
+  /// Each node's last heartbeat: its time and usage (`Node.lastHeartbeatAt`, `Node.usage`).
+  private var beats: [NodeID: (at: Date, usage: HostUsage)] = [:]
   /// When each node was last heard from. In memory only: after a restart every node gets the
   /// policy's grace after start (a TTL at least) to reconnect before it is marked down.
   private var lastSeen: [NodeID: Date] = [:]
@@ -99,18 +104,25 @@ public actor Cluster {
       return cached.silent
     }
     var silent = Set<NodeID>()
-    for node in nodes.values where node.state == .ready {
-      if let seen = lastSeen[node.id], policy.isSilent(lastSeen: seen, now: at) {
-        silent.insert(node.id)
-      }
+    for (id, seen) in lastSeen where policy.isSilent(lastSeen: seen, now: at) {
+      if nodes[id]?.state == .ready { silent.insert(id) }
     }
     silentCache = (at, nodesRevision, silent)
     return silent
   }
 
-  /// All nodes, sorted by id.
+  /// All nodes with their last heartbeat, sorted by id.
   public func snapshot() -> [Node] {
-    nodes.values.sorted { $0.id < $1.id }
+    nodes.values.map(withBeat).sorted { $0.id < $1.id }
+  }
+
+  /// The node with its last heartbeat's time and usage.
+  private func withBeat(_ node: Node) -> Node {
+    guard let beat = beats[node.id] else { return node }
+    var node = node
+    node.lastHeartbeatAt = beat.at
+    node.usage = beat.usage
+    return node
   }
 
   /// Records a registration and returns the node's new generation once it is committed.
@@ -128,7 +140,7 @@ public actor Cluster {
         "node id '\(spec.id)' is already connected from \(holder.peer); give each agent its own --name or --node-id"
       )
     }
-    let previous = nodes[spec.id]
+    let previous = nodes[spec.id].map(withBeat)
     let generation = (previous?.generation ?? 0) + 1
     let node = Node(
       spec: spec, state: .ready, generation: generation, registeredAt: at,
@@ -182,7 +194,7 @@ public actor Cluster {
     node id: NodeID, usage: HostUsage, slots: [SlotStatus] = [], drift: [DriftReport] = [],
     pulls: [ImagePull] = []
   ) async throws(StoreError) -> BeatOutcome {
-    guard var node = nodes[id] else { return .quiet }
+    guard nodes[id] != nil else { return .quiet }
     let at = now()
     let reports = Dictionary(slots.map { ($0.slot, $0) }) { _, last in last }
     let newPulls = pulls.isEmpty ? nil : pulls
@@ -205,10 +217,11 @@ public actor Cluster {
     lastSeen[id] = at
     // A node heard from is not silent any more: the kept set must not say it is.
     if silentCache?.silent.contains(id) == true { silentCache = nil }
-    node.usage = usage
-    node.lastHeartbeatAt = at
-    if node.state == .down {
+    beats[id] = (at, usage)
+    if var node = nodes[id], node.state == .down {
       node.state = .ready
+      node.usage = usage
+      node.lastHeartbeatAt = at
       nodes[id] = node
       nodesRevision += 1
       logger.info("node is back up", metadata: ["node.id": "\(id)"])
@@ -221,7 +234,6 @@ public actor Cluster {
         ])
       return .back
     } else {
-      nodes[id] = node
       if let written = lastPersisted[id],
         at.timeIntervalSince(written) < Self.heartbeatPersistInterval
       {
@@ -273,9 +285,13 @@ public actor Cluster {
     await persistHeartbeats()
     let at = now()
     var marked: [NodeID] = []
-    for (id, node) in nodes.sorted(by: { $0.key < $1.key }) where node.state == .ready {
-      guard let seen = lastSeen[id], policy.isExpired(lastSeen: seen, now: at) else { continue }
-      var down = node
+    // Nodes past the TTL first (a pass over times only), then the ready ones among them.
+    let expired = lastSeen.compactMap { id, seen in
+      policy.isExpired(lastSeen: seen, now: at) ? id : nil
+    }
+    for id in expired.sorted() {
+      guard let node = nodes[id], node.state == .ready, let seen = lastSeen[id] else { continue }
+      var down = withBeat(node)
       down.state = .down
       nodes[id] = down
       nodesRevision += 1
@@ -333,6 +349,7 @@ public actor Cluster {
     }
     nodes[id] = nil
     nodesRevision += 1
+    beats[id] = nil
     lastSeen[id] = nil
     lastPersisted[id] = nil
     unpersisted[id] = nil

@@ -20,21 +20,34 @@ extension AppService {
   func requestBatched(_ event: LifecycleEvent) async throws(LifecycleError) -> LifecycleReply {
     let result = await withCheckedContinuation { continuation in
       placementQueue.append(QueuedPlacement(event: event, continuation: continuation))
-      if !placingBatch {
-        placingBatch = true
-        Task { await self.drainPlacements() }
-      }
+      startBatches()
     }
     return try result.get()
   }
 
-  private func drainPlacements() async {
-    while !placementQueue.isEmpty {
+  /// Batches at a time: one is placed on this actor while the one before it waits for the
+  /// store to sync the log (slots placed but not recorded are held in the core meanwhile, so
+  /// no two batches take the same room or host port).
+  static let batchesInFlight = 2
+
+  /// Starts a batch of what waits, unless as many as allowed are under way; each that ends
+  /// starts the next.
+  private func startBatches() {
+    while !placementQueue.isEmpty, batchesRunning < Self.batchesInFlight {
       let batch = placementQueue
       placementQueue = []
-      await place(batch)
+      if batchesRunning > 0 { overlappedBatches += 1 }
+      batchesRunning += 1
+      Task {
+        await self.place(batch)
+        await self.batchEnded()
+      }
     }
-    placingBatch = false
+  }
+
+  private func batchEnded() {
+    batchesRunning -= 1
+    startBatches()
   }
 
   private func place(_ batch: [QueuedPlacement]) async {

@@ -32,9 +32,11 @@ public actor AppService {
   var dirty: Set<NodeID> = []
   /// Passes for cluster changes: those asked for while one runs share one after it.
   let passes = Coalescer()
-  /// Deploys and moves waiting for the next batch, and whether a batch is running.
+  /// Deploys and moves waiting for the next batch, and how many batches are under way.
   var placementQueue: [QueuedPlacement] = []
-  var placingBatch = false
+  var batchesRunning = 0
+  /// Batches started while another was still being placed or committed (for tests).
+  var overlappedBatches = 0
 
   init(
     cluster: Cluster, routers: RouterHub, images: ImageService, secrets: AppSecrets,

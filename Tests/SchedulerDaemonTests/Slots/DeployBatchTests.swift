@@ -2,18 +2,35 @@ import Foundation
 import OperatorAPI
 import SchedClient
 import SchedModel
+import SchedStore
 import SchedTestSupport
 import Testing
+
+@testable import SchedulerDaemon
 
 /// Deploys sent at once go through the scheduler in batches (one read of the cluster, one group
 /// transaction, one route table): each must still get its own answer and its own ports.
 @Suite("Deploys at once, in-process", .timeLimit(.minutes(1)))
 struct DeployBatchTests {
+  /// Where the sets are committed: in memory at once, in memory taking 20 ms each (later
+  /// batches are placed while earlier ones commit), and on SQLite.
+  enum Store: String, CaseIterable, CustomTestStringConvertible {
+    case memory, slowMemory, sqlite
+    var testDescription: String { rawValue }
+  }
+
   @Test(
-    "24 apps deployed at once, and one app twice: each answered for itself, no host port given twice, every set recorded"
-  )
-  func concurrentDeploys() async throws {
-    let cluster = try await DeployTests.Cluster.start()
+    "24 apps deployed at once, and one app twice: each answered for itself, no host port given twice, every set recorded",
+    arguments: Store.allCases)
+  func concurrentDeploys(on kind: Store) async throws {
+    let store: any StateStore =
+      switch kind {
+      case .memory: MemoryStore()
+      case .slowMemory: MemoryStore(commitDelay: .milliseconds(20))
+      case .sqlite:
+        try SQLiteStore(path: temporaryDirectory("batch").appendingPathComponent("s.db").path)
+      }
+    let cluster = try await DeployTests.Cluster.start(store: store)
     let api = cluster.scheduler.api
     let names = (0..<24).map { "app\($0)" }
     for name in names {
@@ -27,8 +44,10 @@ struct DeployBatchTests {
     // refuses the second while the first holds the app.
     let outcomes = await withTaskGroup(of: (String, Result<DeployResponse, ClientError>).self) {
       group in
-      for name in names + ["app0"] {
+      for (index, name) in (names + ["app0"]).enumerated() {
         group.addTask {
+          // A few milliseconds apart: later batches form while earlier ones commit.
+          if kind != .memory { try? await Task.sleep(for: .milliseconds(2 * index)) }
           do { return (name, .success(try await api.deploy(name, image: nil))) } catch {
             return (name, .failure(error as! ClientError))
           }
@@ -59,6 +78,9 @@ struct DeployBatchTests {
     #expect(Set(placed.map(\.app)) == Set(names))
     let ports = placed.flatMap { $0.placed.map { "\($0.node):\($0.hostPort)" } }
     #expect(Set(ports).count == ports.count, "a host port given twice: \(ports.sorted())")
+    if kind == .slowMemory {
+      #expect(await cluster.scheduler.scheduler.apps.overlappedBatches > 0)
+    }
     let recorded = try await api.placement().slots
     #expect(recorded.count == ports.count)
     // Each came up: the batch pushed every node its slots.

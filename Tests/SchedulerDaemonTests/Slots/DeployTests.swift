@@ -25,10 +25,10 @@ struct DeployTests {
     let prober: ScriptedProber
     var agents: [Task<Void, any Error>]
 
-    static func start() async throws -> Cluster {
+    static func start(store: (any StateStore)? = nil) async throws -> Cluster {
       let scheduler = try await InProcessScheduler.start(
         // These tests are about slots, not liveness: a busy CI machine must not mark a node down.
-        heartbeat: .milliseconds(250), missedBeats: 12)
+        heartbeat: .milliseconds(250), store: store, missedBeats: 12)
       let runtimes = [
         FakeRuntime(images: ["web:1", "web:2"]), FakeRuntime(images: ["web:1", "web:2"]),
       ]

@@ -205,10 +205,7 @@ public struct Lifecycle: Sendable {
       guard let color = overrides[apps[index].app], var app = desired.apps[apps[index].app]
       else { continue }
       app.live = color
-      apps[index] = RouteBuilder.app(
-        app, sets: desired.sets(of: app.name).filter { !unrouted.contains($0.key) },
-        hosts: app.spec.hosts, slots: { desired.allocations(of: $0) },
-        reports: observed.reports, nodes: observed.nodes)
+      apps[index] = RouteCache.build(app, desired, unrouted: unrouted, observed)
     }
     return apps
   }

@@ -71,12 +71,11 @@ struct RouteCache: Sendable {
   private func changedNodes(_ observed: Observed) -> Set<NodeID> {
     var changed = Set<NodeID>()
     if observed.nodesRevision == nil || observed.nodesRevision != nodesRevision {
-      for (id, node) in observed.nodes {
-        guard let old = nodes[id], old.state == node.state, old.spec.address == node.spec.address
-        else {
-          changed.insert(id)
-          continue
-        }
+      for (id, node) in observed.nodes
+      where nodes[id].map({ $0.state != node.state || $0.spec.address != node.spec.address })
+        ?? true
+      {
+        changed.insert(id)
       }
       for id in nodes.keys where observed.nodes[id] == nil { changed.insert(id) }
     }
@@ -89,7 +88,8 @@ struct RouteCache: Sendable {
     return changed
   }
 
-  private static func build(
+  /// One app's routes as `refresh` builds them.
+  static func build(
     _ app: AppRecord, _ desired: Desired, unrouted: Set<SetKey>, _ observed: Observed
   ) -> AppRoutes {
     RouteBuilder.app(

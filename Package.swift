@@ -53,6 +53,8 @@ let package = Package(
     .target(name: "Dashboard", dependencies: ["SchedModel", "OperatorAPI", "RouteTable"]),
 
     // MARK: I/O
+    // epoll and eventfd for the router's own event loop.
+    .target(name: "CEpoll"),
     .target(
       name: "SchedStore",
       dependencies: [
@@ -149,7 +151,7 @@ let package = Package(
       name: "RouterDaemon",
       dependencies: [
         "SchedModel", "SchedWire", "RouteTable", "WireTransport", "HTTPFraming", "Checks",
-        "ClusterPKI",
+        "ClusterPKI", "CEpoll",
         .product(name: "NIOHPACK", package: "swift-nio-http2"),
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -7,6 +7,8 @@ import NIOCore
 enum ClientEnd {
   case channel(ChannelHandlerContext)
   case stream(HTTP2ProxyStream)
+  /// A plain HTTP/1.1 connection on the router's own loop.
+  case socket(LoopSocket)
 
   /// The client can take more now (for a stream: its connection can, and the stream has not
   /// too much queued behind the peer's flow-control window).
@@ -14,6 +16,7 @@ enum ClientEnd {
     switch self {
     case .channel(let context): context.channel.isWritable
     case .stream(let stream): stream.isWritable
+    case .socket(let socket): socket.isWritable
     }
   }
 
@@ -21,6 +24,7 @@ enum ClientEnd {
     switch self {
     case .channel(let context): context.write(NIOAny(bytes), promise: nil)
     case .stream(let stream): stream.write(bytes)
+    case .socket(let socket): socket.write(bytes)
     }
   }
 
@@ -28,6 +32,7 @@ enum ClientEnd {
     switch self {
     case .channel(let context): context.flush()
     case .stream(let stream): stream.flush()
+    case .socket(let socket): socket.flush()
     }
   }
 
@@ -43,6 +48,9 @@ enum ClientEnd {
       stream.write(bytes)
       stream.flush()
       stream.close()
+    case .socket(let socket):
+      socket.write(bytes)
+      socket.flushThenClose()
     }
   }
 
@@ -51,6 +59,7 @@ enum ClientEnd {
     switch self {
     case .channel(let context): context.close(promise: nil)
     case .stream(let stream): stream.close()
+    case .socket(let socket): socket.close()
     }
   }
 
@@ -63,6 +72,8 @@ enum ClientEnd {
       if on { context.read() }
     case .stream(let stream):
       stream.setReading(on)
+    case .socket(let socket):
+      socket.setReading(on)
     }
   }
 }

@@ -119,6 +119,29 @@ public enum ListenerSockets {
     }
   }
 
+  /// The port `fd` is bound to.
+  static func port(of fd: Int32) -> Int? {
+    var address = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { return nil }
+    return withUnsafePointer(to: &address) { pointer in
+      switch Int32(pointer.pointee.ss_family) {
+      case AF_INET:
+        pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+          Int(UInt16(bigEndian: $0.pointee.sin_port))
+        }
+      case AF_INET6:
+        pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+          Int(UInt16(bigEndian: $0.pointee.sin6_port))
+        }
+      default: nil
+      }
+    }
+  }
+
   /// A second descriptor of `fd` for NIO to own (and close); the first stays for handing on.
   static func duplicate(_ fd: Int32) throws(RouterError) -> Int32 {
     let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)

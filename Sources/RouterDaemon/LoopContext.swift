@@ -241,20 +241,32 @@ final class LoopContext {
 
   /// Opens a connection to `upstream` on this loop.
   func connect(_ upstream: Upstream) -> EventLoopFuture<UpstreamHandler> {
-    connector.connect(upstream, on: eventLoop, timeout: config.connectTimeout)
+    if let epoll = eventLoop as? EpollLoop {
+      return EpollConnector.connect(upstream, on: epoll, timeout: config.connectTimeout)
+        .assumeIsolated()
+        .map { handler in
+          self.opened(PoolKey(upstream)) { handler.whenClosed = $0 }
+          return handler
+        }
+        .nonisolated()
+    }
+    return connector.connect(upstream, on: eventLoop, timeout: config.connectTimeout)
       .assumeIsolated()
       .flatMapThrowing { channel in
         let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-        self.opened(PoolKey(upstream), channel)
+        self.opened(PoolKey(upstream)) { closed in
+          channel.closeFuture.assumeIsolated().whenComplete { _ in closed() }
+        }
         return handler
       }
       .nonisolated()
   }
 
-  private func opened(_ key: PoolKey, _ channel: any Channel) {
+  /// Counts a connection to `key` as open until it closes (`whenClosed` registers the call).
+  private func opened(_ key: PoolKey, whenClosed: (@escaping () -> Void) -> Void) {
     open[key, default: 0] += 1
     if open[key] == 1 { connected.withLockedValue { _ = $0.insert(key) } }
-    channel.closeFuture.assumeIsolated().whenComplete { _ in
+    whenClosed {
       let left = (self.open[key] ?? 1) - 1
       self.open[key] = left > 0 ? left : nil
       if left <= 0 {

@@ -12,12 +12,16 @@ import SchedModel
 
 /// The proxy's listeners and event loops: the production listener, the optional preview
 /// listener, and one `LoopContext` per loop. Counting and warming hop onto each loop.
-public final class Proxy: Sendable {
+public final class Proxy: @unchecked Sendable {
   let config: RouterConfig
   let routes: RouteState
   let group: MultiThreadedEventLoopGroup
   let contexts: [ObjectIdentifier: LoopEntry]
   private let channels: [any Channel]
+  /// The router's own loops serving the plain listeners (`RouterConfig.DataPath.epoll`); each
+  /// listener is touched only on its loop (hence `@unchecked Sendable`).
+  private let epollLoops: [EpollLoop]
+  private let epollListeners: [(EpollLoop, EpollListener)]
   /// The listening sockets by listener name (its shards, one per event loop when the socket
   /// allows port reuse), kept open for the process's life so that an upgrade can hand them to
   /// the next router.
@@ -25,22 +29,24 @@ public final class Proxy: Sendable {
   private let listenersOpen = NIOLockedValueBox(true)
 
   /// The production port actually bound.
-  public var port: Int { channels[0].localAddress?.port ?? 0 }
+  public var port: Int { ports[ListenerSockets.live] ?? 0 }
   /// The preview port actually bound, if there is a preview listener.
-  public var previewPort: Int? { bound[ListenerSockets.preview]?.localAddress?.port }
+  public var previewPort: Int? { ports[ListenerSockets.preview] }
   /// The HTTPS port actually bound, if there is an HTTPS listener.
-  public var tlsPort: Int? { bound[ListenerSockets.tls]?.localAddress?.port }
-  private let bound: [String: any Channel]
+  public var tlsPort: Int? { ports[ListenerSockets.tls] }
+  private let ports: [String: Int]
   /// The HTTPS listener's certificates; nil without one.
   let edge: EdgeTLS?
 
   private init(
     config: RouterConfig, routes: RouteState, group: MultiThreadedEventLoopGroup,
     contexts: [ObjectIdentifier: LoopEntry], channels: [any Channel],
-    listenerFDs: [String: [Int32]],
-    bound: [String: any Channel], edge: EdgeTLS?
+    epoll: (loops: [EpollLoop], listeners: [(EpollLoop, EpollListener)]),
+    listenerFDs: [String: [Int32]], ports: [String: Int], edge: EdgeTLS?
   ) {
-    self.bound = bound
+    self.ports = ports
+    self.epollLoops = epoll.loops
+    self.epollListeners = epoll.listeners
     self.edge = edge
     self.listenerFDs = listenerFDs
     self.config = config
@@ -53,19 +59,25 @@ public final class Proxy: Sendable {
   static func start(config: RouterConfig, routes: RouteState, edge: EdgeTLS? = nil) async throws
     -> Proxy
   {
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threads)
+    // SwiftNIO's loops serve HTTPS, and plain HTTP too unless the router's own loops do.
+    let tls = config.tlsPort != nil && edge != nil
+    let nioServes = config.dataPath == .nio || tls
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: nioServes ? config.threads : 1)
     var contexts: [ObjectIdentifier: LoopEntry] = [:]
-    for loop in group.makeIterator() {
-      let connected = NIOLockedValueBox<Set<PoolKey>>([])
-      let context = try await loop.submit {
-        NIOLoopBound(
-          LoopContext(eventLoop: loop, config: config, connected: connected), eventLoop: loop)
-      }.get()
-      contexts[ObjectIdentifier(loop)] = LoopEntry(
-        loop: loop, context: context, connected: connected)
+    for loop in group.makeIterator() where nioServes {
+      contexts[ObjectIdentifier(loop)] = try await LoopEntry(loop, config: config)
+    }
+    var epollLoops: [EpollLoop] = []
+    if config.dataPath == .epoll {
+      for index in 0..<config.threads {
+        let loop = try EpollLoop(name: "router-loop-\(index)")
+        contexts[ObjectIdentifier(loop)] = try await LoopEntry(loop, config: config)
+        epollLoops.append(loop)
+      }
     }
     var channels: [any Channel] = []
-    var bound: [String: any Channel] = [:]
+    var epollListeners: [(EpollLoop, EpollListener)] = []
+    var ports: [String: Int] = [:]
     var fds: [String: [Int32]] = [:]
     var listeners = [(ListenerSockets.live, config.listenHost, config.listenPort)]
     if let preview = config.previewPort {
@@ -81,9 +93,13 @@ public final class Proxy: Sendable {
             ListenerSockets.open(host: host, port: port)
           ]
         fds[name] = shards
+        ports[name] = ListenerSockets.port(of: shards[0])
+        let plain = name != ListenerSockets.tls
+        let listener: ProxyRoute.Listener = name == ListenerSockets.preview ? .preview : .live
         // A socket per loop (SO_REUSEPORT): the kernel spreads new connections over them and
         // each is served by the loop that accepted it, with no hop to another thread.
-        let loops = Array(group.makeIterator())
+        let loops: [any EventLoop] =
+          plain && !epollLoops.isEmpty ? epollLoops : Array(group.makeIterator())
         while shards.count < loops.count, let shard = try? ListenerSockets.shard(of: shards[0]) {
           shards.append(shard)
           fds[name] = shards
@@ -91,22 +107,42 @@ public final class Proxy: Sendable {
         // Sockets that could not be sharded (systemd's without ReusePort=yes): each is
         // accepted on one loop and its connections spread over all of them.
         let ownLoops = shards.count >= loops.count
+        if plain, !epollLoops.isEmpty {
+          // The router's own loops: each accepts from its shard; a socket that could not be
+          // sharded is watched by every loop, one of them woken per connection.
+          for (index, loop) in epollLoops.enumerated() {
+            let fd = shards[index % shards.count]
+            let context = contexts[ObjectIdentifier(loop)]!.context
+            let copy = try ListenerSockets.duplicate(fd)
+            let accepting = try await loop.submit {
+              UnsafeTransfer(
+                EpollListener(
+                  fd: copy, loop: loop, context: context.value, routes: routes,
+                  listener: listener))
+            }.get()
+            epollListeners.append((loop, accepting.value))
+          }
+          continue
+        }
         for (index, fd) in shards.enumerated() {
           let loop = loops[index % loops.count]
           let channel = try await bind(
-            fd: try ListenerSockets.duplicate(fd),
-            listener: name == ListenerSockets.preview ? .preview : .live,
+            fd: try ListenerSockets.duplicate(fd), listener: listener,
             tls: name == ListenerSockets.tls ? edge : nil,
             config: config, routes: routes, loop: loop,
             children: ownLoops ? loop : group, contexts: contexts)
           channels.append(channel)
-          if bound[name] == nil { bound[name] = channel }
         }
       }
     } catch {
       for channel in channels { try? await channel.close() }
+      for (loop, listener) in epollListeners {
+        let listener = UnsafeTransfer(listener)
+        try? await loop.submit { listener.value.close() }.get()
+      }
       for fd in fds.values.joined() { Glibc.close(fd) }
       try? await group.shutdownGracefully()
+      for loop in epollLoops { try? await loop.shutdownGracefully() }
       if let error = error as? RouterError { throw error }
       throw RouterError(
         .bind,
@@ -115,7 +151,7 @@ public final class Proxy: Sendable {
     }
     return Proxy(
       config: config, routes: routes, group: group, contexts: contexts, channels: channels,
-      listenerFDs: fds, bound: bound, edge: edge)
+      epoll: (epollLoops, epollListeners), listenerFDs: fds, ports: ports, edge: edge)
   }
 
   private static func bind(
@@ -267,6 +303,7 @@ public final class Proxy: Sendable {
   func close() async {
     await stopAccepting()
     try? await group.shutdownGracefully()
+    for loop in epollLoops { try? await loop.shutdownGracefully() }
   }
 
   /// Closes the listeners and this process's descriptors of their sockets: a socket handed
@@ -279,6 +316,10 @@ public final class Proxy: Sendable {
     }
     guard first else { return }
     for channel in channels { try? await channel.close() }
+    for (loop, listener) in epollListeners {
+      let listener = UnsafeTransfer(listener)
+      try? await loop.submit { listener.value.close() }.get()
+    }
     for fd in listenerFDs.values.joined() { Glibc.close(fd) }
   }
 }
@@ -288,4 +329,15 @@ struct LoopEntry: Sendable {
   let loop: any EventLoop
   let context: NIOLoopBound<LoopContext>
   let connected: NIOLockedValueBox<Set<PoolKey>>
+
+  /// A new context for `loop`, made on it.
+  init(_ loop: any EventLoop, config: RouterConfig) async throws {
+    let connected = NIOLockedValueBox<Set<PoolKey>>([])
+    self.loop = loop
+    self.connected = connected
+    self.context = try await loop.submit {
+      NIOLoopBound(
+        LoopContext(eventLoop: loop, config: config, connected: connected), eventLoop: loop)
+    }.get()
+  }
 }

@@ -33,6 +33,24 @@ public struct RouterConfig: Sendable {
   public var stampResponses: Bool
   /// Event loops (threads) of the proxy.
   public var threads: Int
+  /// What carries plain HTTP/1.1: the router's own epoll loops, or SwiftNIO's channels.
+  /// HTTPS always goes through SwiftNIO (TLS, HTTP/2).
+  public var dataPath: DataPath = .default
+
+  /// How the plain listeners are served.
+  public enum DataPath: String, Sendable, CaseIterable {
+    /// `EpollLoop`: a socket per connection and nothing between it and the proxy's handler.
+    case epoll
+    /// SwiftNIO's channels and pipelines, as HTTPS is served.
+    case nio
+
+    /// The path taken when none is named: `TURNOUT_ROUTER_DATA_PATH` when set (tests run
+    /// the router's suites on both), else epoll.
+    public static var `default`: DataPath {
+      ProcessInfo.processInfo.environment["TURNOUT_ROUTER_DATA_PATH"].flatMap(DataPath.init)
+        ?? .epoll
+    }
+  }
   public var maxHeaderBytes: Int
   /// A client connection with nothing to say for this long is closed.
   public var idleTimeout: TimeAmount

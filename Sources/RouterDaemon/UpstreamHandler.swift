@@ -27,9 +27,20 @@ final class UpstreamHandler: ChannelInboundHandler {
   /// Requests this connection has carried.
   var uses = 0
   private var context: ChannelHandlerContext?
+  /// The connection when it runs on the router's own loop instead of a channel.
+  private var socket: LoopSocket?
+  /// Told once when the connection closes (the loop's count of open connections).
+  var whenClosed: (() -> Void)?
   private(set) var isOpen = true
 
   init(upstream: Upstream) { self.upstream = upstream }
+
+  /// A connection on an `EpollLoop`: the socket's events come here as a channel's would.
+  init(upstream: Upstream, socket: LoopSocket) {
+    self.upstream = upstream
+    self.socket = socket
+    socket.owner = self
+  }
 
   private var cachedStamps: ByteBuffer?
   private var cachedFields: [(String, String)] = []
@@ -68,19 +79,23 @@ final class UpstreamHandler: ChannelInboundHandler {
 
   func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
-  var isWritable: Bool { context?.channel.isWritable ?? false }
+  var isWritable: Bool { socket?.isWritable ?? context?.channel.isWritable ?? false }
 
   /// Bytes went to the slot since the last flush.
   private var unflushed = false
 
   func write(_ bytes: ByteBuffer) {
-    context?.write(wrapOutboundOut(bytes), promise: nil)
+    if let socket {
+      socket.write(bytes)
+    } else {
+      context?.write(wrapOutboundOut(bytes), promise: nil)
+    }
     unflushed = true
   }
 
   func flush() {
     unflushed = false
-    context?.flush()
+    if let socket { socket.flush() } else { context?.flush() }
   }
 
   /// Flushes only when something was written since the last flush.
@@ -95,18 +110,26 @@ final class UpstreamHandler: ChannelInboundHandler {
   func setAutoRead(_ on: Bool) {
     guard on != reading else { return }
     reading = on
-    _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
+    if let socket {
+      socket.setReading(on)
+    } else {
+      _ = try? context?.channel.syncOptions?.setOption(.autoRead, value: on)
+    }
   }
 
   func close() {
     guard isOpen else { return }
     isOpen = false
-    context?.close(promise: nil)
+    if let socket { socket.close() } else { context?.close(promise: nil) }
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    received(unwrapInboundIn(data))
+  }
+
+  private func received(_ bytes: ByteBuffer) {
     if let delegate {
-      delegate.upstreamRead(unwrapInboundIn(data), from: self)
+      delegate.upstreamRead(bytes, from: self)
     } else {
       // An idle connection has nothing to say; if it speaks, it is out of step. Drop it.
       close()
@@ -123,7 +146,15 @@ final class UpstreamHandler: ChannelInboundHandler {
   }
 
   func channelInactive(context: ChannelHandlerContext) {
+    closed()
+  }
+
+  private func closed() {
     isOpen = false
+    if let whenClosed {
+      self.whenClosed = nil
+      whenClosed()
+    }
     if let delegate {
       self.delegate = nil
       delegate.upstreamClosed(self)
@@ -136,4 +167,11 @@ final class UpstreamHandler: ChannelInboundHandler {
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     close()
   }
+}
+
+extension UpstreamHandler: LoopSocketOwner {
+  func socketRead(_ bytes: ByteBuffer) { received(bytes) }
+  func socketReadComplete() { delegate?.upstreamReadComplete(self) }
+  func socketWritabilityChanged() { delegate?.upstreamWritabilityChanged(self) }
+  func socketClosed() { closed() }
 }

@@ -41,8 +41,10 @@ public enum HeadParser {
   public static func request(_ head: ByteBuffer, previewHeader: String?) throws(HeadError)
     -> MessageHead
   {
-    var message = MessageHead(bytes: head)
-    try head.withReadableBytes { bytes throws(HeadError) in
+    // The head is made inside the closure and returned from it: captured from outside, it
+    // was copied on the way out (a copy of every field and reference, each request).
+    try head.withReadableBytes { bytes throws(HeadError) -> MessageHead in
+      var message = MessageHead(bytes: head)
       let end = try lineEnd(bytes, from: 0)
       try parseRequestLine(bytes, end.content, into: &message)
       let facts = try parseFields(bytes, from: end.next, into: &message) {
@@ -50,14 +52,14 @@ public enum HeadParser {
         try classifyRequestField(bytes, name, value, previewHeader, &message)
       }
       try finishRequest(facts, &message)
+      return message
     }
-    return message
   }
 
   /// Parses a response head; `stamping` drops the upstream's own `x-turnout-*` fields.
   public static func response(_ head: ByteBuffer, stamping: Bool) throws(HeadError) -> MessageHead {
-    var message = MessageHead(bytes: head)
-    try head.withReadableBytes { bytes throws(HeadError) in
+    try head.withReadableBytes { bytes throws(HeadError) -> MessageHead in
+      var message = MessageHead(bytes: head)
       let end = try lineEnd(bytes, from: 0)
       try parseStatusLine(bytes, end.content, into: &message)
       let facts = try parseFields(bytes, from: end.next, into: &message) {
@@ -72,8 +74,8 @@ public enum HeadParser {
       message.contentLength = facts.contentLength
       message.chunked = facts.transferEncoding ?? false
       message.hasTransferEncoding = facts.transferEncoding != nil
+      return message
     }
-    return message
   }
 
   /// How a response to a request with `method` is delimited (RFC 9112 §6.3).

@@ -6,12 +6,25 @@ public enum HeadWriter {
   /// The request head for an upstream: hop-by-hop fields and an answered `Expect` left out, the
   /// client's address appended to `x-forwarded-for`, `x-forwarded-proto` added when absent
   /// (`https` when the client came over TLS).
+  /// `tail`: `forwardedTail(clientIP:secure:)` made once for the connection, written whole
+  /// when the request brings no forwarding fields of its own and no upgrade (nearly all).
   public static func request(
-    _ head: MessageHead, clientIP: String?, secure: Bool = false, into out: inout ByteBuffer
+    _ head: MessageHead, clientIP: String?, secure: Bool = false, tail: ByteBuffer? = nil,
+    into out: inout ByteBuffer
   ) {
-    copy(head, head.requestLinePrefix, into: &out)
-    out.writeStaticString("HTTP/1.1\r\n")
-    fields(head, dropFraming: false, into: &out)
+    if !head.dropsAny, endsInCanonicalVersion(head) {
+      // The start line ends as the router writes it: the start line and the fields go as
+      // they came, in one copy.
+      copy(head, 0..<head.fieldBlock.upperBound, into: &out)
+    } else {
+      copy(head, head.requestLinePrefix, into: &out)
+      out.writeStaticString("HTTP/1.1\r\n")
+      fields(head, dropFraming: false, into: &out)
+    }
+    if let tail, head.forwardedFor == nil, !head.hasForwardedProto, head.upgrade == nil {
+      out.writeImmutableBuffer(tail)
+      return
+    }
     if let clientIP {
       out.writeStaticString("x-forwarded-for: ")
       if let earlier = head.forwardedFor {
@@ -34,6 +47,32 @@ public enum HeadWriter {
     }
     if head.upgrade != nil { upgradeFields(head, into: &out) }
     out.writeStaticString("\r\n")
+  }
+
+  /// Whether the request line ends in exactly `HTTP/1.1\r\n` (the parser also takes
+  /// `http/1.1` and a bare line feed, which the writer puts right).
+  private static func endsInCanonicalVersion(_ head: MessageHead) -> Bool {
+    let start = head.requestLinePrefix.upperBound
+    guard head.minorVersion == 1, head.fieldBlock.lowerBound == start + 10 else { return false }
+    return head.bytes.withUnsafeReadableBytes { raw in
+      // "HTTP/1.1" as a little-endian word, then "\r\n".
+      raw.loadUnaligned(fromByteOffset: start, as: UInt64.self) == 0x312E_312F_5054_5448
+        && raw[start + 8] == 0x0D && raw[start + 9] == 0x0A
+    }
+  }
+
+  /// The fields the router adds to a request that brings none of them, and the empty line:
+  /// `x-forwarded-for` (when the client's address is known) and `x-forwarded-proto`.
+  public static func forwardedTail(clientIP: String?, secure: Bool) -> ByteBuffer {
+    var out = ByteBufferAllocator().buffer(capacity: 64)
+    if let clientIP {
+      out.writeStaticString("x-forwarded-for: ")
+      out.writeString(clientIP)
+      out.writeStaticString("\r\n")
+    }
+    out.writeStaticString(
+      secure ? "x-forwarded-proto: https\r\n\r\n" : "x-forwarded-proto: http\r\n\r\n")
+    return out
   }
 
   /// `connection: upgrade` and the `upgrade` field as the message gave it.

@@ -54,13 +54,15 @@ final class EpollLoop: EventLoop, @unchecked Sendable {
     _ = epoll_ctl(epoll, EPOLL_CTL_ADD, wakeFD, &event)
     readBuffer = ByteBufferAllocator().buffer(capacity: 16 * 1024)
     let started = ConditionLock(value: 0)
+    // Named from inside the thread (Foundation's name does not reach the thread on Linux):
+    // what `top -H` and `ps -L` show, its first 15 bytes.
     let thread = Thread { [self] in
+      _ = cepoll_name_thread(name)
       owner.store(pthread_self(), ordering: .releasing)
       started.lock()
       started.unlock(withValue: 1)
       run()
     }
-    thread.name = name
     thread.stackSize = 1 << 20
     thread.start()
     started.lock(whenValue: 1)

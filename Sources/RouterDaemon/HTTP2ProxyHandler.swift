@@ -35,6 +35,11 @@ final class HTTP2ProxyHandler: ChannelInboundHandler, LoopClient {
   private var lastStreamID = HTTP2StreamID(0)
   /// GOAWAY went out: the connection closes once its streams are done.
   private var goingAway = false
+  /// The route of the last stream that was forwarded, for the streams after it (one client,
+  /// nearly always one host): each stream's proxy starts with it.
+  private var memo: RouteMemo?
+  /// The request fields the router adds for this client (`ProxyHandler.forwardedTail`).
+  private var forwardedTail: ByteBuffer?
 
   /// The connection's settings for `NIOHTTP2Handler`: its header and content-length
   /// validation off, since `HTTP2RequestTranslator` checks every request (and the router's own
@@ -203,11 +208,16 @@ final class HTTP2ProxyHandler: ChannelInboundHandler, LoopClient {
     lastStreamID = max(lastStreamID, id)
     let proxy = ProxyHandler(loop: loop, routes: routes, listener: listener, secure: true)
     proxy.clientIP = clientIP
+    proxy.memo = memo
+    proxy.routed = true
+    proxy.forwardedTail = forwardedTail
     let stream = HTTP2ProxyStream(id: id, connection: self, proxy: proxy, window: windowTarget)
     streams[id] = stream
     proxy.start(.stream(stream))
     touch(stream)
     stream.opened(headers)
+    if let routed = proxy.memo { memo = routed }
+    if forwardedTail == nil { forwardedTail = proxy.forwardedTail }
   }
 
   private func touch(_ stream: HTTP2ProxyStream) {

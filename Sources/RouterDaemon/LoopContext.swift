@@ -43,7 +43,7 @@ final class LoopContext {
   let config: RouterConfig
   let limits: ProxyLimits
   private let connector: any UpstreamConnector
-  private var idle: [PoolKey: [UpstreamHandler]] = [:]
+  private var idle: [PoolKey: IdleList] = [:]
   /// Open connections per upstream (idle or busy), and the upstreams with at least one, for
   /// other loops to read: a switch's warm-up hops to this loop only when one it needs is not
   /// there. Changes on connect and close only, never per request.
@@ -145,10 +145,9 @@ final class LoopContext {
 
   // MARK: counting
 
-  /// Counts a request to `key` as in flight; the box is kept by the exchange so finishing it
-  /// takes no lookup.
-  func started(_ key: CounterKey) -> SetCounters {
-    let counters = self.counters(key)
+  /// Counts a request to the set of `counters` as in flight; the box is kept by the exchange
+  /// so finishing it takes no lookup.
+  func started(_ counters: SetCounters) -> SetCounters {
     counters.traffic.inFlight += 1
     return counters
   }
@@ -176,7 +175,8 @@ final class LoopContext {
     counters.traffic.record(kind, micros: (now - start).nanoseconds / 1000)
   }
 
-  private func counters(_ key: CounterKey) -> SetCounters {
+  /// The counters of `key` on this loop, made on first use and kept for the loop's life.
+  func counters(_ key: CounterKey) -> SetCounters {
     if let existing = sets[key] { return existing }
     let created = SetCounters(
       SetTraffic(app: key.set.app, color: key.set.color, route: key.route),
@@ -192,12 +192,11 @@ final class LoopContext {
 
   /// An idle connection to `upstream`, newest first; stale ones are closed on the way.
   func take(_ upstream: Upstream) -> UpstreamHandler? {
-    let key = PoolKey(upstream)
+    // The list is a reference: popped in place, no copy of its storage, no dictionary write.
+    // An emptied list stays; it goes when the upstream's last connection closes.
+    guard let list = idle[PoolKey(upstream)] else { return nil }
     let now = self.now
-    // Popped in place: copying the list out of the dictionary would copy its storage. An
-    // emptied list stays (no allocation per request); it goes when the upstream's last
-    // connection closes.
-    while let connection = idle[key]?.popLast() {
+    while let connection = list.connections.popLast() {
       connection.pooled = false
       if connection.isOpen, now - connection.idleSince < config.upstreamIdleTimeout {
         return connection
@@ -210,34 +209,39 @@ final class LoopContext {
   /// Keeps a connection that finished its exchange cleanly, if there is room.
   func put(_ connection: UpstreamHandler) {
     guard connection.isOpen else { return }
-    // One look-up: the list is changed in place.
-    let kept = Self.keep(
-      connection, in: &idle[PoolKey(connection.upstream), default: []],
-      limit: config.maxIdlePerUpstream)
-    guard kept else {
+    // A connection keeps its list once it found it: no look-up after its first time here.
+    let list: IdleList
+    if let known = connection.idleList {
+      list = known
+    } else {
+      let key = PoolKey(connection.upstream)
+      if let existing = idle[key] {
+        list = existing
+      } else {
+        list = IdleList()
+        idle[key] = list
+      }
+      connection.idleList = list
+      connection.pool = self
+    }
+    guard list.connections.count < config.maxIdlePerUpstream else {
       connection.close()
       return
     }
+    list.connections.append(connection)
     connection.delegate = nil
     connection.setAutoRead(true)
     connection.idleSince = now
-    connection.pool = self
     connection.pooled = true
   }
 
-  private static func keep(
-    _ connection: UpstreamHandler, in list: inout [UpstreamHandler], limit: Int
-  ) -> Bool {
-    guard list.count < limit else { return false }
-    list.append(connection)
-    return true
-  }
-
   func forget(_ connection: UpstreamHandler) {
-    idle[PoolKey(connection.upstream)]?.removeAll { $0 === connection }
+    connection.idleList?.connections.removeAll { $0 === connection }
   }
 
-  func hasIdle(_ upstream: Upstream) -> Bool { !(idle[PoolKey(upstream)]?.isEmpty ?? true) }
+  func hasIdle(_ upstream: Upstream) -> Bool {
+    !(idle[PoolKey(upstream)]?.connections.isEmpty ?? true)
+  }
 
   /// Opens a connection to `upstream` on this loop.
   func connect(_ upstream: Upstream) -> EventLoopFuture<UpstreamHandler> {
@@ -299,6 +303,13 @@ final class SetCounters {
     self.traffic = traffic
     self.balancer = balancer
   }
+}
+
+/// The idle connections to one upstream address on one loop, by reference: a connection that
+/// found its list once puts itself back with no look-up. Goes from the loop's pool when the
+/// address's last connection closes (no open connection holds it then).
+final class IdleList {
+  var connections: [UpstreamHandler] = []
 }
 
 /// One app color's balancer on one loop, by reference so its counters can hold it.

@@ -11,27 +11,27 @@ enum ProxyAction {
   /// Stop reading the client until told otherwise: too much of it is held.
   case pauseClient
   /// A request head was read: resolve its route, then `begin` or `refuse` it.
-  case route(MessageHead)
+  indirect case route(MessageHead)
   /// Choose a slot for the current request and reach it.
-  case dispatch(DispatchPlan)
+  indirect case dispatch(DispatchPlan)
   /// Write the request (its head, then the body kept so far) to the connection just attached.
   case send(UpstreamHandler, head: ByteBuffer, body: [ByteBuffer])
   /// Bytes for the slot: request body parts, or client bytes in a tunnel.
   case toUpstream(ByteBuffer, UpstreamHandler, flush: Bool)
   /// The response head goes to the client.
-  case respond(ResponseStart)
+  indirect case respond(ResponseStart)
   /// Bytes for the client: response body parts, or slot bytes in a tunnel.
   case toClient(ByteBuffer, from: UpstreamHandler)
   /// A dechunked body's data, part by part.
   case toClientParts([ByteBuffer], from: UpstreamHandler)
   /// The slot switched protocols: from here on the connections are spliced.
-  case openTunnel(OpenTunnel)
+  indirect case openTunnel(OpenTunnel)
   /// The answer is complete (or the tunnel closed).
   case finished(Finish)
   /// The router answers the request itself.
-  case answer(Answer)
+  indirect case answer(Answer)
   /// The exchange cannot go on: close what is open, no answer.
-  case cut(Cut)
+  indirect case cut(Cut)
   /// A connection opened for a request that no longer needs it: keep it for the next.
   case pool(UpstreamHandler)
   /// A connection that spoke out of turn: close it.

@@ -6,8 +6,8 @@ import RouteTable
 /// Carrying out the connection's actions: writes both ways, the router's own answers, reads
 /// paused and resumed, connections pooled or closed, and the counts.
 extension ProxyHandler {
-  func perform(_ action: ProxyAction) {
-    switch action {
+  func perform(_ action: consuming ProxyAction) {
+    switch consume action {
     case .wait:
       break
     case .pauseClient:
@@ -40,8 +40,7 @@ extension ProxyHandler {
         clientUnflushed = true
         return
       }
-      var out = ByteBuffer()
-      out.reserveCapacity(start.head.bytes.readableBytes + 160)
+      var out = ByteBufferAllocator().buffer(capacity: start.head.bytes.readableBytes + 160)
       HeadWriter.response(
         start.head, stamps: loop.limits.stampResponses ? start.link.stamps(for: start.set) : nil,
         extra: hsts.map { ByteBuffer(string: "strict-transport-security: \($0)\r\n") },

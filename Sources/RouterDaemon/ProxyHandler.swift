@@ -35,6 +35,12 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate, LoopClient {
   var outbox: ByteBuffer?
   /// Bytes went to the client since its last flush.
   var clientUnflushed = false
+  /// The last forwarded request's route, for the next request to the same host.
+  var memo: RouteMemo?
+  /// A request on this connection was forwarded before.
+  var routed = false
+  /// The fields the router adds to every request of this client, made once it makes a second.
+  var forwardedTail: ByteBuffer?
 
   init(loop: LoopContext, routes: RouteState, listener: ProxyRoute.Listener, secure: Bool = false) {
     self.secure = secure
@@ -189,8 +195,15 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate, LoopClient {
   // MARK: routing and reaching a slot
 
   func route(_ head: MessageHead) {
+    let current = routes.current
+    if let memo, memo.holds(for: head, in: current),
+      !ProxyRoute.isChallenge(head, listener: listener, secure: secure)
+    {
+      forward(head, memo.set, memo.counted, memo.counters, memo.hsts)
+      return
+    }
     switch ProxyRoute.resolve(
-      head, in: routes.current, listener: listener, defaultApp: loop.config.defaultApp,
+      head, in: current, listener: listener, defaultApp: loop.config.defaultApp,
       secure: secure, httpsPort: loop.config.tlsPort, challenge: routes.challenges.keyAuthorization)
     {
     case .challenge(let keyAuthorization):
@@ -204,15 +217,34 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate, LoopClient {
           head, .permanentRedirect, "this app is served over HTTPS: \(location)",
           location: location))
     case .forward(let set, let counted, let hsts):
-      self.hsts = hsts
-      var upstreamHead = ByteBuffer()
-      upstreamHead.reserveCapacity(head.bytes.readableBytes + 96)
-      HeadWriter.request(head, clientIP: clientIP, secure: secure, into: &upstreamHead)
-      perform(
-        machine.begin(
-          head, set: set, app: counted.set.app, counters: loop.started(counted),
-          upstreamHead: upstreamHead, now: loop.now))
+      let counters = loop.counters(counted)
+      // Kept from a connection's second request on: one that makes a single request (a
+      // `Connection: close` client, an HTTP/2 stream) would pay for a memo it never reads.
+      if routed {
+        memo = RouteMemo(
+          routes: current.id, host: head.host, preview: head.previewValue, set: set,
+          counted: counted, counters: counters, hsts: hsts)
+      }
+      routed = true
+      forward(head, set, counted, counters, hsts)
     }
+  }
+
+  private func forward(
+    _ head: MessageHead, _ set: RouteSet, _ counted: CounterKey, _ counters: SetCounters,
+    _ hsts: String?
+  ) {
+    self.hsts = hsts
+    var upstreamHead = ByteBufferAllocator().buffer(capacity: head.bytes.readableBytes + 96)
+    if memo != nil, forwardedTail == nil {
+      forwardedTail = HeadWriter.forwardedTail(clientIP: clientIP, secure: secure)
+    }
+    HeadWriter.request(
+      head, clientIP: clientIP, secure: secure, tail: forwardedTail, into: &upstreamHead)
+    perform(
+      machine.begin(
+        head, set: set, app: counted.set.app, counters: loop.started(counters),
+        upstreamHead: upstreamHead, now: loop.now))
   }
 
   /// Picks a slot; only idempotent requests ride a pooled connection, so one the slot closed

@@ -38,9 +38,7 @@ enum ProxyRoute: Equatable {
     secure: Bool = false, httpsPort: Int? = nil,
     challenge: (String) -> String? = { _ in nil }
   ) -> ProxyRoute {
-    if !secure, listener == .live, head.method == .get || head.method == .head,
-      head.targetStarts(with: challengePrefixBytes)
-    {
+    if isChallenge(head, listener: listener, secure: secure) {
       let token = String(head.target.dropFirst(challengePrefix.count))
       guard let keyAuthorization = challenge(token) else {
         return .refuse(
@@ -76,5 +74,12 @@ enum ProxyRoute: Equatable {
         "the \(set.color.rawValue) set of \(app.app) has no healthy slot", counted: counted)
     }
     return .forward(set: set, counted: counted, hsts: secure ? app.hsts : nil)
+  }
+
+  /// Whether `head` fetches an ACME HTTP-01 challenge, which the plain production listener
+  /// answers itself whatever the host.
+  static func isChallenge(_ head: MessageHead, listener: Listener, secure: Bool) -> Bool {
+    !secure && listener == .live && (head.method == .get || head.method == .head)
+      && head.targetStarts(with: challengePrefixBytes)
   }
 }

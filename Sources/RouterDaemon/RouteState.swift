@@ -9,11 +9,15 @@ import WireTransport
 /// publishes a new one, so every event loop sees either the old epoch or the new, never a mix.
 final class CompiledRoutes: Sendable {
   let table: RouteTable
+  /// Unique to this compilation, never reused: what a connection's `RouteMemo` checks.
+  let id: UInt64
+  private static let ids = Atomic<UInt64>(0)
   private let byHost: [String: AppRoutes]
   private let byName: [String: AppRoutes]
 
   init(_ table: RouteTable) {
     self.table = table
+    id = Self.ids.wrappingAdd(1, ordering: .relaxed).newValue
     var byHost: [String: AppRoutes] = [:]
     var byName: [String: AppRoutes] = [:]
     for app in table.apps {

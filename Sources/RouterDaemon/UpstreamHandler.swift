@@ -23,6 +23,8 @@ final class UpstreamHandler: ChannelInboundHandler {
   weak var pool: LoopContext?
   /// In the pool now.
   var pooled = false
+  /// The pool's list for this connection's address, once it was pooled.
+  var idleList: IdleList?
   var idleSince: NIODeadline = .now()
   /// Requests this connection has carried.
   var uses = 0

@@ -74,6 +74,8 @@ struct HTTPFramingTests {
       ("GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "HTTP/1.0"),
       ("GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n", "folded"),
       ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", "header name"),
+      ("GET / HTTP/1.1\r\nNo colon here\r\n\r\n", "no name or no colon"),
+      ("GET / HTTP/1.1\r\n: empty name\r\n\r\n", "no name or no colon"),
       ("GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", "control character"),
       ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "more than one host"),
       ("GET / HTTP/2.0\r\n\r\n", "HTTP/1.0 and HTTP/1.1"),
@@ -83,6 +85,37 @@ struct HTTPFramingTests {
     for (text, reason) in cases {
       let error = Self.rejects(text)
       #expect(error?.contains(reason) == true, "\(text.debugDescription): \(error ?? "accepted")")
+    }
+  }
+
+  @Test("a control character anywhere in a long value is refused; a tab or a high byte is not")
+  func controlBytesAtEveryOffset() throws {
+    for offset in 0..<20 {
+      for (byte, refused) in [
+        (0x01, true), (0x1F, true), (0x7F, true), (0x09, false), (0x80, false),
+      ] {
+        var value = Array(repeating: UInt8(ascii: "v"), count: 20)
+        value[offset] = UInt8(byte)
+        var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\nX-Long: ")
+        buffer.writeBytes(value)
+        buffer.writeString("\r\n\r\n")
+        let length = try #require(HeadParser.headLength(in: buffer))
+        let slice = buffer.getSlice(at: 0, length: length)!
+        var refusal: HeadError?
+        do { _ = try HeadParser.request(slice, previewHeader: nil) } catch { refusal = error }
+        #expect(
+          (refusal != nil) == refused,
+          "byte \(byte) at \(offset): \(refusal?.description ?? "accepted")")
+      }
+    }
+  }
+
+  @Test("a name byte is a token character exactly as RFC 9110 lists them")
+  func tokenBytes() {
+    let listed = Set(
+      "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+    for byte in 0...255 {
+      #expect(HeadParser.isTokenByte(UInt8(byte)) == listed.contains(UInt8(byte)), "byte \(byte)")
     }
   }
 
@@ -138,6 +171,37 @@ struct HTTPFramingTests {
       String(buffer: out)
         == "HTTP/1.1 200 Fine\r\nA: b\r\nx-turnout-color: blue\r\nx-turnout-slot: web/blue/0\r\n"
         + "x-turnout-image: i\r\nx-turnout-deployment: d\r\nconnection: close\r\n\r\n")
+  }
+
+  @Test("a connection's prepared forwarding fields give the same head as writing them each time")
+  func preparedTailMatches() throws {
+    let heads = [
+      "GET /p HTTP/1.1\r\nHost: a\r\nB: 2\r\n\r\n",
+      "GET /p http/1.1\r\nHost: a\r\n\r\n",
+      "GET /p HTTP/1.1\nHost: a\n\n",
+      "GET /p HTTP/1.0\r\nHost: a\r\n\r\n",
+      "GET /p HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n",
+      "GET /p HTTP/1.1\r\nHost: a\r\nX-Forwarded-Proto: https\r\n\r\n",
+      "GET /p HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+      "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    ]
+    for text in heads {
+      for (clientIP, secure) in [("127.0.0.1", false), ("::1", true)] as [(String?, Bool)] + [
+        (nil, false)
+      ] {
+        let head = try Self.request(text)
+        var each = ByteBuffer()
+        HeadWriter.request(head, clientIP: clientIP, secure: secure, into: &each)
+        var prepared = ByteBuffer()
+        HeadWriter.request(
+          head, clientIP: clientIP, secure: secure,
+          tail: HeadWriter.forwardedTail(clientIP: clientIP, secure: secure), into: &prepared)
+        #expect(String(buffer: prepared) == String(buffer: each), "\(text.debugDescription)")
+        // Whatever the client wrote, the start line goes out as HTTP/1.1 with CRLF.
+        let target = text.hasPrefix("GET /ws") ? "/ws" : "/p"
+        #expect(String(buffer: each).hasPrefix("GET \(target) HTTP/1.1\r\nHost: a"))
+      }
+    }
   }
 
   @Test("kept field lines go out as they arrived, in runs around the dropped ones")

@@ -112,6 +112,8 @@ extension ProxyTests {
       return true
     }
 
+    func appendReceived(_ text: String) { received += text }
+
     /// Reads until the other side closes; false if 3 s passed first.
     func readToEnd() -> Bool {
       var buffer = [UInt8](repeating: 0, count: 65536)

@@ -6,6 +6,9 @@ import Synchronization
 struct TimerQueue {
   private var heap: [(deadline: NIODeadline, id: Int)] = []
   private var jobs: [Int: () -> Void] = [:]
+  /// The top entry's id once it was found live: the loop asks for `earliest` on every turn,
+  /// and the look-up in `jobs` is then skipped until the top changes or is cancelled.
+  private var liveTop = -1
   private static let ids = Atomic<Int>(0)
 
   static func nextID() -> Int { ids.add(1, ordering: .relaxed).newValue }
@@ -13,7 +16,9 @@ struct TimerQueue {
   /// The deadline of the next timer, if any.
   var earliest: NIODeadline? {
     mutating get {
-      while let top = heap.first, jobs[top.id] == nil { pop() }
+      while let top = heap.first, top.id != liveTop {
+        if jobs[top.id] == nil { pop() } else { liveTop = top.id }
+      }
       return heap.first?.deadline
     }
   }
@@ -31,7 +36,10 @@ struct TimerQueue {
   }
 
   /// Takes the timer out; false when it already ran or was cancelled.
-  mutating func cancel(_ id: Int) -> Bool { jobs.removeValue(forKey: id) != nil }
+  mutating func cancel(_ id: Int) -> Bool {
+    if id == liveTop { liveTop = -1 }
+    return jobs.removeValue(forKey: id) != nil
+  }
 
   /// The jobs due by `now`, taken out in deadline order; nil when none is.
   mutating func takeDue(now: NIODeadline) -> [() -> Void]? {

@@ -36,6 +36,30 @@ struct EpollLoopTests {
     #expect(after == nil)
   }
 
+  @Test("the earliest timer stays right when the one found live at the top is cancelled")
+  func earliestAfterCancellingTheTop() {
+    var queue = TimerQueue()
+    let start = NIODeadline.uptimeNanoseconds(1_000_000)
+    queue.add(id: 1, at: start + .milliseconds(10)) {}
+    queue.add(id: 2, at: start + .milliseconds(20)) {}
+    var earliest = queue.earliest
+    #expect(earliest == start + .milliseconds(10))
+    earliest = queue.earliest
+    #expect(earliest == start + .milliseconds(10))
+    let cancelledTop = queue.cancel(1)
+    #expect(cancelledTop)
+    earliest = queue.earliest
+    #expect(earliest == start + .milliseconds(20))
+    queue.add(id: 3, at: start + .milliseconds(5)) {}
+    earliest = queue.earliest
+    #expect(earliest == start + .milliseconds(5))
+    let cancelledNew = queue.cancel(3)
+    let cancelledLast = queue.cancel(2)
+    #expect(cancelledNew && cancelledLast)
+    earliest = queue.earliest
+    #expect(earliest == nil)
+  }
+
   @Test("a task from another thread runs on the loop; a scheduled one after its delay")
   func tasksAndTimers() async throws {
     let loop = try EpollLoop(name: "test-loop")

@@ -104,8 +104,9 @@ public final class Proxy: @unchecked Sendable {
           shards.append(shard)
           fds[name] = shards
         }
-        // Sockets that could not be sharded (systemd's without ReusePort=yes): each is
-        // accepted on one loop and its connections spread over all of them.
+        // Sockets that could not be sharded (systemd's without ReusePort=yes): on SwiftNIO's
+        // loops each is accepted on one loop and its connections spread over all of them (the
+        // router's own loops all watch it, below).
         let ownLoops = shards.count >= loops.count
         if plain, !epollLoops.isEmpty {
           // The router's own loops: each accepts from its shard; a socket that could not be

@@ -57,6 +57,10 @@ final class LoopContext {
   /// from their start.
   private(set) var draining = false
 
+  /// Requests the router answered with an error or cut, for the operator: at most
+  /// `ProblemLog.burst` lines a second per loop, then a count of those left out.
+  private var problems = ProblemLog()
+
   /// The loop's one timer, checking every client connection's timeouts.
   private var sweep: RepeatedTask?
 
@@ -122,6 +126,11 @@ final class LoopContext {
   /// waiting on them with nothing answered yet go elsewhere when that is safe.
   func withdrawn(_ gone: Set<Upstream>, routes: CompiledRoutes) {
     for client in clients.values { client.withdrawn(gone, routes: routes) }
+  }
+
+  /// Logs a request the router failed (a 502 or 504, or an answer cut short) and why.
+  func problem(_ message: String) {
+    problems.log(message, now: now)
   }
 
   func failed(_ upstream: Upstream) {

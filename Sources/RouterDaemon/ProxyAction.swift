@@ -123,6 +123,9 @@ struct Cut {
   var link: UpstreamHandler? = nil
   var failed: Upstream? = nil
   var ending: Ending? = nil
+  /// Why a request under way was cut, for the log; nil when nothing was lost (an idle
+  /// connection closed, the client left).
+  var why: String? = nil
 }
 
 extension ProxyAction: CustomStringConvertible {

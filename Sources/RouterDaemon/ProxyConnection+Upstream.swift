@@ -250,7 +250,9 @@ extension ProxyConnection {
     guard case .awaitingHead = exchange.response else {
       state = .closing
       return .cut(
-        Cut(link: link, failed: link.upstream, ending: exchange.ending(.proxyError)))
+        Cut(
+          link: link, failed: link.upstream, ending: exchange.ending(.proxyError),
+          why: "\(message); the answer had started, so the client's connection is cut"))
     }
     return fail(exchange, .badGateway, message, failed: link.upstream, closing: link)
   }
@@ -266,7 +268,12 @@ extension ProxyConnection {
         guard framer.endsAtClose else {
           // Part of the answer went out: the client must see the break, not a spliced answer.
           state = .closing
-          return .cut(Cut(ending: exchange.ending(.proxyError)))
+          return .cut(
+            Cut(
+              ending: exchange.ending(.proxyError),
+              why:
+                "slot \(link.upstream.slot) closed the connection in the middle of its answer (status \(plan.status)); the client's connection is cut"
+            ))
         }
         // A body delimited by the close: this is its end.
         plan.closeClient = true

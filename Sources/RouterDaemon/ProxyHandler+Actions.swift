@@ -71,6 +71,9 @@ extension ProxyHandler {
       if let failed = answer.failed { loop.failed(failed) }
       if let ending = answer.ending {
         loop.finished(ending.counters, ending.status, since: ending.start)
+        if ending.status == .proxyError {
+          loop.problem("answered \(answer.status.code): \(answer.message)")
+        }
       }
       write(
         HeadWriter.answer(
@@ -85,6 +88,7 @@ extension ProxyHandler {
       if let ending = cut.ending {
         loop.finished(ending.counters, ending.status, since: ending.start)
       }
+      if let why = cut.why { loop.problem(why) }
       outbox = nil
       client?.close()
     case .pool(let link):

@@ -235,12 +235,37 @@ struct EpollLoopTests {
     #expect(try await Self.on(loop) { handler.isOpen })
     try await Self.on(loop) { handler.close() }
     close(listening)
-    let refused = try await loop.flatSubmit {
-      EpollConnector.connect(upstream, on: loop, timeout: .seconds(2)).map { _ in true }
+    // A port bound but not listening refuses, and stays ours: a port just closed may be
+    // taken by a test running beside this one.
+    let bound = try #require(Self.boundNotListening())
+    defer { close(bound.fd) }
+    let closedPort = Upstream(slot: upstream.slot, address: "127.0.0.1", port: bound.port)
+    let connected = try await loop.flatSubmit {
+      EpollConnector.connect(closedPort, on: loop, timeout: .seconds(2)).map { _ in true }
         .recover { _ in false }
     }.get()
-    #expect(refused == false)
+    #expect(connected == false)
     #expect(EpollConnector.address("no-such-host.invalid", port: 80) == nil)
     try await loop.shutdownGracefully()
+  }
+
+  /// A TCP socket bound to a free port of 127.0.0.1 without listening: connects to it are
+  /// refused.
+  static func boundNotListening() -> (fd: Int32, port: Int)? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard bound == 0, let port = ListenerSockets.port(of: fd) else {
+      close(fd)
+      return nil
+    }
+    return (fd, port)
   }
 }

@@ -23,6 +23,9 @@ public final class KeepAliveLoad: @unchecked Sendable {
     /// Connections that broke under a request after part of its answer, or a fresh
     /// connection that closed without answering.
     public var broken = 0
+    /// How each broken request went, in order: when, whether the connection was reused or
+    /// the request resent, the bytes of the answer that came and how the connection ended.
+    public var breaks: [String] = []
     /// Requests sent again after a reused connection closed before answering.
     public var resent = 0
     /// Each answer's `x-turnout-slot` and `x-turnout-deployment` stamps, counted.
@@ -35,6 +38,7 @@ public final class KeepAliveLoad: @unchecked Sendable {
 
     public var description: String {
       "\(ok) ok, \(failed) failed (statuses \(statuses), refused \(refused), broken \(broken)), \(resent) resent on a new connection"
+        + (breaks.isEmpty ? "" : "; broken: \(breaks.joined(separator: "; "))")
     }
   }
 
@@ -119,7 +123,9 @@ public final class KeepAliveLoad: @unchecked Sendable {
         if let stamp { figures.stamps[stamp, default: 0] += 1 }
         figures.bodies[body, default: 0] += 1
       case .refused: figures.refused += 1
-      case .broken: figures.broken += 1
+      case .broken(let how):
+        figures.broken += 1
+        figures.breaks.append(how)
       }
     }
   }
@@ -130,7 +136,8 @@ private struct Connection {
   enum Outcome {
     case answered(status: Int, stamp: String?, body: String, resent: Bool)
     case refused
-    case broken
+    /// How it broke, for the failure message.
+    case broken(String)
   }
 
   let host: String
@@ -168,7 +175,8 @@ private struct Connection {
         return .answered(
           status: answer.status, stamp: answer.stamp, body: answer.body, resent: resent)
       }
-      let reset = errno == ECONNRESET
+      let error = errno
+      let reset = error == ECONNRESET
       close()
       // A reused connection the server closed before a byte of the answer: send again on a
       // new one, once.
@@ -177,7 +185,14 @@ private struct Connection {
         continue
       }
       if !wasReused && answer.received == 0 && reset { return .refused }
-      return .broken
+      let ending =
+        sent <= 0
+        ? "send failed (\(String(cString: strerror(error))))"
+        : answer.ended == 0
+          ? "closed by the server" : "recv: \(String(cString: strerror(answer.ended)))"
+      return .broken(
+        "at \(String(format: "%.3f", Date().timeIntervalSince1970)) on a \(wasReused ? "reused" : "new") connection\(resent ? " (resent)" : ""): \(answer.received) bytes of the answer, then \(ending)"
+      )
     }
   }
 
@@ -206,6 +221,8 @@ private struct Connection {
     var stamp: String?
     var body = ""
     var received = 0
+    /// How the read ended when the answer was not whole: 0 for the peer's close, else errno.
+    var ended: Int32 = 0
   }
 
   /// Reads one answer with a content-length (what the peers here send). False when the
@@ -222,7 +239,10 @@ private struct Connection {
         return true
       }
       let count = recv(fd, &chunk, chunk.count, 0)
-      guard count > 0 else { return false }
+      guard count > 0 else {
+        answer.ended = count == 0 ? 0 : errno
+        return false
+      }
       answer.received += count
       buffer += chunk[0..<count]
       if headEnd == nil, let end = Self.headEnd(buffer) {

@@ -10,6 +10,16 @@ public enum LineCodec {
   /// The head comes first in a fixed order (`v`, `type`, `id`), then the body's fields sorted by
   /// name, so the same frame always gives the same bytes.
   public static func encode(_ frame: Frame) -> String {
+    if case .heartbeat(let beat) = frame.message,
+      let line = HotFrames.encode(beat, version: frame.version, id: frame.id)
+    {
+      return line
+    }
+    return encodeWithFoundation(frame)
+  }
+
+  /// The frame through `JSONEncoder`: every frame but the plain heartbeat.
+  static func encodeWithFoundation(_ frame: Frame) -> String {
     do {
       var line = "{\"v\":\(frame.version),\"type\":\"\(frame.message.type.rawValue)\""
       if let id = frame.id { line += ",\"id\":" + jsonString(id) }
@@ -82,6 +92,17 @@ public enum LineCodec {
   /// Decodes one line (without its newline). The line is parsed once: the head first, then,
   /// when the head is acceptable, the body from the same parse.
   public static func decode(_ line: some Collection<UInt8>) -> Result<Frame, LineError> {
+    // Heartbeats, most of what the cluster port reads, have a reader of their own.
+    if let frame = line.withContiguousStorageIfAvailable({
+      HotFrames.decodeHeartbeat(UnsafeRawBufferPointer($0))
+    }) ?? nil {
+      return .success(frame)
+    }
+    return decodeWithFoundation(line)
+  }
+
+  /// The line through `JSONDecoder`: every line the heartbeat reader leaves.
+  static func decodeWithFoundation(_ line: some Collection<UInt8>) -> Result<Frame, LineError> {
     let envelope: Envelope
     do {
       envelope = try decoder.decode(Envelope.self, from: Data(line))

@@ -124,11 +124,12 @@ public enum BlobHash {
     ContentDigest(rawValue: "sha256:" + hex(SHA256.hash(data: bytes)))!
   }
 
-  static func hex(_ digest: SHA256.Digest) -> String {
+  /// Bytes as lower-case hex digits (a digest, a MAC).
+  public static func hex(_ bytes: some Sequence<UInt8>) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []
     out.reserveCapacity(64)
-    for byte in digest {
+    for byte in bytes {
       out.append(digits[Int(byte >> 4)])
       out.append(digits[Int(byte & 0x0f)])
     }

@@ -211,7 +211,7 @@ enum HotFrames {
     return status
   }
 
-  private static func slotID(_ scanner: inout JSONScanner) -> SlotID? {
+  static func slotID(_ scanner: inout JSONScanner) -> SlotID? {
     guard scanner.take(UInt8(ascii: "{")) else { return nil }
     var app: String?
     var color: Color?

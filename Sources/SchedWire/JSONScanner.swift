@@ -76,6 +76,50 @@ struct JSONScanner {
     return Key(bytes: UnsafeRawBufferPointer(rebasing: bytes[range]))
   }
 
+  /// `true` or `false`.
+  mutating func bool() -> Bool? {
+    skipSpace()
+    if bytes.count - at >= 4, bytes[at] == UInt8(ascii: "t"), bytes[at + 1] == UInt8(ascii: "r"),
+      bytes[at + 2] == UInt8(ascii: "u"), bytes[at + 3] == UInt8(ascii: "e")
+    {
+      at += 4
+      return true
+    }
+    if bytes.count - at >= 5, bytes[at] == UInt8(ascii: "f"), bytes[at + 1] == UInt8(ascii: "a"),
+      bytes[at + 2] == UInt8(ascii: "l"), bytes[at + 3] == UInt8(ascii: "s"),
+      bytes[at + 4] == UInt8(ascii: "e")
+    {
+      at += 5
+      return false
+    }
+    return nil
+  }
+
+  /// An array of plain strings.
+  mutating func strings() -> [String]? {
+    guard take(UInt8(ascii: "[")) else { return nil }
+    var out: [String] = []
+    if take(UInt8(ascii: "]")) { return out }
+    repeat {
+      guard let value = string() else { return nil }
+      out.append(value)
+    } while take(UInt8(ascii: ","))
+    return take(UInt8(ascii: "]")) ? out : nil
+  }
+
+  /// An object of plain strings; a key given twice is left to the full decoder.
+  mutating func stringMap() -> [String: String]? {
+    guard take(UInt8(ascii: "{")) else { return nil }
+    var out: [String: String] = [:]
+    if take(UInt8(ascii: "}")) { return out }
+    repeat {
+      guard let name = string(), take(UInt8(ascii: ":")), let value = string(),
+        out.updateValue(value, forKey: name) == nil
+      else { return nil }
+    } while take(UInt8(ascii: ","))
+    return take(UInt8(ascii: "}")) ? out : nil
+  }
+
   /// An integer that fits in 64 bits, without fraction or exponent.
   mutating func int64() -> Int64? {
     skipSpace()
@@ -141,6 +185,33 @@ struct JSONScanner {
   }
 }
 
+extension JSONScanner {
+  /// Reads an object's members: `member` is called with each key and reads its value,
+  /// returning false to give up. False for anything but a whole object.
+  static func object(
+    _ scanner: inout JSONScanner, _ member: (Key, inout JSONScanner) -> Bool
+  ) -> Bool {
+    guard scanner.take(UInt8(ascii: "{")) else { return false }
+    if scanner.take(UInt8(ascii: "}")) { return true }
+    repeat {
+      guard let key = scanner.key(), member(key, &scanner) else { return false }
+    } while scanner.take(UInt8(ascii: ","))
+    return scanner.take(UInt8(ascii: "}"))
+  }
+
+  /// Reads an array's elements with `element`, which returns nil to give up.
+  static func array<T>(_ scanner: inout JSONScanner, _ element: (inout JSONScanner) -> T?) -> [T]? {
+    guard scanner.take(UInt8(ascii: "[")) else { return nil }
+    var out: [T] = []
+    if scanner.take(UInt8(ascii: "]")) { return out }
+    repeat {
+      guard let value = element(&scanner) else { return nil }
+      out.append(value)
+    } while scanner.take(UInt8(ascii: ","))
+    return scanner.take(UInt8(ascii: "]")) ? out : nil
+  }
+}
+
 /// Writes the JSON the scanner reads back: strings escaped as `LineCodec.jsonString` does,
 /// numbers in their shortest exact form.
 struct JSONLine {
@@ -156,6 +227,27 @@ struct JSONLine {
   mutating func string(_ value: String) { text += LineCodec.jsonString(value) }
 
   mutating func int(_ value: Int64) { text += String(value) }
+
+  mutating func strings(_ values: [String]) {
+    text += "["
+    for (index, value) in values.enumerated() {
+      if index > 0 { text += "," }
+      string(value)
+    }
+    text += "]"
+  }
+
+  /// An object of strings, its keys sorted as `JSONEncoder` sorts them.
+  mutating func map(_ values: [String: String]) {
+    text += "{"
+    for (index, key) in values.keys.sorted().enumerated() {
+      if index > 0 { text += "," }
+      string(key)
+      text += ":"
+      string(values[key]!)
+    }
+    text += "}"
+  }
 
   /// A finite double; nil (nothing written) for infinity or NaN, which JSON cannot hold.
   mutating func double(_ value: Double) -> Bool {

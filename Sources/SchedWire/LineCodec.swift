@@ -10,10 +10,13 @@ public enum LineCodec {
   /// The head comes first in a fixed order (`v`, `type`, `id`), then the body's fields sorted by
   /// name, so the same frame always gives the same bytes.
   public static func encode(_ frame: Frame) -> String {
-    if case .heartbeat(let beat) = frame.message,
-      let line = HotFrames.encode(beat, version: frame.version, id: frame.id)
-    {
-      return line
+    switch frame.message {
+    case .heartbeat(let beat):
+      if let line = HotFrames.encode(beat, version: frame.version, id: frame.id) { return line }
+    case .command(let command):
+      if let line = HotFrames.encode(command, version: frame.version, id: frame.id) { return line }
+    default:
+      break
     }
     return encodeWithFoundation(frame)
   }
@@ -92,9 +95,11 @@ public enum LineCodec {
   /// Decodes one line (without its newline). The line is parsed once: the head first, then,
   /// when the head is acceptable, the body from the same parse.
   public static func decode(_ line: some Collection<UInt8>) -> Result<Frame, LineError> {
-    // Heartbeats, most of what the cluster port reads, have a reader of their own.
+    // Heartbeats and slot lists, most of what the cluster's peers read, have readers of their
+    // own.
     if let frame = line.withContiguousStorageIfAvailable({
-      HotFrames.decodeHeartbeat(UnsafeRawBufferPointer($0))
+      let bytes = UnsafeRawBufferPointer($0)
+      return HotFrames.decodeHeartbeat(bytes) ?? HotFrames.decodeAssign(bytes)
     }) ?? nil {
       return .success(frame)
     }

@@ -1,3 +1,4 @@
+import Blobs
 import Crypto
 import Foundation
 
@@ -8,7 +9,7 @@ enum HookSignature {
   static func sign(_ body: [UInt8], secret: String) -> String {
     let mac = HMAC<SHA256>.authenticationCode(
       for: body, using: SymmetricKey(data: Data(secret.utf8)))
-    return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    return "sha256=" + BlobHash.hex(mac)
   }
 
   /// Whether `header` is the signature of `body` under `secret`.

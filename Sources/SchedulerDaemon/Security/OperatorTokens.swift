@@ -1,3 +1,4 @@
+import Blobs
 import ClusterPKI
 import Crypto
 import Foundation
@@ -49,7 +50,8 @@ public final class OperatorTokens: Sendable {
   }
 
   static func hash(_ token: String) -> String {
-    SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    // Once per API request: hex by table, not `String(format:)` per byte (16 µs a token).
+    BlobHash.hex(SHA256.hash(data: Array(token.utf8)))
   }
 
   /// The caller a presented token stands for, or nil when it is no token of this scheduler.

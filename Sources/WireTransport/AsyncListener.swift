@@ -54,7 +54,8 @@ public final class AsyncListener<Inbound: Sendable, Outbound: Sendable>: Sendabl
   }
 
   /// Accepts connections until the task is cancelled (the listener then closes), serving each in
-  /// a child task; returns once every child has ended. `serve` owns its connection: the
+  /// a task of its own (`ServingTasks`), cancelled with this one; returns once every one has
+  /// ended. `serve` owns its connection: the
   /// listener calls `executeThenClose` around it. A connection that fails to start is closed;
   /// `failed` hears why a connection ended with an error.
   public func run(
@@ -65,12 +66,13 @@ public final class AsyncListener<Inbound: Sendable, Outbound: Sendable>: Sendabl
       ) async throws -> Void
   ) async throws {
     defer { unclaimed.closeAll() }
+    let serving = ServingTasks()
     try await withTaskCancellationHandler {
-      try await serverChannel.executeThenClose { inbound in
-        try await withThrowingDiscardingTaskGroup { group in
+      do {
+        try await serverChannel.executeThenClose { inbound in
           for try await child in inbound {
             unclaimed.remove(child)
-            group.addTask {
+            serving.start {
               do {
                 let connection = try await child.eventLoop.submit {
                   let connection = try Connection(wrappingChannelSynchronously: child)
@@ -87,9 +89,18 @@ public final class AsyncListener<Inbound: Sendable, Outbound: Sendable>: Sendabl
             }
           }
         }
+      } catch {
+        // As a task group would: the connections are cancelled and waited for, then the
+        // error goes on.
+        serving.cancelAll()
+        await serving.waitForAll()
+        throw error
       }
+      if Task.isCancelled { serving.cancelAll() }
+      await serving.waitForAll()
     } onCancel: {
       serverChannel.channel.close(promise: nil)
+      serving.cancelAll()
     }
   }
 }

@@ -16,7 +16,7 @@ extension SQLiteStore {
   }
 
   public func saveApp(_ app: AppRecord, events: [ClusterEvent]) async throws(StoreError) {
-    let spec = try encodeJSON(app.spec)
+    let spec = try specJSON(app)
     try await write { db in
       try Self.upsert(app, spec: spec, db)
       try Self.insert(events, db)
@@ -96,7 +96,7 @@ extension SQLiteStore {
       throw StoreError(
         .conflict, "set \(set.app)/\(set.color) does not belong to \(app.name)/\(color)")
     }
-    let spec = try encodeJSON(app.spec)
+    let spec = try specJSON(app)
     try await write { db in
       try Self.upsert(app, spec: spec, db)
       try Self.run(db, "DELETE FROM sets WHERE app = ? AND color = ?", [app.name, color.rawValue])

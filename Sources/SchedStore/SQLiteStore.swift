@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SchedModel
+import Synchronization
 
 /// The production `StateStore`: SQLite through GRDB, in WAL mode with `synchronous=FULL`, so a
 /// committed change survives a crash of the process or the host.
@@ -16,6 +17,10 @@ public final class SQLiteStore: StateStore {
   /// Every `write` goes through it: concurrent writes share a transaction and its sync.
   private let group: GroupCommit
   private let checkpointTask: Task<Void, Never>
+  /// Each app's spec as last written, with its JSON: a deploy writes the app's record again
+  /// with its set, nearly always with the same spec, and encoding it was 2% of the
+  /// scheduler's CPU during deploys.
+  private let specs = Mutex<[String: (spec: AppSpec, json: String)]>([:])
 
   /// Opens (creating if needed) the database at `path` and brings its schema up to date.
   /// Creates `path` empty with mode 0600 when it is not there yet.
@@ -208,6 +213,14 @@ public final class SQLiteStore: StateStore {
   }
 
   static var json: JSONDecoder { JSONDecoder() }
+
+  /// The JSON of an app's spec, encoded again only when the spec changed.
+  func specJSON(_ app: AppRecord) throws(StoreError) -> String {
+    if let kept = specs.withLock({ $0[app.name] }), kept.spec == app.spec { return kept.json }
+    let json = try encodeJSON(app.spec)
+    specs.withLock { $0[app.name] = (app.spec, json) }
+    return json
+  }
 
   func encodeJSON(_ value: some Encodable) throws(StoreError) -> String {
     do {

@@ -202,6 +202,23 @@ struct StoreAppContractTests {
     #expect(try await store.apps().map(\.live) == [.green])
   }
 
+  @Test(
+    "an app's spec written again, changed and unchanged, with its set: read back as last written",
+    arguments: StoreKind.allCases)
+  func specWrittenAgain(kind: StoreKind) async throws {
+    let store = try kind.make()
+    var record = app()
+    try await store.commitSet(app: record, color: .blue, set: nil, allocations: [], events: [])
+    record.spec.image = "web:2"
+    record.spec.env["MODE"] = "canary"
+    try await store.commitSet(app: record, color: .blue, set: nil, allocations: [], events: [])
+    #expect(try await store.apps() == [record])
+    try await store.saveApp(record, events: [])
+    #expect(try await store.apps() == [record])
+    try await store.saveApp(app(), events: [])
+    #expect(try await store.apps() == [app()])
+  }
+
   @Test(arguments: StoreKind.allCases)
   func settingLiveChangesOnlyTheLiveColorAndLogs(kind: StoreKind) async throws {
     let store = try kind.make()

@@ -109,7 +109,7 @@ enum HotFrames {
           guard let value = hostUsage(&scanner) else { return nil }
           usage = value
         } else if key == "slots" {
-          guard let value = statuses(&scanner) else { return nil }
+          guard let value = JSONScanner.array(&scanner, status) else { return nil }
           slots = value
         } else {
           return nil
@@ -145,17 +145,6 @@ enum HotFrames {
     }
     guard let cpu, let used, let available else { return nil }
     return HostUsage(cpuUsedMillis: cpu, memoryUsedBytes: used, memoryAvailableBytes: available)
-  }
-
-  private static func statuses(_ scanner: inout JSONScanner) -> [SlotStatus]? {
-    guard scanner.take(UInt8(ascii: "[")) else { return nil }
-    var out: [SlotStatus] = []
-    if scanner.take(UInt8(ascii: "]")) { return out }
-    repeat {
-      guard let status = status(&scanner) else { return nil }
-      out.append(status)
-    } while scanner.take(UInt8(ascii: ","))
-    return scanner.take(UInt8(ascii: "]")) ? out : nil
   }
 
   private static func status(_ scanner: inout JSONScanner) -> SlotStatus? {

@@ -93,16 +93,7 @@ struct ListenerSocketsTests {
     _ = await task.result
 
     // A socket made without SO_REUSEPORT (a systemd socket without ReusePort=yes).
-    let plain = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(plain, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    #expect(bound == 0)
+    let plain = try #require(EpollLoopTests.boundNotListening()).fd
     #expect(listen(plain, 16) == 0)
     var inheriting = config
     inheriting.inheritedListeners = [ListenerSockets.live: [plain]]

@@ -240,8 +240,12 @@ let package = Package(
       name: "sched-sim",
       dependencies: [
         "AgentDaemon", "AgentCore", "SchedModel", "SchedWire", "SchedClient", "WireTransport",
+        "OperatorAPI",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ]
     ),
 
@@ -341,7 +345,8 @@ let package = Package(
     .testTarget(
       name: "SchedCtlCommandsTests",
       dependencies: [
-        "SchedCtlCommands", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "Blobs", "Placement",
+        "SchedCtlCommands", "SchedModel", "SchedWire", "OperatorAPI", "AgentCore", "Blobs",
+        "Placement",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(
@@ -382,7 +387,8 @@ let package = Package(
     .testTarget(
       name: "IntegrationTests",
       dependencies: [
-        "SchedModel", "ClusterPKI", "SchedWire", "OperatorAPI", "AgentCore", "AgentDaemon", "DockerRuntime",
+        "SchedModel", "ClusterPKI", "SchedWire", "OperatorAPI", "AgentCore", "AgentDaemon",
+        "DockerRuntime",
         "RouteTable", "RouterDaemon", "SchedClient", "WireTransport", "SchedTestSupport",
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "NIOCore", package: "swift-nio"),

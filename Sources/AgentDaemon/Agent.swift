@@ -19,14 +19,18 @@ public final class Agent: Service {
   let builds: BuildRunner?
   /// How this node proves itself: its certificate over TLS, or the token.
   let access: ClusterAccess
+  /// How it waits between heartbeats.
+  let pacer: any Pacer
 
   /// `cluster` defaults to a pin held in memory: the first scheduler's id is kept for this
   /// process's life. `sched-agent` keeps it in its state directory.
   public init(
     config: AgentConfig, probe: any HostProbe, executor: any CommandExecutor = NoRuntimeExecutor(),
     cluster: PinnedCluster = PinnedCluster(known: nil, joinNew: false, who: "agent") { _ in },
-    builds: BuildRunner? = nil, access: ClusterAccess? = nil, logger: Logger
+    builds: BuildRunner? = nil, access: ClusterAccess? = nil, pacer: any Pacer = SleepPacer(),
+    logger: Logger
   ) {
+    self.pacer = pacer
     self.access =
       access
       ?? .insecure(secret: config.joinToken, role: .agent, name: config.node.rawValue)

@@ -125,8 +125,15 @@ struct AgentSession {
     }
   }
 
+  /// Beats at a fixed rate: each is due an interval after the one before was due, not after it
+  /// was sent, so time spent reading usage and sending (long on a loaded host) does not add
+  /// up; a beat whose time passed meanwhile goes at once and the rate starts again from it. A
+  /// slot's health change brings the next beat forward, and the rate starts again from that
+  /// one.
   private func heartbeatLoop(every interval: Duration) async throws {
+    let clock = ContinuousClock()
     var sequence = 0
+    var beat = clock.now
     while !Task.isCancelled {
       do {
         let usage = try await agent.probe.usage()
@@ -141,12 +148,14 @@ struct AgentSession {
       } catch let error as ProbeError {
         agent.logger.error("cannot read host usage", metadata: ["error": "\(error)"])
       }
-      // The next beat at the interval, or sooner when a slot's health changed.
-      let clock = ContinuousClock()
-      let due = clock.now + interval
-      while clock.now < due {
-        try await Task.sleep(for: min(agent.config.reportPoll, due - clock.now))
-        if await agent.executor.reportDue() { break }
+      beat += interval
+      if beat < clock.now { beat = clock.now }
+      while clock.now < beat {
+        try await agent.pacer.pause(for: min(agent.config.reportPoll, beat - clock.now))
+        if await agent.executor.reportDue() {
+          beat = clock.now
+          break
+        }
       }
     }
   }

@@ -219,7 +219,8 @@ public struct Lifecycle: Sendable {
   /// Publishes the table when it changed. Held while a switch round is open (it is published
   /// when the round ends), and right after a restart until every node with slots reported.
   mutating func publish(_ observed: Observed, force: Bool = false) -> [LifecycleAction] {
-    if roundOpen || deferringPublish {
+    // `deferringPublish` first: `roundOpen` looks at every app, and a batch publishes once.
+    if deferringPublish || roundOpen {
       publishPending = true
       return []
     }

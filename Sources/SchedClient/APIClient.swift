@@ -220,8 +220,9 @@ public struct APIClient: Sendable {
       )
     }
     let data = Data(bytes.readableBytesView)
-    let body = try? JSONDecoder().decode(APIErrorBody.self, from: data)
     let succeeded = (200..<300).contains(status.code)
+    // Only a refusal carries an error body (the cluster port's `wrong_port` is a 400).
+    let body = succeeded ? nil : try? JSONDecoder().decode(APIErrorBody.self, from: data)
     if body?.code == "wrong_port" || (body == nil && !succeeded)
       || (succeeded && !Self.isJSON(headers))
     {

@@ -1,7 +1,9 @@
+import AgentDaemon
 import ArgumentParser
 import Foundation
 import SchedClient
 import SchedModel
+import Synchronization
 
 /// `sched-sim`: many simulated nodes on one machine, each the real agent (its session,
 /// registration, heartbeats and command handling) over its own TCP connection to a running
@@ -31,6 +33,13 @@ struct SchedSim: AsyncParsableCommand {
   @Option(help: "Apps deployed after the heartbeats (0: none).") var apps = 0
   @Option(help: "Slots of each app.") var slots = 10
   @Option(help: "Deploys in flight at once.") var concurrency = 16
+  @Option(
+    help: """
+      Milliseconds between ticks of the one clock the simulated agents wait on between \
+      heartbeats (a beat is due on the first tick after its time); 0 gives each agent a timer \
+      of its own, as a real agent has, which costs this process far more CPU.
+      """)
+  var tickMillis = 10
 
   func run() async throws {
     let parts = cluster.split(separator: ":")
@@ -46,6 +55,10 @@ struct SchedSim: AsyncParsableCommand {
     }
     let client = APIClient(baseURL: api, token: token, timeout: .seconds(60))
     let ledger = SimLedger()
+    guard tickMillis >= 0 else { throw ValidationError("--tick-millis must be 0 or more") }
+    let shared = tickMillis > 0 ? SharedPacer(tick: .milliseconds(tickMillis)) : nil
+    defer { shared?.stop() }
+    let pacer: any Pacer = shared ?? SleepPacer()
     let clock = ContinuousClock()
     let size = Resources(cpuMillis: 16_000, memoryBytes: 64 << 30)
     print(
@@ -61,7 +74,7 @@ struct SchedSim: AsyncParsableCommand {
       let count = min(batch, nodes - started)
       tasks += startSimulatedNodes(
         count: count, first: started, total: nodes, host: String(parts[0]), port: port,
-        token: joinToken, size: size, ledger: ledger)
+        token: joinToken, size: size, ledger: ledger, pacer: pacer)
       started += count
       try await Task.sleep(for: .milliseconds(100))
     }
@@ -101,12 +114,15 @@ struct SchedSim: AsyncParsableCommand {
     print("  API meanwhile (GET /v1/apps every 200 ms): \(latencies.summary)")
 
     guard apps > 0 else { return }
-    try await deploy(client, ledger: ledger, schedd: schedd)
+    try await deploy(
+      client, lanes: DeployLanes(api: api, token: token), ledger: ledger, schedd: schedd)
   }
 
   /// Applies `apps` apps, then deploys them all, `concurrency` at a time; prints slots acked a
-  /// second, end to end.
-  func deploy(_ client: APIClient, ledger: SimLedger, schedd: ProcessStats) async throws {
+  /// second, end to end. Over `lanes` when the API is plain HTTP, else through `client`.
+  func deploy(_ client: APIClient, lanes: DeployLanes?, ledger: SimLedger, schedd: ProcessStats)
+    async throws
+  {
     let clock = ContinuousClock()
     let names = (0..<apps).map { "sim\($0)" }
     for name in names {
@@ -121,10 +137,18 @@ struct SchedSim: AsyncParsableCommand {
     let start = clock.now
     let deployLatencies = try await withThrowingTaskGroup(of: [(String, Double)].self) { group in
       for lane in 0..<concurrency {
+        let mine = names.enumerated().filter { $0.offset % concurrency == lane }.map(\.element)
         group.addTask {
           var out: [(String, Double)] = []
-          for name in names.enumerated().filter({ $0.offset % concurrency == lane }).map(\.element)
-          {
+          if let lanes {
+            let answers = Mutex<[(String, Double)]>([])
+            try await lanes.run(mine) { response, took in
+              ledger.expect(response.deployment, slots: response.placed.count)
+              answers.withLock { $0.append((response.deployment, took.seconds)) }
+            }
+            return answers.withLock { $0 }
+          }
+          for name in mine {
             let asked = ContinuousClock.now
             let response = try await client.deploy(name, image: nil)
             ledger.expect(response.deployment, slots: response.placed.count)

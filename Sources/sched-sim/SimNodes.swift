@@ -94,10 +94,11 @@ actor SimRuntime: CommandExecutor {
 }
 
 /// Starts agents `first` to `first + count - 1` of `total` (the real `Agent`, its session and
-/// heartbeats) on simulated hosts named sim-0000 and so on.
+/// heartbeats) on simulated hosts named sim-0000 and so on; they wait between heartbeats on
+/// one shared `pacer`.
 func startSimulatedNodes(
   count: Int, first: Int, total: Int, host: String, port: Int, token: String, size: Resources,
-  ledger: SimLedger
+  ledger: SimLedger, pacer: any Pacer
 ) -> [Task<Void, any Error>] {
   var logger = Logger(label: "sched-sim")
   logger.logLevel = .error
@@ -111,7 +112,7 @@ func startSimulatedNodes(
       backoff: Backoff(base: .milliseconds(500), cap: .seconds(5)), reportPoll: .seconds(3600))
     let agent = Agent(
       config: config, probe: SimProbe(size: size), executor: SimRuntime(ledger: ledger),
-      logger: logger)
+      pacer: pacer, logger: logger)
     return Task { try await agent.run() }
   }
 }

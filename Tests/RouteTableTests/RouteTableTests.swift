@@ -31,6 +31,15 @@ enum Routes {
 
 @Suite("Route table")
 struct RouteTableTests {
+  @Test("apps are kept in name order, whatever order they come in")
+  func nameOrder() {
+    let names = ["b", "a", "d", "c", "a0", "B"]
+    for order in [names, names.sorted(), names.sorted().reversed()] {
+      let table = RouteTable(epoch: 1, apps: order.map { AppRoutes(app: $0, hosts: []) })
+      #expect(table.apps.map(\.app) == names.sorted(), "from \(order)")
+    }
+  }
+
   @Test func hostsMatchWithoutPortOrCase() {
     let table = Routes.table()
     #expect(table.app(forHost: "web.example:8080")?.app == "web")

@@ -7,7 +7,7 @@ import OperatorAPI
 /// The simulator's deploy requests, sent the way a load generator sends them (wrk): one
 /// keep-alive HTTP/1.1 connection to the API per lane, each lane's deploys one after the
 /// other on it. The full client (`APIClient`, schedctl's: a connection pool, redirects,
-/// timeouts, TLS) spent about a third of this process's CPU on the deploys, CPU that the
+/// timeouts, TLS) took 25 to 30% of this process's CPU while it deployed, CPU that the
 /// scheduler it measures, on the same machine, did not get. Plain `http://` only.
 struct DeployLanes {
   let host: String

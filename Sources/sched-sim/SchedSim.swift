@@ -32,7 +32,8 @@ struct SchedSim: AsyncParsableCommand {
   @Option(help: "Seconds of heartbeats measured.") var seconds = 60
   @Option(help: "Apps deployed after the heartbeats (0: none).") var apps = 0
   @Option(help: "Slots of each app.") var slots = 10
-  @Option(help: "Deploys in flight at once.") var concurrency = 16
+  @Option(help: "Deploys in flight at once (over plain HTTP, each on a connection of its own).")
+  var concurrency = 16
   @Option(
     help: """
       Milliseconds between ticks of the one clock the simulated agents wait on between \

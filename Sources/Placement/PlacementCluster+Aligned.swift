@@ -1,15 +1,19 @@
 import SchedModel
 
 extension PlacementCluster {
-  /// How many of best fit's first nodes `aligned` weighs, and how far below the best score.
+  /// How many of best fit's first nodes `aligned` weighs.
   static let alignedCandidates = 8
-  static let alignedWindow = 6.0
+  /// How much more of one resource than of the other the cluster may hold, as shares of its
+  /// capacity, before `aligned` places as best fit: past it, one resource runs out first
+  /// whatever the shapes, and packing that one tight (best fit) is what saves nodes.
+  static let lopsidedDemand = 1.4
 
   /// `PlacementRule.aligned`, slot by slot. Best fit's first candidates are kept in a pool as
   /// the set is placed: a node that takes a slot only climbs in best fit's order and no other
   /// node moves, so the pool stays best fit's first candidates with one search per set; a node
   /// leaves it when full, and the search hands out the next. Nil: the set does not fit.
   func aligned(_ request: SetRequest, sameSet: [NodeID: Int]) -> [PlannedSlot]? {
+    if demandIsLopsided(with: request) { return bestFit(request, sameSet: sameSet) }
     var pool = AlignedPool(cluster: self, request: request, sameSet: sameSet)
     var planned: [PlannedSlot] = []
     planned.reserveCapacity(request.count)
@@ -22,6 +26,16 @@ extension PlacementCluster {
       pool.took(chosen.position)
     }
     return planned
+  }
+
+  /// Whether, with the set placed, the ready nodes would hold `lopsidedDemand` times as large a
+  /// share of one resource as of the other, or more.
+  func demandIsLopsided(with request: SetRequest) -> Bool {
+    let held = indexedAllocated + request.demand * request.count
+    guard indexedCapacity.cpuMillis > 0, indexedCapacity.memoryBytes > 0 else { return false }
+    let cpu = Double(held.cpuMillis) / Double(indexedCapacity.cpuMillis)
+    let memory = Double(held.memoryBytes) / Double(indexedCapacity.memoryBytes)
+    return max(cpu, memory) > 0 && max(cpu, memory) >= Self.lopsidedDemand * min(cpu, memory)
   }
 }
 
@@ -50,14 +64,14 @@ struct AlignedPool {
     self.search = BestFitSearch(cluster.index, demand: request.demand)
   }
 
-  /// The node for the next slot and how many the set already put there: of the pool within
-  /// the window of the best score, the node in use whose free room is most aligned with the
-  /// slot (ties to best fit's order); the best when none is in use.
+  /// The node for the next slot and how many the set already put there: of the pool, the node
+  /// in use whose free room is most aligned with the slot (ties to best fit's order); best
+  /// fit's first when none is in use.
   mutating func choose() -> Member? {
     refill()
     guard let first = members.first else { return nil }
     var chosen: (member: Member, alignment: Double)?
-    for member in members where member.score >= first.score - PlacementCluster.alignedWindow {
+    for member in members {
       let entry = cluster.entries[member.position]
       let held = entry.allocated + request.demand * member.taken
       guard held != .zero else { continue }

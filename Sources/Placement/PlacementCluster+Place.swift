@@ -5,11 +5,13 @@ public enum PlacementRule: String, Sendable, CaseIterable {
   /// Best fit (Nomad's BestFit-v3): the node fullest after taking the slot. The scheduler's
   /// rule before `aligned`, kept as the reference.
   case bestFit = "best-fit"
-  /// Best fit, steered by shape: of the (at most 8) nodes best fit ranks first, within 6 of
-  /// its score, the one in use whose free room points most the slot's way (CPU against
-  /// memory), so a CPU-heavy slot goes where memory-heavy ones left CPU free and the other
-  /// way round; an empty node only when no node in use is among them. Fewer nodes than best
-  /// fit on mixed and perfect-fit workloads (BENCHMARKS.md, the packing benchmark).
+  /// Best fit, steered by shape: of the 8 nodes best fit ranks first, the one in use whose
+  /// free room points most the slot's way (CPU against memory), so a CPU-heavy slot goes where
+  /// memory-heavy ones left CPU free and the other way round; an empty node only when no node
+  /// in use is among them. When the cluster's demand is lopsided (one resource's share of the
+  /// ready nodes 1.4 times the other's or more, with the set), it places as best fit: that
+  /// resource runs out first whatever the shapes. Fewer nodes than best fit on mixed and
+  /// perfect-fit workloads, as many on lopsided ones (BENCHMARKS.md, the packing benchmark).
   case aligned
 }
 

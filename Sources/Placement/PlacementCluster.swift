@@ -23,6 +23,10 @@ public struct PlacementCluster: Sendable {
   private(set) var entries = Recycled<Entry>()
   private(set) var positions: [NodeID: Int] = [:]
   private(set) var index = FreeIndex()
+  /// Capacity and allocations summed over the indexed nodes (ready, with capacity): the
+  /// cluster's demand by resource, kept with the index.
+  private(set) var indexedCapacity = Resources.zero
+  private(set) var indexedAllocated = Resources.zero
 
   /// A cluster of these nodes (their `sameSetSlots` is a property of a request, not kept).
   public init(_ nodes: some Sequence<PlacementNode> = [PlacementNode]()) {
@@ -115,6 +119,10 @@ public struct PlacementCluster: Sendable {
 
   private mutating func unindex(_ position: Int) {
     guard let freeClass = entries[position].freeClass else { return }
+    // What was added when it was indexed: the entry itself may have changed since.
+    let key = index.classes[freeClass].key
+    indexedCapacity = indexedCapacity - key.capacity
+    indexedAllocated = indexedAllocated - (key.capacity - key.free)
     index.remove(entries[position].id, position: position, fromClass: freeClass)
     entries[position].freeClass = nil
   }
@@ -123,6 +131,8 @@ public struct PlacementCluster: Sendable {
     let entry = entries[position]
     guard entry.indexable else { return }
     entries[position].freeClass = index.insert(entry.id, position: position, key: entry.key)
+    indexedCapacity = indexedCapacity + entry.capacity
+    indexedAllocated = indexedAllocated + entry.allocated
   }
 
   func snapshot(_ position: Int, sameSetSlots: Int) -> PlacementNode {

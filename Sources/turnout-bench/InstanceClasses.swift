@@ -73,11 +73,18 @@ enum InstanceClass: String, CaseIterable, ExpressibleByArgument {
     }
   }
 
-  /// `total` cut into `parts` positive integers at random points.
+  /// `total` cut into `parts` positive integers at random points. (A small array, not a set:
+  /// perfect-fit nodes are drawn again until every part divides well, so this runs often; the
+  /// numbers drawn and the cut are the same.)
   static func cut(_ total: Int64, into parts: Int, using random: inout SeededRandom) -> [Int64] {
-    var points = Set<Int64>()
-    while points.count < parts - 1 { points.insert(Int64.random(in: 1..<total, using: &random)) }
-    let sorted = [0] + points.sorted() + [total]
-    return zip(sorted.dropFirst(), sorted).map { $0 - $1 }
+    var points: [Int64] = [0]
+    points.reserveCapacity(parts + 1)
+    while points.count < parts {
+      let point = Int64.random(in: 1..<total, using: &random)
+      if !points.contains(point) { points.append(point) }
+    }
+    points.sort()
+    points.append(total)
+    return (1...parts).map { points[$0] - points[$0 - 1] }
   }
 }

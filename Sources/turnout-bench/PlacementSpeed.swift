@@ -22,6 +22,11 @@ struct PlacementSpeed: ParsableCommand {
       "Nodes of mixed sizes (4 to 64 cores, 8 to 256 GiB, memory as hosts report it, not round) instead of identical ones."
   )
   var mixed = false
+  @Flag(
+    help:
+      "Slots with 3 times the web-app sizes' memory, about as much per core as the nodes have (4.4 GiB against 4): demand stays balanced, so rule aligned steers by shape on every set. (Web-app sizes hold 1 GiB a core or less: against nodes of 4 GiB a core that demand is lopsided, and aligned places as best fit.)"
+  )
+  var balanced = false
 
   /// Web-app sizes, 250m/256Mi up to 2000m/4Gi.
   static let sizes: [(cpu: Int64, memoryMiB: Int64)] = [
@@ -49,12 +54,13 @@ struct PlacementSpeed: ParsableCommand {
     let setCount = (slots + setSize - 1) / setSize
     let requests = (0..<setCount).map { _ in
       let size = Self.sizes.randomElement(using: &random)!
+      let memoryMiB = balanced ? size.memoryMiB * 3 : size.memoryMiB
       return SetRequest(
-        count: setSize, demand: Resources(cpuMillis: size.cpu, memoryBytes: size.memoryMiB << 20),
+        count: setSize, demand: Resources(cpuMillis: size.cpu, memoryBytes: memoryMiB << 20),
         maxPerNode: maxPerNode)
     }
     print(
-      "placement speed: \(nodes) nodes \(mixed ? "of mixed sizes" : "of 16 cores / 64 GiB"), \(setCount) sets of \(setSize) identical slots (\(Self.sizes.count) web-app sizes, seed \(seed)), max \(maxPerNode) per node"
+      "placement speed: \(nodes) nodes \(mixed ? "of mixed sizes" : "of 16 cores / 64 GiB"), \(setCount) sets of \(setSize) identical slots (\(Self.sizes.count) web-app sizes\(balanced ? " with 3 times the memory" : ""), seed \(seed)), max \(maxPerNode) per node"
     )
 
     let clock = ContinuousClock()

@@ -20,6 +20,23 @@ struct AlignedRuleTests {
   }
 
   @Test(
+    "while the cluster holds 1.4 times the share of one resource as of the other, best fit's plan"
+  )
+  func lopsidedDemandIsBestFit() throws {
+    // As above, with c holding most of its CPU and no memory: with the slot, CPU is 69% of the
+    // cluster held and memory 43%, 1.6 times; without c, 56% and 64%: aligned steers.
+    let a = node("a", cpu: 4000, memory: 8 * gib, allocatedCPU: 500, allocatedMemory: 6 * gib)
+    let b = node("b", cpu: 4000, memory: 8 * gib, allocatedCPU: 3000, allocatedMemory: 4 * gib)
+    let c = node("c", cpu: 4000, memory: 8 * gib, allocatedCPU: 3800)
+    let heavy = request(1, cpu: 1000, memory: gib / 4)
+    #expect(placedNodes(try Placer.place(heavy, on: [a, b, c], rule: .aligned)) == ["b"])
+    #expect(placedNodes(try Placer.place(heavy, on: [a, b], rule: .aligned)) == ["a"])
+    // A node down holds nothing the rule counts: c down, aligned steers again.
+    let down = node("c", allocatedCPU: 3800, state: .down)
+    #expect(placedNodes(try Placer.place(heavy, on: [a, b, down], rule: .aligned)) == ["a"])
+  }
+
+  @Test(
     "an empty node only when no node in use has room; a set stays on its one node as best fit keeps it"
   )
   func emptyNodesLast() throws {
@@ -64,6 +81,7 @@ struct AlignedRuleTests {
 /// checked against it.
 func alignedByHand(_ request: SetRequest, on start: [PlacementNode]) -> [PlannedSlot]? {
   var nodes = start.sorted { $0.id < $1.id }
+  let lopsided = lopsidedByHand(request, on: nodes)
   var planned: [PlannedSlot] = []
   for index in 0..<request.count {
     var feasible: [(position: Int, score: Double)] = []
@@ -83,7 +101,7 @@ func alignedByHand(_ request: SetRequest, on start: [PlacementNode]) -> [Planned
     }.map(\.element).prefix(8)
     guard let first = ranked.first else { return nil }
     var chosen: (position: Int, alignment: Double)?
-    for candidate in ranked where candidate.score >= first.score - 6 {
+    for candidate in ranked where !lopsided {
       let node = nodes[candidate.position]
       guard node.allocated != .zero else { continue }
       let alignment = Scoring.alignment(
@@ -98,6 +116,19 @@ func alignedByHand(_ request: SetRequest, on start: [PlacementNode]) -> [Planned
     planned.append(PlannedSlot(index: index, node: nodes[position].id, hostPort: port))
   }
   return planned
+}
+
+/// Whether the ready nodes' share of one resource would be 1.4 times the other's or more with
+/// the set placed, summed over every node.
+func lopsidedByHand(_ request: SetRequest, on nodes: [PlacementNode]) -> Bool {
+  let usable = nodes.filter {
+    $0.state == .ready && $0.capacity.cpuMillis > 0 && $0.capacity.memoryBytes > 0
+  }
+  let capacity = usable.reduce(Resources.zero) { $0 + $1.capacity }
+  let held = usable.reduce(request.demand * request.count) { $0 + $1.allocated }
+  let cpuShare = Double(held.cpuMillis) / Double(capacity.cpuMillis)
+  let memoryShare = Double(held.memoryBytes) / Double(capacity.memoryBytes)
+  return !usable.isEmpty && max(cpuShare, memoryShare) >= 1.4 * min(cpuShare, memoryShare)
 }
 
 @Suite("Placement rule aligned: the pool against the rule as written")
@@ -122,5 +153,40 @@ struct AlignedPoolTests {
       }
       if case .placed(let slots) = got { cluster.commit(slots, demand: request.demand) }
     }
+  }
+
+  @Test(
+    "CPU-heavy sets drive demand lopsided while nodes go down and up: each plan the one by hand")
+  func lopsidedAsByHand() throws {
+    var random = SplitMix(state: 13)
+    var cluster = PlacementCluster(mixedCluster(80, using: &random))
+    var steps = (steered: 0, lopsided: 0)
+    for step in 0..<160 {
+      var request = randomRequest(using: &random)
+      if step % 3 != 0 {
+        request.demand = Resources(
+          cpuMillis: [1500, 2000][step % 2], memoryBytes: Int64([128, 256][step % 2]) << 20)
+      }
+      if step % 10 == 9 {
+        let id = cluster.ids[Int.random(in: 0..<cluster.count, using: &random)]
+        cluster.setState(cluster.node(id)!.state == .ready ? .down : .ready, of: id)
+      }
+      let nodes = cluster.nodes()
+      if lopsidedByHand(request, on: nodes) { steps.lopsided += 1 } else { steps.steered += 1 }
+      let got = try cluster.place(request, rule: .aligned)
+      let expected = alignedByHand(request, on: nodes)
+      switch got {
+      case .placed(let slots):
+        let same = slots == expected
+        #expect(same, "step \(step)")
+        cluster.commit(slots, demand: request.demand)
+      case .unplaced:
+        let none = expected == nil
+        #expect(none, "step \(step)")
+      }
+    }
+    // Both sides of the line were crossed.
+    #expect(steps.steered > 10)
+    #expect(steps.lopsided > 10)
   }
 }

@@ -66,6 +66,8 @@ final class Exchange {
   var response = Response.awaitingHead
   /// Bytes from the slot not handled yet: part of a response head, or body bytes.
   var upstreamInbound = ByteBuffer()
+  /// A small answer held until whole is let out as it comes: the response timeout passed.
+  var holdReleased = false
   /// Slots a new connection was opened to for this request.
   var tried: Set<Upstream> = []
   /// Tries on another slot after a connection could not be opened: the request never left,

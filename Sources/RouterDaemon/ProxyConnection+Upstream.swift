@@ -178,15 +178,19 @@ extension ProxyConnection {
       let head: MessageHead
       do {
         head = try HeadParser.response(
-          exchange.upstreamInbound.readSlice(length: length)!, stamping: limits.stampResponses)
+          exchange.upstreamInbound.getSlice(
+            at: exchange.upstreamInbound.readerIndex, length: length)!,
+          stamping: limits.stampResponses)
       } catch {
         return broke(exchange, link, "slot \(slot) sent a response that cannot be parsed: \(error)")
       }
+      let request = exchange.request
+      let framing = HeadParser.responseFraming(head, method: request.method)
+      if head.status >= 200, holds(exchange, framing, headBytes: length) { return .wait }
+      exchange.upstreamInbound.moveReaderIndex(forwardBy: length)
       if head.status == 101 { return openTunnel(exchange, link, head) }
       // An interim answer (100, 103) is not the response.
       if head.status < 200 { continue }
-      let request = exchange.request
-      let framing = HeadParser.responseFraming(head, method: request.method)
       let dechunk = request.clientMinorVersion == 0 && framing == .chunked
       let close =
         draining || !request.keepAlive || !exchange.requestEnded || framing == .untilClose
@@ -204,6 +208,19 @@ extension ProxyConnection {
           persistence: close ? .close : request.clientMinorVersion == 0 ? .keepAlive : .implicit,
           dechunk: dechunk, framing: framing))
     }
+  }
+
+  /// Whether a small answer waits whole before anything of it goes out: one of at most
+  /// `holdAnswerBytes` to a request that could be sent again (idempotent, its body kept), until
+  /// its body is all in. A slot that dies between its head and its body (a host going down; a
+  /// server that writes them apart) then leaves nothing sent: the request is tried on another
+  /// slot instead of the client's answer being cut. Ends at the response timeout, after which
+  /// the answer goes out as it comes.
+  private func holds(_ exchange: Exchange, _ framing: BodyFraming, headBytes: Int) -> Bool {
+    guard case .length(let length) = framing, length <= limits.holdAnswerBytes,
+      !exchange.holdReleased, exchange.copy.isReplayable, exchange.request.method.isIdempotent
+    else { return false }
+    return exchange.upstreamInbound.readableBytes - headBytes < length
   }
 
   /// The slot agreed to switch protocols: its 101 goes to the client, and from here on the

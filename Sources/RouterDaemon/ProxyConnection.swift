@@ -242,6 +242,12 @@ struct ProxyConnection {
       guard case .attached(let link, let since, _) = exchange.leg,
         case .awaitingHead = exchange.response, now - since >= limits.responseTimeout
       else { return .wait }
+      if !exchange.holdReleased, HeadParser.headLength(in: exchange.upstreamInbound) != nil {
+        // The head came in time and is held for its body: it goes out now, the body as it
+        // comes (`nextFromUpstream`).
+        exchange.holdReleased = true
+        return .wait
+      }
       return fail(
         exchange, .gatewayTimeout,
         "slot \(link.upstream.slot) did not answer within \(limits.responseTimeout.nanoseconds / 1_000_000) ms",
@@ -272,6 +278,9 @@ struct ProxyConnection {
 struct ProxyLimits: Sendable {
   var maxHeaderBytes: Int
   var maxResponseHeadBytes = 64 * 1024
+  /// Answers with bodies up to this size to requests that could be sent again wait whole
+  /// before they go out (`ProxyConnection.holds`).
+  var holdAnswerBytes = 64 * 1024
   var replayBufferBytes: Int
   var idleTimeout: TimeAmount
   var responseTimeout: TimeAmount

@@ -142,6 +142,9 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamDelegate, LoopClient {
   /// loop, not per connection or request.
   func checkTimeouts() {
     perform(machine.tick(now: loop.now))
+    // A held answer let out by the tick goes on from the bytes already in.
+    drainUpstream()
+    flushClient()
     drainClient()
   }
 

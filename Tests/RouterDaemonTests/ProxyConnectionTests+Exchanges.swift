@@ -238,6 +238,17 @@ extension ProxyConnectionTests {
       ])
   }
 
+  @Test("a held answer let out at the response timeout goes on from the bytes already in")
+  func heldLetOut() {
+    var driver = Driver()
+    driver.held()
+    #expect(Driver.named([driver.machine.tick(now: driver.now + .seconds(5))]).isEmpty)
+    #expect(driver.slot("") == ["respond(200)", "toClient(2)"])
+    #expect(driver.state == "proxying(body)")
+    #expect(
+      driver.slot("23456789") == ["toClient(8)", "finished(pool: true, close: false, success)"])
+  }
+
   @Test("broken framing: the client's body cuts the exchange; a slot's body after its head too")
   func brokenFraming() {
     var client = Driver()

@@ -99,7 +99,14 @@ struct ProxyConnectionTests {
       _ = machine.connected(link, exchange: 1, now: now)
     }
 
+    /// A POST's answer has started: an idempotent request's small answer would be held.
     mutating func body() {
+      awaitingHead("POST / HTTP/1.1\r\nhost: web.test\r\ncontent-length: 0\r\n\r\n")
+      _ = slot("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01")
+    }
+
+    /// A GET's answer of 10 bytes, its head and 2 bytes in: held until whole.
+    mutating func held() {
       awaitingHead()
       _ = slot("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01")
     }
@@ -232,6 +239,25 @@ struct ProxyConnectionTests {
       "awaitingHead", .tick(seconds: 5), ["answer(504, close: false, failed: web/blue/0)"], "idle"
     ),
     ("awaitingHead", .clientClosed, ["cut(link: true, -)"], "closing"),
+    (
+      "awaitingHead", .slotBytes("HTTP/1.1 200 OK\r\ncontent-length: 65537\r\n\r\n01"),
+      ["respond(200)", "toClient(2)"], "proxying(body)"
+    ),
+
+    ("held", .slotBytes("234"), [], "proxying(awaitingHead)"),
+    (
+      "held", .slotBytes("23456789"),
+      ["respond(200)", "toClient(10)", "finished(pool: true, close: false, success)"], "idle"
+    ),
+    ("held", .strangerBytes, ["closeUpstream"], "proxying(awaitingHead)"),
+    (
+      "held", .slotClosed, ["dispatch(reuse: false, continue: false, failed: web/blue/0)"],
+      "proxying(choosing)"
+    ),
+    ("held", .tick(seconds: 4), [], "proxying(awaitingHead)"),
+    // Let out: the head and what came go on with the next bytes (the handler drains at once).
+    ("held", .tick(seconds: 5), [], "proxying(awaitingHead)"),
+    ("held", .clientClosed, ["cut(link: true, -)"], "closing"),
 
     (
       "body", .slotBytes("23456789"),
@@ -278,6 +304,7 @@ struct ProxyConnectionTests {
     case "connecting": driver.connecting()
     case "awaitingHead": driver.awaitingHead()
     case "body": driver.body()
+    case "held": driver.held()
     case "tunnel": driver.tunnel()
     case "closing": driver.closing()
     default: break

@@ -86,17 +86,58 @@ struct ProxyHandlerTests {
     #expect(proxy.client.isActive)
   }
 
-  @Test("a slot closing mid-answer closes the client's connection: no spliced answer")
+  @Test("a slot closing mid-answer to a POST closes the client's connection: no spliced answer")
   func cutMidAnswer() throws {
     let proxy = try EmbeddedProxy()
     defer { proxy.finish() }
-    try proxy.send(Self.get)
+    try proxy.send("POST /a HTTP/1.1\r\nhost: web.test\r\ncontent-length: 0\r\n\r\n")
     let slot = try proxy.accept()
     try slot.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01"))
     #expect(try proxy.received().hasSuffix("\r\n\r\n01"))
     try slot.close().wait()
     #expect(!proxy.client.isActive)
     #expect(proxy.traffic?[.proxyError] == 1)
+  }
+
+  @Test(
+    "a GET's small answer waits whole: a slot dying between head and body leaves nothing sent, and the other slot answers"
+  )
+  func heldAnswerRetried() throws {
+    let proxy = try EmbeddedProxy()
+    defer { proxy.finish() }
+    try proxy.send(Self.get)
+    let dying = try proxy.accept()
+    try dying.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01"))
+    #expect(try proxy.received().isEmpty)
+    try dying.close().wait()
+    let other = try proxy.accept()
+    #expect(try EmbeddedProxy.received(by: other).hasPrefix("GET /a HTTP/1.1\r\n"))
+    try other.writeInbound(
+      ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n0123456789"))
+    let answer = try proxy.received()
+    #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"))
+    #expect(answer.hasSuffix("\r\n\r\n0123456789"))
+    #expect(proxy.client.isActive)
+    #expect(proxy.traffic?[.success] == 1)
+    #expect(proxy.traffic?[.proxyError] == 0)
+  }
+
+  @Test("a held answer whose body lags past the response timeout goes out as it comes")
+  func heldAnswerLetOut() throws {
+    let proxy = try EmbeddedProxy(responseTimeout: .seconds(2))
+    defer { proxy.finish() }
+    try proxy.send(Self.get)
+    let slot = try proxy.accept()
+    try slot.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01"))
+    proxy.loop.advanceTime(by: .milliseconds(1500))
+    #expect(try proxy.received().isEmpty)
+    proxy.loop.advanceTime(by: .seconds(1))
+    let start = try proxy.received()
+    #expect(start.hasPrefix("HTTP/1.1 200 OK\r\n"))
+    #expect(start.hasSuffix("\r\n\r\n01"))
+    try slot.writeInbound(ByteBuffer(string: "23456789"))
+    #expect(try proxy.received() == "23456789")
+    #expect(proxy.traffic?[.success] == 1)
   }
 
   @Test("a 101 splices the connections both ways until the slot closes")

@@ -312,8 +312,12 @@ extension ProxyConnection {
         exchange.avoiding.insert(upstream.address)
         return redispatch(exchange, failed: upstream)
       }
+      let held = HeadParser.headLength(in: exchange.upstreamInbound) != nil
       return fail(
-        exchange, .badGateway, "slot \(upstream.slot) closed the connection before answering",
+        exchange, .badGateway,
+        held
+          ? "slot \(upstream.slot) closed the connection before its answer was whole (held: none of it was sent)"
+          : "slot \(upstream.slot) closed the connection before answering",
         failed: reused ? nil : upstream, closing: nil)
     case .idle, .routing, .proxying, .tunnel, .closing:
       return .wait

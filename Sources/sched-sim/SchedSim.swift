@@ -1,6 +1,7 @@
 import AgentDaemon
 import ArgumentParser
 import Foundation
+import OperatorAPI
 import SchedClient
 import SchedModel
 import Synchronization
@@ -140,22 +141,21 @@ struct SchedSim: AsyncParsableCommand {
       for lane in 0..<concurrency {
         let mine = names.enumerated().filter { $0.offset % concurrency == lane }.map(\.element)
         group.addTask {
-          var out: [(String, Double)] = []
-          if let lanes {
-            let answers = Mutex<[(String, Double)]>([])
-            try await lanes.run(mine) { response, took in
-              ledger.expect(response.deployment, slots: response.placed.count)
-              answers.withLock { $0.append((response.deployment, took.seconds)) }
-            }
-            return answers.withLock { $0 }
-          }
-          for name in mine {
-            let asked = ContinuousClock.now
-            let response = try await client.deploy(name, image: nil)
+          let answers = Mutex<[(String, Double)]>([])
+          let answered: @Sendable (DeployResponse, Duration) -> Void = { response, took in
             ledger.expect(response.deployment, slots: response.placed.count)
-            out.append((response.deployment, (ContinuousClock.now - asked).seconds))
+            answers.withLock { $0.append((response.deployment, took.seconds)) }
           }
-          return out
+          if let lanes {
+            try await lanes.run(mine, answered: answered)
+          } else {
+            // https:// APIs: one request after another through the API client.
+            for name in mine {
+              let asked = ContinuousClock.now
+              answered(try await client.deploy(name, image: nil), ContinuousClock.now - asked)
+            }
+          }
+          return answers.withLock { $0 }
         }
       }
       var all: [(String, Double)] = []

@@ -122,6 +122,24 @@ struct ProxyHandlerTests {
     #expect(proxy.traffic?[.proxyError] == 0)
   }
 
+  @Test("a held answer cut on every try: 502 saying none of it was sent, the client kept")
+  func heldAnswerCutTwice() throws {
+    let proxy = try EmbeddedProxy()
+    defer { proxy.finish() }
+    try proxy.send(Self.get)
+    for _ in 0..<2 {
+      let slot = try proxy.accept()
+      try slot.writeInbound(
+        ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n01"))
+      try slot.close().wait()
+    }
+    let answer = try proxy.received()
+    #expect(answer.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+    #expect(answer.contains("before its answer was whole (held: none of it was sent)"))
+    #expect(proxy.client.isActive)
+    #expect(proxy.traffic?[.proxyError] == 1)
+  }
+
   @Test("a held answer whose body lags past the response timeout goes out as it comes")
   func heldAnswerLetOut() throws {
     let proxy = try EmbeddedProxy(responseTimeout: .seconds(2))
